@@ -1,0 +1,107 @@
+"""Regressions: a significant drop of a test's pass rate, and the run where it started.
+
+Sippy's Component Readiness rule, per (job, test): the *basis* window (``basis_days``
+before the sample) against the *sample* window (the last ``sample_days``). Passes include
+flakes (``flakeAsFailure`` off). A test regressed when
+
+- ``basis_rate − sample_rate > pity / 100`` (default 5 points), and
+- the sample has at least ``min_failures`` failures (default 3), and
+- the one-sided Fisher exact test says the sample fails more often with confidence
+  ``confidence`` (default 0.95): ``p < 1 − confidence``.
+
+Status ``extreme`` when the drop exceeds 15 points, else ``regressed``; a test with no basis
+runs failing at least ``min_failures`` times below ``new_test_pass_rate`` is
+``new_test_failing``. The changepoint (:mod:`.changepoint`) over basis + sample gives
+``first_bad_build`` and ``first_bad_commit``: the first run of the commit where the failure
+rate rose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from scipy.stats import hypergeom
+
+from ..store.base import Store
+from .changepoint import changepoints
+from .flakes import newest_run
+from .history import FAIL, InfraRule, load_history
+
+
+@dataclass
+class RegressionOptions:
+    basis_days: int = 30
+    sample_days: int = 7
+    confidence: float = 0.95
+    pity: float = 5.0  # percentage points
+    min_failures: int = 3
+    extreme_drop: float = 15.0  # percentage points
+    new_test_pass_rate: float = 0.95
+
+
+def regressions(store: Store, /, *, job: str | None = None, at: datetime | None = None,
+                options: RegressionOptions | None = None, infra: InfraRule | None = None) -> list[dict[str, Any]]:
+    """Regressed (job, test) pairs, worst first. ``at`` ends the sample window (default:
+    the newest run's start, so old histories can be analysed too)."""
+    options = options or RegressionOptions()
+    at = at or newest_run(store, job=job)
+    if at is None:
+        return []
+    sample_start = at - timedelta(days=options.sample_days)
+    basis_start = sample_start - timedelta(days=options.basis_days)
+    history = load_history(store, job=job, since=basis_start, until=at + timedelta(microseconds=1), infra=infra)
+    groups = history.groups
+    if groups == 0:
+        return []
+    g, v = history.group, history.verdict
+    cut = int(sample_start.timestamp() * 1e6)
+    in_sample = history.started > cut  # the sample is (at − sample_days, at]
+    fail = v == FAIL
+    s_runs = np.bincount(g, weights=in_sample, minlength=groups).astype(np.int64)
+    s_fail = np.bincount(g, weights=in_sample & fail, minlength=groups).astype(np.int64)
+    b_runs = np.bincount(g, weights=~in_sample, minlength=groups).astype(np.int64)
+    b_fail = np.bincount(g, weights=~in_sample & fail, minlength=groups).astype(np.int64)
+    s_pass, b_pass = s_runs - s_fail, b_runs - b_fail
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_rate = np.where(s_runs > 0, s_pass / np.maximum(s_runs, 1), np.nan)
+        b_rate = np.where(b_runs > 0, b_pass / np.maximum(b_runs, 1), np.nan)
+    # one-sided Fisher exact: P(sample failures >= observed) under no difference
+    total = s_runs + b_runs
+    p_value = hypergeom.sf(s_fail - 1, total, s_fail + b_fail, s_runs)
+    drop = (b_rate - s_rate) * 100.0
+    significant = (
+        (b_runs > 0) & (s_runs > 0)
+        & (drop > options.pity)
+        & (s_fail >= options.min_failures)
+        & (p_value < 1.0 - options.confidence)
+    )
+    new_failing = (b_runs == 0) & (s_fail >= options.min_failures) & (s_rate < options.new_test_pass_rate)
+    cp = changepoints(history)
+
+    out = []
+    for k in np.flatnonzero(significant | new_failing):
+        row = int(cp.row[k])
+        status = "new_test_failing" if new_failing[k] else ("extreme" if drop[k] > options.extreme_drop else "regressed")
+        out.append({
+            "job": history.jobs[k],
+            "test": history.tests[k],
+            "status": status,
+            "basis": _window(b_runs[k], b_pass[k], b_rate[k]),
+            "sample": _window(s_runs[k], s_pass[k], s_rate[k]),
+            "p_value": float(p_value[k]),
+            "first_bad_build": history.build[row].as_py() if row >= 0 else None,
+            "first_bad_commit": history.commits[history.commit[row]] if row >= 0 and history.commit[row] >= 0 else None,
+            "first_bad_at": history.time(row) if row >= 0 else None,
+            "failure_rate_before": round(float(cp.rate_before[k]), 6) if row >= 0 else None,
+            "failure_rate_after": round(float(cp.rate_after[k]), 6) if row >= 0 else None,
+        })
+    order = {"extreme": 0, "regressed": 1, "new_test_failing": 2}
+    out.sort(key=lambda r: (order[r["status"]], r["p_value"], r["job"], r["test"]))
+    return out
+
+
+def _window(runs: int, passed: int, rate: float) -> dict[str, Any]:
+    return {"runs": int(runs), "passed": int(passed), "pass_rate": None if np.isnan(rate) else round(float(rate), 6)}

@@ -1,0 +1,393 @@
+"""The ``ciscope`` command line. Thin: parse arguments, call one library function, render.
+
+Data goes to stdout (tables, or JSON with ``--json``); messages and progress to stderr.
+
+Exit codes: 0 success; 1 unexpected error; 2 usage error (bad option, unknown engine);
+3 some input was refused (the rest was stored; each refusal is listed); 4 store error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import CiscopeError, UsageError
+from .store.base import DEFAULT_URL, Store, connect
+
+stderr = Console(stderr=True, highlight=False)
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.buffer.write(
+        orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z)
+    )
+    sys.stdout.buffer.write(b"\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Any]:
+    """A progress bar on stderr; yields a callback(done, total)."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=False,
+        disable=not stderr.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+class Context:
+    def __init__(self, db: str) -> None:
+        self.db = db
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = connect(self.db)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Write JSON to stdout instead of a table.")
+job_option = click.option("--job", help="Only this job.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--db",
+    envvar="CISCOPE_DB",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="Store URL: duckdb:///PATH (relative), duckdb:////ABS/PATH, duckdb://:memory:, or postgresql://USER@HOST:PORT/DB. Env: CISCOPE_DB.",
+)
+@click.version_option(__version__, prog_name="ciscope")
+@click.pass_context
+def cli(ctx: click.Context, db: str) -> None:
+    """ciscope: is it me, a known bug, a flake, or a regression?
+
+    Ingest CI job runs and test results, keep their history, and ask it questions.
+    """
+    context = Context(db)
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+def _variants(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        if "=" not in value:
+            raise click.BadParameter(f"{value!r}: expected key=value, e.g. platform=aws", param_hint="--variant")
+        key, _, val = value.partition("=")
+        out[key.strip()] = val.strip()
+    return out
+
+
+def _datetime(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected an ISO 8601 time such as 2026-11-01T12:00:00Z", param_hint="--started") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--job", help="Job of bare report files (run folders name their own).")
+@click.option("--build", help="Build id of bare report files (default: a hash of their content).")
+@click.option("--started", help="Start time of bare report files (ISO 8601; default: file time).")
+@click.option("--commit", help="Commit tested by bare report files.")
+@click.option("--branch", help="Branch or release of bare report files.")
+@click.option("--variant", "variants", multiple=True, metavar="KEY=VALUE", help="Variant of bare report files (repeatable).")
+@click.option("--replace", is_flag=True, help="Re-ingest runs already stored (replacing them) instead of skipping them.")
+@json_option
+@click.pass_obj
+def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | None, started: str | None,
+           commit: str | None, branch: str | None, variants: tuple[str, ...], replace: bool, as_json: bool) -> None:
+    """Ingest Prow run folders and JUnit/xUnit reports.
+
+    PATHS may be run folders, any tree of them (logs/<job>/<build>/, pr-logs/pull/<org_repo>/<pr>/<job>/<build>/,
+    <job>/<build>/), or bare report files and folders, which together form one run described by --job etc.
+    """
+    from .ingest.batch import BareRunOptions, ingest as run_ingest
+
+    bare = BareRunOptions(job=job, build=build, started=_datetime(started), commit=commit,
+                          branch=branch, variants=_variants(variants))
+    with progress_bar("ingesting runs") as update:
+        report = run_ingest(obj.store, paths, bare=bare, replace=replace, progress=update)
+    _finish_ingest(report, as_json)
+
+
+def _finish_ingest(report: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json(report.as_dict())
+    summary = (
+        f"{report.runs} run(s) stored, {report.replaced} replaced, {report.skipped} already stored, "
+        f"{report.pending} pending; {report.results} test results in {report.seconds:.1f} s"
+    )
+    stderr.print(summary)
+    for refused in report.refused:
+        stderr.print(f"[red]refused[/red] {refused.reason}" if refused.path in refused.reason else f"[red]refused[/red] {refused.path}: {refused.reason}")
+    if report.refused:
+        stderr.print(f"{len(report.refused)} input(s) refused")
+        sys.exit(3)
+
+
+@cli.command()
+@click.option("--seed", default=1, show_default=True, help="Random seed: the same seed gives the same history.")
+@click.option("--out", default="demo-data", show_default=True, type=click.Path(path_type=str), help="Folder to write the run folders and truth.json into.")
+@click.option("--runs-per-job", default=200, show_default=True, help="Runs per job.")
+@click.option("--days", default=30, show_default=True, help="Days of history, ending today.")
+@click.pass_obj
+def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> None:
+    """Write a realistic synthetic CI history (with its ground truth), ingest it, summarize it."""
+    from . import demo as demo_module
+    from .analysis.stats import stats_by_test
+    from .ingest.batch import ingest as run_ingest
+
+    with progress_bar("writing demo runs") as update:
+        truth = demo_module.generate(out, seed=seed, runs_per_job=runs_per_job, days=days, progress=update)
+    stderr.print(f"wrote {sum(1 for _ in Path(out).rglob('started.json'))} run folders and {Path(out) / 'truth.json'}")
+    with progress_bar("ingesting runs") as update:
+        report = run_ingest(obj.store, [out], progress=update)
+    stderr.print(
+        f"{report.runs} run(s) stored, {report.skipped} already stored, {report.pending} pending; "
+        f"{report.results} test results in {report.seconds:.1f} s into {obj.db}"
+    )
+    _print_summary(obj.store, truth)
+    if report.refused:
+        for refused in report.refused:
+            stderr.print(f"[red]refused[/red] {refused.path}: {refused.reason}")
+        sys.exit(3)
+
+
+def _print_summary(store: Store, truth: dict[str, Any]) -> None:
+    from .analysis.stats import stats_by_test
+
+    out = _out()
+    jobs = store.query(
+        "SELECT job, count(*), sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END),"
+        " sum(tests), sum(failed_tests), sum(flaked_tests) FROM runs GROUP BY job ORDER BY job"
+    )
+    table = Table(title="jobs", title_justify="left")
+    for column in ("job", "runs", "passed runs", "test verdicts", "failed", "flaked"):
+        table.add_column(column, justify="left" if column == "job" else "right")
+    for row in jobs:
+        table.add_row(*(str(x) for x in row))
+    out.print(table)
+    stats = [s for s in stats_by_test(store) if s["flaked"] or s["failed"]]
+    flaky = sorted(stats, key=lambda s: (-s["flaked"], s["test"]))[:10]
+    table = Table(title="most flaked tests (failed then passed in one run)", title_justify="left")
+    for column in ("job", "test", "runs", "flaked", "flake rate"):
+        table.add_column(column, justify="right" if column not in ("job", "test") else "left", overflow="fold")
+    for s in flaky:
+        table.add_row(s["job"], s["test"], str(s["runs"]), str(s["flaked"]), f"{s['flake_rate']:.1%}")
+    out.print(table)
+    failing = sorted(stats, key=lambda s: (s["pass_rate"], s["test"]))[:10]
+    table = Table(title="lowest pass rates", title_justify="left")
+    for column in ("job", "test", "runs", "failed", "pass rate"):
+        table.add_column(column, justify="right" if column not in ("job", "test") else "left", overflow="fold")
+    for s in failing:
+        table.add_row(s["job"], s["test"], str(s["runs"]), str(s["failed"]), f"{s['pass_rate']:.1%}")
+    out.print(table)
+
+
+@cli.command()
+@job_option
+@click.option("--days", type=int, help="Only runs started in the last N days.")
+@click.option("--limit", type=int, help="At most N runs (newest first).")
+@json_option
+@click.pass_obj
+def runs(obj: Context, job: str | None, days: int | None, limit: int | None, as_json: bool) -> None:
+    """List runs, newest first."""
+    from .analysis.stats import list_runs
+
+    since = datetime.now(timezone.utc) - timedelta(days=days) if days else None
+    rows = list_runs(obj.store, job=job, since=since, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table()
+    for column in ("job", "build", "status", "started_at", "commit", "tests", "failed_tests", "flaked_tests"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["job"], row["build"], row["status"], _fmt_time(row["started_at"]),
+                      (row["commit"] or "")[:12], str(row["tests"]), str(row["failed_tests"]), str(row["flaked_tests"]))
+    _out().print(table)
+
+
+@cli.command()
+@job_option
+@click.option("--days", type=int, help="Only runs started in the last N days.")
+@json_option
+@click.pass_obj
+def tests(obj: Context, job: str | None, days: int | None, as_json: bool) -> None:
+    """Per (job, test): runs, passed, failed, flaked, skipped, pass/working/flake rates."""
+    from .analysis.stats import stats_by_test
+
+    since = datetime.now(timezone.utc) - timedelta(days=days) if days else None
+    rows = stats_by_test(obj.store, job=job, since=since)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table()
+    for column in ("job", "test", "runs", "passed", "failed", "flaked", "skipped", "pass", "working", "flake"):
+        table.add_column(column, overflow="fold", justify="left" if column in ("job", "test") else "right")
+    for r in rows:
+        table.add_row(r["job"], r["test"], *(str(r[k]) for k in ("runs", "passed", "failed", "flaked", "skipped")),
+                      *(_pct(r[k]) for k in ("pass_rate", "working_rate", "flake_rate")))
+    _out().print(table)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _fmt_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@cli.command()
+@job_option
+@click.option("--days", type=int, help="Only the last N days before the newest run.")
+@click.option("--all", "show_all", is_flag=True, help="List every test, not only the flaky ones.")
+@click.option("--min-runs", default=10, show_default=True, help="Fewer runs without flake evidence: insufficient_data.")
+@click.option("--min-flakes", default=2, show_default=True, help="Flake events (retry flakes + isolated failures) that make a test flaky.")
+@json_option
+@click.pass_obj
+def flaky(obj: Context, job: str | None, days: int | None, show_all: bool, min_runs: int, min_flakes: int,
+          as_json: bool) -> None:
+    """Flaky tests, most failed runs caused first.
+
+    Flake evidence: failed and passed in one run (retries), failed on a commit where another run
+    passed, and isolated failures between passes. Streaks of 3+ failures and failures after a
+    regression's changepoint are not flakes; infrastructure-failure runs are left out.
+    """
+    from .analysis.flakes import FlakeOptions, flaky_tests
+
+    rows = flaky_tests(obj.store, job=job, days=days, only_flaky=not show_all,
+                       options=FlakeOptions(min_runs=min_runs, min_flakes=min_flakes))
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table()
+    for column in ("job", "test", "runs", "flaked", "same commit", "isolated fails", "flip score", "flake rate", "last flake", "verdict"):
+        table.add_column(column, overflow="fold", justify="left" if column in ("job", "test", "verdict", "last flake") else "right")
+    for r in rows:
+        table.add_row(r["job"], r["test"], str(r["runs"]), str(r["flaked"]), str(r["same_commit_flips"]),
+                      str(r["isolated_failures"]), f"{r['flip_score']:.1f}", _pct(r["flake_rate"]),
+                      _fmt_time(r["last_flake"]), r["verdict"])
+    _out().print(table)
+
+
+@cli.command()
+@job_option
+@click.option("--basis-days", default=30, show_default=True, help="Basis window length, before the sample.")
+@click.option("--sample-days", default=7, show_default=True, help="Sample window length, ending at the newest run.")
+@click.option("--confidence", default=0.95, show_default=True, help="Fisher exact test confidence.")
+@click.option("--pity", default=5.0, show_default=True, help="Pass-rate drop (points) always tolerated.")
+@click.option("--min-failures", default=3, show_default=True, help="Sample failures needed to report.")
+@json_option
+@click.pass_obj
+def regressions(obj: Context, job: str | None, basis_days: int, sample_days: int, confidence: float,
+                pity: float, min_failures: int, as_json: bool) -> None:
+    """Tests whose pass rate dropped significantly (Sippy's Fisher exact rule), with the first bad run."""
+    from .analysis.regressions import RegressionOptions, regressions as find_regressions
+
+    options = RegressionOptions(basis_days=basis_days, sample_days=sample_days, confidence=confidence,
+                                pity=pity, min_failures=min_failures)
+    rows = find_regressions(obj.store, job=job, options=options)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table()
+    for column in ("job", "test", "status", "basis", "sample", "p", "first bad build", "first bad commit"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(r["job"], r["test"], r["status"],
+                      f"{_pct(r['basis']['pass_rate'])} of {r['basis']['runs']}",
+                      f"{_pct(r['sample']['pass_rate'])} of {r['sample']['runs']}",
+                      f"{r['p_value']:.2g}", r["first_bad_build"] or "-", (r["first_bad_commit"] or "-")[:12])
+    _out().print(table)
+
+
+@cli.group()
+def db() -> None:
+    """Inspect and migrate the store."""
+
+
+@db.command()
+@click.pass_obj
+def migrate(obj: Context) -> None:
+    """Bring the schema up to date (every command does this on connect)."""
+    store = connect(obj.db, migrate=False)
+    try:
+        applied = store.migrate()
+        stderr.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+        stderr.print(f"schema version {store.schema_version()}")
+    finally:
+        store.close()
+
+
+@db.command()
+@json_option
+@click.pass_obj
+def info(obj: Context, as_json: bool) -> None:
+    """Engine, schema version and row counts."""
+    store = obj.store
+    counts = {t: int(store.query(f"SELECT count(*) FROM {t}")[0][0]) for t in ("jobs", "runs", "test_results", "test_verdicts")}
+    value = {"url": obj.db, "engine": store.name, "schema_version": store.schema_version(), "rows": counts}
+    if as_json:
+        emit_json(value)
+    else:
+        _out().print(value)
+
+
+def main() -> None:
+    """Console entry point: render ciscope errors as one clear line and an exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        stderr.print("aborted")
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except CiscopeError as exc:
+        stderr.print(f"error: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+
+
+if __name__ == "__main__":
+    main()

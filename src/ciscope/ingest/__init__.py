@@ -1,0 +1,1 @@
+"""Readers that turn CI sources (run folders, report files, result streams) into ciscope records."""

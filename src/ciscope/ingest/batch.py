@@ -1,0 +1,264 @@
+"""Ingest many paths into a store: discovery, per-run reading, batched atomic writes.
+
+Every run is read completely before anything of it is written, so a bad file refuses its
+whole run (named, with the reason) and the batch goes on. Runs are written in batches, each
+batch in one transaction; a run already stored is skipped (see :meth:`Store.write_runs`).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from ..errors import InputError, UsageError
+from ..model import Run, RunStatus, Status
+from ..store.base import Store
+from .junit import parse_junit
+from .prow import RUN_MARKERS, find_run_folders, read_run
+from .subunit import parse_subunit
+
+REPORT_SUFFIXES = (".xml", ".xml.gz", ".trx")
+# subunit streams: *.subunit (optionally compressed), and stestr/testrepository repositories,
+# whose streams are files named by run number (0, 1, … optionally .xz/.gz).
+SUBUNIT_NAME = re.compile(r"(\.subunit|^\d+)(\.(xz|gz))?$")
+BATCH_RESULTS = 200_000
+BATCH_RUNS = 2_000
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Refused:
+    """An input that was not stored, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did: counts, and every refused input with its reason."""
+
+    runs: int = 0  # newly stored
+    replaced: int = 0
+    skipped: int = 0  # already stored (idempotent)
+    pending: int = 0  # stored runs with no finished.json yet
+    results: int = 0
+    refused: list[Refused] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "runs": self.runs,
+            "replaced": self.replaced,
+            "skipped": self.skipped,
+            "pending": self.pending,
+            "results": self.results,
+            "refused": [{"path": r.path, "reason": r.reason} for r in self.refused],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class BareRunOptions:
+    """What run bare report files belong to (they carry no run metadata of their own)."""
+
+    job: str | None = None
+    build: str | None = None
+    started: datetime | None = None
+    commit: str | None = None
+    branch: str | None = None
+    variants: dict[str, str] = field(default_factory=dict)
+
+
+def _is_run_tree(path: Path) -> bool:
+    if any((path / marker).is_file() for marker in RUN_MARKERS):
+        return True
+    for dirpath, _dirs, files in os.walk(path):
+        if any(marker in files for marker in RUN_MARKERS):
+            return True
+    return False
+
+
+def _report_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    found = []
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.lower().endswith(REPORT_SUFFIXES) or SUBUNIT_NAME.search(name):
+                found.append(Path(dirpath) / name)
+    return found
+
+
+def _is_subunit(path: Path) -> bool:
+    return bool(SUBUNIT_NAME.search(path.name))
+
+
+def read_subunit_run(path: Path, options: BareRunOptions) -> Run:
+    """One subunit stream is one run: job from ``options``, build from the file name
+    (stestr numbers its runs) unless given."""
+    if not options.job:
+        raise UsageError(
+            f"{path}: a subunit stream carries no job name; say which job it belongs to with --job NAME"
+        )
+    stream = parse_subunit(path, name=str(path))
+    failed = any(r.status in (Status.FAILED, Status.ERROR) for r in stream.results)
+    stem = path.name.split(".", 1)[0] if path.name[0].isdigit() else path.name.rsplit(".subunit", 1)[0]
+    return Run(
+        job=options.job,
+        build=options.build or stem,
+        status=RunStatus.FAILURE if failed else RunStatus.SUCCESS,
+        started_at=options.started or stream.started_at,
+        finished_at=stream.finished_at,
+        commit=options.commit,
+        branch=options.branch,
+        variants=dict(options.variants),
+        metadata={"format": f"subunit v{stream.version}", "tags": sorted(stream.tags)},
+        results=stream.results,
+        source=str(path),
+    )
+
+
+def read_bare_run(files: Sequence[Path], options: BareRunOptions) -> Run:
+    """One run made of bare report files, described by ``options``."""
+    if not options.job:
+        raise UsageError(
+            f"{files[0]}: bare report files carry no job name; say which run they belong to "
+            "with --job NAME (and optionally --build, --started, --commit, --variant key=value)"
+        )
+    digest = hashlib.sha1()
+    results = []
+    seen: dict[str, int] = {}
+    for path in files:
+        digest.update(path.read_bytes() if path.stat().st_size < (64 << 20) else str(path.stat()).encode())
+        for result in parse_junit(path, name=str(path)):
+            result.file = path.name
+            key = result.test_id
+            result.attempt = seen.get(key, 0)
+            seen[key] = result.attempt + 1
+            results.append(result)
+    failed = any(r.status in (Status.FAILED, Status.ERROR) for r in results)
+    started = options.started or datetime.fromtimestamp(
+        max(p.stat().st_mtime for p in files), timezone.utc
+    )
+    return Run(
+        job=options.job,
+        build=options.build or digest.hexdigest()[:12],
+        status=RunStatus.FAILURE if failed else RunStatus.SUCCESS,
+        started_at=started,
+        commit=options.commit,
+        branch=options.branch,
+        variants=dict(options.variants),
+        results=results,
+        source=",".join(str(p) for p in files),
+    )
+
+
+def ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
+           bare: BareRunOptions | None = None, replace: bool = False,
+           progress: Progress | None = None) -> IngestReport:
+    """Ingest Prow run folders (any tree of them) and bare JUnit/xUnit reports.
+
+    All bare reports given in one call form one run, described by ``bare``.
+    """
+    # Ingest allocates millions of small, acyclic objects; the cyclic garbage collector
+    # would rescan them over and over (measured: 4x slower Arrow conversion). Pause it.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _ingest(store, paths, bare=bare, replace=replace, progress=progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
+            bare: BareRunOptions | None, replace: bool, progress: Progress | None) -> IngestReport:
+    began = time.perf_counter()
+    report = IngestReport()
+    folders: list[Path] = []
+    bare_files: list[Path] = []
+    streams: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            report.refused.append(Refused(str(path), "no such file or folder"))
+        elif path.is_dir() and _is_run_tree(path):
+            folders.extend(find_run_folders(path))
+        else:
+            files = _report_files(path)
+            if not files:
+                report.refused.append(Refused(str(path), "no run folders (started.json) and no report files (*.xml, *.xml.gz, *.trx, *.subunit, stestr streams) found"))
+            streams.extend(f for f in files if _is_subunit(f))
+            bare_files.extend(f for f in files if not _is_subunit(f))
+
+    if streams and not (bare and bare.job):
+        raise UsageError(f"{streams[0]}: subunit streams carry no job name; say which job they belong to with --job NAME")
+    if len(streams) > 1 and bare and bare.build:
+        raise UsageError("--build names one run, but several subunit streams (one run each) were given")
+    if bare_files and not (bare and bare.job):
+        raise UsageError(
+            f"{bare_files[0]}: bare report files carry no job name; say which run they belong to "
+            "with --job NAME (and optionally --build, --started, --commit, --variant key=value)"
+        )
+    total = len(folders) + len(streams) + (1 if bare_files else 0)
+    done = 0
+    pending: list[Run] = []
+    pending_results = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_results
+        if not pending:
+            return
+        written = store.write_runs(pending, replace=replace)
+        report.runs += len(written.inserted)
+        report.replaced += len(written.replaced)
+        report.skipped += len(written.skipped)
+        report.results += written.results
+        stored = set(written.inserted) | set(written.replaced)
+        report.pending += sum(1 for r in pending if r.status is RunStatus.PENDING and r.run_id in stored)
+        pending, pending_results = [], 0
+
+    def take(run: Run) -> None:
+        nonlocal pending_results
+        pending.append(run)
+        pending_results += len(run.results)
+        if pending_results >= BATCH_RESULTS or len(pending) >= BATCH_RUNS:
+            flush()
+
+    for folder in folders:
+        try:
+            take(read_run(folder))
+        except InputError as exc:
+            report.refused.append(Refused(str(folder), str(exc)))
+        done += 1
+        if progress:
+            progress(done, total)
+    for stream in streams:
+        try:
+            take(read_subunit_run(stream, bare or BareRunOptions()))
+        except InputError as exc:
+            report.refused.append(Refused(str(stream), str(exc)))
+        done += 1
+        if progress:
+            progress(done, total)
+    if bare_files:
+        try:
+            take(read_bare_run(bare_files, bare or BareRunOptions()))
+        except InputError as exc:
+            report.refused.append(Refused(exc.file, str(exc)))
+        done += 1
+        if progress:
+            progress(done, total)
+    flush()
+    report.seconds = time.perf_counter() - began
+    return report

@@ -1,0 +1,141 @@
+"""Records and enums shared by every layer: what a job run and a test result are.
+
+Data flows one way: sources → ingest → store → analysis → interfaces. The ingest modules
+produce these records; the store persists them; nothing here knows about a database.
+
+Vocabulary (Sippy's): a *job* runs many times; each *run* (Prow calls it a build) has a
+status and produces *test results*. A test may be attempted several times in one run
+(retries); every attempt is one :class:`TestResult`, and one :class:`Verdict` per test per
+run is derived from its attempts by :func:`verdict_of`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable
+
+
+class Status(str, enum.Enum):
+    """Outcome of one attempt of one test."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class Verdict(str, enum.Enum):
+    """One outcome per test per run, derived from all of its attempts."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    FLAKY = "flaky"  # failed (or errored) and passed in the same run
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+class RunStatus(str, enum.Enum):
+    """Outcome of a whole run (Prow's finished.json `result`, lower-cased)."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    ERROR = "error"  # infrastructure error: the job could not run its tests
+    ABORTED = "aborted"
+    PENDING = "pending"  # started.json without finished.json: still running (or lost)
+
+
+@dataclass(slots=True)
+class TestResult:
+    """One attempt of one test case, as a report file states it.
+
+    ``name`` is the test case name; ``classname`` the JUnit ``classname`` attribute and
+    ``suite`` the enclosing ``<testsuite name>``. ``attempt`` numbers the attempts of the
+    same (suite, classname, name) within one run from 0 in file order; parsers that see
+    Surefire's ``flakyFailure``/``rerunFailure`` emit those as attempts too.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    status: Status
+    classname: str = ""
+    suite: str = ""
+    duration: float | None = None  # seconds
+    failure_type: str | None = None
+    failure_message: str | None = None
+    failure_text: str | None = None
+    attempt: int = 0
+    file: str = ""  # report file it came from, relative to the run folder when known
+
+    @property
+    def test_id(self) -> str:
+        """The name a test is known by across runs: ``classname.name`` when a classname
+        exists and the name does not already start with it, else the name."""
+        return test_id(self.classname, self.name)
+
+
+def test_id(classname: str, name: str) -> str:
+    """Stable identity of a test across runs (see :attr:`TestResult.test_id`)."""
+    if classname and not name.startswith(classname):
+        return f"{classname}.{name}"
+    return name
+
+
+test_id.__test__ = False  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class Run:
+    """One run of one job, with its metadata and (after ingest) its test results."""
+
+    job: str
+    build: str
+    status: RunStatus
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    commit: str | None = None
+    branch: str | None = None  # branch or release
+    pr: str | None = None  # "org_repo#123" for presubmit runs
+    worker: str | None = None  # host, node or cluster the run executed on
+    url: str | None = None
+    variants: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, object] = field(default_factory=dict)
+    results: list[TestResult] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)  # paths of logs kept for later matching
+    source: str = ""  # folder or file it was ingested from
+
+    @property
+    def run_id(self) -> int:
+        return run_id(self.job, self.build)
+
+
+def run_id(job: str, build: str) -> int:
+    """Deterministic 63-bit id of a run: the same (job, build) always gets the same id,
+    whatever the engine or the order of ingestion."""
+    digest = hashlib.blake2b(f"{job}\x00{build}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+_PASSING = {Status.PASSED}
+_FAILING = {Status.FAILED, Status.ERROR}
+
+
+def verdict_of(statuses: Iterable[Status]) -> Verdict:
+    """Fold the attempts of one test in one run into one verdict.
+
+    A pass and a failure (or error) in the same run is ``flaky``; otherwise any failure
+    wins over an error, an error over a pass, a pass over a skip.
+    """
+    seen = set(statuses)
+    if seen & _PASSING and seen & _FAILING:
+        return Verdict.FLAKY
+    if Status.FAILED in seen:
+        return Verdict.FAILED
+    if Status.ERROR in seen:
+        return Verdict.ERROR
+    if Status.PASSED in seen:
+        return Verdict.PASSED
+    return Verdict.SKIPPED

@@ -1,0 +1,472 @@
+"""The store: the only layer that talks to a database engine.
+
+``connect(url)`` returns a :class:`Store` for ``duckdb:///path`` (embedded, the default) or
+``postgresql://…``. Every engine gets the same schema (``migrations/NNNN_name.sql``, plus
+``NNNN_name.<engine>.sql`` for engine-only steps such as row-store indexes) and the same
+write path: runs are turned into Arrow tables once (:func:`arrow_batch`) and appended in
+bulk — DuckDB scans the Arrow table, PostgreSQL receives it through binary COPY.
+
+Analyses query with :meth:`Store.query` using portable SQL and ``?`` placeholders.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any, Iterable, Sequence
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import StoreError, UnknownEngineError
+from ..model import Run, RunStatus, Status
+
+DEFAULT_URL = "duckdb:///./ciscope.duckdb"
+
+RUNS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.int64()),
+        ("job", pa.string()),
+        ("build", pa.string()),
+        ("status", pa.string()),
+        ("started_at", pa.timestamp("us")),
+        ("finished_at", pa.timestamp("us")),
+        ("commit_sha", pa.string()),
+        ("branch", pa.string()),
+        ("pr", pa.string()),
+        ("worker", pa.string()),
+        ("url", pa.string()),
+        ("variants", pa.string()),
+        ("metadata", pa.string()),
+        ("reason", pa.string()),
+        ("source", pa.string()),
+        ("logs", pa.string()),
+        ("tests", pa.int32()),
+        ("failed_tests", pa.int32()),
+        ("flaked_tests", pa.int32()),
+        ("ingested_at", pa.timestamp("us")),
+    ]
+)
+RESULTS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.int64()),
+        ("test", pa.string()),
+        ("name", pa.string()),
+        ("classname", pa.string()),
+        ("suite", pa.string()),
+        ("attempt", pa.int32()),
+        ("status", pa.string()),
+        ("duration", pa.float64()),
+        ("failure_type", pa.string()),
+        ("failure_message", pa.string()),
+        ("failure_text", pa.string()),
+        ("file", pa.string()),
+    ]
+)
+VERDICTS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.int64()),
+        ("job", pa.string()),
+        ("test", pa.string()),
+        ("verdict", pa.string()),
+        ("attempts", pa.int32()),
+        ("duration", pa.float64()),
+        ("started_at", pa.timestamp("us")),
+    ]
+)
+SCHEMAS = {"runs": RUNS_SCHEMA, "test_results": RESULTS_SCHEMA, "test_verdicts": VERDICTS_SCHEMA}
+
+def _utc_naive(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _json(value: object) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+@dataclass(slots=True)
+class Batch:
+    """Runs ready to append: one Arrow table per table, plus the runs' ids."""
+
+    run_ids: list[int]
+    tables: dict[str, pa.Table]
+    results: int = 0
+
+
+_RESULT_FIELDS = ("name", "classname", "suite", "attempt", "status", "duration", "failure_type",
+                  "failure_message", "failure_text", "file")
+_fields_of = operator.attrgetter(*_RESULT_FIELDS)
+
+
+def arrow_batch(runs: Sequence[Run], *, now: datetime | None = None) -> Batch:
+    """Turn runs (with their results) into Arrow tables.
+
+    Result columns are transposed in one pass; the verdict of each test in each run and the
+    run counters are derived with Arrow's group-by (C++), not a Python loop per result.
+    """
+    now = _utc_naive(now or datetime.now(timezone.utc))
+    run_ids = [run.run_id for run in runs]
+    rid_col: list[int] = []
+    for rid, run in zip(run_ids, runs):
+        rid_col.extend([rid] * len(run.results))
+    columns = list(zip(*map(_fields_of, itertools.chain.from_iterable(r.results for r in runs))))
+    if not columns:
+        columns = [[] for _ in _RESULT_FIELDS]
+    names, classnames = columns[0], columns[1]
+    tests = [
+        f"{c}.{n}" if c and not n.startswith(c) else n for c, n in zip(classnames, names)
+    ]
+    results = pa.Table.from_arrays(
+        [pa.array(rid_col, pa.int64()), pa.array(tests, pa.string()),
+         *(pa.array(col, field.type) for col, field in zip(columns, list(RESULTS_SCHEMA)[2:]))],
+        schema=RESULTS_SCHEMA,
+    )
+
+    run_info = pa.table({
+        "run_id": pa.array(run_ids, pa.int64()),
+        "job": pa.array([r.job for r in runs], pa.string()),
+        "started_at": pa.array([_utc_naive(r.started_at) for r in runs], pa.timestamp("us")),
+    })
+    verdicts, counters = _derive_verdicts(results, run_info)
+
+    counts = {rid: (0, 0, 0) for rid in run_ids}
+    for rid, counted, failed, flaked in zip(*(counters[c].to_pylist() for c in ("run_id", "counted", "failed", "flaked"))):
+        counts[rid] = (counted, failed, flaked)
+    run_cols: dict[str, list[Any]] = {name: [] for name in RUNS_SCHEMA.names}
+    for run, rid in zip(runs, run_ids):
+        counted, failed, flaked = counts[rid]
+        values = {
+            "run_id": rid,
+            "job": run.job,
+            "build": run.build,
+            "status": run.status.value,
+            "started_at": _utc_naive(run.started_at),
+            "finished_at": _utc_naive(run.finished_at),
+            "commit_sha": run.commit,
+            "branch": run.branch,
+            "pr": run.pr,
+            "worker": run.worker,
+            "url": run.url,
+            "variants": _json(run.variants),
+            "metadata": _json(run.metadata),
+            "reason": _json(run_reason(run, failed)) if _is_failed(run) else None,
+            "source": run.source,
+            "logs": _json(run.logs),
+            "tests": counted,
+            "failed_tests": failed,
+            "flaked_tests": flaked,
+            "ingested_at": now,
+        }
+        for key, value in values.items():
+            run_cols[key].append(value)
+    tables = {
+        "runs": pa.Table.from_pydict(run_cols, schema=RUNS_SCHEMA),
+        "test_results": results,
+        "test_verdicts": verdicts,
+    }
+    return Batch(run_ids=run_ids, tables=tables, results=results.num_rows)
+
+
+def _derive_verdicts(results: pa.Table, run_info: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """One verdict per (run, test) from its attempts (see :func:`ciscope.model.verdict_of`),
+    and per run: tests with a verdict other than skipped, failed (or error), flaked."""
+    status = results["status"]
+    flags = pa.table({
+        "run_id": results["run_id"],
+        "test": results["test"],
+        "p": pc.equal(status, "passed"),
+        "f": pc.equal(status, "failed"),
+        "e": pc.equal(status, "error"),
+        "duration": results["duration"],
+    })
+    grouped = flags.group_by(["run_id", "test"], use_threads=False).aggregate(
+        [("p", "any"), ("f", "any"), ("e", "any"), ("p", "count"), ("duration", "max")]
+    )
+    passed, failed, errored = grouped["p_any"], grouped["f_any"], grouped["e_any"]
+    verdict = pc.if_else(
+        pc.and_(passed, pc.or_(failed, errored)), "flaky",
+        pc.if_else(failed, "failed", pc.if_else(errored, "error", pc.if_else(passed, "passed", "skipped"))),
+    )
+    grouped = grouped.append_column("verdict", verdict).join(run_info, "run_id", use_threads=False)
+    verdicts = pa.Table.from_arrays(
+        [grouped["run_id"], grouped["job"], grouped["test"], grouped["verdict"],
+         pc.cast(grouped["p_count"], pa.int32()), grouped["duration_max"], grouped["started_at"]],
+        schema=VERDICTS_SCHEMA,
+    )
+    v = verdicts["verdict"]
+    per_run = pa.table({
+        "run_id": verdicts["run_id"],
+        "counted": pc.cast(pc.not_equal(v, "skipped"), pa.int32()),
+        "failed": pc.cast(pc.or_(pc.equal(v, "failed"), pc.equal(v, "error")), pa.int32()),
+        "flaked": pc.cast(pc.equal(v, "flaky"), pa.int32()),
+    })
+    counters = per_run.group_by("run_id", use_threads=False).aggregate(
+        [("counted", "sum"), ("failed", "sum"), ("flaked", "sum")]
+    ).select(["run_id", "counted_sum", "failed_sum", "flaked_sum"]).rename_columns(
+        ["run_id", "counted", "failed", "flaked"]
+    )
+    return verdicts, counters
+
+
+def _is_failed(run: Run) -> bool:
+    return run.status in (RunStatus.FAILURE, RunStatus.ERROR)
+
+
+def run_reason(run: Run, failed_tests: int) -> dict[str, object]:
+    """The structured reason of a failed run (openQA's ``reason``): which component failed
+    and the first message. Known-bug matching refines it later."""
+    if failed_tests == 0:
+        category = "infrastructure" if not run.results else "outside_tests"
+        message = (
+            "job failed before any test ran" if not run.results
+            else "job failed but no test failed (build failed outside of test results)"
+        )
+        return {"component": category, "message": message, "fingerprint": None, "tests": []}
+    failing = [r for r in run.results if r.status in (Status.FAILED, Status.ERROR)]
+    names = list(dict.fromkeys(r.test_id for r in failing))
+    first = failing[0]
+    message = first.failure_message or (first.failure_text or "").strip().split("\n", 1)[0]
+    return {
+        "component": "tests",
+        "message": f"{first.test_id}: {message}"[:1000],
+        "fingerprint": None,
+        "tests": names[:20],
+    }
+
+
+@dataclass(slots=True)
+class WriteReport:
+    """What one :meth:`Store.write_runs` call did."""
+
+    inserted: list[int] = field(default_factory=list)
+    replaced: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)  # already stored: idempotent no-op
+    results: int = 0
+
+
+def migrations(engine: str) -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration for an engine, in order."""
+    found = []
+    folder = resources.files("ciscope.store") / "migrations"
+    for entry in folder.iterdir():
+        match = re.fullmatch(r"(\d{4})_(\w+?)(?:\.(\w+))?\.sql", entry.name)
+        if not match or (match.group(3) and match.group(3) != engine):
+            continue
+        found.append((int(match.group(1)), entry.name, entry.read_text()))
+    return sorted(found)
+
+
+def split_sql(script: str) -> list[str]:
+    """Statements of a migration script (no semicolons inside our statements)."""
+    body = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
+    return [part.strip() for part in body.split(";") if part.strip()]
+
+
+class Store:
+    """A ciscope database. Subclasses implement the engine primitives; the write logic
+    (idempotence, replace, pending runs) lives here once."""
+
+    name = "base"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    # -- engine primitives -------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a portable SQL query with ``?`` placeholders."""
+        raise NotImplementedError
+
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        raise NotImplementedError
+
+    def append(self, table: str, data: pa.Table) -> None:
+        """Bulk-append an Arrow table (inside the current transaction)."""
+        raise NotImplementedError
+
+    def begin(self) -> None:
+        self.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.execute("ROLLBACK")
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def table_exists(self, table: str) -> bool:
+        raise NotImplementedError
+
+    # -- shared logic ---------------------------------------------------------------------
+    def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        table = self.query_arrow(sql, params)
+        return table.to_pylist()
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations not yet applied; returns the names applied."""
+        if not self.table_exists("schema_migrations"):
+            self.execute(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                " applied_at TIMESTAMP NOT NULL)"
+            )
+        done = {row[0] for row in self.query("SELECT version FROM schema_migrations")}
+        applied = []
+        for version, name, sql in migrations(self.name):
+            if version in done:
+                continue
+            self.begin()
+            try:
+                for statement in split_sql(sql):
+                    self.execute(statement)
+                self.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    (version, name, datetime.now(timezone.utc).replace(tzinfo=None)),
+                )
+                self.commit()
+            except Exception as exc:
+                self.rollback()
+                raise StoreError(f"{self.url}: migration {name} failed: {exc}") from exc
+            applied.append(name)
+        return applied
+
+    def schema_version(self) -> int:
+        if not self.table_exists("schema_migrations"):
+            return 0
+        rows = self.query("SELECT max(version) FROM schema_migrations")
+        return int(rows[0][0] or 0)
+
+    def stored_status(self, run_ids: Iterable[int]) -> dict[int, str]:
+        """Status of those runs already stored."""
+        ids = list(run_ids)
+        out: dict[int, str] = {}
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            marks = ",".join("?" * len(chunk))
+            for rid, status in self.query(
+                f"SELECT run_id, status FROM runs WHERE run_id IN ({marks})", chunk
+            ):
+                out[rid] = status
+        return out
+
+    def write_runs(self, runs: Sequence[Run], *, replace: bool = False) -> WriteReport:
+        """Store runs with their results in ONE transaction: all of them or none.
+
+        A run already stored is skipped (ingest is idempotent) unless ``replace`` is true or
+        the stored copy is still ``pending`` and the new one is not — then the old rows are
+        deleted and the new ones written, in the same transaction.
+        """
+        report = WriteReport()
+        by_id: dict[int, Run] = {}
+        for run in runs:  # the last copy of a run given twice in one batch wins
+            by_id[run.run_id] = run
+        stored = self.stored_status(by_id)
+        todo: list[Run] = []
+        for rid, run in by_id.items():
+            old = stored.get(rid)
+            if old is None:
+                report.inserted.append(rid)
+            elif replace or (old == RunStatus.PENDING.value and run.status is not RunStatus.PENDING):
+                report.replaced.append(rid)
+            else:
+                report.skipped.append(rid)
+                continue
+            todo.append(run)
+        if not todo:
+            return report
+        batch = arrow_batch(todo)
+        self.begin()
+        try:
+            if report.replaced:
+                self._delete_runs(report.replaced)
+            for table in ("runs", "test_results", "test_verdicts"):
+                if batch.tables[table].num_rows:
+                    self.append(table, batch.tables[table])
+            self._upsert_jobs(todo)
+            self.commit()
+        except Exception as exc:
+            self.rollback()
+            raise StoreError(f"{self.url}: could not store {len(todo)} run(s): {exc}") from exc
+        report.results = batch.results
+        return report
+
+    def _delete_runs(self, run_ids: Sequence[int]) -> None:
+        for start in range(0, len(run_ids), 5000):
+            chunk = list(run_ids[start : start + 5000])
+            marks = ",".join("?" * len(chunk))
+            for table in ("test_verdicts", "test_results", "runs"):
+                self.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", chunk)
+
+    def _upsert_jobs(self, runs: Sequence[Run]) -> None:
+        seen: dict[str, tuple[dict[str, str], datetime | None, datetime | None]] = {}
+        for run in runs:
+            started = _utc_naive(run.started_at)
+            variants, first, last = seen.get(run.job, ({}, started, started))
+            variants = {**variants, **run.variants}
+            if started is not None:
+                first = min(first, started) if first else started
+                last = max(last, started) if last else started
+            seen[run.job] = (variants, first, last)
+        existing = {
+            row[0]: row[1:]
+            for row in self.query_in("SELECT job, variants, first_seen, last_seen FROM jobs WHERE job IN ({marks})", list(seen))
+        }
+        for job, (variants, first, last) in seen.items():
+            if job in existing:
+                old_variants, old_first, old_last = existing[job]
+                merged = {**orjson.loads(old_variants), **variants}
+                first = min(x for x in (first, old_first) if x) if (first or old_first) else None
+                last = max(x for x in (last, old_last) if x) if (last or old_last) else None
+                self.execute(
+                    "UPDATE jobs SET variants = ?, first_seen = ?, last_seen = ? WHERE job = ?",
+                    (_json(merged), first, last, job),
+                )
+            else:
+                self.execute(
+                    "INSERT INTO jobs VALUES (?, ?, ?, ?)", (job, _json(variants), first, last)
+                )
+
+    def query_in(self, sql: str, values: list[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run ``sql`` whose ``{marks}`` is replaced by one placeholder per value."""
+        if not values:
+            return []
+        return self.query(sql.format(marks=",".join("?" * len(values))), [*params, *values])
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def engines() -> dict[str, type[Store]]:
+    from .duckdb import DuckDBStore
+    from .postgres import PostgresStore
+
+    return {"duckdb": DuckDBStore, "postgresql": PostgresStore, "postgres": PostgresStore}
+
+
+def connect(url: str = DEFAULT_URL, *, migrate: bool = True) -> Store:
+    """Open the store at ``url`` (``duckdb:///path``, ``duckdb://:memory:``,
+    ``postgresql://user@host:port/db``) and bring its schema up to date."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    available = engines()
+    if scheme not in available:
+        raise UnknownEngineError(
+            f"Unknown database URL {url!r}: expected one of "
+            "duckdb:///PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB"
+        )
+    store = available[scheme](url)
+    if migrate:
+        store.migrate()
+    return store

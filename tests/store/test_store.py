@@ -1,0 +1,124 @@
+"""The shared store suite: every test here runs on DuckDB and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ciscope.analysis.stats import list_runs, stats_by_test
+from ciscope.errors import StoreError, UnknownEngineError
+from ciscope.model import Run, RunStatus, Status, TestResult
+from ciscope.store import connect
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def make_run(build: str, outcomes: dict[str, list[Status]], *, job: str = "e2e-aws",
+             status: RunStatus = RunStatus.SUCCESS, offset: int = 0) -> Run:
+    results = []
+    for test, statuses in outcomes.items():
+        for attempt, st in enumerate(statuses):
+            results.append(TestResult(
+                name=test, status=st, suite="suite", duration=1.5 + attempt, attempt=attempt,
+                failure_message="boom" if st in (Status.FAILED, Status.ERROR) else None,
+                file="artifacts/junit.xml",
+            ))
+    return Run(job=job, build=build, status=status, started_at=T0 + timedelta(hours=offset),
+               finished_at=T0 + timedelta(hours=offset, minutes=30), commit=f"c{offset}",
+               variants={"platform": "aws"}, results=results)
+
+
+P, F, E, S = Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED
+
+
+def test_migrate_is_idempotent(store):
+    assert store.schema_version() >= 1
+    assert store.migrate() == []
+
+
+def test_verdicts_and_counters(store):
+    run = make_run("1", {"a": [P], "b": [F, P], "c": [F], "d": [S], "e": [E], "f": [F, F]},
+                   status=RunStatus.FAILURE)
+    report = store.write_runs([run])
+    assert report.inserted == [run.run_id] and report.results == 8
+    verdicts = dict(store.query("SELECT test, verdict FROM test_verdicts"))
+    assert verdicts == {"a": "passed", "b": "flaky", "c": "failed", "d": "skipped", "e": "error", "f": "failed"}
+    [row] = list_runs(store)
+    assert (row["tests"], row["failed_tests"], row["flaked_tests"]) == (5, 3, 1)
+    assert row["status"] == "failure" and row["commit"] == "c0"
+    attempts = store.query("SELECT attempt, status FROM test_results WHERE test = 'b' ORDER BY attempt")
+    assert attempts == [(0, "failed"), (1, "passed")]
+    reason = store.query("SELECT reason FROM runs")[0][0]
+    assert '"component":"tests"' in reason and "boom" in reason
+
+
+def test_reingest_is_a_noop_and_replace_replaces(store):
+    run = make_run("1", {"a": [P]})
+    store.write_runs([run])
+    again = store.write_runs([make_run("1", {"a": [P]})])
+    assert again.skipped == [run.run_id] and again.inserted == []
+    assert store.query("SELECT count(*) FROM test_results")[0][0] == 1
+    replaced = store.write_runs([make_run("1", {"a": [F], "b": [P]})], replace=True)
+    assert replaced.replaced == [run.run_id]
+    assert store.query("SELECT count(*) FROM test_results")[0][0] == 2
+    assert store.query("SELECT count(*) FROM runs")[0][0] == 1
+
+
+def test_pending_run_is_completed_by_a_later_ingest(store):
+    store.write_runs([make_run("7", {"a": [P]}, status=RunStatus.PENDING)])
+    done = store.write_runs([make_run("7", {"a": [P], "b": [F]}, status=RunStatus.FAILURE)])
+    assert len(done.replaced) == 1
+    assert store.query("SELECT status, tests FROM runs") == [("failure", 2)]
+    # a finished run is not downgraded by a stale pending copy
+    assert store.write_runs([make_run("7", {}, status=RunStatus.PENDING)]).skipped
+
+
+def test_a_failed_batch_leaves_nothing_half_written(store):
+    store.write_runs([make_run("1", {"a": [P]})])
+    good = make_run("2", {"a": [P]})
+    bad = make_run("3", {"a": [P]})
+    bad.results[0].name = None  # NOT NULL violation inside the batch
+    with pytest.raises(StoreError):
+        store.write_runs([good, bad])
+    assert store.query("SELECT build FROM runs") == [("1",)]
+    assert store.query("SELECT count(*) FROM test_results")[0][0] == 1
+    assert store.query("SELECT count(*) FROM test_verdicts")[0][0] == 1
+
+
+def test_jobs_keep_variants_and_time_span(store):
+    store.write_runs([make_run("1", {"a": [P]}, offset=0), make_run("2", {"a": [P]}, offset=5)])
+    store.write_runs([make_run("3", {"a": [P]}, offset=-3)])
+    [(job, variants, first, last)] = store.query("SELECT job, variants, first_seen, last_seen FROM jobs")
+    assert job == "e2e-aws" and variants == '{"platform":"aws"}'
+    assert first == (T0 - timedelta(hours=3)).replace(tzinfo=None)
+    assert last == (T0 + timedelta(hours=5)).replace(tzinfo=None)
+
+
+def test_sippy_rates(store):
+    runs = [
+        make_run("1", {"t": [P]}, offset=0),
+        make_run("2", {"t": [F, P]}, offset=1),
+        make_run("3", {"t": [F]}, offset=2),
+        make_run("4", {"t": [S]}, offset=3),
+        make_run("5", {"t": [P]}, offset=4),
+    ]
+    store.write_runs(runs)
+    [row] = stats_by_test(store)
+    assert row == {
+        "job": "e2e-aws", "test": "t", "runs": 4, "passed": 2, "failed": 1, "flaked": 1, "skipped": 1,
+        "pass_rate": 0.5, "working_rate": 0.75, "flake_rate": 0.25,
+    }
+    assert stats_by_test(store, job="other") == []
+    newest = list_runs(store, limit=2)
+    assert [r["build"] for r in newest] == ["5", "4"]
+
+
+def test_unknown_engine_names_the_choices():
+    with pytest.raises(UnknownEngineError, match="duckdb:///PATH"):
+        connect("mysql://localhost/x")
+
+
+def test_unreachable_postgres_is_a_clear_store_error():
+    with pytest.raises(StoreError, match="cannot connect to PostgreSQL"):
+        connect("postgresql://nobody@127.0.0.1:1/nothing?connect_timeout=2")

@@ -1,0 +1,84 @@
+"""The command line, run in a real subprocess (exit codes, stdout vs stderr) and in-process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from ciscope.cli import cli
+
+from runfolders import write_run
+
+
+def run_cli(*args: str, db: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ciscope.cli", "--db", db, *args],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_ingest_runs_tests_json(tmp_path):
+    db = f"duckdb:///{tmp_path / 'c.duckdb'}"
+    for build in ("1", "2"):
+        write_run(tmp_path / "data", "periodic-e2e", build)
+    done = run_cli("ingest", str(tmp_path / "data"), "--json", db=db)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["runs"] == 2
+    assert "2 run(s) stored" in done.stderr
+
+    runs = json.loads(run_cli("runs", "--json", db=db).stdout)
+    assert [r["build"] for r in runs] == ["2", "1"]
+    assert set(runs[0]) == {"job", "build", "status", "started_at", "finished_at", "commit",
+                            "tests", "failed_tests", "flaked_tests"}
+    assert (runs[0]["tests"], runs[0]["failed_tests"], runs[0]["flaked_tests"]) == (3, 1, 1)
+    assert runs[0]["started_at"].endswith("Z")
+
+    tests = json.loads(run_cli("tests", "--json", "--job", "periodic-e2e", db=db).stdout)
+    by_name = {t["test"]: t for t in tests}
+    assert set(tests[0]) == {"job", "test", "runs", "passed", "failed", "flaked", "skipped",
+                             "pass_rate", "working_rate", "flake_rate"}
+    assert by_name["[sig-b] flakes"]["working_rate"] == 1.0
+    assert by_name["[sig-c] fails"]["pass_rate"] == 0.0
+
+    table = run_cli("tests", db=db)
+    assert table.returncode == 0 and "[sig-c] fails" in table.stdout
+
+
+def test_refused_input_exits_3_and_names_the_file(tmp_path):
+    db = f"duckdb:///{tmp_path / 'c.duckdb'}"
+    write_run(tmp_path / "data", "periodic-e2e", "1")
+    bad = write_run(tmp_path / "data", "periodic-e2e", "2")
+    (bad / "finished.json").write_text("{oops")
+    done = run_cli("ingest", str(tmp_path / "data"), db=db)
+    assert done.returncode == 3
+    assert "finished.json" in done.stderr and "malformed JSON" in done.stderr
+    assert "1 run(s) stored" in done.stderr
+
+
+def test_usage_errors_exit_2(tmp_path):
+    db = f"duckdb:///{tmp_path / 'c.duckdb'}"
+    (tmp_path / "junit.xml").write_text("<testsuite/>")
+    done = run_cli("ingest", str(tmp_path / "junit.xml"), db=db)
+    assert done.returncode == 2 and "--job" in done.stderr
+    done = run_cli("runs", db="sqlite:///x.db")
+    assert done.returncode == 2 and "Unknown database URL" in done.stderr
+    done = run_cli("ingest", str(tmp_path / "junit.xml"), "--job", "j", "--variant", "novalue", db=db)
+    assert done.returncode == 2 and "key=value" in done.stderr
+
+
+def test_every_command_has_help():
+    runner = CliRunner()
+    for name, command in cli.commands.items():
+        assert command.help, f"{name} has no help text"
+        result = runner.invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, result.output
+
+
+def test_db_info(tmp_path):
+    db = f"duckdb:///{tmp_path / 'c.duckdb'}"
+    info = json.loads(run_cli("db", "info", "--json", db=db).stdout)
+    assert info["engine"] == "duckdb" and info["schema_version"] >= 1
+    assert info["rows"] == {"jobs": 0, "runs": 0, "test_results": 0, "test_verdicts": 0}
