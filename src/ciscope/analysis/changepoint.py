@@ -52,36 +52,39 @@ def changepoints(history: History) -> Changepoints:
     before_start = np.where(starts > 0, csum[starts - 1], 0)  # fails before each group
     total_fails = csum[ends - 1] - before_start
     total_runs = ends - starts
-    idx = np.arange(n)
-    # split at row i: before = [start, i), after = [i, end)
-    k1 = np.where(idx > 0, csum[idx - 1], 0) - before_start[group]
-    n1 = idx - starts[group]
-    k2 = total_fails[group] - k1
-    n2 = total_runs[group] - n1
-    valid = n1 > 0
-    commit = history.commit
+    # candidate splits: row i starts a new commit (or commits are unknown), not a group's first
+    # row, in a group with at least one failure
     boundary = np.ones(n, dtype=bool)
-    boundary[1:] = (commit[1:] != commit[:-1]) | (commit[1:] < 0)
-    valid &= boundary
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate1 = np.where(n1 > 0, k1 / np.maximum(n1, 1), 0.0)
-        rate2 = np.where(n2 > 0, k2 / np.maximum(n2, 1), 0.0)
-    valid &= rate2 > rate1
-    gain = _loglik(k1, n1) + _loglik(k2, n2) - _loglik(total_fails, total_runs)[group]
-    gain = np.where(valid, gain, -np.inf)
-    # best row per group: sort by (group, -gain, row) and take the first of each group
-    order = np.lexsort((idx, -gain, group))
-    first = np.ones(n, dtype=bool)
-    first[1:] = group[order][1:] != group[order][:-1]
-    best = order[first]
-    best_gain = gain[best]
-    has = np.isfinite(best_gain)
-    row = np.where(has, best, -1)
-    return Changepoints(
-        row=row,
-        rate_before=np.where(has, rate1[best], 0.0),
-        rate_after=np.where(has, rate2[best], 0.0),
-        gain=np.where(has, best_gain, 0.0),
-        fails_after=np.where(has, k2[best], 0),
-        runs_after=np.where(has, n2[best], 0),
-    )
+    boundary[1:] = (history.commit[1:] != history.commit[:-1]) | (history.commit[1:] < 0)
+    boundary[starts] = False
+    boundary &= (total_fails > 0)[group]
+    cand = np.flatnonzero(boundary)
+    cg = group[cand]
+    # split at row i: before = [start, i), after = [i, end)
+    k1 = csum[cand - 1] - before_start[cg]
+    n1 = cand - starts[cg]
+    k2 = total_fails[cg] - k1
+    n2 = total_runs[cg] - n1
+    rate1 = k1 / n1
+    rate2 = k2 / n2
+    gain = _loglik(k1, n1) + _loglik(k2, n2) - _loglik(total_fails, total_runs)[cg]
+    gain = np.where(rate2 > rate1, gain, -np.inf)
+    # best split per group: the first candidate holding the group's maximum gain
+    best_gain = np.full(groups, -np.inf)
+    np.maximum.at(best_gain, cg, gain)
+    at_best = np.flatnonzero((gain == best_gain[cg]) & np.isfinite(gain))
+    _, first = np.unique(cg[at_best], return_index=True)
+    pick = at_best[first]  # index into cand
+    row = np.full(groups, -1, dtype=np.int64)
+    rate_before = np.zeros(groups)
+    rate_after = np.zeros(groups)
+    fails_after = np.zeros(groups, dtype=np.int64)
+    runs_after = np.zeros(groups, dtype=np.int64)
+    chosen = cg[pick]
+    row[chosen] = cand[pick]
+    rate_before[chosen] = rate1[pick]
+    rate_after[chosen] = rate2[pick]
+    fails_after[chosen] = k2[pick]
+    runs_after[chosen] = n2[pick]
+    return Changepoints(row=row, rate_before=rate_before, rate_after=rate_after,
+                        gain=np.where(row >= 0, best_gain, 0.0), fails_after=fails_after, runs_after=runs_after)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..store.base import Store
 from .changepoint import changepoints
-from .history import FAIL, FLAKY, History, InfraRule, load_history, segment_lengths
+from .history import FAIL, FLAKY, History, InfraRule, Window, load_history, segment_lengths, verdict_counts
 
 
 @dataclass
@@ -49,8 +49,10 @@ def flaky_tests(store: Store, /, *, job: str | None = None, days: int | None = N
     if days is not None:
         at = at or newest_run(store, job=job)
         since = at - timedelta(days=days) if at else None
-    history = load_history(store, job=job, since=since, infra=infra)
-    rows = flake_stats(history, options or FlakeOptions())
+    window = Window(job=job, since=since, infra=infra)
+    history = load_history(store, window, troubled_only=True)
+    counts = None if only_flaky else verdict_counts(store, window)
+    rows = flake_stats(history, options or FlakeOptions(), counts=counts)
     if only_flaky:
         rows = [r for r in rows if r["verdict"] == "flaky"]
     return rows
@@ -62,16 +64,65 @@ def newest_run(store: Store, *, job: str | None = None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value is not None else None
 
 
-def flake_stats(history: History, options: FlakeOptions) -> list[dict[str, Any]]:
+def flake_stats(history: History, options: FlakeOptions,
+                counts: list[tuple[str, str, int, int, int]] | None = None) -> list[dict[str, Any]]:
+    """Flake rows for the tests of ``history`` plus, when ``counts`` (every test's
+    (job, test, runs, failed, flaked)) is given, a row for every other test too: only tests
+    that failed or flaked need the sequence analysis; the others are not flaky by construction."""
+    v, g = history.verdict, history.group
+    groups = history.groups
+    h_runs = np.bincount(g, minlength=groups)
+    h_flaked = np.bincount(g, weights=(v == FLAKY), minlength=groups).astype(int)
+    h_failed = np.bincount(g, weights=(v == FAIL), minlength=groups).astype(int)
+    evidence = _flake_evidence(history, options)
+    index = {(history.jobs[k], history.tests[k]): k for k in range(groups)}
+    if counts is None:
+        counts = [(history.jobs[k], history.tests[k], int(h_runs[k]), int(h_failed[k]), int(h_flaked[k]))
+                  for k in range(groups)]
+
+    out = []
+    for job, test, runs, failed, flaked in counts:
+        row = {
+            "job": job,
+            "test": test,
+            "runs": runs,
+            "passed": runs - failed - flaked,
+            "failed": failed,
+            "flaked": flaked,
+            "same_commit_flips": 0,
+            "isolated_failures": 0,
+            "flip_score": 0.0,
+            "flake_rate": round(flaked / runs, 6) if runs else None,
+            "first_flake": None,
+            "last_flake": None,
+            "impact": 0,
+            "regressed": False,
+        }
+        k = index.get((job, test))
+        if k is not None:
+            row.update({key: values[k] for key, values in evidence.items()})
+        events = row.pop("_events", 0)
+        if events >= options.min_flakes:
+            row["verdict"] = "flaky"
+        elif runs < options.min_runs:
+            row["verdict"] = "insufficient_data"
+        else:
+            row["verdict"] = "not_flaky"
+        out.append(row)
+    rank = {"flaky": 0, "insufficient_data": 1, "not_flaky": 2}
+    out.sort(key=lambda r: (rank[r["verdict"]], -r["impact"], -(r["flaked"]), -r["flip_score"], r["job"], r["test"]))
+    return out
+
+
+def _flake_evidence(history: History, options: FlakeOptions) -> dict[str, list[Any]]:
+    """Per group of ``history``: flip score, same-commit flips, isolated failures, first and
+    last flake event, whether a regression changepoint was found."""
     groups = history.groups
     if groups == 0:
-        return []
+        return {}
     v, g = history.verdict, history.group
     n = len(v)
     is_fail = v == FAIL
-    runs = np.bincount(g, minlength=groups)
-    flaked = np.bincount(g, weights=(v == FLAKY), minlength=groups).astype(int)
-    failed = np.bincount(g, weights=is_fail, minlength=groups).astype(int)
 
     # streaks of consecutive failures within a group
     key = np.where(is_fail, g, -1 - np.arange(n))  # non-failures never join a streak
@@ -88,8 +139,7 @@ def flake_stats(history: History, options: FlakeOptions) -> list[dict[str, Any]]
     flips_row = (cv == FLAKY) | ((cv == FAIL) & ~newer_is_fail)
     flips = np.bincount(cg, weights=flips_row, minlength=groups)
     considered_n = np.bincount(cg, minlength=groups)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        flip_score = np.where(considered_n > 0, 100.0 * flips / np.maximum(considered_n, 1), 0.0)
+    flip_score = 100.0 * flips / np.maximum(considered_n, 1)
 
     # failures after a changepoint to a high failure rate belong to that regression
     cp = changepoints(history)
@@ -105,46 +155,25 @@ def flake_stats(history: History, options: FlakeOptions) -> list[dict[str, Any]]
     pair = g * (int(commit.max()) + 2) + np.where(known, commit, -1) + 1
     uniq, inverse = np.unique(pair, return_inverse=True)
     worked = np.bincount(inverse, weights=(v != FAIL), minlength=len(uniq)) > 0
-    flips_same_commit = is_fail & known & worked[inverse]
-    same_commit = np.bincount(g, weights=flips_same_commit, minlength=groups).astype(int)
+    same_commit = np.bincount(g, weights=is_fail & known & worked[inverse], minlength=groups).astype(int)
 
     events = np.bincount(g, weights=event, minlength=groups).astype(int)
     impact = np.bincount(g, weights=isolated, minlength=groups).astype(int)
     t = history.started
-    big = np.iinfo(np.int64).max
-    first_event = np.full(groups, big)
+    first_event = np.full(groups, np.iinfo(np.int64).max)
     last_event = np.full(groups, -1)
     np.minimum.at(first_event, g[event], t[event])
     np.maximum.at(last_event, g[event], t[event])
-
-    out = []
-    for k in range(groups):
-        if events[k] >= options.min_flakes:
-            verdict = "flaky"
-        elif runs[k] < options.min_runs:
-            verdict = "insufficient_data"
-        else:
-            verdict = "not_flaky"
-        out.append({
-            "job": history.jobs[k],
-            "test": history.tests[k],
-            "runs": int(runs[k]),
-            "passed": int(runs[k] - failed[k] - flaked[k]),
-            "failed": int(failed[k]),
-            "flaked": int(flaked[k]),
-            "same_commit_flips": int(same_commit[k]),
-            "isolated_failures": int(impact[k]),
-            "flip_score": round(float(flip_score[k]), 2),
-            "flake_rate": round(flaked[k] / runs[k], 6) if runs[k] else None,
-            "first_flake": _time(first_event[k]) if events[k] else None,
-            "last_flake": _time(last_event[k]) if events[k] else None,
-            "impact": int(impact[k]),
-            "regressed": bool(regressed[k]),
-            "verdict": verdict,
-        })
-    rank = {"flaky": 0, "insufficient_data": 1, "not_flaky": 2}
-    out.sort(key=lambda r: (rank[r["verdict"]], -r["impact"], -(r["flaked"]), -r["flip_score"], r["job"], r["test"]))
-    return out
+    return {
+        "same_commit_flips": same_commit.tolist(),
+        "isolated_failures": impact.tolist(),
+        "flip_score": [round(float(x), 2) for x in flip_score],
+        "first_flake": [_time(first_event[k]) if events[k] else None for k in range(groups)],
+        "last_flake": [_time(last_event[k]) if events[k] else None for k in range(groups)],
+        "impact": impact.tolist(),
+        "regressed": regressed.tolist(),
+        "_events": events.tolist(),
+    }
 
 
 def _time(micros: int) -> datetime:

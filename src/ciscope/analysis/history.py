@@ -19,7 +19,6 @@ from ..store.base import Store
 
 # verdict codes in the arrays
 PASS, FAIL, FLAKY = 0, 1, 2
-_CODES = {"passed": PASS, "failed": FAIL, "error": FAIL, "flaky": FLAKY}
 
 
 @dataclass
@@ -44,79 +43,121 @@ class History:
     verdict: np.ndarray  # int8 per row: PASS, FAIL, FLAKY
     started: np.ndarray  # int64 µs since epoch per row
     commit: np.ndarray  # int64 code per row (-1 = unknown); codes are per history
-    build: pa.Array  # string per row
+    run: np.ndarray  # int64 per row: index into ``builds``
+    builds: list[str]  # build id per run index
     commits: list[str | None]  # code → sha
 
     @property
     def groups(self) -> int:
         return len(self.jobs)
 
+    def build(self, row: int) -> str:
+        return self.builds[int(self.run[row])]
+
     def time(self, row: int) -> datetime:
         return datetime.fromtimestamp(int(self.started[row]) / 1e6, timezone.utc)
 
 
-def load_history(store: Store, /, *, job: str | None = None, since: datetime | None = None,
-                 until: datetime | None = None, infra: InfraRule | None = None) -> History:
-    """Every non-skipped verdict of finished, non-infrastructure runs, sorted."""
-    infra = infra or InfraRule()
-    clauses = [
-        "v.verdict <> 'skipped'",
-        "r.status NOT IN ('pending', 'error', 'aborted')",
-        "r.tests > 0",
-        "NOT (r.failed_tests >= ? AND r.failed_tests >= ? * r.tests)",
-    ]
-    params: list[object] = [infra.min_failed, infra.fraction]
-    if job is not None:
-        clauses.append("v.job = ?")
-        params.append(job)
-    if since is not None:
-        clauses.append("v.started_at >= ?")
-        params.append(since.astimezone(timezone.utc).replace(tzinfo=None) if since.tzinfo else since)
-    if until is not None:
-        clauses.append("v.started_at < ?")
-        params.append(until.astimezone(timezone.utc).replace(tzinfo=None) if until.tzinfo else until)
+@dataclass
+class Window:
+    """Which verdicts an analysis reads: one job or all, a time range, infra runs left out."""
+
+    job: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    infra: InfraRule | None = None
+
+    def where(self) -> tuple[str, list[object]]:
+        infra = self.infra or InfraRule()
+        clauses = [
+            "v.verdict <> 'skipped'",
+            "r.status NOT IN ('pending', 'error', 'aborted')",
+            "r.tests > 0",
+            "NOT (r.failed_tests >= ? AND r.failed_tests >= ? * r.tests)",
+        ]
+        params: list[object] = [infra.min_failed, infra.fraction]
+        if self.job is not None:
+            clauses.append("v.job = ?")
+            params.append(self.job)
+        if self.since is not None:
+            clauses.append("v.started_at >= ?")
+            params.append(_naive(self.since))
+        if self.until is not None:
+            clauses.append("v.started_at < ?")
+            params.append(_naive(self.until))
+        return " AND ".join(clauses), params
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+def verdict_counts(store: Store, window: Window) -> list[tuple[str, str, int, int, int]]:
+    """(job, test, runs, failed, flaked) of every test in the window, sorted."""
+    where, params = window.where()
     sql = (
-        "SELECT v.job, v.test, v.verdict, v.started_at, r.build, r.commit_sha"
-        " FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id"
-        f" WHERE {' AND '.join(clauses)}"
-        " ORDER BY v.job, v.test, v.started_at, r.build"
+        "SELECT v.job, v.test, count(*),"
+        " sum(CASE WHEN v.verdict IN ('failed', 'error') THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN v.verdict = 'flaky' THEN 1 ELSE 0 END)"
+        f" FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id WHERE {where}"
+        " GROUP BY v.job, v.test ORDER BY v.job, v.test"
     )
-    table = store.query_arrow(sql, params)
-    return history_from_arrow(table)
+    return [(j, t, int(n), int(f), int(k)) for j, t, n, f, k in store.query(sql, params)]
 
 
-def history_from_arrow(table: pa.Table) -> History:
-    n = table.num_rows
+def load_history(store: Store, window: Window, *, troubled_only: bool = False) -> History:
+    """Every non-skipped verdict of finished, non-infrastructure runs in the window, sorted
+    by (job, test, time). With ``troubled_only``, only tests that failed or flaked at least
+    once in the window — all that sequence analyses need, usually a few percent of rows."""
+    where, params = window.where()
+    having = " HAVING sum(CASE WHEN verdict <> 'passed' THEN 1 ELSE 0 END) > 0" if troubled_only else ""
+    # Only integers and timestamps cross the wire per row: (job, test) pairs are numbered in
+    # the database and fetched once; builds and commits come with the (few) runs.
+    base = (
+        "WITH base AS (SELECT v.job, v.test, v.verdict, v.started_at, v.run_id, r.build"
+        f" FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id WHERE {where}),"
+        " k AS (SELECT job, test, ROW_NUMBER() OVER (ORDER BY job, test) - 1 AS gid"
+        f" FROM base GROUP BY job, test{having})"
+    )
+    keys_sql = f"{base} SELECT job, test FROM k ORDER BY gid"
+    rows_sql = (
+        f"{base} SELECT k.gid, CASE b.verdict WHEN 'passed' THEN 0 WHEN 'flaky' THEN 2 ELSE 1 END AS code,"
+        " b.started_at, b.run_id FROM base b JOIN k ON k.job = b.job AND k.test = b.test"
+        " ORDER BY k.gid, b.started_at, b.build"
+    )
+    runs_sql = "SELECT run_id, build, commit_sha FROM runs ORDER BY run_id"
+    keys = store.query_arrow(keys_sql, params)
+    rows = store.query_arrow(rows_sql, params)
+    runs = store.query_arrow(runs_sql)
+    return history_from_arrow(keys, rows, runs)
+
+
+def history_from_arrow(keys: pa.Table, rows: pa.Table, runs: pa.Table) -> History:
+    n = rows.num_rows
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return History([], [], empty, empty, np.zeros(0, np.int8), empty, empty, pa.array([], pa.string()), [])
-    job = table["job"].combine_chunks()
-    test = table["test"].combine_chunks()
-    # group boundaries: job or test differs from the previous row (rows are sorted)
+        return History([], [], empty, empty, np.zeros(0, np.int8), empty, empty, empty, [], [])
+    group = rows["gid"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
     changed = np.ones(n, dtype=bool)
-    if n > 1:
-        same_job = pc.equal(job[1:], job[:-1]).to_numpy(zero_copy_only=False)
-        same_test = pc.equal(test[1:], test[:-1]).to_numpy(zero_copy_only=False)
-        changed[1:] = ~(same_job & same_test)
+    changed[1:] = group[1:] != group[:-1]
     starts = np.flatnonzero(changed)
-    group = np.cumsum(changed) - 1
-    verdict_dict = table["verdict"].combine_chunks().dictionary_encode()
-    lookup = np.array([_CODES[v] for v in verdict_dict.dictionary.to_pylist()], dtype=np.int8)
-    verdict = lookup[verdict_dict.indices.to_numpy(zero_copy_only=False)]
-    started_col = table["started_at"].combine_chunks()
-    micros = pc.cast(pc.cast(started_col, pa.timestamp("us")), pa.int64())
+    verdict = rows["code"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.int8)
+    micros = pc.cast(pc.cast(rows["started_at"].combine_chunks(), pa.timestamp("us")), pa.int64())
     started = micros.fill_null(0).to_numpy(zero_copy_only=False)
-    commit_dict = table["commit_sha"].combine_chunks().dictionary_encode()
-    commit = commit_dict.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    run_ids = runs["run_id"].combine_chunks().to_numpy(zero_copy_only=False)  # sorted by the query
+    position = np.searchsorted(run_ids, rows["run_id"].combine_chunks().to_numpy(zero_copy_only=False))
+    commit_dict = runs["commit_sha"].combine_chunks().dictionary_encode()
+    run_commit = commit_dict.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     return History(
-        jobs=job.take(pa.array(starts)).to_pylist(),
-        tests=test.take(pa.array(starts)).to_pylist(),
-        group=group.astype(np.int64),
+        jobs=keys["job"].to_pylist(),
+        tests=keys["test"].to_pylist(),
+        group=group,
         starts=starts.astype(np.int64),
         verdict=verdict,
         started=started.astype(np.int64),
-        commit=commit,
-        build=table["build"].combine_chunks(),
+        commit=run_commit[position],
+        run=position.astype(np.int64),
+        builds=runs["build"].to_pylist(),
         commits=commit_dict.dictionary.to_pylist(),
     )
 

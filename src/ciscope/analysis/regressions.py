@@ -28,7 +28,7 @@ from scipy.stats import hypergeom
 from ..store.base import Store
 from .changepoint import changepoints
 from .flakes import newest_run
-from .history import FAIL, InfraRule, load_history
+from .history import FAIL, InfraRule, Window, load_history
 
 
 @dataclass
@@ -52,7 +52,8 @@ def regressions(store: Store, /, *, job: str | None = None, at: datetime | None 
         return []
     sample_start = at - timedelta(days=options.sample_days)
     basis_start = sample_start - timedelta(days=options.basis_days)
-    history = load_history(store, job=job, since=basis_start, until=at + timedelta(microseconds=1), infra=infra)
+    window = Window(job=job, since=basis_start, until=at + timedelta(microseconds=1), infra=infra)
+    history = load_history(store, window, troubled_only=True)  # a test never failing cannot regress
     groups = history.groups
     if groups == 0:
         return []
@@ -92,7 +93,7 @@ def regressions(store: Store, /, *, job: str | None = None, at: datetime | None 
             "basis": _window(b_runs[k], b_pass[k], b_rate[k]),
             "sample": _window(s_runs[k], s_pass[k], s_rate[k]),
             "p_value": float(p_value[k]),
-            "first_bad_build": history.build[row].as_py() if row >= 0 else None,
+            "first_bad_build": history.build(row) if row >= 0 else None,
             "first_bad_commit": history.commits[history.commit[row]] if row >= 0 and history.commit[row] >= 0 else None,
             "first_bad_at": history.time(row) if row >= 0 else None,
             "failure_rate_before": round(float(cp.rate_before[k]), 6) if row >= 0 else None,

@@ -1,0 +1,115 @@
+"""Detector quality against the demo's ground truth (several seeds).
+
+For each seed: generate the demo history (cached in benchmarks/_data), ingest it into a fresh
+DuckDB, run ``flaky`` and ``regressions`` with their defaults, and compare with truth.json:
+
+- flaky: precision and recall of verdict ``flaky`` against truth ``flaky``, separately for jobs
+  with retries and jobs without;
+- regressions: precision and recall of reported (job, test) against truth ``regressions``,
+  and how often
+  ``first_bad_build`` is exactly right.
+
+Usage: python benchmarks/quality.py [--seeds 1 2 3] [--json]
+Also imported by tests/analysis/test_quality.py, which asserts floors on these numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def _ratio(good: int, total: int) -> float:
+    return good / total if total else 1.0
+
+
+def evaluate(seed: int, workdir: Path, *, runs_per_job: int = 200) -> dict[str, Any]:
+    from ciscope.analysis.flakes import flaky_tests
+    from ciscope.analysis.regressions import regressions
+    from ciscope.demo import generate
+    from ciscope.ingest.batch import ingest
+    from ciscope.store import connect
+
+    out = workdir / f"demo-seed{seed}-{runs_per_job}"
+    truth_file = out / "truth.json"
+    if truth_file.exists():
+        truth = json.loads(truth_file.read_text())
+    else:
+        truth = generate(out, seed=seed, end=END, runs_per_job=runs_per_job)
+    db = workdir / f"quality-seed{seed}-{runs_per_job}.duckdb"
+    for suffix in ("", ".wal"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    store = connect(f"duckdb:///{db}")
+    report = ingest(store, [out])
+    assert not report.refused, report.refused[:3]
+
+    retry_jobs = {job for job, info in truth["jobs"].items() if info["retries"]}
+    true_flaky = {(f["job"], f["test"]) for f in truth["flaky"]}
+    found = {(r["job"], r["test"]) for r in flaky_tests(store, only_flaky=True)}
+    flaky: dict[str, Any] = {}
+    for kind, jobs in (("retries", retry_jobs), ("no_retries", set(truth["jobs"]) - retry_jobs)):
+        t = {x for x in true_flaky if x[0] in jobs}
+        f = {x for x in found if x[0] in jobs}
+        flaky[kind] = {
+            "true": len(t), "found": len(f), "correct": len(t & f),
+            "precision": _ratio(len(t & f), len(f)), "recall": _ratio(len(t & f), len(t)),
+            "false_positives": sorted(f - t)[:10], "missed": sorted(t - f)[:10],
+        }
+
+    rows = regressions(store)
+    # Every demo regression starts at 40–80 % of the history and is never fixed, so each one
+    # is visible in the default sample window (the last 7 days) against its basis.
+    true_reg = {(r["job"], r["test"]): r["first_bad_build"] for r in truth["regressions"]}
+    reported = {(r["job"], r["test"]): r["first_bad_build"] for r in rows}
+    correct = set(true_reg) & set(reported)
+    exact = sum(1 for key in correct if reported[key] == true_reg[key])
+    regress = {
+        "true": len(true_reg), "found": len(reported), "correct": len(correct),
+        "precision": _ratio(len(correct), len(reported)), "recall": _ratio(len(correct), len(true_reg)),
+        "first_bad_build_exact": _ratio(exact, len(correct)),
+        "false_positives": sorted(set(reported) - set(true_reg))[:10],
+        "missed": sorted(set(true_reg) - set(reported))[:10],
+        "wrong_first_bad_build": sorted((k, reported[k], true_reg[k]) for k in correct if reported[k] != true_reg[k])[:10],
+    }
+    store.close()
+    return {"seed": seed, "results": report.results, "flaky": flaky, "regressions": regress}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    workdir = HERE / "_data"
+    workdir.mkdir(parents=True, exist_ok=True)
+    reports = [evaluate(seed, workdir) for seed in args.seeds]
+    if args.json:
+        json.dump(reports, sys.stdout, indent=2, default=str)
+        return
+    print("| seed | results | flaky P/R (retry jobs) | flaky P/R (no retries) | regressions P/R | first_bad_build exact |")
+    print("|---:|---:|---|---|---|---:|")
+    for r in reports:
+        fr, fn, rg = r["flaky"]["retries"], r["flaky"]["no_retries"], r["regressions"]
+        print(f"| {r['seed']} | {r['results']:,} | {fr['precision']:.3f} / {fr['recall']:.3f} ({fr['true']} true) "
+              f"| {fn['precision']:.3f} / {fn['recall']:.3f} ({fn['true']} true) "
+              f"| {rg['precision']:.3f} / {rg['recall']:.3f} ({rg['true']} true) | {rg['first_bad_build_exact']:.3f} |")
+    for r in reports:
+        for kind in ("retries", "no_retries"):
+            f = r["flaky"][kind]
+            if f["false_positives"] or f["missed"]:
+                print(f"seed {r['seed']} flaky/{kind}: false positives {f['false_positives']}, missed {f['missed']}", file=sys.stderr)
+        g = r["regressions"]
+        if g["false_positives"] or g["missed"] or g["wrong_first_bad_build"]:
+            print(f"seed {r['seed']} regressions: false positives {g['false_positives']}, missed {g['missed']}, "
+                  f"wrong first bad build {g['wrong_first_bad_build']}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
