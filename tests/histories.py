@@ -1,7 +1,8 @@
 """Build run histories from compact patterns, for analysis tests.
 
 Each test's history is a string, one character per run, oldest first: ``P`` pass, ``F``
-fail, ``R`` failed then passed on retry (flaky), ``S`` skipped, ``.`` absent.
+fail, ``R`` failed then passed on retry (flaky), ``X`` failed twice (retried, reproduced),
+``S`` skipped, ``.`` absent.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from ciscope.model import Run, RunStatus, Status, TestResult
 
 T0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
 _ATTEMPTS = {"P": [Status.PASSED], "F": [Status.FAILED], "R": [Status.FAILED, Status.PASSED],
+             "X": [Status.FAILED, Status.FAILED],
              "S": [Status.SKIPPED], ".": []}
 
 

@@ -20,6 +20,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 from .errors import CiscopeError, UsageError
@@ -171,7 +172,6 @@ def _finish_ingest(report: Any, as_json: bool) -> None:
 def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> None:
     """Write a realistic synthetic CI history (with its ground truth), ingest it, summarize it."""
     from . import demo as demo_module
-    from .analysis.stats import stats_by_test
     from .ingest.batch import ingest as run_ingest
 
     with progress_bar("writing demo runs") as update:
@@ -191,34 +191,49 @@ def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> Non
 
 
 def _print_summary(store: Store, truth: dict[str, Any]) -> None:
-    from .analysis.stats import stats_by_test
+    """What the demo shows: TestGrid status per job, flaky tests, regressions — each
+    checked against the demo's ground truth."""
+    from .analysis.flakes import flaky_tests
+    from .analysis.regressions import regressions
+    from .analysis.summary import job_summaries
 
     out = _out()
-    jobs = store.query(
-        "SELECT job, count(*), sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END),"
-        " sum(tests), sum(failed_tests), sum(flaked_tests) FROM runs GROUP BY job ORDER BY job"
-    )
-    table = Table(title="jobs", title_justify="left")
-    for column in ("job", "runs", "passed runs", "test verdicts", "failed", "flaked"):
-        table.add_column(column, justify="left" if column == "job" else "right")
-    for row in jobs:
-        table.add_row(*(str(x) for x in row))
+    table = Table(title="jobs (TestGrid tab summary)", title_justify="left")
+    for column in ("job", "runs", "status", "recent columns", "alerts"):
+        table.add_column(column, overflow="fold")
+    counts = dict(store.query("SELECT job, count(*) FROM runs GROUP BY job"))
+    colors = {"PASSING": "green", "FLAKY": "magenta", "FAILING": "red", "BROKEN": "red", "STALE": "yellow"}
+    for row in job_summaries(store):
+        _add_row(table, row["job"], counts.get(row["job"], 0),
+                 Text(row["overall_status"], style=colors.get(row["overall_status"], "")), row["status"], len(row["alerts"]))
     out.print(table)
-    stats = [s for s in stats_by_test(store) if s["flaked"] or s["failed"]]
-    flaky = sorted(stats, key=lambda s: (-s["flaked"], s["test"]))[:10]
-    table = Table(title="most flaked tests (failed then passed in one run)", title_justify="left")
-    for column in ("job", "test", "runs", "flaked", "flake rate"):
-        table.add_column(column, justify="right" if column not in ("job", "test") else "left", overflow="fold")
-    for s in flaky:
-        table.add_row(s["job"], s["test"], str(s["runs"]), str(s["flaked"]), f"{s['flake_rate']:.1%}")
+
+    flaky = flaky_tests(store, only_flaky=True)
+    truth_flaky = {(f["job"], f["test"]) for f in truth.get("flaky", [])}
+    found = {(r["job"], r["test"]) for r in flaky}
+    table = Table(title=f"flaky tests: {len(flaky)} found; {len(found & truth_flaky)} of {len(truth_flaky)} "
+                        f"planted flakes, {len(found - truth_flaky)} others (top 10 by failed runs caused)",
+                  title_justify="left")
+    for column in ("job", "test", "runs", "flaked", "isolated fails", "flip score", "planted?"):
+        table.add_column(column, overflow="fold")
+    for r in flaky[:10]:
+        _add_row(table, r["job"], r["test"], r["runs"], r["flaked"], r["isolated_failures"], f"{r['flip_score']:.1f}",
+                 "yes" if (r["job"], r["test"]) in truth_flaky else "no")
     out.print(table)
-    failing = sorted(stats, key=lambda s: (s["pass_rate"], s["test"]))[:10]
-    table = Table(title="lowest pass rates", title_justify="left")
-    for column in ("job", "test", "runs", "failed", "pass rate"):
-        table.add_column(column, justify="right" if column not in ("job", "test") else "left", overflow="fold")
-    for s in failing:
-        table.add_row(s["job"], s["test"], str(s["runs"]), str(s["failed"]), f"{s['pass_rate']:.1%}")
+
+    found_reg = regressions(store)
+    truth_reg = {(r["job"], r["test"]): r["first_bad_build"] for r in truth.get("regressions", [])}
+    exact = sum(1 for r in found_reg if truth_reg.get((r["job"], r["test"])) == r["first_bad_build"])
+    table = Table(title=f"regressions: {len(found_reg)} found; {exact} of {len(truth_reg)} planted ones with the exact first bad build",
+                  title_justify="left")
+    for column in ("job", "test", "status", "basis", "sample", "first bad build", "planted?"):
+        table.add_column(column, overflow="fold")
+    for r in found_reg[:10]:
+        key = (r["job"], r["test"])
+        _add_row(table, r["job"], r["test"], r["status"], _pct(r["basis"]["pass_rate"]), _pct(r["sample"]["pass_rate"]),
+                 r["first_bad_build"] or "-", "yes" if key in truth_reg else "no")
     out.print(table)
+    stderr.print("next: ciscope runs | tests | flaky | regressions | summary | grid JOB  (add --json for data)")
 
 
 @cli.command()
@@ -240,7 +255,7 @@ def runs(obj: Context, job: str | None, days: int | None, limit: int | None, as_
     for column in ("job", "build", "status", "started_at", "commit", "tests", "failed_tests", "flaked_tests"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["job"], row["build"], row["status"], _fmt_time(row["started_at"]),
+        _add_row(table, row["job"], row["build"], row["status"], _fmt_time(row["started_at"]),
                       (row["commit"] or "")[:12], str(row["tests"]), str(row["failed_tests"]), str(row["flaked_tests"]))
     _out().print(table)
 
@@ -263,9 +278,15 @@ def tests(obj: Context, job: str | None, days: int | None, as_json: bool) -> Non
     for column in ("job", "test", "runs", "passed", "failed", "flaked", "skipped", "pass", "working", "flake"):
         table.add_column(column, overflow="fold", justify="left" if column in ("job", "test") else "right")
     for r in rows:
-        table.add_row(r["job"], r["test"], *(str(r[k]) for k in ("runs", "passed", "failed", "flaked", "skipped")),
+        _add_row(table, r["job"], r["test"], *(str(r[k]) for k in ("runs", "passed", "failed", "flaked", "skipped")),
                       *(_pct(r[k]) for k in ("pass_rate", "working_rate", "flake_rate")))
     _out().print(table)
+
+
+def _add_row(table: Table, *values: Any) -> None:
+    """Add a row whose strings are data, not markup: test names like "[sig-network] …"
+    would otherwise be eaten as rich markup tags."""
+    table.add_row(*(value if isinstance(value, Text) else Text(str(value)) for value in values))
 
 
 def _pct(value: float | None) -> str:
@@ -303,7 +324,7 @@ def flaky(obj: Context, job: str | None, days: int | None, show_all: bool, min_r
     for column in ("job", "test", "runs", "flaked", "same commit", "isolated fails", "flip score", "flake rate", "last flake", "verdict"):
         table.add_column(column, overflow="fold", justify="left" if column in ("job", "test", "verdict", "last flake") else "right")
     for r in rows:
-        table.add_row(r["job"], r["test"], str(r["runs"]), str(r["flaked"]), str(r["same_commit_flips"]),
+        _add_row(table, r["job"], r["test"], str(r["runs"]), str(r["flaked"]), str(r["same_commit_flips"]),
                       str(r["isolated_failures"]), f"{r['flip_score']:.1f}", _pct(r["flake_rate"]),
                       _fmt_time(r["last_flake"]), r["verdict"])
     _out().print(table)
@@ -333,10 +354,91 @@ def regressions(obj: Context, job: str | None, basis_days: int, sample_days: int
     for column in ("job", "test", "status", "basis", "sample", "p", "first bad build", "first bad commit"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(r["job"], r["test"], r["status"],
+        _add_row(table, r["job"], r["test"], r["status"],
                       f"{_pct(r['basis']['pass_rate'])} of {r['basis']['runs']}",
                       f"{_pct(r['sample']['pass_rate'])} of {r['sample']['runs']}",
                       f"{r['p_value']:.2g}", r["first_bad_build"] or "-", (r["first_bad_commit"] or "-")[:12])
+    _out().print(table)
+
+
+@cli.command()
+@click.argument("job")
+@click.option("--columns", default=100, show_default=True, help="Newest N runs (0: all).")
+@click.option("--npz", "npz_file", type=click.Path(dir_okay=False, path_type=str), help="Write the status matrix, durations and labels as a NumPy .npz file.")
+@click.option("--parquet", "parquet_file", type=click.Path(dir_okay=False, path_type=str), help="Write one row per cell (test, build, started, status, duration, message) as Parquet.")
+@json_option
+@click.pass_obj
+def grid(obj: Context, job: str, columns: int, npz_file: str | None, parquet_file: str | None, as_json: bool) -> None:
+    """TestGrid-style grid of JOB: rows = tests, columns = runs (newest first), TestGrid status codes.
+
+    --json writes the shape of TestGrid's /table response (run-length encoded statuses,
+    messages per non-blank cell, timestamps in ms, changelists, column_ids).
+    """
+    from .analysis.grid import tab_summary
+    from .analysis.summary import grid_json, job_grid
+    from .report.export import write_npz, write_parquet
+
+    g = job_grid(obj.store, job, columns=columns or None)
+    if not g.columns:
+        raise UsageError(f"no runs of job {job!r} in {obj.db}; `ciscope runs` lists what is stored")
+    if npz_file:
+        write_npz(g, npz_file)
+        stderr.print(f"wrote {npz_file}: {len(g.tests)} tests × {len(g.columns)} runs")
+    if parquet_file:
+        write_parquet(g, parquet_file)
+        stderr.print(f"wrote {parquet_file}")
+    if as_json:
+        emit_json(grid_json(g, tab_summary(g)))
+    elif not (npz_file or parquet_file):
+        _print_grid(g)
+
+
+_CELL = {0: " ", 1: "[green]■[/]", 2: "[green]■[/]", 3: "[dim]s[/]", 4: "[blue]R[/]", 12: "[red]✖[/]",
+         13: "[magenta]F[/]", 9: "[red]T[/]", 6: "?", 5: "?", 7: "?", 8: "?", 10: "[red]✖[/]", 11: "[red]✖[/]",
+         14: "[red]✖[/]", 15: "[green]■[/]"}
+
+
+def _print_grid(g: Any) -> None:
+    out = _out()
+    width = max(10, (out.width or 120) - 62)
+    shown = g.columns[:width]
+    out.print(f"[bold]{g.name}[/] — {len(g.tests)} rows × {len(g.columns)} runs (newest left; ■ pass ✖ fail F flaky s skip R running)")
+    for test, row in zip(g.tests, g.statuses):
+        if test != "Overall" and not any(v in (12, 13, 9, 10, 11, 14) for v in row):
+            continue
+        cells = "".join(_CELL.get(v, "?") for v in row[: len(shown)])
+        out.print(Text(f"{test[:58]:<58}  ") + Text.from_markup(cells), highlight=False)
+
+
+@cli.command()
+@job_option
+@click.option("--columns", default=100, show_default=True, help="Newest N runs of each job considered.")
+@click.option("--recent", default=10, show_default=True, help="TestGrid's num_columns_recent.")
+@click.option("--alert-after", default=3, show_default=True, help="Consecutive failures that open an alert.")
+@click.option("--close-after", default=1, show_default=True, help="Passes that close an alert.")
+@json_option
+@click.pass_obj
+def summary(obj: Context, job: str | None, columns: int, recent: int, alert_after: int, close_after: int,
+            as_json: bool) -> None:
+    """TestGrid's tab summary per job: overall status, status string, latest green, alerts."""
+    from .analysis.grid import SummaryConfig
+    from .analysis.summary import job_summaries
+
+    config = SummaryConfig(num_columns_recent=recent, num_failures_to_alert=alert_after,
+                           num_passes_to_disable_alert=close_after)
+    rows = job_summaries(obj.store, job=job, config=config, columns=columns or None)
+    if as_json:
+        emit_json(rows)
+        return
+    colors = {"PASSING": "green", "FLAKY": "magenta", "FAILING": "red", "BROKEN": "red", "STALE": "yellow"}
+    table = Table()
+    for column in ("job", "status", "recent columns", "latest green", "alerts"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        color = colors.get(r["overall_status"], "white")
+        alerts = ", ".join(f"{a['test'][:60]} ({a['fail_count']})" for a in r["alerts"][:3])
+        more = f" +{len(r['alerts']) - 3}" if len(r["alerts"]) > 3 else ""
+        _add_row(table, r["job"], Text(r["overall_status"], style=color), r["status"], r["latest_green"], alerts + more)
     _out().print(table)
 
 

@@ -16,7 +16,9 @@ def test_retry_flakes_and_isolated_failures_are_flaky(store):
         "retry": "PPRPPPRPPPPR",
         "isolated": "PPFPPPPFPPPP",
         "steady": "PPPPPPPPPPPP",
-        "young": "PRP",
+        "young": "PFP",
+        "one-retry": "PPPPPPPPPPPR",
+        "reproduced": "PPPPXPPPPPPX",
     }))
     rows = by_test(flaky_tests(store))
     assert rows["retry"]["verdict"] == "flaky"
@@ -24,10 +26,14 @@ def test_retry_flakes_and_isolated_failures_are_flaky(store):
     assert rows["isolated"]["verdict"] == "flaky" and rows["isolated"]["impact"] == 2
     assert rows["steady"]["verdict"] == "not_flaky"
     assert rows["young"]["verdict"] == "insufficient_data"
+    # failing and passing in one run is direct evidence, once is enough
+    assert rows["one-retry"]["verdict"] == "flaky"
+    # failing again on retry reproduces the failure: not flake evidence
+    assert rows["reproduced"]["verdict"] == "not_flaky" and rows["reproduced"]["isolated_failures"] == 0
     assert rows["retry"]["first_flake"] < rows["retry"]["last_flake"]
     # sorted by impact: isolated failures fail runs, retried flakes do not
     order = [r["test"] for r in flaky_tests(store, only_flaky=True)]
-    assert order == ["isolated", "retry"]
+    assert order == ["isolated", "retry", "one-retry"]
 
 
 def test_a_streak_is_a_breakage_not_a_flake(store):

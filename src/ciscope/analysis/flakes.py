@@ -8,16 +8,19 @@ Three signals per (job, test), over finished runs that are not infrastructure fa
 - ``flip_score`` — TestGrid's flakiness: walking newest first, flips / considered results ×
   100, where a streak of 3 or more consecutive failures is skipped (a breakage, not a flake).
 
-Failures that belong to a regression are not flake evidence: a streak of ``streak`` or more
-consecutive failures, and every failure after a changepoint to a failure rate of
-``regression_rate`` or more (see :mod:`ciscope.analysis.changepoint`). What remains —
-isolated failures and retry flakes — are the *flake events*. A test is ``flaky`` with at
-least ``min_flakes`` flake events; ``insufficient_data`` below ``min_runs`` runs without
-that evidence; else ``not_flaky``. Sorted by impact: failed runs the flakiness caused.
+Not flake evidence: a streak of ``streak`` or more consecutive failures, every failure after
+a changepoint to a failure rate of ``regression_rate`` or more (a regression, see
+:mod:`ciscope.analysis.changepoint`), a failure that failed again on retry (reproduced), and
+the failures of a shared-cause cluster (:func:`shared_cause_rows`). What remains — isolated
+failures and retry flakes — are the *flake events*. A test is ``flaky`` with at least
+``min_flakes`` flake events or ``min_retry_flakes`` retry flakes (failing and passing in one
+run is direct evidence); ``insufficient_data`` below ``min_runs`` runs without that
+evidence; else ``not_flaky``. Sorted by impact: failed runs the flakiness caused.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -26,16 +29,22 @@ import numpy as np
 
 from ..store.base import Store
 from .changepoint import changepoints
+from .clusters import cluster
 from .history import FAIL, FLAKY, History, InfraRule, Window, load_history, segment_lengths, verdict_counts
 
 
 @dataclass
 class FlakeOptions:
     min_runs: int = 10
-    min_flakes: int = 2
+    min_flakes: int = 2  # flake events (isolated failures + retry flakes) that make a test flaky
+    min_retry_flakes: int = 1  # … or this many retry flakes alone: failed and passed in one run is direct evidence
     streak: int = 3
     regression_rate: float = 0.5
     regression_min_fails: int = 3
+    # a failure cluster that made this many tests fail in one run of a job is a shared cause —
+    # a product bug, the environment — not the tests' own flakiness, in every run of that job
+    shared_cause_tests: int = 2
+    shared_cause_share: float = 0.15  # … in at least this share of the runs the cluster hit
 
 
 def flaky_tests(store: Store, /, *, job: str | None = None, days: int | None = None,
@@ -49,10 +58,13 @@ def flaky_tests(store: Store, /, *, job: str | None = None, days: int | None = N
     if days is not None:
         at = at or newest_run(store, job=job)
         since = at - timedelta(days=days) if at else None
+    options = options or FlakeOptions()
     window = Window(job=job, since=since, infra=infra)
     history = load_history(store, window, troubled_only=True)
     counts = None if only_flaky else verdict_counts(store, window)
-    rows = flake_stats(history, options or FlakeOptions(), counts=counts)
+    shared = shared_cause_rows(store, window, history, min_tests=options.shared_cause_tests,
+                               share=options.shared_cause_share)
+    rows = flake_stats(history, options, counts=counts, shared=shared)
     if only_flaky:
         rows = [r for r in rows if r["verdict"] == "flaky"]
     return rows
@@ -64,8 +76,61 @@ def newest_run(store: Store, *, job: str | None = None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value is not None else None
 
 
+def shared_cause_rows(store: Store, window: Window, history: History, *, min_tests: int, share: float) -> np.ndarray:
+    """Per history row: a failure whose message belongs to a failure cluster (see
+    :mod:`.clusters`) that made ``min_tests`` or more tests fail together in at least
+    ``share`` of the job's runs it hit. Independent flakes that happen to print the same
+    message rarely fail together (p₁·p₂ of the runs); a common cause — a product bug, the
+    environment — does, so none of that cluster's failures in the job are evidence that a
+    test is flaky."""
+    shared = np.zeros(len(history.verdict), dtype=bool)
+    if history.groups == 0:
+        return shared
+    where, params = window.where()
+    rows = store.query(
+        "SELECT t.run_id, v.job, t.test, min(coalesce(t.failure_message, t.failure_text, ''))"
+        " FROM test_results t JOIN test_verdicts v ON v.run_id = t.run_id AND v.test = t.test"
+        " JOIN runs r ON r.run_id = t.run_id"
+        f" WHERE {where} AND v.verdict IN ('failed', 'error') AND t.status IN ('failed', 'error')"
+        " GROUP BY t.run_id, v.job, t.test",
+        params,
+    )
+    # one failure per (run, test): cluster the messages (source locations masked: in
+    # ``fail [github.com/…/networkpolicy.go:94]: …`` the location names the test, not the cause)
+    failures = [{"text": _SOURCE_LOCATION.sub("<SRC>", (message or "")[:2000]), "run": run_id, "job": job, "test": test}
+                for run_id, job, test, message in rows]
+    flagged: set[tuple[int, str, str]] = set()
+    for found in cluster(failures, suggest=False):
+        tests_per_run: dict[int, set[str]] = {}
+        for run_id, job, test, _ in found.members:
+            tests_per_run.setdefault(run_id, set()).add(test)
+        runs_of: dict[str, set[int]] = {}
+        together_in: dict[str, set[int]] = {}
+        for run_id, job, _, _ in found.members:
+            runs_of.setdefault(job, set()).add(run_id)
+            if len(tests_per_run[run_id]) >= min_tests:
+                together_in.setdefault(job, set()).add(run_id)
+        together = {job for job, runs in together_in.items() if len(runs) >= share * len(runs_of[job])}
+        for run_id, job, test, _ in found.members:
+            if job in together:
+                flagged.add((run_id, job, test))
+    if not flagged:
+        return shared
+    group_of = {(j, t): k for k, (j, t) in enumerate(zip(history.jobs, history.tests))}
+    run_index = {int(r): i for i, r in enumerate(history.run_ids)}
+    n_groups = history.groups
+    keys = np.array(sorted(run_index[r] * n_groups + group_of[(j, t)] for r, j, t in flagged
+                           if (j, t) in group_of and r in run_index), dtype=np.int64)
+    row_keys = history.run * n_groups + history.group
+    return np.isin(row_keys, keys) & (history.verdict == FAIL)
+
+
+_SOURCE_LOCATION = re.compile(r"[\w./-]+\.(?:go|py|java|kt|scala|js|ts|rb|c|cc|cpp|h|rs|cs|php):\d+")
+
+
 def flake_stats(history: History, options: FlakeOptions,
-                counts: list[tuple[str, str, int, int, int]] | None = None) -> list[dict[str, Any]]:
+                counts: list[tuple[str, str, int, int, int]] | None = None,
+                shared: np.ndarray | None = None) -> list[dict[str, Any]]:
     """Flake rows for the tests of ``history`` plus, when ``counts`` (every test's
     (job, test, runs, failed, flaked)) is given, a row for every other test too: only tests
     that failed or flaked need the sequence analysis; the others are not flaky by construction."""
@@ -74,7 +139,7 @@ def flake_stats(history: History, options: FlakeOptions,
     h_runs = np.bincount(g, minlength=groups)
     h_flaked = np.bincount(g, weights=(v == FLAKY), minlength=groups).astype(int)
     h_failed = np.bincount(g, weights=(v == FAIL), minlength=groups).astype(int)
-    evidence = _flake_evidence(history, options)
+    evidence = _flake_evidence(history, options, shared)
     index = {(history.jobs[k], history.tests[k]): k for k in range(groups)}
     if counts is None:
         counts = [(history.jobs[k], history.tests[k], int(h_runs[k]), int(h_failed[k]), int(h_flaked[k]))
@@ -102,7 +167,7 @@ def flake_stats(history: History, options: FlakeOptions,
         if k is not None:
             row.update({key: values[k] for key, values in evidence.items()})
         events = row.pop("_events", 0)
-        if events >= options.min_flakes:
+        if events >= options.min_flakes or flaked >= options.min_retry_flakes:
             row["verdict"] = "flaky"
         elif runs < options.min_runs:
             row["verdict"] = "insufficient_data"
@@ -114,7 +179,7 @@ def flake_stats(history: History, options: FlakeOptions,
     return out
 
 
-def _flake_evidence(history: History, options: FlakeOptions) -> dict[str, list[Any]]:
+def _flake_evidence(history: History, options: FlakeOptions, shared: np.ndarray | None) -> dict[str, list[Any]]:
     """Per group of ``history``: flip score, same-commit flips, isolated failures, first and
     last flake event, whether a regression changepoint was found."""
     groups = history.groups
@@ -146,7 +211,11 @@ def _flake_evidence(history: History, options: FlakeOptions) -> dict[str, list[A
     regressed = (cp.row >= 0) & (cp.rate_after >= options.regression_rate) & (cp.fails_after >= options.regression_min_fails)
     cut = np.where(regressed, cp.row, np.iinfo(np.int64).max)
     after_regression = np.arange(n) >= cut[g]
-    isolated = is_fail & ~in_streak & ~after_regression
+    # a failure that failed again on retry was reproduced in that run: evidence of a real
+    # failure, not of flakiness (retrying jobs show their flakes as `flaky` verdicts)
+    isolated = is_fail & ~in_streak & ~after_regression & (history.attempts <= 1)
+    if shared is not None:
+        isolated &= ~shared
     event = isolated | (v == FLAKY)
 
     # same commit, different outcome: failed runs on a commit where the test also worked

@@ -41,10 +41,12 @@ class History:
     group: np.ndarray  # int64 per row
     starts: np.ndarray  # int64 per group
     verdict: np.ndarray  # int8 per row: PASS, FAIL, FLAKY
+    attempts: np.ndarray  # int16 per row: attempts of the test in that run (> 1: retried)
     started: np.ndarray  # int64 µs since epoch per row
     commit: np.ndarray  # int64 code per row (-1 = unknown); codes are per history
-    run: np.ndarray  # int64 per row: index into ``builds``
+    run: np.ndarray  # int64 per row: index into ``builds`` and ``run_ids``
     builds: list[str]  # build id per run index
+    run_ids: np.ndarray  # int64 run_id per run index (sorted)
     commits: list[str | None]  # code → sha
 
     @property
@@ -114,7 +116,7 @@ def load_history(store: Store, window: Window, *, troubled_only: bool = False) -
     # Only integers and timestamps cross the wire per row: (job, test) pairs are numbered in
     # the database and fetched once; builds and commits come with the (few) runs.
     base = (
-        "WITH base AS (SELECT v.job, v.test, v.verdict, v.started_at, v.run_id, r.build"
+        "WITH base AS (SELECT v.job, v.test, v.verdict, v.attempts, v.started_at, v.run_id, r.build"
         f" FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id WHERE {where}),"
         " k AS (SELECT job, test, ROW_NUMBER() OVER (ORDER BY job, test) - 1 AS gid"
         f" FROM base GROUP BY job, test{having})"
@@ -122,7 +124,7 @@ def load_history(store: Store, window: Window, *, troubled_only: bool = False) -
     keys_sql = f"{base} SELECT job, test FROM k ORDER BY gid"
     rows_sql = (
         f"{base} SELECT k.gid, CASE b.verdict WHEN 'passed' THEN 0 WHEN 'flaky' THEN 2 ELSE 1 END AS code,"
-        " b.started_at, b.run_id FROM base b JOIN k ON k.job = b.job AND k.test = b.test"
+        " b.attempts, b.started_at, b.run_id FROM base b JOIN k ON k.job = b.job AND k.test = b.test"
         " ORDER BY k.gid, b.started_at, b.build"
     )
     runs_sql = "SELECT run_id, build, commit_sha FROM runs ORDER BY run_id"
@@ -136,7 +138,8 @@ def history_from_arrow(keys: pa.Table, rows: pa.Table, runs: pa.Table) -> Histor
     n = rows.num_rows
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return History([], [], empty, empty, np.zeros(0, np.int8), empty, empty, empty, [], [])
+        return History([], [], empty, empty, np.zeros(0, np.int8), np.zeros(0, np.int16), empty, empty, empty, [],
+                       empty, [])
     group = rows["gid"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
     changed = np.ones(n, dtype=bool)
     changed[1:] = group[1:] != group[:-1]
@@ -154,10 +157,12 @@ def history_from_arrow(keys: pa.Table, rows: pa.Table, runs: pa.Table) -> Histor
         group=group,
         starts=starts.astype(np.int64),
         verdict=verdict,
+        attempts=rows["attempts"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.int16),
         started=started.astype(np.int64),
         commit=run_commit[position],
         run=position.astype(np.int64),
         builds=runs["build"].to_pylist(),
+        run_ids=run_ids.astype(np.int64),
         commits=commit_dict.dictionary.to_pylist(),
     )
 

@@ -15,16 +15,19 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ..errors import InputError, UsageError
 from ..model import Run, RunStatus, Status
 from ..store.base import Store
 from .junit import parse_junit
 from .prow import RUN_MARKERS, find_run_folders, read_run
+from . import testgrid
 from .subunit import parse_subunit
+from ..analysis.grid import Grid
 
 REPORT_SUFFIXES = (".xml", ".xml.gz", ".trx")
+TESTGRID_SUFFIXES = (".json",)  # saved TestGrid /table and /summary responses
 # subunit streams: *.subunit (optionally compressed), and stestr/testrepository repositories,
 # whose streams are files named by run number (0, 1, … optionally .xz/.gz).
 SUBUNIT_NAME = re.compile(r"(\.subunit|^\d+)(\.(xz|gz))?$")
@@ -51,6 +54,7 @@ class IngestReport:
     skipped: int = 0  # already stored (idempotent)
     pending: int = 0  # stored runs with no finished.json yet
     results: int = 0
+    summaries: int = 0  # TestGrid tab summaries imported
     refused: list[Refused] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -61,6 +65,7 @@ class IngestReport:
             "skipped": self.skipped,
             "pending": self.pending,
             "results": self.results,
+            "summaries": self.summaries,
             "refused": [{"path": r.path, "reason": r.reason} for r in self.refused],
             "seconds": round(self.seconds, 3),
         }
@@ -163,6 +168,29 @@ def read_bare_run(files: Sequence[Path], options: BareRunOptions) -> Run:
     )
 
 
+def read_testgrid(source: str, *, job: str | None = None) -> tuple[list[Run], dict[str, Any]]:
+    """A saved or live TestGrid response: a /table gives runs, a /summary tab summaries."""
+    if source.startswith(("http://", "https://")):
+        obj = testgrid.fetch_json(source, cache_dir=testgrid_cache())
+    else:
+        if not Path(source).exists():
+            raise InputError(source, "no such file")
+        obj = testgrid.read_json(source)
+    if testgrid.is_table(obj):
+        grid = Grid.from_testgrid_table(obj, source=source)
+        return testgrid.grid_to_runs(grid, job=job, source=source), {}
+    if testgrid.is_summary(obj):
+        return [], testgrid.parse_summary(obj, source=source)
+    raise InputError(source, "not a TestGrid /table response (tests + timestamps) nor a /summary "
+                     "(tabs with overall_status): the JSON inputs ciscope ingests")
+
+
+def testgrid_cache() -> Path:
+    """Where live TestGrid responses are cached (CISCOPE_CACHE, else ~/.cache/ciscope)."""
+    root = os.environ.get("CISCOPE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ciscope")
+    return Path(root) / "testgrid"
+
+
 def ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
            bare: BareRunOptions | None = None, replace: bool = False,
            progress: Progress | None = None) -> IngestReport:
@@ -188,7 +216,11 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
     folders: list[Path] = []
     bare_files: list[Path] = []
     streams: list[Path] = []
+    testgrid: list[str] = []
     for raw in paths:
+        if str(raw).startswith(("http://", "https://")) or str(raw).lower().endswith(TESTGRID_SUFFIXES):
+            testgrid.append(str(raw))
+            continue
         path = Path(raw)
         if not path.exists():
             report.refused.append(Refused(str(path), "no such file or folder"))
@@ -210,7 +242,7 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
             f"{bare_files[0]}: bare report files carry no job name; say which run they belong to "
             "with --job NAME (and optionally --build, --started, --commit, --variant key=value)"
         )
-    total = len(folders) + len(streams) + (1 if bare_files else 0)
+    total = len(folders) + len(streams) + len(testgrid) + (1 if bare_files else 0)
     done = 0
     pending: list[Run] = []
     pending_results = 0
@@ -240,6 +272,19 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
             take(read_run(folder))
         except InputError as exc:
             report.refused.append(Refused(str(folder), str(exc)))
+        done += 1
+        if progress:
+            progress(done, total)
+    for source in testgrid:
+        try:
+            runs, summaries = read_testgrid(source, job=bare.job if bare else None)
+            for run in runs:
+                take(run)
+            if summaries:
+                store.write_testgrid_summaries(summaries, source=source)
+                report.summaries += len(summaries)
+        except InputError as exc:
+            report.refused.append(Refused(source, str(exc)))
         done += 1
         if progress:
             progress(done, total)

@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -46,10 +46,12 @@ from ..analysis.grid import (
     to_ms,
 )
 from ..errors import HostileInputError, InputError, ReportError
+from ..model import Run, RunStatus, Status, TestResult
 
 __all__ = [
     "fetch_json", "fetch_summary", "fetch_tab_summaries_v1", "fetch_tab_v1", "fetch_table",
-    "grid_from_api_v1", "parse_summary", "read_json", "read_summary", "read_table",
+    "grid_from_api_v1", "grid_to_runs", "is_summary", "is_table", "parse_summary", "read_json",
+    "read_summary", "read_table",
 ]
 
 MAX_JSON_BYTES = 256 << 20  # the largest real table seen is ~2.4 MB; state protos cap at 10 MB
@@ -316,3 +318,74 @@ def fetch_tab_summaries_v1(base_url: str, dashboard: str,
     """A dashboard's tab summaries from an API v1 server (``…/tab-summaries``)."""
     url = f"{base_url.rstrip('/')}/api/v1/dashboards/{quote(dashboard)}/tab-summaries"
     return parse_summary(fetch_json(url, **fetch_options), source=url)
+
+
+# ---------------------------------------------------------------- grid → runs
+
+
+_CELL_ATTEMPTS: dict[int, tuple[Status, ...]] = {
+    int(TestStatus.PASS): (Status.PASSED,),
+    int(TestStatus.PASS_WITH_ERRORS): (Status.PASSED,),
+    int(TestStatus.BUILD_PASSED): (Status.PASSED,),
+    int(TestStatus.PASS_WITH_SKIPS): (Status.SKIPPED,),
+    int(TestStatus.FAIL): (Status.FAILED,),
+    int(TestStatus.BUILD_FAIL): (Status.FAILED,),
+    int(TestStatus.CATEGORIZED_FAIL): (Status.FAILED,),
+    int(TestStatus.TIMED_OUT): (Status.FAILED,),
+    int(TestStatus.TOOL_FAIL): (Status.ERROR,),
+    int(TestStatus.FLAKY): (Status.FAILED, Status.PASSED),
+}
+_OVERALL_RUN = {
+    int(TestStatus.PASS): RunStatus.SUCCESS,
+    int(TestStatus.FAIL): RunStatus.FAILURE,
+    int(TestStatus.FLAKY): RunStatus.SUCCESS,
+    int(TestStatus.RUNNING): RunStatus.PENDING,
+    int(TestStatus.TIMED_OUT): RunStatus.FAILURE,
+    int(TestStatus.CANCEL): RunStatus.ABORTED,
+}
+OVERALL_ROWS = ("Overall", "Pod")
+
+
+def grid_to_runs(grid: Grid, *, job: str | None = None, source: str = "") -> list[Run]:
+    """One run per column of a TestGrid grid: each non-blank cell becomes the test's attempts
+    (FLAKY → a failed then a passed attempt; RUNNING/UNKNOWN cells carry no result). The run
+    status comes from the ``Overall`` row when the grid has one, else from its cells."""
+    name = job or grid.name
+    overall = grid.statuses[grid.tests.index("Overall")] if "Overall" in grid.tests else None
+    runs = []
+    for c, column in enumerate(grid.columns):
+        results: list[TestResult] = []
+        for r, test in enumerate(grid.tests):
+            if test in OVERALL_ROWS:
+                continue
+            for attempt, status in enumerate(_CELL_ATTEMPTS.get(grid.statuses[r][c], ())):
+                message = grid.messages[r][c] if status in (Status.FAILED, Status.ERROR) else None
+                duration = grid.durations[r][c] if grid.durations else None
+                results.append(TestResult(name=test, status=status, attempt=attempt, duration=duration,
+                                          failure_message=message or None, file="testgrid"))
+        if overall is not None and overall[c] in _OVERALL_RUN:
+            run_status = _OVERALL_RUN[overall[c]]
+        elif overall is not None and overall[c] == int(TestStatus.NO_RESULT) and not results:
+            continue  # an empty column
+        else:
+            failed = {r.test_id for r in results if r.status in (Status.FAILED, Status.ERROR)}
+            passed = {r.test_id for r in results if r.status is Status.PASSED}
+            run_status = RunStatus.FAILURE if failed - passed else RunStatus.SUCCESS
+        started = datetime.fromtimestamp(column.started_ms / 1000, timezone.utc) if column.started_ms else None
+        runs.append(Run(job=name, build=column.build, status=run_status, started_at=started,
+                        commit=column.commit, results=results, source=source,
+                        metadata={"format": "testgrid table", "dashboard": grid.dashboard}))
+    return runs
+
+
+def is_table(obj: Any) -> bool:
+    """A legacy TestGrid /table response (has tests and per-column timestamps)."""
+    return isinstance(obj, Mapping) and isinstance(obj.get("tests"), list) and "timestamps" in obj
+
+
+def is_summary(obj: Any) -> bool:
+    """A TestGrid /summary (object of tabs with overall_status) or API v1 tab-summaries."""
+    if isinstance(obj, Mapping) and isinstance(obj.get("tab_summaries"), list):
+        return True
+    return (isinstance(obj, Mapping) and bool(obj)
+            and all(isinstance(v, Mapping) and "overall_status" in v for v in obj.values()))

@@ -11,6 +11,7 @@ Analyses query with :meth:`Store.query` using portable SQL and ``?`` placeholder
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import operator
 import re
@@ -399,6 +400,30 @@ class Store:
             raise StoreError(f"{self.url}: could not store {len(todo)} run(s): {exc}") from exc
         report.results = batch.results
         return report
+
+    def write_testgrid_summaries(self, summaries: dict[str, Any], *, source: str) -> None:
+        """Store upstream TestGrid tab summaries; a summary already stored for the same tab
+        and last run is replaced."""
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        self.begin()
+        try:
+            for tab, summary in summaries.items():
+                last = (datetime.fromtimestamp(summary.last_run_ms / 1000, timezone.utc).replace(tzinfo=None)
+                        if summary.last_run_ms else None)
+                if last is None:
+                    self.execute("DELETE FROM testgrid_summaries WHERE tab = ? AND last_run IS NULL", (tab,))
+                else:
+                    self.execute("DELETE FROM testgrid_summaries WHERE tab = ? AND last_run = ?", (tab, last))
+                alerts = [{k: v for k, v in dataclasses.asdict(a).items() if v is not None} for a in summary.alerts]
+                self.execute(
+                    "INSERT INTO testgrid_summaries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (tab, source, last, summary.overall_status.label, summary.status, summary.latest_green,
+                     _json(alerts), now),
+                )
+            self.commit()
+        except Exception as exc:
+            self.rollback()
+            raise StoreError(f"{self.url}: could not store TestGrid summaries from {source}: {exc}") from exc
 
     def _delete_runs(self, run_ids: Sequence[int]) -> None:
         for start in range(0, len(run_ids), 5000):

@@ -1,0 +1,1 @@
+"""Renderers and exporters of analysis results (NumPy, Parquet, Markdown, JSON)."""

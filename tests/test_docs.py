@@ -1,0 +1,19 @@
+"""The docs stay true: the CLI reference is generated from the commands and must be current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_cli_reference_is_current():
+    from ciscope._clidoc import render
+
+    assert (DOCS / "cli.md").read_text() == render(), "docs/cli.md is stale: python -m ciscope._clidoc > docs/cli.md"
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+    readme = (DOCS.parent / "README.md").read_text()
+    missing = [p.name for p in DOCS.glob("*.md") if f"docs/{p.name}" not in readme]
+    assert not missing, f"pages not linked from README.md: {missing}"
