@@ -30,7 +30,12 @@ stderr = Console(stderr=True, highlight=False)
 
 
 def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """Console for data on stdout. Piped output gets a wide page instead of rich's 80
+    columns, so tables stay readable in files and pipes (COLUMNS still wins)."""
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+        console = Console(highlight=False, soft_wrap=True, width=240)
+    return console
 
 
 def emit_json(value: Any) -> None:
