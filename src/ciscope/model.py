@@ -88,6 +88,17 @@ test_id.__test__ = False  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
+class Evidence:
+    """A fingerprint (known bug) matched a line of a run's log or a test's failure text."""
+
+    bug: str
+    file: str  # log path relative to the run folder, or "junit" for a test's failure text
+    line: int | None
+    text: str  # the matched line, at most 1 KiB
+    test: str | None = None
+
+
+@dataclass(slots=True)
 class Run:
     """One run of one job, with its metadata and (after ingest) its test results."""
 
@@ -105,6 +116,7 @@ class Run:
     metadata: dict[str, object] = field(default_factory=dict)
     results: list[TestResult] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)  # paths of logs kept for later matching
+    evidence: list[Evidence] = field(default_factory=list)  # known-bug matches found at ingest
     source: str = ""  # folder or file it was ingested from
 
     @property

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import StoreError, UnknownEngineError
-from ..model import Run, RunStatus, Status
+from ..model import Evidence, Run, RunStatus, Status
 
 DEFAULT_URL = "duckdb:///./ciscope.duckdb"
 
@@ -80,7 +80,19 @@ VERDICTS_SCHEMA = pa.schema(
         ("started_at", pa.timestamp("us")),
     ]
 )
-SCHEMAS = {"runs": RUNS_SCHEMA, "test_results": RESULTS_SCHEMA, "test_verdicts": VERDICTS_SCHEMA}
+MATCHES_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.int64()),
+        ("bug", pa.string()),
+        ("test", pa.string()),
+        ("file", pa.string()),
+        ("line", pa.int32()),
+        ("text", pa.string()),
+        ("matched_at", pa.timestamp("us")),
+    ]
+)
+SCHEMAS = {"runs": RUNS_SCHEMA, "test_results": RESULTS_SCHEMA, "test_verdicts": VERDICTS_SCHEMA,
+           "matches": MATCHES_SCHEMA}
 
 def _utc_naive(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
@@ -171,8 +183,24 @@ def arrow_batch(runs: Sequence[Run], *, now: datetime | None = None) -> Batch:
         "runs": pa.Table.from_pydict(run_cols, schema=RUNS_SCHEMA),
         "test_results": results,
         "test_verdicts": verdicts,
+        "matches": evidence_table([(rid, run.evidence) for rid, run in zip(run_ids, runs)], now=now),
     }
     return Batch(run_ids=run_ids, tables=tables, results=results.num_rows)
+
+
+def evidence_table(evidence: Iterable[tuple[int, Sequence[Evidence]]], *, now: datetime | None) -> pa.Table:
+    """The ``matches`` rows of (run_id, evidence list) pairs."""
+    cols: dict[str, list[Any]] = {name: [] for name in MATCHES_SCHEMA.names}
+    for rid, items in evidence:
+        for e in items:
+            cols["run_id"].append(rid)
+            cols["bug"].append(e.bug)
+            cols["test"].append(e.test)
+            cols["file"].append(e.file)
+            cols["line"].append(e.line)
+            cols["text"].append(e.text[:1024])
+            cols["matched_at"].append(now)
+    return pa.Table.from_pydict(cols, schema=MATCHES_SCHEMA)
 
 
 def _derive_verdicts(results: pa.Table, run_info: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -221,8 +249,18 @@ def _is_failed(run: Run) -> bool:
 
 
 def run_reason(run: Run, failed_tests: int) -> dict[str, object]:
-    """The structured reason of a failed run (openQA's ``reason``): which component failed
-    and the first message. Known-bug matching refines it later."""
+    """The structured reason of a failed run (openQA's ``reason``): which component failed,
+    the first message, and the known bugs whose fingerprints matched."""
+    bugs = sorted({e.bug for e in run.evidence})
+    reason = _base_reason(run, failed_tests)
+    if bugs:
+        reason["fingerprint"] = bugs
+        first = next(e for e in run.evidence if e.bug == bugs[0])
+        reason["message"] = f"known bug {bugs[0]}: {first.text}"[:1000]
+    return reason
+
+
+def _base_reason(run: Run, failed_tests: int) -> dict[str, object]:
     if failed_tests == 0:
         category = "infrastructure" if not run.results else "outside_tests"
         message = (
@@ -390,7 +428,7 @@ class Store:
         try:
             if report.replaced:
                 self._delete_runs(report.replaced)
-            for table in ("runs", "test_results", "test_verdicts"):
+            for table in ("runs", "test_results", "test_verdicts", "matches"):
                 if batch.tables[table].num_rows:
                     self.append(table, batch.tables[table])
             self._upsert_jobs(todo)
@@ -429,7 +467,7 @@ class Store:
         for start in range(0, len(run_ids), 5000):
             chunk = list(run_ids[start : start + 5000])
             marks = ",".join("?" * len(chunk))
-            for table in ("test_verdicts", "test_results", "runs"):
+            for table in ("matches", "test_verdicts", "test_results", "runs"):
                 self.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", chunk)
 
     def _upsert_jobs(self, runs: Sequence[Run]) -> None:

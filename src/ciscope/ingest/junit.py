@@ -1,0 +1,343 @@
+"""JUnit/xUnit XML reports → :class:`~ciscope.model.TestResult` records, one per attempt.
+
+:func:`parse_junit` reads JUnit XML in all its common dialects (Ant, Maven Surefire and
+Failsafe, Gradle, pytest, Jest, Mocha, go-junit-report, Bazel, CTest's JUnit output,
+PHPUnit, Catch2, cargo-nextest, GoogleTest, Android/Marathon, Jenkins …) and the native
+XML formats of NUnit 2/3, xUnit.net, MSTest/TRX and several C/C++ tools (see
+:mod:`ciscope.ingest.xunit_dialects`). The dialect is chosen from the root element.
+
+It streams: lxml ``iterparse`` on ``end`` events of test-case elements, processed elements
+freed as it goes, so memory does not grow with the size of the file (only with the number
+of distinct tests, for attempt numbering: ~60 bytes each). Safety (DTDs, entities, size
+limits, gzip bombs) is :mod:`ciscope.ingest._xml`'s job; see docs/junit.md.
+
+Example::
+
+    >>> from ciscope.ingest.junit import parse_junit
+    >>> xml = b'<testsuite name="s"><testcase classname="c" name="t" time="0.5"/></testsuite>'
+    >>> [(r.suite, r.classname, r.name, r.status.value, r.duration) for r in parse_junit(xml)]
+    [('s', 'c', 't', 'passed', 0.5)]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from lxml import etree
+
+from ..errors import ReportError
+from ..model import Status, TestResult
+from . import xunit_dialects
+from ._xml import MAX_REPORT_BYTES, Attempts, Report, Source, cap_text, parse_seconds
+
+__all__ = ["MAX_REPORT_BYTES", "parse_junit", "supported_roots"]
+
+Dialect = Callable[[Report, Attempts], Iterator[TestResult]]
+
+PASSED, FAILED, ERROR, SKIPPED = Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED
+_MISSING = object()
+_SECONDS_CACHE = 1 << 14  # distinct time="…" strings remembered per file
+_DROP_EVERY = 64  # free processed test cases in batches: one C call per batch
+
+# Child elements of <testcase> that carry an outcome. Anything else (system-out,
+# properties, …) is ignored.
+_FAILURE, _ERROR, _SKIPPED, _FLAKY_FAILURE, _FLAKY_ERROR, _RERUN_FAILURE, _RERUN_ERROR = range(7)
+_CHILD_KINDS = {
+    "failure": _FAILURE,
+    "error": _ERROR,
+    "skipped": _SKIPPED,
+    "ignored": _SKIPPED,  # some Ant-derived writers
+    "disabled": _SKIPPED,
+    "flakyFailure": _FLAKY_FAILURE,  # Surefire/Failsafe rerunFailingTestsCount: failed, then passed
+    "flakyError": _FLAKY_ERROR,
+    "rerunFailure": _RERUN_FAILURE,  # Surefire: failed, and failed again on every rerun
+    "rerunError": _RERUN_ERROR,
+}
+# status="…" on <testcase> (GoogleTest "notrun", tst/Catch2-style "disabled", …).
+_SKIP_STATUSES = frozenset({"disabled", "notrun", "not run", "skipped", "skip", "ignored", "pending"})
+_FAIL_STATUSES = frozenset({"failed", "failure", "fail"})
+_ERROR_STATUSES = frozenset({"error", "errored"})
+
+
+def parse_junit(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    name: str | None = None,
+    max_bytes: int = MAX_REPORT_BYTES,
+) -> Iterator[TestResult]:
+    """Yield one :class:`TestResult` per attempt of each test case in a report.
+
+    Args:
+        source: a path (plain or gzip-compressed, recognised by its magic bytes) or the
+            report's raw bytes.
+        name: the file name used in errors and in ``TestResult.file``; default: the path
+            as given (``"<bytes>"`` for bytes).
+        max_bytes: refuse reports larger than this, raw or decompressed.
+
+    Raises:
+        ReportError: malformed or truncated XML, bad encoding, an unsupported root
+            element, or an unknown outcome value in a dialect that defines them.
+        HostileInputError: a DTD internal subset or entity declaration, an external DTD,
+            or a report over ``max_bytes``.
+
+    Attempts of the same (suite, classname, name) are numbered from 0 in file order:
+    Surefire's ``flakyFailure``/``flakyError`` become failed attempts before the passing
+    one, ``rerunFailure``/``rerunError`` failed attempts after the first failure, and a
+    test case repeated in the file (retries written as separate ``<testcase>``) one
+    attempt per occurrence.
+    """
+    if name is None:
+        name = "<bytes>" if isinstance(source, (bytes, bytearray, memoryview)) else os.fspath(source)
+    return _parse(source, name, max_bytes)
+
+
+def _dialect_for(report: Report) -> Dialect | None:
+    prolog = report.prolog
+    if not prolog.root:
+        _raise_lxml_error(report)
+    local, namespace = report.local_root, report.namespace
+    found = _DIALECTS.get((namespace, local)) or _DIALECTS.get(("*", local))
+    if found is None and namespace and local in ("testsuites", "testsuite"):
+        found = _DIALECTS[(None, local)]  # JUnit written with a namespace
+    if found is None:
+        shown = f"{{{namespace}}}{local}" if namespace else local
+        raise ReportError(
+            report.name,
+            f"unsupported root element <{shown}>: expected one of {supported_roots()}",
+            line=prolog.line,
+        )
+    return found[1]
+
+
+def supported_roots() -> str:
+    """The accepted root elements, for error messages and docs."""
+    return ", ".join(f"<{root}> ({label})" for (_, root), (label, _) in _DIALECTS.items() if label)
+
+
+def _raise_lxml_error(report: Report) -> None:
+    """The prolog is not markup: let lxml name the problem and its line."""
+    try:
+        for _ in report.iterparse(events=("start",)):
+            break
+    except etree.XMLSyntaxError as exc:
+        raise report.syntax_error(exc) from None
+    raise ReportError(report.name, "not an XML document: expected an XML test report", line=report.prolog.line)
+
+
+# --------------------------------------------------------------------------- JUnit
+
+
+def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
+    """Open the report, pick its dialect; JUnit is read here, in the hot loop where every
+    statement runs once per test case (so it avoids the calls, allocations and generator
+    delegation it can: see benchmarks/BENCHMARKS.md)."""
+    report = Report(source, name=name, max_bytes=max_bytes)
+    try:
+        reader = _dialect_for(report)
+        attempts = Attempts()
+        if reader is not None:
+            yield from reader(report, attempts)
+            return
+        ns = report.namespace
+        prefix = f"{{{ns}}}" if ns else ""
+        testcase, testsuite = prefix + "testcase", prefix + "testsuite"
+        kinds = {prefix + tag: kind for tag, kind in _CHILD_KINDS.items()}
+        file = report.name
+        not_passed = _NOT_PASSED_STATUSES
+        seconds: dict[str, Any] = {}
+        live: set[int] = attempts.live
+        live_add = live.add
+        prior: Any = None
+        last_parent: Any = None
+        suite = ""
+        since_drop = 0
+        try:
+            for _, el in report.iterparse(tag=(testcase, testsuite)):
+                if el.tag != testcase:  # a <testsuite> ended: free it and what came before
+                    el.clear()
+                    parent = el.getparent()
+                    if parent is not None:
+                        del parent[: parent.index(el)]
+                    last_parent = None
+                    continue
+                get = el.get
+                name = get("name") or ""
+                classname = get("classname")
+                if classname is None:
+                    classname = get("class") or ""  # PHPUnit, some Ant writers
+                duration: float | None
+                text = get("time")
+                if text is None:
+                    duration = None
+                else:
+                    duration = seconds.get(text, _MISSING)  # few distinct values: cache them
+                    if duration is _MISSING:
+                        duration = parse_seconds(text)
+                        if len(seconds) < _SECONDS_CACHE:
+                            seconds[text] = duration
+                parent = el.getparent()
+                if parent is not last_parent:
+                    last_parent, suite = parent, _suite_name(parent, testsuite)
+                    attempts.switch(suite)
+                    live, prior = attempts.live, attempts.prior
+                    live_add = live.add
+                outcome = get("status")
+                if len(el) or (
+                    outcome is not None and (outcome.lower() in not_passed or get("result") in _RESULT_SKIPS)
+                ):
+                    for record in _with_outcome(el, name, classname, suite, duration, outcome, kinds, file):
+                        record.attempt = attempts.number(hash((classname, name)))
+                        yield record
+                    live, prior = attempts.live, attempts.prior
+                    live_add = live.add
+                else:
+                    key = hash((classname, name))
+                    if key in live or prior is not None:  # a repeat, or a suite name seen before
+                        attempt = attempts.number(key)
+                        live, prior = attempts.live, attempts.prior
+                        live_add = live.add
+                    else:
+                        live_add(key)
+                        attempt = 0
+                    yield TestResult(name, PASSED, classname, suite, duration, None, None, None, attempt, file)
+                since_drop += 1
+                if since_drop == _DROP_EVERY:
+                    since_drop = 0
+                    if parent is not None:
+                        # Only what precedes: lxml may already have parsed later siblings.
+                        del parent[: parent.index(el)]
+                    if len(live) > attempts.LIVE_LIMIT:
+                        attempts.fold()
+                        live, prior = attempts.live, attempts.prior
+                        live_add = live.add
+        except etree.XMLSyntaxError as exc:
+            raise report.syntax_error(exc) from None
+    finally:
+        report.close()
+
+
+_NOT_PASSED_STATUSES = _SKIP_STATUSES | _FAIL_STATUSES | _ERROR_STATUSES
+# GoogleTest ≥ 1.10 writes status="run" result="skipped" (the <skipped> child came later)
+_RESULT_SKIPS = frozenset({"skipped", "suppressed"})
+
+
+def _suite_name(parent: Any, testsuite: str) -> str:
+    """Name of the innermost enclosing <testsuite> that has one."""
+    node = parent
+    while node is not None:
+        if node.tag == testsuite:
+            suite_name = node.get("name")
+            if suite_name:
+                return suite_name
+        node = node.getparent()
+    return ""
+
+
+def _outcome_detail(element: Any, *, stack_trace_child: bool = False) -> tuple[str | None, str | None, str | None]:
+    """(type, message, text) of a <failure>/<error>/<skipped>/<flakyFailure>… element."""
+    text: str | None
+    if len(element):
+        if stack_trace_child:  # Surefire's flaky/rerun elements keep the trace in a child
+            text = None
+            for child in element:
+                if isinstance(child.tag, str) and child.tag.endswith("stackTrace"):
+                    text = child.text
+                    break
+            if text is None:
+                text = element.text
+        else:
+            text = "".join(element.itertext())
+    else:
+        text = element.text
+    if text is not None and not text.strip():
+        text = None
+    return element.get("type"), element.get("message"), text
+
+
+def _with_outcome(
+    el: Any,
+    name: str,
+    classname: str,
+    suite: str,
+    duration: float | None,
+    status_attr: str | None,
+    kinds: dict[Any, int],
+    file: str,
+) -> list[TestResult]:
+    """Records of a test case that has child elements or a status attribute (slow path)."""
+    failures: list[Any] = []
+    errors: list[Any] = []
+    skips: list[Any] = []
+    before: list[tuple[Status, Any]] = []  # flaky attempts: happened before the final one
+    after: list[tuple[Status, Any]] = []  # reruns: happened after the first one
+    for child in el:
+        kind = kinds.get(child.tag)
+        if kind is None:
+            continue
+        if kind == _FAILURE:
+            failures.append(child)
+        elif kind == _ERROR:
+            errors.append(child)
+        elif kind == _SKIPPED:
+            skips.append(child)
+        elif kind == _FLAKY_FAILURE:
+            before.append((FAILED, child))
+        elif kind == _FLAKY_ERROR:
+            before.append((ERROR, child))
+        elif kind == _RERUN_FAILURE:
+            after.append((FAILED, child))
+        else:
+            after.append((ERROR, child))
+
+    records = [_retry(status, child, name, classname, suite, file) for status, child in before]
+    status_value = status_attr.lower() if status_attr is not None else ""
+    if status_value and el.get("result") in _RESULT_SKIPS:
+        status_value = "skipped"
+    # A failure outranks an error within one attempt (as in verdict_of); a status that
+    # says the test did not run outranks both (tst, Catch2 and GoogleTest "disabled").
+    outcome: list[Any]
+    if status_value in _SKIP_STATUSES:
+        status, outcome = SKIPPED, skips
+    elif failures:
+        status, outcome = FAILED, failures
+    elif errors:
+        status, outcome = ERROR, errors
+    elif skips:
+        status, outcome = SKIPPED, skips
+    elif status_value in _FAIL_STATUSES:
+        status, outcome = FAILED, []
+    elif status_value in _ERROR_STATUSES:
+        status, outcome = ERROR, []
+    else:
+        status, outcome = PASSED, []
+    failure_type = failure_message = failure_text = None
+    if outcome:
+        failure_type, failure_message, failure_text = _outcome_detail(outcome[0])
+        if len(outcome) > 1:  # several assertion failures in one attempt: keep every text
+            texts = [text for _, _, text in map(_outcome_detail, outcome) if text]
+            failure_text = "\n\n".join(texts) or None
+    records.append(
+        TestResult(name, status, classname, suite, duration, failure_type, failure_message,
+                   cap_text(failure_text), 0, file)
+    )
+    records.extend(_retry(status, child, name, classname, suite, file) for status, child in after)
+    return records
+
+
+def _retry(status: Status, child: Any, name: str, classname: str, suite: str, file: str) -> TestResult:
+    failure_type, failure_message, failure_text = _outcome_detail(child, stack_trace_child=True)
+    return TestResult(name, status, classname, suite, parse_seconds(child.get("time")), failure_type,
+                      failure_message, cap_text(failure_text), 0, file)
+
+
+# --------------------------------------------------------------------------- dialects
+
+# (namespace or None, root element local name) → (label, reader). Labels are shown in the
+# "unsupported root element" error and in docs/junit.md.
+_DIALECTS: dict[tuple[str | None, str], tuple[str, Dialect | None]] = {
+    (None, "testsuites"): ("JUnit", None),  # read by _parse itself
+    (None, "testsuite"): ("JUnit", None),
+    **xunit_dialects.DIALECTS,
+}
