@@ -8,9 +8,13 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def test_cli_reference_is_current():
+    import difflib
+
     from ciscope._clidoc import render
 
-    assert (DOCS / "cli.md").read_text() == render(), "docs/cli.md is stale: python -m ciscope._clidoc > docs/cli.md"
+    current, rendered = (DOCS / "cli.md").read_text(), render()
+    diff = "\n".join(difflib.unified_diff(current.splitlines(), rendered.splitlines(), lineterm="", n=1))
+    assert current == rendered, f"docs/cli.md is stale (python -m ciscope._clidoc > docs/cli.md):\n{diff[:3000]}"
 
 
 def test_every_docs_page_is_linked_from_the_readme():

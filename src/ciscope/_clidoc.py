@@ -31,10 +31,11 @@ def _commands(group: click.Group, prefix: str) -> list[tuple[str, click.Command]
 
 def render() -> str:
     parts = [HEADER]
-    context = click.Context(cli, info_name="ciscope", terminal_width=100, max_content_width=100)
+    settings = {**cli.context_settings, "terminal_width": 100, "max_content_width": 100}
+    context = click.Context(cli, info_name="ciscope", **settings)
     parts.append("## ciscope\n\n```text\n" + cli.get_help(context) + "\n```\n")
     for full, command in _commands(cli, "ciscope"):
-        sub = click.Context(command, info_name=full, parent=None, terminal_width=100, max_content_width=100)
+        sub = click.Context(command, info_name=full, **settings)
         parts.append(f"## {full}\n\n```text\n{command.get_help(sub)}\n```\n")
     return "\n".join(parts)
 
