@@ -291,7 +291,7 @@ def _merge(keys: list[str], max_distance: float) -> list[int]:
     for position, key in enumerate(keys):
         size = len(key)
         # |la - lb| <= distance < max_distance * (la + lb) / 2 bounds lb around la
-        low = int(size * (1 - max_distance) / (1 + max_distance / 2)) - 1
+        low = int(size * (1 - max_distance / 2) / (1 + max_distance / 2)) - 1
         high = int(size * (1 + max_distance / 2) / (1 - max_distance / 2)) + 1
         candidates = [p for n in range(max(low, 0), high + 1) for p in by_length.get(n, ())]
         best: tuple[int, int] | None = None
@@ -324,11 +324,11 @@ _MASK_PATTERNS = {  # permissive on purpose: the literal text around a mask anch
     "<NODE>": r"[\w.-]+",
     "<POD>": r"[a-z0-9-]+",
     "<DURATION>": r"\d[\w. ]*?",
-    "<NUM>": r"\d[\d.]*",
+    "<NUM>": r"[\d.]+",
 }
 _TOKENS = re.compile("|".join(re.escape(m) for m in _MASK_PATTERNS) + r"|\w+|\s+|[^\w\s]")
 _SPECIAL = set("\\.^$*+?{}[]|()")
-_SAME_LINE, _ANY_LINES = r"[^\n]*", r"[\S\s]*"
+_GAPS = {1: r"\S*", 2: r"[^\n]*", 3: r"[\S\s]*"}  # within a word, a line, across lines
 MIN_REGEX = 16  # openQA's auto-review ignores shorter search terms
 
 
@@ -348,7 +348,8 @@ def _literal(token: str) -> str:
 
 def _skeleton(keys: Sequence[str]) -> tuple[list[str], list[int]]:
     """Tokens common to every key, in order (a longest-common-subsequence fold), and per token
-    the gap before it: 0 none, 1 within a line, 2 across lines."""
+    the gap before it (one more at the end): 0 none, 1 within a word, 2 within a line, 3
+    across lines."""
     tokens = _TOKENS.findall(keys[0])
     gaps = [0] * (len(tokens) + 1)
     for key in keys[1:]:
@@ -364,8 +365,8 @@ def _skeleton(keys: Sequence[str]) -> tuple[list[str], list[int]]:
                     pending = 0
             else:
                 lost = tokens[op.src_start:op.src_end] + other[op.dest_start:op.dest_end]
-                pending = max([pending, *gaps[op.src_start:op.src_end],
-                               2 if any("\n" in t for t in lost) else 1 if lost else 0])
+                kind = 3 if any("\n" in t for t in lost) else 2 if any(t.isspace() for t in lost) else 1 if lost else 0
+                pending = max(pending, kind, *gaps[op.src_start:op.src_end + 1])
         kept_gaps.append(max(pending, gaps[len(tokens)]))
         tokens, gaps = kept, kept_gaps
         if not tokens:
@@ -408,17 +409,20 @@ class _Pool:
 
 
 def suggest_regex(members_texts: Sequence[str], non_member_texts: Sequence[str] = ()) -> str | None:
-    """A readable regex (at least 16 characters, Python and PCRE syntax) that matches every
+    r"""A readable regex (at least 16 characters, Python and PCRE syntax) that matches every
     member's raw text and none of the non-member texts, or ``None`` when there is none.
 
     It is built from the longest common token sequence of the members' normalized texts:
-    literal text stays literal, masks become permissive patterns (``<NUM>`` → ``\\d+…``)
-    and gaps become ``[^\\n]*`` (or ``[\\S\\s]*`` across lines). The most distinctive
-    line fragment that passes the check wins, then pairs of fragments, then the whole.
+    literal text stays literal, masks become permissive patterns (``<NUM>`` → ``[\d.]+``),
+    and where members differ the gap becomes ``\S*`` (inside a word), ``[^\n]*`` (inside a
+    line) or ``[\S\s]*`` (across lines). Candidates, first verified wins: the most
+    distinctive single-line fragments (masks at their edges dropped), the last fragment
+    anchored at the end (``\s*$``), pairs of fragments, the whole sequence.
 
-    >>> suggest_regex(["timeout after 30s waiting for pod web-7d9f8c6b5-x2x4z", "timeout after 5m waiting for pod web-6c8f9d7b4-q8w2z"],
-    ...               ["timeout after 30s waiting for node n1"])
-    'waiting for pod web-[a-z0-9]+(?:-[a-z0-9]+)?'
+    >>> print(suggest_regex(["timeout after 30s waiting for pod web-7d9f8c6b5-x2x4z",
+    ...                      "timeout after 5m waiting for pod web-6c8f9d7b4-q8w2z"],
+    ...                     ["timeout after 30s waiting for node n1"]))
+    timeout after \d[\w. ]*? waiting for pod web-
     """
     members = sorted(set(members_texts))
     if not members:
@@ -435,42 +439,46 @@ def suggest_regex(members_texts: Sequence[str], non_member_texts: Sequence[str] 
 
 def _suggest(keys: list[str], members: list[str], pool: _Pool, owner: int) -> str | None:
     tokens, gaps = _skeleton(keys)
-    # fragments: runs of tokens with no gap inside and no line break
-    fragments: list[list[tuple[int, str]]] = [[]]
-    for position, token in enumerate(tokens):
-        if gaps[position] or "\n" in token:
-            fragments.append([])
+    if not tokens:
+        return None
+
+    def render(first: int, last: int) -> str:
+        return "".join((_GAPS[gaps[k]] if k > first and gaps[k] else "") + (_MASK_PATTERNS.get(tokens[k]) or _literal(tokens[k]))
+                       for k in range(first, last + 1))
+
+    # fragments: runs of tokens within one line and without a gap wider than a word
+    spans: list[list[int]] = [[]]
+    for k, token in enumerate(tokens):
+        if gaps[k] > 1 or "\n" in token:
+            spans.append([])
         if "\n" not in token:
-            fragments[-1].append((position, token))
-    rendered = []
-    for fragment in fragments:
-        while fragment and fragment[0][1].isspace():
-            fragment = fragment[1:]
-        while fragment and fragment[-1][1].isspace():
-            fragment = fragment[:-1]
-        if not fragment:
-            continue
-        weight = sum(len(t) for _, t in fragment if t not in _MASK_PATTERNS and not t.isspace())
-        literal = max(("".join(t for _, t in run) for run in _literal_runs(fragment)), key=len, default="")
-        pattern = "".join(_MASK_PATTERNS.get(t) or _literal(t) for _, t in fragment)
-        rendered.append((weight, fragment[0][0], fragment[-1][0], pattern, literal))
-    best = sorted(rendered, key=lambda f: (-f[0], f[1]))[:8]
-    candidates = [(f[3], f[4]) for f in best if len(f[3]) >= MIN_REGEX and f[0] > 0]
-    if rendered and not gaps[-1] and rendered[-1][2] == len(tokens) - 1 - _trailing_space(tokens):
+            spans[-1].append(k)
+    fragments = []  # (weight, first, last, pattern, longest literal)
+    for span in spans:
+        # masks and spaces at the edges add nothing to an unanchored search
+        while span and (tokens[span[0]].isspace() or tokens[span[0]] in _MASK_PATTERNS):
+            span = span[1:]
+        while span and (tokens[span[-1]].isspace() or tokens[span[-1]] in _MASK_PATTERNS):
+            span = span[:-1]
+        if span:
+            weight = sum(len(tokens[k]) for k in span if tokens[k] not in _MASK_PATTERNS and not tokens[k].isspace())
+            fragments.append((weight, span[0], span[-1], render(span[0], span[-1]), _longest_literal(tokens, gaps, span)))
+    best = sorted(fragments, key=lambda f: (-f[0], f[1]))[:8]
+    candidates = [(f[3], f[4]) for f in best]
+    if spans[-1] and not gaps[-1]:
         # the members all end the same way: anchoring tells them from longer look-alikes
-        candidates.append((rendered[-1][3] + r"\s*$", rendered[-1][4]))
+        last = len(tokens) - 1 - _trailing_space(tokens)
+        first = spans[-1][0]
+        while first < last and tokens[first].isspace():
+            first += 1
+        if first <= last:
+            candidates.append((render(first, last) + r"\s*$", _longest_literal(tokens, gaps, range(first, last + 1))))
     pairs = sorted(((a, b) for a in best for b in best if a[1] < b[1]), key=lambda ab: (-(ab[0][0] + ab[1][0]), ab[0][1]))
     for a, b in pairs[:12]:
-        lines = any("\n" in t for t in tokens[a[2]:b[1]]) or any(g == 2 for g in gaps[a[2] + 1:b[1] + 1])
-        join = _ANY_LINES if lines else _SAME_LINE
-        candidates.append((a[3] + join + b[3], max(a[4], b[4], key=len)))
-    if len(rendered) > 2:
-        whole = ""
-        for position, token in enumerate(tokens):
-            if position and gaps[position]:
-                whole += _ANY_LINES if gaps[position] == 2 else _SAME_LINE
-            whole += _MASK_PATTERNS.get(token) or _literal(token)
-        candidates.append((whole, max((f[4] for f in rendered), key=len)))
+        lines = any("\n" in t for t in tokens[a[2]:b[1]]) or any(g == 3 for g in gaps[a[2] + 1:b[1] + 1])
+        candidates.append((a[3] + _GAPS[3 if lines else 2] + b[3], max(a[4], b[4], key=len)))
+    if len(fragments) > 2:
+        candidates.append((render(0, len(tokens) - 1), max((f[4] for f in fragments), key=len)))
     for pattern, literal in candidates:
         if len(pattern) >= MIN_REGEX and _verify(pattern, literal, members, pool, owner):
             return pattern
@@ -484,15 +492,15 @@ def _trailing_space(tokens: list[str]) -> int:
     return count
 
 
-def _literal_runs(fragment: list[tuple[int, str]]) -> Iterable[list[tuple[int, str]]]:
-    run: list[tuple[int, str]] = []
-    for item in fragment:
-        if item[1] in _MASK_PATTERNS:
-            yield run
-            run = []
-        else:
-            run.append(item)
-    yield run
+def _longest_literal(tokens: list[str], gaps: list[int], span: Iterable[int]) -> str:
+    """The longest run of literal tokens in ``span`` (no mask, no gap): every match contains it."""
+    best = run = ""
+    for k in span:
+        if tokens[k] in _MASK_PATTERNS or gaps[k]:
+            best, run = max(best, run, key=len), ""
+        if tokens[k] not in _MASK_PATTERNS:
+            run += tokens[k]
+    return max(best, run, key=len)
 
 
 def _verify(pattern: str, literal: str, members: list[str], pool: _Pool, owner: int) -> bool:
