@@ -7,7 +7,12 @@ DuckDB, run ``flaky`` and ``regressions`` with their defaults, and compare with 
   with retries and jobs without;
 - regressions: precision and recall of reported (job, test) against truth ``regressions``,
   and how often
-  ``first_bad_build`` is exactly right.
+  ``first_bad_build`` is exactly right;
+- known bugs: the demo's fingerprint directory (one file per true bug) is used at ingest;
+  per failed (run, test), precision and recall of "explained by bug X" against truth causes
+  ``bug:X``, and the classification rate of failed runs;
+- clusters: purity of the clusters of unexplained failures (share of members whose true cause
+  is their cluster's majority cause) and how many clusters each true unknown family spans.
 
 Usage: python benchmarks/quality.py [--seeds 1 2 3] [--json]
 Also imported by tests/analysis/test_quality.py, which asserts floors on these numbers.
@@ -32,8 +37,9 @@ def _ratio(good: int, total: int) -> float:
 
 def evaluate(seed: int, workdir: Path, *, runs_per_job: int = 200) -> dict[str, Any]:
     from ciscope.analysis.flakes import flaky_tests
+    from ciscope.analysis.known import prepare
     from ciscope.analysis.regressions import regressions
-    from ciscope.demo import generate
+    from ciscope.demo import generate, write_fingerprints
     from ciscope.ingest.batch import ingest
     from ciscope.store import connect
 
@@ -47,7 +53,11 @@ def evaluate(seed: int, workdir: Path, *, runs_per_job: int = 200) -> dict[str, 
     for suffix in ("", ".wal"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     store = connect(f"duckdb:///{db}")
-    report = ingest(store, [out])
+    if not (out / "fingerprints").is_dir():
+        write_fingerprints(truth, out / "fingerprints")
+    classifier, _, rejected = prepare(store, out / "fingerprints")
+    assert not rejected, rejected
+    report = ingest(store, [out], classifier=classifier)
     assert not report.refused, report.refused[:3]
 
     retry_jobs = {job for job, info in truth["jobs"].items() if info["retries"]}
@@ -78,8 +88,57 @@ def evaluate(seed: int, workdir: Path, *, runs_per_job: int = 200) -> dict[str, 
         "missed": sorted(set(true_reg) - set(reported))[:10],
         "wrong_first_bad_build": sorted((k, reported[k], true_reg[k]) for k in correct if reported[k] != true_reg[k])[:10],
     }
+    known = known_bug_quality(store, truth)
     store.close()
-    return {"seed": seed, "results": report.results, "flaky": flaky, "regressions": regress}
+    return {"seed": seed, "results": report.results, "flaky": flaky, "regressions": regress, **known}
+
+
+def known_bug_quality(store: Any, truth: dict[str, Any]) -> dict[str, Any]:
+    """Fingerprint matches per failure against truth causes; purity of unexplained clusters."""
+    from collections import Counter, defaultdict
+
+    from ciscope.analysis.triage import failure_clusters, unclassified
+    from ciscope.model import run_id
+
+    cause = {(run_id(f["job"], f["build"]), f["test"]): f["cause"] for f in truth["failures"]}
+    predicted: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for rid, bug, test in store.query("SELECT run_id, bug, test FROM matches WHERE test IS NOT NULL"):
+        predicted[(rid, test)].add(bug)
+    true_bug = {k for k, c in cause.items() if c.startswith("bug:")}
+    pred_pairs = {(k, b) for k, bugs in predicted.items() for b in bugs}
+    true_pairs = {(k, cause[k][4:]) for k in true_bug}
+    correct = pred_pairs & true_pairs
+    rate = unclassified(store)
+    clusters = failure_clusters(store, top=None, suggest=False)["items"]
+    # members of every cluster (not only the shown fields): recompute with members
+    from ciscope.analysis.clusters import cluster
+    from ciscope.analysis.triage import unexplained_failures
+
+    groups = cluster(unexplained_failures(store), suggest=False)
+    members = total = pure = 0
+    spans: dict[str, set[str]] = defaultdict(set)
+    for c in groups:
+        causes = Counter(cause.get((m[0], m[2]), "none") for m in c.members)
+        pure += causes.most_common(1)[0][1]
+        total += c.size
+        for m in c.members:
+            label = cause.get((m[0], m[2]), "none")
+            if label.startswith("unknown:"):
+                spans[label].add(c.id)
+    members = total
+    return {
+        "known_bugs": {
+            "true": len(true_pairs), "found": len(pred_pairs), "correct": len(correct),
+            "precision": _ratio(len(correct), len(pred_pairs)), "recall": _ratio(len(correct), len(true_pairs)),
+            "false_positives": sorted(pred_pairs - true_pairs, key=str)[:5],
+            "missed": sorted(true_pairs - pred_pairs, key=str)[:5],
+            "classification_rate": rate["classification_rate"],
+        },
+        "clusters": {
+            "clusters": len(clusters), "members": members, "purity": _ratio(pure, total),
+            "unknown_family_spans": {k: len(v) for k, v in sorted(spans.items())},
+        },
+    }
 
 
 def main() -> None:
@@ -93,13 +152,17 @@ def main() -> None:
     if args.json:
         json.dump(reports, sys.stdout, indent=2, default=str)
         return
-    print("| seed | results | flaky P/R (retry jobs) | flaky P/R (no retries) | regressions P/R | first_bad_build exact |")
-    print("|---:|---:|---|---|---|---:|")
+    print("| seed | results | flaky P/R (retry jobs) | flaky P/R (no retries) | regressions P/R | first_bad_build exact "
+          "| known-bug matches P/R | failed runs classified | clusters (purity) |")
+    print("|---:|---:|---|---|---|---:|---|---:|---|")
     for r in reports:
         fr, fn, rg = r["flaky"]["retries"], r["flaky"]["no_retries"], r["regressions"]
         print(f"| {r['seed']} | {r['results']:,} | {fr['precision']:.3f} / {fr['recall']:.3f} ({fr['true']} true) "
               f"| {fn['precision']:.3f} / {fn['recall']:.3f} ({fn['true']} true) "
-              f"| {rg['precision']:.3f} / {rg['recall']:.3f} ({rg['true']} true) | {rg['first_bad_build_exact']:.3f} |")
+              f"| {rg['precision']:.3f} / {rg['recall']:.3f} ({rg['true']} true) | {rg['first_bad_build_exact']:.3f} "
+              f"| {r['known_bugs']['precision']:.3f} / {r['known_bugs']['recall']:.3f} ({r['known_bugs']['true']} true) "
+              f"| {r['known_bugs']['classification_rate']:.3f} "
+              f"| {r['clusters']['clusters']} ({r['clusters']['purity']:.3f}) |")
     for r in reports:
         for kind in ("retries", "no_retries"):
             f = r["flaky"][kind]
@@ -109,6 +172,10 @@ def main() -> None:
         if g["false_positives"] or g["missed"] or g["wrong_first_bad_build"]:
             print(f"seed {r['seed']} regressions: false positives {g['false_positives']}, missed {g['missed']}, "
                   f"wrong first bad build {g['wrong_first_bad_build']}", file=sys.stderr)
+        k = r["known_bugs"]
+        if k["false_positives"] or k["missed"]:
+            print(f"seed {r['seed']} known bugs: false positives {k['false_positives']}, missed {k['missed']}", file=sys.stderr)
+        print(f"seed {r['seed']} unknown families → clusters: {r['clusters']['unknown_family_spans']}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -67,9 +67,16 @@ def progress_bar(label: str) -> Iterator[Any]:
 
 
 class Context:
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, fingerprints: str | None = None) -> None:
         self.db = db
+        self.fingerprints = fingerprints
         self._store: Store | None = None
+
+    def fingerprint_dir(self) -> Path | None:
+        """--fingerprints, else CISCOPE_FINGERPRINTS, else ./fingerprints when it exists."""
+        from .analysis.known import fingerprint_dir
+
+        return fingerprint_dir(self.fingerprints)
 
     @property
     def store(self) -> Store:
@@ -94,14 +101,20 @@ job_option = click.option("--job", help="Only this job.")
     show_default=True,
     help="Store URL: duckdb:///PATH (relative), duckdb:////ABS/PATH, duckdb://:memory:, or postgresql://USER@HOST:PORT/DB. Env: CISCOPE_DB.",
 )
+@click.option(
+    "--fingerprints",
+    envvar="CISCOPE_FINGERPRINTS",
+    type=click.Path(path_type=str),
+    help="Fingerprint directory (one YAML file per known bug). Env: CISCOPE_FINGERPRINTS. Default: ./fingerprints when it exists.",
+)
 @click.version_option(__version__, prog_name="ciscope")
 @click.pass_context
-def cli(ctx: click.Context, db: str) -> None:
+def cli(ctx: click.Context, db: str, fingerprints: str | None) -> None:
     """ciscope: is it me, a known bug, a flake, or a regression?
 
     Ingest CI job runs and test results, keep their history, and ask it questions.
     """
-    context = Context(db)
+    context = Context(db, fingerprints)
     ctx.obj = context
     ctx.call_on_close(context.close)
 
@@ -148,9 +161,33 @@ def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | N
 
     bare = BareRunOptions(job=job, build=build, started=_datetime(started), commit=commit,
                           branch=branch, variants=_variants(variants))
+    classifier = _classifier(obj, obj.fingerprint_dir())
     with progress_bar("ingesting runs") as update:
-        report = run_ingest(obj.store, paths, bare=bare, replace=replace, progress=update)
+        report = run_ingest(obj.store, paths, bare=bare, replace=replace, progress=update, classifier=classifier)
     _finish_ingest(report, as_json)
+
+
+def _classifier(obj: Context, directory: Path | None) -> Any:
+    """Load the fingerprints, re-classify history if they changed, return the classifier."""
+    from .analysis.known import prepare
+
+    if directory is None:
+        return None
+    with progress_bar("re-classifying history") as update:
+        classifier, done, rejected = prepare(obj.store, directory, progress=update)
+    for r in rejected:
+        stderr.print(f"[yellow]fingerprint skipped[/yellow] {r['error']}" + (f" (hint: {r['hint']})" if r.get("hint") else ""))
+    if done is not None and not done.nothing_to_do:
+        stderr.print(_reclassify_line(done))
+    n = len(classifier.fingerprints) if classifier else 0
+    stderr.print(f"{n} fingerprint(s) from {directory}" + (f" ({classifier.scanner.backend})" if classifier else ""))
+    return classifier
+
+
+def _reclassify_line(r: Any) -> str:
+    return (f"fingerprints: {len(r.added)} added, {len(r.changed)} changed, {len(r.deleted)} deleted, "
+            f"{r.unchanged} unchanged; {r.runs_scanned} run(s) re-scanned, {r.matches} match(es) stored, "
+            f"{r.runs_affected} reason(s) updated")
 
 
 def _finish_ingest(report: Any, as_json: bool) -> None:
@@ -160,7 +197,11 @@ def _finish_ingest(report: Any, as_json: bool) -> None:
         f"{report.runs} run(s) stored, {report.replaced} replaced, {report.skipped} already stored, "
         f"{report.pending} pending; {report.results} test results in {report.seconds:.1f} s"
     )
+    if report.classified:
+        summary += f"; {report.classified} run(s) matched known bugs"
     stderr.print(summary)
+    for warning in report.warnings:
+        stderr.print(f"[yellow]warning[/yellow] {warning}")
     for refused in report.refused:
         stderr.print(f"[red]refused[/red] {refused.reason}" if refused.path in refused.reason else f"[red]refused[/red] {refused.path}: {refused.reason}")
     if report.refused:
@@ -181,12 +222,15 @@ def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> Non
 
     with progress_bar("writing demo runs") as update:
         truth = demo_module.generate(out, seed=seed, runs_per_job=runs_per_job, days=days, progress=update)
-    stderr.print(f"wrote {sum(1 for _ in Path(out).rglob('started.json'))} run folders and {Path(out) / 'truth.json'}")
+    stderr.print(f"wrote {sum(1 for _ in Path(out).rglob('started.json'))} run folders, {Path(out) / 'truth.json'} "
+                 f"and {Path(out) / 'fingerprints'}/ (one file per known bug)")
+    classifier = _classifier(obj, obj.fingerprint_dir() if obj.fingerprints else Path(out) / "fingerprints")
     with progress_bar("ingesting runs") as update:
-        report = run_ingest(obj.store, [out], progress=update)
+        report = run_ingest(obj.store, [out], progress=update, classifier=classifier)
     stderr.print(
         f"{report.runs} run(s) stored, {report.skipped} already stored, {report.pending} pending; "
-        f"{report.results} test results in {report.seconds:.1f} s into {obj.db}"
+        f"{report.results} test results in {report.seconds:.1f} s into {obj.db}; "
+        f"{report.classified} run(s) matched known bugs"
     )
     _print_summary(obj.store, truth)
     if report.refused:
@@ -238,7 +282,34 @@ def _print_summary(store: Store, truth: dict[str, Any]) -> None:
         _add_row(table, r["job"], r["test"], r["status"], _pct(r["basis"]["pass_rate"]), _pct(r["sample"]["pass_rate"]),
                  r["first_bad_build"] or "-", "yes" if key in truth_reg else "no")
     out.print(table)
-    stderr.print("next: ciscope runs | tests | flaky | regressions | summary | grid JOB  (add --json for data)")
+    _print_known(store, truth)
+    stderr.print("next: ciscope runs | tests | flaky | regressions | summary | grid JOB | bugs | unclassified | clusters"
+                 " | triage BUILD  (add --json for data)")
+
+
+def _print_known(store: Store, truth: dict[str, Any]) -> None:
+    """Known bugs and failure clusters, checked against the demo's ground truth."""
+    from .analysis.triage import bugs, failure_clusters, unclassified
+
+    out = _out()
+    rate = unclassified(store)
+    found = bugs(store)
+    table = Table(title=f"known bugs: {rate['classified']} of {rate['failed_runs']} failed runs classified "
+                        f"({_pct(rate['classification_rate'])})", title_justify="left")
+    for column in ("bug", "title", "failed runs", "last 7 d", "jobs"):
+        table.add_column(column, overflow="fold")
+    for b in found:
+        _add_row(table, b["bug"], b["title"], b["hits"]["all"], b["hits"]["7d"], len(b["jobs"]))
+    out.print(table)
+    clusters = failure_clusters(store, top=8)
+    families = truth.get("unknown_families", {})
+    table = Table(title=f"unexplained failures: {clusters['failures']} in {clusters['clusters']} clusters "
+                        f"(demo planted {len(families)} unknown families; top {clusters['shown']})", title_justify="left")
+    for column in ("cluster", "size", "runs", "tests", "example", "suggested fingerprint"):
+        table.add_column(column, overflow="fold")
+    for c in clusters["items"]:
+        _add_row(table, c["id"], c["size"], c["runs"], c["tests"], c["example"][:100], c["suggested_fingerprint"] or "-")
+    out.print(table)
 
 
 @cli.command()
@@ -308,20 +379,22 @@ def _fmt_time(value: datetime | None) -> str:
 @click.option("--all", "show_all", is_flag=True, help="List every test, not only the flaky ones.")
 @click.option("--min-runs", default=10, show_default=True, help="Fewer runs without flake evidence: insufficient_data.")
 @click.option("--min-flakes", default=2, show_default=True, help="Flake events (retry flakes + isolated failures) that make a test flaky.")
+@click.option("--include-known", is_flag=True, help="Count failures explained by known-bug fingerprints too (left out by default).")
 @json_option
 @click.pass_obj
 def flaky(obj: Context, job: str | None, days: int | None, show_all: bool, min_runs: int, min_flakes: int,
-          as_json: bool) -> None:
+          include_known: bool, as_json: bool) -> None:
     """Flaky tests, most failed runs caused first.
 
     Flake evidence: failed and passed in one run (retries), failed on a commit where another run
     passed, and isolated failures between passes. Streaks of 3+ failures and failures after a
-    regression's changepoint are not flakes; infrastructure-failure runs are left out.
+    regression's changepoint are not flakes; infrastructure-failure runs and failures explained by
+    known bugs are left out.
     """
     from .analysis.flakes import FlakeOptions, flaky_tests
 
     rows = flaky_tests(obj.store, job=job, days=days, only_flaky=not show_all,
-                       options=FlakeOptions(min_runs=min_runs, min_flakes=min_flakes))
+                       options=FlakeOptions(min_runs=min_runs, min_flakes=min_flakes), include_known=include_known)
     if as_json:
         emit_json(rows)
         return
@@ -342,16 +415,17 @@ def flaky(obj: Context, job: str | None, days: int | None, show_all: bool, min_r
 @click.option("--confidence", default=0.95, show_default=True, help="Fisher exact test confidence.")
 @click.option("--pity", default=5.0, show_default=True, help="Pass-rate drop (points) always tolerated.")
 @click.option("--min-failures", default=3, show_default=True, help="Sample failures needed to report.")
+@click.option("--include-known", is_flag=True, help="Count failures explained by known-bug fingerprints too (left out by default).")
 @json_option
 @click.pass_obj
 def regressions(obj: Context, job: str | None, basis_days: int, sample_days: int, confidence: float,
-                pity: float, min_failures: int, as_json: bool) -> None:
+                pity: float, min_failures: int, include_known: bool, as_json: bool) -> None:
     """Tests whose pass rate dropped significantly (Sippy's Fisher exact rule), with the first bad run."""
     from .analysis.regressions import RegressionOptions, regressions as find_regressions
 
     options = RegressionOptions(basis_days=basis_days, sample_days=sample_days, confidence=confidence,
                                 pity=pity, min_failures=min_failures)
-    rows = find_regressions(obj.store, job=job, options=options)
+    rows = find_regressions(obj.store, job=job, options=options, include_known=include_known)
     if as_json:
         emit_json(rows)
         return
@@ -444,6 +518,228 @@ def summary(obj: Context, job: str | None, columns: int, recent: int, alert_afte
         alerts = ", ".join(f"{a['test'][:60]} ({a['fail_count']})" for a in r["alerts"][:3])
         more = f" +{len(r['alerts']) - 3}" if len(r["alerts"]) > 3 else ""
         _add_row(table, r["job"], Text(r["overall_status"], style=color), r["status"], r["latest_green"], alerts + more)
+    _out().print(table)
+
+
+@cli.group("fingerprints")
+def fingerprints_group() -> None:
+    """Known-bug fingerprints: check a directory before committing it."""
+
+
+@fingerprints_group.command("check")
+@click.argument("directory", required=False, type=click.Path(path_type=str))
+@click.option("--history/--no-history", default=True, show_default=True,
+              help="Also warn about fingerprints matching most stored failures (needs an existing store).")
+@json_option
+@click.pass_obj
+def fingerprints_check(obj: Context, directory: str | None, history: bool, as_json: bool) -> None:
+    """Load and compile every fingerprint file of DIRECTORY (default: the fingerprint directory).
+
+    Each rejected file is reported with the reason and a hint; too-broad fingerprints are warned
+    about. Exit status 3 when any file is rejected.
+    """
+    from .analysis.known import require
+    from .fingerprints import check
+
+    folder = Path(directory) if directory else require(obj.fingerprint_dir())
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a directory")
+    results = check(folder)
+    if history and _store_exists(obj.db):
+        _broad_warnings(obj.store, folder, results)
+    if as_json:
+        emit_json([{"file": r["file"], "id": r.get("id"), "ok": r["ok"], "error": r.get("error"), "hint": r.get("hint"),
+                    "warnings": r.get("warnings", [])} for r in results])
+    else:
+        for r in results:
+            if r["ok"]:
+                stderr.print(f"[green]ok[/green]       {r['file']}")
+            else:
+                stderr.print(f"[red]rejected[/red] {r['error']}" + (f"\n         hint: {r['hint']}" if r.get("hint") else ""))
+            for w in r.get("warnings", []):
+                stderr.print(f"[yellow]warning[/yellow]  {r['file']}: {w}")
+        bad = sum(1 for r in results if not r["ok"])
+        stderr.print(f"{len(results)} file(s), {len(results) - bad} ok, {bad} rejected")
+    if any(not r["ok"] for r in results):
+        sys.exit(3)
+
+
+def _store_exists(url: str) -> bool:
+    from .store.duckdb import duckdb_path
+
+    if url.startswith("duckdb:"):
+        path = duckdb_path(url)
+        return path != ":memory:" and Path(path).is_file()
+    return True
+
+
+def _broad_warnings(store: Store, folder: Path, results: list[dict[str, Any]]) -> None:
+    """Warn about fingerprints that would match more than half of a sample of stored failures."""
+    from .fingerprints import breadth, load_fingerprint
+
+    texts = [m or t or "" for m, t in store.query(
+        "SELECT failure_message, failure_text FROM test_results WHERE status IN ('failed', 'error') LIMIT 5000")]
+    if len(texts) < 20:
+        return
+    for r in results:
+        if not r["ok"]:
+            continue
+        share = breadth(load_fingerprint(r["file"]), texts)
+        if share > 0.5:
+            r.setdefault("warnings", []).append(
+                f"too broad: could match {share:.0%} of {len(texts)} stored failure texts; make it more specific")
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Re-match every fingerprint, not only added and changed ones.")
+@json_option
+@click.pass_obj
+def reclassify(obj: Context, full: bool, as_json: bool) -> None:
+    """Re-match history after the fingerprint directory changed.
+
+    Only added and changed fingerprints are re-run over stored failures and run logs; deleted
+    ones lose their matches; reasons of the runs concerned are rewritten. One transaction.
+    """
+    from .analysis.known import load_directory, reclassify as run_reclassify, refresh_titles, require
+
+    folder = require(obj.fingerprint_dir())
+    fps, rejected = load_directory(folder)
+    for r in rejected:
+        stderr.print(f"[yellow]fingerprint skipped[/yellow] {r['error']}")
+    with progress_bar("re-classifying history") as update:
+        report = run_reclassify(obj.store, fps, full=full, progress=update)
+    refresh_titles(obj.store, fps)
+    if as_json:
+        emit_json({**report.as_dict(), "rejected": rejected})
+    stderr.print(_reclassify_line(report) if not report.nothing_to_do else
+                 f"fingerprints unchanged ({report.unchanged}): nothing to re-classify")
+    for w in report.warnings:
+        stderr.print(f"[yellow]warning[/yellow] {w}")
+    if rejected:
+        sys.exit(3)
+
+
+@cli.command()
+@click.argument("ref")
+@job_option
+@json_option
+@click.pass_obj
+def triage(obj: Context, ref: str, job: str | None, as_json: bool) -> None:
+    """What made run REF fail (a build id, JOB/BUILD, or a run_id): known bugs with evidence,
+    unexplained failures, and advice."""
+    from .analysis.triage import triage as run_triage
+
+    result = run_triage(obj.store, ref, job=job)
+    if as_json:
+        emit_json(result)
+        return
+    out = _out()
+    out.print(f"[bold]{result['job']}[/bold] {result['build']}: {result['status']}"
+              + (f", commit {result['commit'][:12]}" if result["commit"] else ""))
+    table = Table(title=f"{len(result['failures'])} failed test(s)", title_justify="left")
+    for column in ("test", "bugs", "evidence / message"):
+        table.add_column(column, overflow="fold")
+    for f in result["failures"]:
+        ev = f["evidence"][0] if f["evidence"] else None
+        _add_row(table, f["test"], ", ".join(f["bugs"]) or "unexplained",
+                 f"{ev['file']}:{ev['line']}: {ev['text']}" if ev else f["message"])
+    out.print(table)
+    for e in result["run_evidence"]:
+        out.print(f"  {e['bug']}: {e['file']}:{e['line']}: {e['text']}", markup=False)
+    out.print(f"advice: {result['advice']}", markup=False)
+
+
+@cli.command()
+@click.option("--days", default=10, show_default=True, help="Length of the hourly series (and of the ranking window).")
+@job_option
+@json_option
+@click.pass_obj
+def bugs(obj: Context, days: int, job: str | None, as_json: bool) -> None:
+    """Known bugs by hits: distinct failed runs in the last 24 h, 7 d, 10 d and all time."""
+    from .analysis.triage import bugs as run_bugs
+
+    result = run_bugs(obj.store, days=days, job=job)
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"known bugs ({len(result)})", title_justify="left")
+    for column in ("bug", "title", "24 h", "7 d", "10 d", "all", "share", "jobs", "last seen", f"last {days} d"):
+        table.add_column(column, overflow="fold")
+    for b in result:
+        h = b["hits"]
+        _add_row(table, b["bug"], b["title"], h["24h"], h["7d"], h["10d"], h["all"], _pct(b["share"]), len(b["jobs"]),
+                 _fmt_time(b["last_seen"]), _sparkline(b["hourly"]["counts"], 24))
+    _out().print(table)
+
+
+def _sparkline(counts: list[int], width: int) -> str:
+    """Counts folded into ``width`` buckets, drawn with block characters."""
+    if not counts:
+        return ""
+    step = max(1, -(-len(counts) // width))
+    sums = [sum(counts[i:i + step]) for i in range(0, len(counts), step)]
+    top = max(sums) or 1
+    blocks = " ▁▂▃▄▅▆▇█"
+    return "".join(blocks[min(8, -(-v * 8 // top))] for v in sums)
+
+
+@cli.command()
+@click.option("--days", type=int, help="Only runs started in the last N days.")
+@job_option
+@click.option("--limit", type=int, default=50, show_default=True, help="At most N runs listed (the rates count all).")
+@json_option
+@click.pass_obj
+def unclassified(obj: Context, days: int | None, job: str | None, limit: int, as_json: bool) -> None:
+    """Failed runs no fingerprint explains, and the classification rate overall and per job."""
+    from .analysis.triage import unclassified as run_unclassified
+
+    result = run_unclassified(obj.store, days=days, job=job, limit=limit)
+    if as_json:
+        emit_json(result)
+        return
+    out = _out()
+    table = Table(title=f"classification rate: {_pct(result['classification_rate'])} "
+                        f"({result['classified']} of {result['failed_runs']} failed runs)", title_justify="left")
+    for column in ("job", "failed runs", "classified", "rate"):
+        table.add_column(column, overflow="fold")
+    for j in result["jobs"]:
+        _add_row(table, j["job"], j["failed_runs"], j["classified"], _pct(j["classification_rate"]))
+    out.print(table)
+    table = Table(title=f"unclassified failed runs ({result['unclassified']}, newest first)", title_justify="left")
+    for column in ("job", "build", "started", "failed tests", "reason", "cluster"):
+        table.add_column(column, overflow="fold")
+    for r in result["runs"]:
+        _add_row(table, r["job"], r["build"], _fmt_time(r["started_at"]), r["failed_tests"], (r["message"] or "")[:120],
+                 r["cluster"] or "-")
+    out.print(table)
+
+
+@cli.command()
+@click.option("--days", type=int, help="Only failures of runs started in the last N days.")
+@job_option
+@click.option("--top", type=int, default=50, show_default=True, help="At most N clusters, largest first.")
+@click.option("--min-size", type=int, default=1, show_default=True, help="Leave out clusters with fewer failures.")
+@click.option("--no-suggest", is_flag=True, help="Skip the suggested fingerprints (faster).")
+@click.option("--include-known", is_flag=True, help="Cluster failures explained by known bugs too.")
+@json_option
+@click.pass_obj
+def clusters(obj: Context, days: int | None, job: str | None, top: int, min_size: int, no_suggest: bool,
+             include_known: bool, as_json: bool) -> None:
+    """Clusters of unexplained test failures (Kubernetes triage), each with a suggested fingerprint."""
+    from .analysis.triage import failure_clusters
+
+    result = failure_clusters(obj.store, days=days, job=job, top=top, min_size=min_size, suggest=not no_suggest,
+                              include_known=include_known)
+    if as_json:
+        emit_json(result["items"])
+        return
+    table = Table(title=f"{result['failures']} unexplained failures in {result['clusters']} clusters "
+                        f"(largest {result['shown']})", title_justify="left")
+    for column in ("cluster", "size", "runs", "tests", "jobs", "last seen", "example", "suggested fingerprint"):
+        table.add_column(column, overflow="fold")
+    for c in result["items"]:
+        _add_row(table, c["id"], c["size"], c["runs"], c["tests"], c["jobs"], _fmt_time(c["last_seen"]),
+                 c["example"][:160], c["suggested_fingerprint"] or "-")
     _out().print(table)
 
 

@@ -192,6 +192,15 @@ def _alnum(rng: Random, n: int) -> str:
     return "".join(rng.choices(ALNUM, k=n))
 
 
+# Kubernetes' generateName / pod-template-hash alphabet: no vowels, no 0, 1, 3 (k8s.io/apimachinery
+# pkg/util/rand), so that real pod, namespace and machine suffixes look like this.
+K8S_SAFE = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def _k8s(rng: Random, n: int) -> str:
+    return "".join(rng.choices(K8S_SAFE, k=n))
+
+
 def _iso(t: float, ms: bool = False) -> str:
     stamp = datetime.fromtimestamp(t, timezone.utc)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + (f".{stamp.microsecond // 1000:03d}Z" if ms else "Z")
@@ -218,11 +227,11 @@ def _value(name: str, rng: Random, t: float) -> str:
     if name == "mac":
         return "0a:58:" + ":".join(f"{rng.randrange(256):02x}" for _ in range(4))
     if name == "ns":
-        return f"e2e-test-{rng.choice(WORDS)}-{_alnum(rng, 5)}"
+        return f"e2e-test-{rng.choice(WORDS)}-{_k8s(rng, 5)}"
     if name == "pod":
-        return f"{rng.choice(POD_BASES)}-{rng.getrandbits(36):09x}-{_alnum(rng, 5)}"
+        return f"{rng.choice(POD_BASES)}-{_k8s(rng, rng.choice((9, 10)))}-{_k8s(rng, 5)}"
     if name == "node":
-        return f"ci-op-{_alnum(rng, 8)}-{_alnum(rng, 5)}-worker-{rng.choice('abc')}-{_alnum(rng, 5)}"
+        return f"ci-op-{_alnum(rng, 8)}-{_k8s(rng, 5)}-worker-{rng.choice('abc')}-{_k8s(rng, 5)}"
     if name == "host":
         return f"test-{_alnum(rng, 5)}.apps.ci-op-{_alnum(rng, 8)}.example.com"
     if name == "operator":
@@ -253,6 +262,28 @@ def _regex(template: str) -> str:
         pos = m.end()
     parts.append(_escape(template[pos:]))
     return "".join(parts)
+
+
+def write_fingerprints(truth: dict[str, Any], directory: str | os.PathLike[str]) -> list[Path]:
+    """One fingerprint file per known bug of the truth, as a team would write them: half as
+    openQA-style ``regex`` (the full signature), half as elastic-recheck-style Lucene
+    ``query`` on the signature's longest literal phrase. Returns the files written."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, (bug_id, bug) in enumerate(sorted(truth["bugs"].items())):
+        title = bug["title"].replace('"', "'")
+        lines = [f'title: "{title}"', f"url: https://issues.example.com/browse/{bug_id}"]
+        if i % 2 == 0:
+            lines.append("regex: '" + bug["regex"].replace("'", "''") + "'")
+        else:
+            pieces = [re.sub(r'["\\]', " ", p) for p in PLACEHOLDER.split(bug["signature"])[::2]]
+            phrase = " ".join(max(pieces, key=lambda p: len(p.strip())).split())
+            lines.append(f'query: >\n  message:"{phrase}"')
+        path = folder / f"{bug_id}.yaml"
+        path.write_text("\n".join(lines) + "\n")
+        written.append(path)
+    return written
 
 
 def _escape(text: str) -> str:
@@ -497,7 +528,7 @@ def generate(out: str | os.PathLike[str], *, seed: int = 1, end: datetime | None
         if not (root / "truth.json").is_file():
             raise UsageError(f"demo output folder {str(root)!r} is not empty and holds no previous demo (truth.json); "
                              "choose an empty or new folder")
-        for sub in ("logs", "pr-logs"):
+        for sub in ("logs", "pr-logs", "fingerprints"):
             shutil.rmtree(root / sub, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
 
@@ -550,6 +581,7 @@ def generate(out: str | os.PathLike[str], *, seed: int = 1, end: datetime | None
         if not job.presubmit:
             (root / "logs" / job.name / "latest-build.txt").write_text(job.plans[-1].build)
     (root / "truth.json").write_text(json.dumps(truth, sort_keys=True, indent=1) + "\n")
+    write_fingerprints(truth, root / "fingerprints")
     return truth
 
 

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein, LCSseq
 
-__all__ = ["Cluster", "cluster", "normalize", "suggest_regex"]
+__all__ = ["Cluster", "cluster", "cluster_key", "normalize", "suggest_regex"]
 
 MAX_TEXT = 10_000  # triage's max_cluster_text_length
 TRUNCATED = "\n...[truncated]...\n"
@@ -176,6 +176,11 @@ def normalize(text: str) -> str:
 Member = tuple[Any, Any, Any, Any]  # (run, job, test, time), as given
 
 
+def cluster_key(text: str) -> str:
+    """The id a failure text's group gets: 16 hex digits of the SHA-256 of :func:`normalize`."""
+    return hashlib.sha256(normalize(text).encode()).hexdigest()[:16]
+
+
 @dataclass(slots=True)
 class Cluster:
     """Failures whose normalized texts are the same or nearly the same.
@@ -200,6 +205,7 @@ class Cluster:
     suggested_fingerprint: str | None
     members: list[Member] = field(default_factory=list, repr=False)
     variants: int = 1  # distinct normalized texts merged into this cluster
+    group_ids: list[str] = field(default_factory=list)  # cluster_key of every merged group, id first
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape (``members`` left out; times as ISO 8601 when they are datetimes)."""
@@ -277,7 +283,8 @@ def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, suggest: 
             jobs=len({members[i][1] for i in indexes if members[i][1] is not None}),
             first_seen=min(times) if times else None, last_seen=max(times) if times else None,
             example=texts[min(groups[rep], key=earliest)], normalized=rep, suggested_fingerprint=fingerprint,
-            members=[members[i] for i in indexes], variants=len(positions)))
+            members=[members[i] for i in indexes], variants=len(positions),
+            group_ids=[hashlib.sha256(keys[p].encode()).hexdigest()[:16] for p in sorted(positions, key=lambda p: p != lead)]))
     out.sort(key=lambda c: (-c.size, c.id))
     return out
 

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
+from scipy.stats import poisson
 
 from ..store.base import Store
 from .changepoint import changepoints
@@ -45,25 +46,30 @@ class FlakeOptions:
     # a product bug, the environment — not the tests' own flakiness, in every run of that job
     shared_cause_tests: int = 2
     shared_cause_share: float = 0.15  # … in at least this share of the runs the cluster hit
+    # … or more often than independent failures would (Poisson tail below this); catches causes
+    # that hit few runs, where a share of them is too noisy to judge
+    shared_cause_alpha: float = 0.02
 
 
 def flaky_tests(store: Store, /, *, job: str | None = None, days: int | None = None,
                 at: datetime | None = None, options: FlakeOptions | None = None,
-                infra: InfraRule | None = None, only_flaky: bool = False) -> list[dict[str, Any]]:
+                infra: InfraRule | None = None, only_flaky: bool = False,
+                include_known: bool = False) -> list[dict[str, Any]]:
     """Per (job, test) flake statistics and verdict, most impactful first.
 
     ``days`` limits the window to the ``days`` before ``at`` (default: the newest run).
+    Failures explained by known-bug fingerprints are left out unless ``include_known``.
     """
     since = None
     if days is not None:
         at = at or newest_run(store, job=job)
         since = at - timedelta(days=days) if at else None
     options = options or FlakeOptions()
-    window = Window(job=job, since=since, infra=infra)
+    window = Window(job=job, since=since, infra=infra, include_known=include_known)
     history = load_history(store, window, troubled_only=True)
     counts = None if only_flaky else verdict_counts(store, window)
     shared = shared_cause_rows(store, window, history, min_tests=options.shared_cause_tests,
-                               share=options.shared_cause_share)
+                               share=options.shared_cause_share, alpha=options.shared_cause_alpha)
     rows = flake_stats(history, options, counts=counts, shared=shared)
     if only_flaky:
         rows = [r for r in rows if r["verdict"] == "flaky"]
@@ -76,13 +82,27 @@ def newest_run(store: Store, *, job: str | None = None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value is not None else None
 
 
-def shared_cause_rows(store: Store, window: Window, history: History, *, min_tests: int, share: float) -> np.ndarray:
+def _together_by_chance(counts: list[int], runs: int) -> float:
+    """Expected number of runs (of ``runs``) in which two or more of these tests fail, if
+    each fails independently in ``count / runs`` of them."""
+    if runs <= 0:
+        return 0.0
+    p = np.clip(np.asarray(counts, dtype=float) / runs, 0.0, 1.0)
+    none = float(np.prod(1 - p))
+    one = float(sum(p[i] * np.prod(np.delete(1 - p, i)) for i in range(len(p))))
+    return runs * max(0.0, 1.0 - none - one)
+
+
+def shared_cause_rows(store: Store, window: Window, history: History, *, min_tests: int, share: float,
+                      alpha: float = 0.0) -> np.ndarray:
     """Per history row: a failure whose message belongs to a failure cluster (see
     :mod:`.clusters`) that made ``min_tests`` or more tests fail together in at least
     ``share`` of the job's runs it hit. Independent flakes that happen to print the same
     message rarely fail together (p₁·p₂ of the runs); a common cause — a product bug, the
     environment — does, so none of that cluster's failures in the job are evidence that a
-    test is flaky."""
+    test is flaky. With ``alpha``, a cluster whose tests failed together in more runs than
+    independent failures explain (Poisson tail probability below ``alpha``, at least twice)
+    counts as a shared cause too: the rule for causes that hit only a handful of runs."""
     shared = np.zeros(len(history.verdict), dtype=bool)
     if history.groups == 0:
         return shared
@@ -97,6 +117,9 @@ def shared_cause_rows(store: Store, window: Window, history: History, *, min_tes
     )
     # one failure per (run, test): cluster the messages (source locations masked: in
     # ``fail [github.com/…/networkpolicy.go:94]: …`` the location names the test, not the cause)
+    job_runs = dict(store.query(
+        f"SELECT v.job, count(DISTINCT v.run_id) FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id WHERE {where}"
+        " GROUP BY v.job", params)) if alpha > 0 else {}
     failures = [{"text": _SOURCE_LOCATION.sub("<SRC>", (message or "")[:2000]), "run": run_id, "job": job, "test": test}
                 for run_id, job, test, message in rows]
     flagged: set[tuple[int, str, str]] = set()
@@ -111,6 +134,17 @@ def shared_cause_rows(store: Store, window: Window, history: History, *, min_tes
             if len(tests_per_run[run_id]) >= min_tests:
                 together_in.setdefault(job, set()).add(run_id)
         together = {job for job, runs in together_in.items() if len(runs) >= share * len(runs_of[job])}
+        if alpha > 0 and len(together) < len(runs_of):
+            # summed over jobs (each job's runs are its own trials): observed runs with two or
+            # more of the cluster's tests failing, against the number independence explains
+            per_test: dict[tuple[str, str], int] = {}
+            for _, job, test, _ in found.members:
+                per_test[(job, test)] = per_test.get((job, test), 0) + 1
+            expected = sum(_together_by_chance([n for (j, _), n in per_test.items() if j == job], job_runs.get(job, 0))
+                           for job in runs_of)
+            observed = sum(len(runs) for runs in together_in.values())
+            if observed >= 2 and poisson.sf(observed - 1, max(expected, 1e-12)) < alpha:
+                together = set(runs_of)
         for run_id, job, test, _ in found.members:
             if job in together:
                 flagged.add((run_id, job, test))

@@ -68,6 +68,10 @@ class Window:
     since: datetime | None = None
     until: datetime | None = None
     infra: InfraRule | None = None
+    #: Leave out verdicts whose failure a known-bug fingerprint explains (a match on the
+    #: test's own failure text): those are the bug's, not the test's. Sippy calls the
+    #: regressions they cause "triaged"; flake and regression detectors should not see them.
+    include_known: bool = False
 
     def where(self) -> tuple[str, list[object]]:
         infra = self.infra or InfraRule()
@@ -78,6 +82,8 @@ class Window:
             "NOT (r.failed_tests >= ? AND r.failed_tests >= ? * r.tests)",
         ]
         params: list[object] = [infra.min_failed, infra.fraction]
+        if not self.include_known:
+            clauses.append("NOT EXISTS (SELECT 1 FROM matches m WHERE m.run_id = v.run_id AND m.test = v.test)")
         if self.job is not None:
             clauses.append("v.job = ?")
             params.append(self.job)

@@ -43,16 +43,19 @@ class RegressionOptions:
 
 
 def regressions(store: Store, /, *, job: str | None = None, at: datetime | None = None,
-                options: RegressionOptions | None = None, infra: InfraRule | None = None) -> list[dict[str, Any]]:
+                options: RegressionOptions | None = None, infra: InfraRule | None = None,
+                include_known: bool = False) -> list[dict[str, Any]]:
     """Regressed (job, test) pairs, worst first. ``at`` ends the sample window (default:
-    the newest run's start, so old histories can be analysed too)."""
+    the newest run's start, so old histories can be analysed too). Failures explained by
+    known-bug fingerprints are left out unless ``include_known`` (Sippy: triaged)."""
     options = options or RegressionOptions()
     at = at or newest_run(store, job=job)
     if at is None:
         return []
     sample_start = at - timedelta(days=options.sample_days)
     basis_start = sample_start - timedelta(days=options.basis_days)
-    window = Window(job=job, since=basis_start, until=at + timedelta(microseconds=1), infra=infra)
+    window = Window(job=job, since=basis_start, until=at + timedelta(microseconds=1), infra=infra,
+                    include_known=include_known)
     history = load_history(store, window, troubled_only=True)  # a test never failing cannot regress
     groups = history.groups
     if groups == 0:

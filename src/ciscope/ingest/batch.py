@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..errors import InputError, UsageError
 from ..model import Run, RunStatus, Status
@@ -25,6 +25,9 @@ from .prow import RUN_MARKERS, find_run_folders, read_run
 from . import testgrid
 from .subunit import parse_subunit
 from ..analysis.grid import Grid
+
+if TYPE_CHECKING:
+    from ..analysis.known import Classifier
 
 REPORT_SUFFIXES = (".xml", ".xml.gz", ".trx")
 TESTGRID_SUFFIXES = (".json",)  # saved TestGrid /table and /summary responses
@@ -57,6 +60,8 @@ class IngestReport:
     summaries: int = 0  # TestGrid tab summaries imported
     refused: list[Refused] = field(default_factory=list)
     seconds: float = 0.0
+    classified: int = 0  # stored runs with at least one known-bug match
+    warnings: list[str] = field(default_factory=list)  # e.g. unreadable logs (the run is stored)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -67,6 +72,8 @@ class IngestReport:
             "results": self.results,
             "summaries": self.summaries,
             "refused": [{"path": r.path, "reason": r.reason} for r in self.refused],
+            "classified": self.classified,
+            "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
         }
 
@@ -193,24 +200,27 @@ def testgrid_cache() -> Path:
 
 def ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
            bare: BareRunOptions | None = None, replace: bool = False,
-           progress: Progress | None = None) -> IngestReport:
+           progress: Progress | None = None, classifier: Classifier | None = None) -> IngestReport:
     """Ingest Prow run folders (any tree of them) and bare JUnit/xUnit reports.
 
-    All bare reports given in one call form one run, described by ``bare``.
+    All bare reports given in one call form one run, described by ``bare``. With a
+    ``classifier`` (see :func:`ciscope.analysis.known.prepare`), every run about to be
+    stored is scanned once for known bugs and its matches are stored with it.
     """
     # Ingest allocates millions of small, acyclic objects; the cyclic garbage collector
     # would rescan them over and over (measured: 4x slower Arrow conversion). Pause it.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _ingest(store, paths, bare=bare, replace=replace, progress=progress)
+        return _ingest(store, paths, bare=bare, replace=replace, progress=progress, classifier=classifier)
     finally:
         if collecting:
             gc.enable()
 
 
 def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
-            bare: BareRunOptions | None, replace: bool, progress: Progress | None) -> IngestReport:
+            bare: BareRunOptions | None, replace: bool, progress: Progress | None,
+            classifier: Classifier | None = None) -> IngestReport:
     began = time.perf_counter()
     report = IngestReport()
     folders: list[Path] = []
@@ -251,7 +261,17 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
         nonlocal pending, pending_results
         if not pending:
             return
+        if classifier is not None:
+            stored = store.stored_status(r.run_id for r in pending)
+            for run in pending:
+                old = stored.get(run.run_id)
+                if old is None or replace or (old == RunStatus.PENDING.value and run.status is not RunStatus.PENDING):
+                    classifier.classify(run)
+            report.warnings.extend(classifier.warnings)
+            classifier.warnings.clear()
         written = store.write_runs(pending, replace=replace)
+        stored_ids = set(written.inserted) | set(written.replaced)
+        report.classified += sum(1 for r in pending if r.evidence and r.run_id in stored_ids)
         report.runs += len(written.inserted)
         report.replaced += len(written.replaced)
         report.skipped += len(written.skipped)

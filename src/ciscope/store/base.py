@@ -250,13 +250,20 @@ def _is_failed(run: Run) -> bool:
 
 def run_reason(run: Run, failed_tests: int) -> dict[str, object]:
     """The structured reason of a failed run (openQA's ``reason``): which component failed,
-    the first message, and the known bugs whose fingerprints matched."""
+    the first message, the known bugs whose fingerprints matched (``fingerprint``) and the
+    failure cluster of its first unexplained failed test (``cluster``, see
+    :func:`ciscope.analysis.clusters.cluster_key`; None when every failure is explained)."""
+    from ..analysis.clusters import cluster_key
+
     bugs = sorted({e.bug for e in run.evidence})
     reason = _base_reason(run, failed_tests)
-    if bugs:
-        reason["fingerprint"] = bugs
-        first = next(e for e in run.evidence if e.bug == bugs[0])
-        reason["message"] = f"known bug {bugs[0]}: {first.text}"[:1000]
+    reason["fingerprint"] = bugs or None
+    explained = {e.test for e in run.evidence if e.test is not None}
+    unexplained = [r for r in run.results if r.status in (Status.FAILED, Status.ERROR) and r.test_id not in explained]
+    reason["cluster"] = None
+    if unexplained:
+        first = min(unexplained, key=lambda r: (r.test_id, r.attempt))
+        reason["cluster"] = cluster_key(first.failure_message or first.failure_text or "")
     return reason
 
 

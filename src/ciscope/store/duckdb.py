@@ -15,6 +15,16 @@ from ..errors import StoreError
 from .base import Store
 
 
+def duckdb_path(url: str) -> str:
+    """The file path of a ``duckdb://`` URL (``:memory:`` for an in-memory database)."""
+    path = url.split("://", 1)[1] if "://" in url else url
+    if path.startswith("/") and not path.startswith("//"):
+        path = path[1:] or ":memory:"  # duckdb:///x.duckdb → x.duckdb (relative)
+    elif path.startswith("//"):
+        path = path[1:]  # duckdb:////abs/path → /abs/path
+    return ":memory:" if path in ("", ":memory:") else path
+
+
 class DuckDBStore(Store):
     """``duckdb:///relative/or/absolute/path.duckdb`` or ``duckdb://:memory:``."""
 
@@ -22,14 +32,7 @@ class DuckDBStore(Store):
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        path = url.split("://", 1)[1]
-        if path.startswith("/") and not path.startswith("//"):
-            path = path[1:] or ":memory:"  # duckdb:///x.duckdb → x.duckdb (relative)
-        elif path.startswith("//"):
-            path = path[1:]  # duckdb:////abs/path → /abs/path
-        if path in ("", ":memory:"):
-            path = ":memory:"
-        self.path = path
+        self.path = path = duckdb_path(url)
         try:
             if path != ":memory:":
                 parent = os.path.dirname(os.path.abspath(path))

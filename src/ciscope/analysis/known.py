@@ -1,0 +1,343 @@
+"""Known failures: match runs against the fingerprint directory, keep history classified.
+
+elastic-recheck and openQA's auto-review answer "which known bug made this run fail?"; this
+module is where ciscope does it:
+
+- :func:`fingerprint_dir` finds the directory (``--fingerprints``, ``CISCOPE_FINGERPRINTS``,
+  else ``./fingerprints`` when it exists);
+- :class:`Classifier` scans one run **once** for all fingerprints: each failed test's
+  failure text (one document per test) and the run's logs (``build-log.txt``, text and
+  ``.gz`` logs under ``artifacts/``), and returns :class:`ciscope.model.Evidence`;
+- :func:`reclassify` brings stored matches in line with the directory after it changed:
+  only new or changed fingerprints are re-run over history, deleted ones lose their matches,
+  and the reasons of affected runs are rewritten — LUCI Analysis' re-clustering, in one
+  transaction.
+
+The stored ``fingerprints`` table records which definition (``digest``) the matches were
+computed with; it is what makes "only what changed" possible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import InputError, UsageError
+from ..fingerprints import Fingerprint, Scanner, load_fingerprints
+from ..model import Evidence, Run, RunStatus, Status, TestResult
+from ..store.base import Store, evidence_table
+
+FINGERPRINTS_ENV = "CISCOPE_FINGERPRINTS"
+DEFAULT_DIR = "fingerprints"
+#: Most bytes read from one log (decompressed). Bugs show up early or at the end; a runaway
+#: multi-gigabyte log must not stall ingest.
+MAX_LOG_BYTES = 512 << 20
+
+Progress = Callable[[int, int], None]
+
+
+def fingerprint_dir(option: str | os.PathLike[str] | None = None) -> Path | None:
+    """The fingerprint directory in effect: the option, else ``$CISCOPE_FINGERPRINTS``, else
+    ``./fingerprints`` when it exists, else None (no known bugs)."""
+    chosen = option or os.environ.get(FINGERPRINTS_ENV)
+    if chosen:
+        path = Path(chosen)
+        if not path.is_dir():
+            raise UsageError(f"{path}: the fingerprint directory does not exist (from "
+                             f"{'--fingerprints' if option else FINGERPRINTS_ENV})")
+        return path
+    default = Path(DEFAULT_DIR)
+    return default if default.is_dir() else None
+
+
+def load_directory(directory: str | os.PathLike[str]) -> tuple[list[Fingerprint], list[dict[str, Any]]]:
+    """Fingerprints of a directory, and the files rejected (each with its reason)."""
+    return load_fingerprints(directory)
+
+
+def digest(fp: Fingerprint) -> str:
+    """Hash of everything that decides what ``fp`` matches (not its title or url)."""
+    parts = [fp.kind, fp.source, fp.scope.source if fp.scope is not None else "", sorted(fp.test_ids),
+             fp.allow_nonvoting]
+    return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:32]
+
+
+def _failed(result: TestResult) -> bool:
+    return result.status in (Status.FAILED, Status.ERROR)
+
+
+def failure_text(result: TestResult) -> str:
+    """The text a test's failure is known by: its message, then the rest of its output."""
+    message = result.failure_message or ""
+    text = result.failure_text or ""
+    if message and text.startswith(message):
+        return text
+    return f"{message}\n{text}" if message and text else (message or text)
+
+
+def needs_scan(run: Run) -> bool:
+    """Failed runs, and runs where some attempt failed (a retried failure can be a known bug)."""
+    return run.status in (RunStatus.FAILURE, RunStatus.ERROR) or any(_failed(r) for r in run.results)
+
+
+@dataclass
+class Classifier:
+    """Scans runs for a set of fingerprints. Build one and reuse it (compiling is the
+    expensive part); not thread-safe."""
+
+    fingerprints: Sequence[Fingerprint]
+    backend: str | None = None
+    max_log_bytes: int = MAX_LOG_BYTES
+    warnings: list[str] = field(default_factory=list)  # unreadable logs; the run is still stored
+
+    def __post_init__(self) -> None:
+        self.scanner = Scanner(self.fingerprints, backend=self.backend)
+        self.by_id = {fp.id: fp for fp in self.fingerprints}
+
+    def evidence(self, run: Run, folder: str | os.PathLike[str] | None = None) -> list[Evidence]:
+        """Every fingerprint match of ``run``: per failed test (first matching place of each
+        fingerprint in its failure text) and per log file (first matching line of each).
+        ``folder`` is where the run's logs are (default: ``run.source`` when a folder)."""
+        if not self.fingerprints or not needs_scan(run):
+            return []
+        out: list[Evidence] = []
+        seen: set[tuple[str, str]] = set()
+        for result in run.results:
+            if not _failed(result):
+                continue
+            text = failure_text(result)
+            test = result.test_id
+            if not text or (test, text) in seen:
+                continue
+            seen.add((test, text))
+            for m in self.scanner.scan_text(text, file=result.file or "junit", run_meta=run, test=test):
+                if not any(e.bug == m.fingerprint and e.test == test for e in out):
+                    out.append(Evidence(m.fingerprint, m.file or "junit", m.line, m.text, test))
+        base = Path(folder) if folder is not None else (Path(run.source) if run.source else None)
+        if base is not None and base.is_dir():
+            for rel in run.logs:
+                path = base / rel
+                try:
+                    matches = self.scanner.scan_file(path, file=rel, run_meta=run, max_bytes=self.max_log_bytes)
+                except InputError as exc:
+                    self.warnings.append(str(exc))
+                    continue
+                out.extend(Evidence(m.fingerprint, m.file, m.line, m.text, None) for m in matches)
+        return out
+
+    def classify(self, run: Run) -> Run:
+        """Set ``run.evidence`` (in place) and return the run."""
+        run.evidence = self.evidence(run)
+        return run
+
+
+# ---------------------------------------------------------------- stored definitions
+
+def stored_fingerprints(store: Store) -> dict[str, dict[str, Any]]:
+    """The fingerprint definitions the stored matches were computed with, by bug id."""
+    rows = store.query_dicts("SELECT bug, title, url, retry, kind, pattern, source, digest, test_ids, loaded_at"
+                             " FROM fingerprints ORDER BY bug")
+    for row in rows:
+        row["test_ids"] = orjson.loads(row["test_ids"] or "[]")
+    return {row["bug"]: row for row in rows}
+
+
+def _definition_rows(fps: Iterable[Fingerprint], now: datetime) -> list[tuple[Any, ...]]:
+    return [(fp.id, fp.title, fp.url, fp.retry, fp.kind, fp.source, fp.file, digest(fp),
+             orjson.dumps(list(fp.test_ids)).decode(), now) for fp in fps]
+
+
+@dataclass
+class ReclassifyReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    runs_scanned: int = 0
+    matches: int = 0  # evidence rows written for the added and changed fingerprints
+    runs_affected: int = 0  # runs whose reason was rewritten
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (self.added or self.changed or self.deleted)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"added": self.added, "changed": self.changed, "deleted": self.deleted, "unchanged": self.unchanged,
+                "runs_scanned": self.runs_scanned, "matches": self.matches, "runs_affected": self.runs_affected,
+                "warnings": self.warnings}
+
+
+def plan(store: Store, fps: Sequence[Fingerprint]) -> ReclassifyReport:
+    """What :func:`reclassify` would do: which fingerprints are new, changed or gone."""
+    stored = {bug: row["digest"] for bug, row in stored_fingerprints(store).items()}
+    report = ReclassifyReport()
+    current = {}
+    for fp in fps:
+        current[fp.id] = d = digest(fp)
+        if fp.id not in stored:
+            report.added.append(fp.id)
+        elif stored[fp.id] != d:
+            report.changed.append(fp.id)
+        else:
+            report.unchanged += 1
+    report.deleted = sorted(set(stored) - set(current))
+    return report
+
+
+def _runs_to_scan(store: Store, progress: Progress | None) -> Iterable[Run]:
+    """Stored runs that may carry known bugs, rebuilt with their failed attempts."""
+    runs_rows = store.query_dicts(
+        "SELECT run_id, job, build, status, started_at, finished_at, commit_sha, branch, pr, worker, url, variants,"
+        " metadata, source, logs FROM runs WHERE status IN ('failure', 'error') OR failed_tests > 0"
+        " OR flaked_tests > 0 ORDER BY run_id")
+    total = len(runs_rows)
+    for start in range(0, total, 2000):
+        chunk = runs_rows[start:start + 2000]
+        results: dict[int, list[TestResult]] = defaultdict(list)
+        for rid, test, name, classname, suite, attempt, status, mtype, message, text, file in store.query_in(
+            "SELECT run_id, test, name, classname, suite, attempt, status, failure_type, failure_message,"
+            " failure_text, file FROM test_results WHERE status IN ('failed', 'error') AND run_id IN ({marks})"
+            " ORDER BY run_id, test, attempt", [r["run_id"] for r in chunk]):
+            results[rid].append(TestResult(name=name, classname=classname, suite=suite, attempt=attempt,
+                                           status=Status(status), failure_type=mtype, failure_message=message,
+                                           failure_text=text, file=file))
+        for i, row in enumerate(chunk):
+            run = Run(job=row["job"], build=row["build"], status=RunStatus(row["status"]),
+                      started_at=row["started_at"], finished_at=row["finished_at"], commit=row["commit_sha"],
+                      branch=row["branch"], pr=row["pr"], worker=row["worker"], url=row["url"],
+                      variants=orjson.loads(row["variants"] or "{}"), metadata=orjson.loads(row["metadata"] or "{}"),
+                      results=results.get(row["run_id"], []), logs=orjson.loads(row["logs"] or "[]"),
+                      source=row["source"] or "")
+            yield run
+            if progress:
+                progress(start + i + 1, total)
+
+
+def reclassify(store: Store, fps: Sequence[Fingerprint], *, backend: str | None = None,
+               full: bool = False, progress: Progress | None = None) -> ReclassifyReport:
+    """Make the stored matches those of ``fps``: re-scan history for added and changed
+    fingerprints (all of them with ``full``), drop the matches of deleted ones, rewrite the
+    reasons of the runs concerned. One transaction: a failure leaves the store as it was.
+
+    Logs are re-read from the run folders recorded at ingest; a run whose folder is gone is
+    re-matched on its stored failure texts only (and a warning says so, once).
+    """
+    report = plan(store, fps)
+    if full:
+        report.changed = sorted(set(report.changed) | {fp.id for fp in fps if fp.id not in report.added})
+        report.unchanged = 0
+    todo_ids = set(report.added) | set(report.changed)
+    todo = [fp for fp in fps if fp.id in todo_ids]
+    new_rows: list[tuple[int, list[Evidence]]] = []
+    if todo:
+        classifier = Classifier(todo, backend=backend)
+        missing = 0
+        for run in _runs_to_scan(store, progress):
+            report.runs_scanned += 1
+            if run.logs and run.source and not Path(run.source).is_dir():
+                missing += 1
+            found = classifier.evidence(run)
+            if found:
+                new_rows.append((run.run_id, found))
+        if missing:
+            report.warnings.append(f"{missing} run folder(s) no longer exist: those runs were re-matched on their "
+                                   "stored failure texts only")
+        report.warnings.extend(classifier.warnings)
+    touched_bugs = sorted(todo_ids | set(report.deleted))
+    if not touched_bugs:
+        return report
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    store.begin()
+    try:
+        old_runs = {r for (r,) in store.query_in("SELECT DISTINCT run_id FROM matches WHERE bug IN ({marks})",
+                                                 touched_bugs)}
+        for start in range(0, len(touched_bugs), 1000):
+            chunk = touched_bugs[start:start + 1000]
+            marks = ",".join("?" * len(chunk))
+            store.execute(f"DELETE FROM matches WHERE bug IN ({marks})", chunk)
+            store.execute(f"DELETE FROM fingerprints WHERE bug IN ({marks})", chunk)
+        table = evidence_table(new_rows, now=now)
+        if table.num_rows:
+            store.append("matches", table)
+        report.matches = table.num_rows
+        for row in _definition_rows(todo, now):
+            store.execute("INSERT INTO fingerprints (bug, title, url, retry, kind, pattern, source, digest, test_ids,"
+                          " loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        affected = sorted(old_runs | {rid for rid, _ in new_rows})
+        report.runs_affected = refresh_reasons(store, affected)
+        store.commit()
+    except Exception:
+        store.rollback()
+        raise
+    return report
+
+
+def refresh_titles(store: Store, fps: Sequence[Fingerprint]) -> None:
+    """Keep titles, urls and retry flags of unchanged fingerprints up to date (they do not
+    change what matches)."""
+    stored = stored_fingerprints(store)
+    for fp in fps:
+        row = stored.get(fp.id)
+        if row and (row["title"], row["url"], bool(row["retry"]), row["source"]) != (fp.title, fp.url, fp.retry, fp.file):
+            store.execute("UPDATE fingerprints SET title = ?, url = ?, retry = ?, source = ? WHERE bug = ?",
+                          (fp.title, fp.url, fp.retry, fp.file, fp.id))
+
+
+def refresh_reasons(store: Store, run_ids: Sequence[int]) -> int:
+    """Rewrite ``reason.fingerprint`` and ``reason.cluster`` of these runs from their stored
+    matches and failures. Runs without a reason (they did not fail) keep none. Returns the
+    number of reasons rewritten."""
+    from .clusters import cluster_key
+
+    count = 0
+    for start in range(0, len(run_ids), 2000):
+        chunk = list(run_ids[start:start + 2000])
+        bugs: dict[int, set[str]] = defaultdict(set)
+        explained: dict[int, set[str]] = defaultdict(set)
+        for rid, bug, test in store.query_in("SELECT run_id, bug, test FROM matches WHERE run_id IN ({marks})", chunk):
+            bugs[rid].add(bug)
+            if test is not None:
+                explained[rid].add(test)
+        first: dict[int, tuple[str, str]] = {}
+        for rid, test, message, text in store.query_in(
+                "SELECT run_id, test, failure_message, failure_text FROM test_results WHERE status IN ('failed', 'error')"
+                " AND run_id IN ({marks}) ORDER BY run_id, test, attempt", chunk):
+            if test not in explained.get(rid, ()) and rid not in first:
+                first[rid] = (test, message or text or "")
+        for rid, reason in store.query_in("SELECT run_id, reason FROM runs WHERE run_id IN ({marks})"
+                                          " AND reason IS NOT NULL", chunk):
+            data = orjson.loads(reason)
+            data["fingerprint"] = sorted(bugs.get(rid, ())) or None
+            data["cluster"] = cluster_key(first[rid][1]) if rid in first else None
+            store.execute("UPDATE runs SET reason = ? WHERE run_id = ?", (orjson.dumps(data).decode(), rid))
+            count += 1
+    return count
+
+
+def prepare(store: Store, directory: str | os.PathLike[str] | None, *, backend: str | None = None,
+            progress: Progress | None = None) -> tuple[Classifier | None, ReclassifyReport | None, list[dict[str, Any]]]:
+    """Before an ingest: load the directory, bring history in line with it when it changed
+    (so that every stored match comes from the stored definitions), and return the
+    classifier for the new runs, what was re-classified, and the rejected files."""
+    if directory is None:
+        return None, None, []
+    fps, rejected = load_directory(directory)
+    report = reclassify(store, fps, backend=backend, progress=progress)
+    refresh_titles(store, fps)
+    return (Classifier(fps, backend=backend) if fps else None), report, rejected
+
+
+def require(directory: Path | None) -> Path:
+    if directory is None:
+        raise UsageError(f"no fingerprint directory: give --fingerprints DIR, set {FINGERPRINTS_ENV}, "
+                         f"or create ./{DEFAULT_DIR}")
+    return directory
