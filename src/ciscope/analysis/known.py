@@ -97,6 +97,9 @@ class Classifier:
     backend: str | None = None
     max_log_bytes: int = MAX_LOG_BYTES
     warnings: list[str] = field(default_factory=list)  # unreadable logs; the run is still stored
+    #: the directory the fingerprints came from, when they did (lets worker processes
+    #: build their own classifier instead of pickling compiled databases)
+    source_dir: str | None = None
 
     def __post_init__(self) -> None:
         self.scanner = Scanner(self.fingerprints, backend=self.backend)
@@ -333,7 +336,8 @@ def prepare(store: Store, directory: str | os.PathLike[str] | None, *, backend: 
     fps, rejected = load_directory(directory)
     report = reclassify(store, fps, backend=backend, progress=progress)
     refresh_titles(store, fps)
-    return (Classifier(fps, backend=backend) if fps else None), report, rejected
+    classifier = Classifier(fps, backend=backend, source_dir=str(directory)) if fps else None
+    return classifier, report, rejected
 
 
 def require(directory: Path | None) -> Path:
