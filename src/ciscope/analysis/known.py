@@ -312,8 +312,10 @@ def refresh_reasons(store: Store, run_ids: Sequence[int]) -> int:
                 explained[rid].add(test)
         first: dict[int, tuple[str, str]] = {}
         for rid, test, message, text in store.query_in(
-                "SELECT run_id, test, failure_message, failure_text FROM test_results WHERE status IN ('failed', 'error')"
-                " AND run_id IN ({marks}) ORDER BY run_id, test, attempt", chunk):
+                "SELECT t.run_id, t.test, t.failure_message, t.failure_text FROM test_results t JOIN test_verdicts v"
+                " ON v.run_id = t.run_id AND v.test = t.test WHERE t.status IN ('failed', 'error')"
+                " AND v.verdict IN ('failed', 'error') AND t.run_id IN ({marks}) ORDER BY t.run_id, t.test, t.attempt",
+                chunk):
             if test not in explained.get(rid, ()) and rid not in first:
                 first[rid] = (test, message or text or "")
         for rid, reason in store.query_in("SELECT run_id, reason FROM runs WHERE run_id IN ({marks})"

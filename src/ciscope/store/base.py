@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import StoreError, UnknownEngineError
-from ..model import Evidence, Run, RunStatus, Status
+from ..model import Evidence, Run, RunStatus, Status, TestResult
 
 DEFAULT_URL = "duckdb:///./ciscope.duckdb"
 
@@ -259,12 +259,19 @@ def run_reason(run: Run, failed_tests: int) -> dict[str, object]:
     reason = _base_reason(run, failed_tests)
     reason["fingerprint"] = bugs or None
     explained = {e.test for e in run.evidence if e.test is not None}
-    unexplained = [r for r in run.results if r.status in (Status.FAILED, Status.ERROR) and r.test_id not in explained]
+    unexplained = [r for r in _failing(run) if r.test_id not in explained]
     reason["cluster"] = None
     if unexplained:
         first = min(unexplained, key=lambda r: (r.test_id, r.attempt))
         reason["cluster"] = cluster_key(first.failure_message or first.failure_text or "")
     return reason
+
+
+def _failing(run: Run) -> list[TestResult]:
+    """Failed attempts of the tests whose verdict is failed or error (a test that also
+    passed in the run flaked: it did not make the run fail)."""
+    passed = {r.test_id for r in run.results if r.status is Status.PASSED}
+    return [r for r in run.results if r.status in (Status.FAILED, Status.ERROR) and r.test_id not in passed]
 
 
 def _base_reason(run: Run, failed_tests: int) -> dict[str, object]:
@@ -275,7 +282,7 @@ def _base_reason(run: Run, failed_tests: int) -> dict[str, object]:
             else "job failed but no test failed (build failed outside of test results)"
         )
         return {"component": category, "message": message, "fingerprint": None, "tests": []}
-    failing = [r for r in run.results if r.status in (Status.FAILED, Status.ERROR)]
+    failing = _failing(run)
     names = list(dict.fromkeys(r.test_id for r in failing))
     first = failing[0]
     message = first.failure_message or (first.failure_text or "").strip().split("\n", 1)[0]
