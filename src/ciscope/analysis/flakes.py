@@ -121,7 +121,8 @@ def shared_cause_rows(store: Store, window: Window, history: History, *, min_tes
         f"SELECT v.job, count(DISTINCT v.run_id) FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id WHERE {where}"
         " GROUP BY v.job", params)) if alpha > 0 else {}
     failures = [{"text": _SOURCE_LOCATION.sub("<SRC>", (message or "")[:2000]), "run": run_id, "job": job, "test": test}
-                for run_id, job, test, message in rows]
+                for run_id, job, test, message in rows if message and message.strip()]
+    # (a failure without any text says nothing about its cause: it joins no cluster)
     flagged: set[tuple[int, str, str]] = set()
     for found in cluster(failures, suggest=False):
         tests_per_run: dict[int, set[str]] = {}

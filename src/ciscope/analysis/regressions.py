@@ -83,12 +83,41 @@ def regressions(store: Store, /, *, job: str | None = None, at: datetime | None 
         & (p_value < 1.0 - options.confidence)
     )
     new_failing = (b_runs == 0) & (s_fail >= options.min_failures) & (s_rate < options.new_test_pass_rate)
+    candidates = significant | new_failing
+    # A drop made of failures of a shared-cause cluster (one message failing several tests
+    # together beyond chance, see flakes.shared_cause_rows) is the cluster's, not the test's:
+    # with those failures left out, does the drop still hold?
+    shared_cause = np.zeros(groups, dtype=bool)
+    s_shared = np.zeros(groups, dtype=np.int64)
+    if candidates.any():
+        from .flakes import FlakeOptions, shared_cause_rows
+
+        fo = FlakeOptions()
+        shared = shared_cause_rows(store, window, history, min_tests=fo.shared_cause_tests,
+                                   share=fo.shared_cause_share, alpha=fo.shared_cause_alpha)
+        if shared.any():
+            keep = ~shared
+            s_shared = np.bincount(g, weights=in_sample & shared, minlength=groups).astype(np.int64)
+            s_runs2 = np.bincount(g, weights=in_sample & keep, minlength=groups).astype(np.int64)
+            s_fail2 = np.bincount(g, weights=in_sample & fail & keep, minlength=groups).astype(np.int64)
+            b_runs2 = np.bincount(g, weights=~in_sample & keep, minlength=groups).astype(np.int64)
+            b_fail2 = np.bincount(g, weights=~in_sample & fail & keep, minlength=groups).astype(np.int64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s_rate2 = np.where(s_runs2 > 0, (s_runs2 - s_fail2) / np.maximum(s_runs2, 1), np.nan)
+                b_rate2 = np.where(b_runs2 > 0, (b_runs2 - b_fail2) / np.maximum(b_runs2, 1), np.nan)
+            p2 = hypergeom.sf(s_fail2 - 1, s_runs2 + b_runs2, s_fail2 + b_fail2, s_runs2)
+            still = (((b_runs2 > 0) & (s_runs2 > 0) & ((b_rate2 - s_rate2) * 100.0 > options.pity)
+                      & (s_fail2 >= options.min_failures) & (p2 < 1.0 - options.confidence))
+                     | ((b_runs2 == 0) & (s_fail2 >= options.min_failures) & (s_rate2 < options.new_test_pass_rate)))
+            shared_cause = candidates & (s_shared > 0) & ~still
     cp = changepoints(history)
 
     out = []
-    for k in np.flatnonzero(significant | new_failing):
+    for k in np.flatnonzero(candidates):
         row = int(cp.row[k])
         status = "new_test_failing" if new_failing[k] else ("extreme" if drop[k] > options.extreme_drop else "regressed")
+        if shared_cause[k]:
+            status = "shared_cause"
         out.append({
             "job": history.jobs[k],
             "test": history.tests[k],
@@ -101,8 +130,9 @@ def regressions(store: Store, /, *, job: str | None = None, at: datetime | None 
             "first_bad_at": history.time(row) if row >= 0 else None,
             "failure_rate_before": round(float(cp.rate_before[k]), 6) if row >= 0 else None,
             "failure_rate_after": round(float(cp.rate_after[k]), 6) if row >= 0 else None,
+            "shared_cause_failures": int(s_shared[k]),
         })
-    order = {"extreme": 0, "regressed": 1, "new_test_failing": 2}
+    order = {"extreme": 0, "regressed": 1, "new_test_failing": 2, "shared_cause": 3}
     out.sort(key=lambda r: (order[r["status"]], r["p_value"], r["job"], r["test"]))
     return out
 
