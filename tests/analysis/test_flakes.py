@@ -73,3 +73,29 @@ def test_infrastructure_runs_are_left_out(store):
     store.write_runs(runs)
     [row] = [r for r in flaky_tests(store, options=FlakeOptions()) if r["test"] == "t"]
     assert row["runs"] == 11 and row["failed"] == 0
+
+
+def test_failures_without_a_message_are_no_shared_cause(store):
+    """Tests that fail together often but print nothing: no text, no evidence of a common
+    cause — they stay flaky (a history of message-less failures once hid every flake)."""
+    runs = history_runs({
+        "a": "PFPFPPFPFPPFPPFP",
+        "b": "PFPFPPFPPPFPPPFP",
+    })
+    for run in runs:
+        for r in run.results:
+            r.failure_message = None
+    store.write_runs(runs)
+    rows = by_test(flaky_tests(store))
+    assert rows["a"]["verdict"] == "flaky" and rows["b"]["verdict"] == "flaky"
+
+
+def test_tests_failing_together_with_one_message_are_a_shared_cause(store):
+    """The same pair failing together with the same message in most of its runs: a shared
+    cause, not two flaky tests."""
+    store.write_runs(history_runs({
+        "a": "PFPFPPFPFPPFPPFP",
+        "b": "PFPFPPFPFPPFPPFP",
+    }))
+    rows = by_test(flaky_tests(store))
+    assert rows["a"]["verdict"] == "not_flaky" and rows["b"]["verdict"] == "not_flaky"
