@@ -415,16 +415,17 @@ def flaky(obj: Context, job: str | None, days: int | None, show_all: bool, min_r
 @click.option("--confidence", default=0.95, show_default=True, help="Fisher exact test confidence.")
 @click.option("--pity", default=5.0, show_default=True, help="Pass-rate drop (points) always tolerated.")
 @click.option("--min-failures", default=3, show_default=True, help="Sample failures needed to report.")
+@click.option("--plain-fisher", is_flag=True, help="Sippy's plain level for every test: no correction for tests that already failed in the basis.")
 @click.option("--include-known", is_flag=True, help="Count failures explained by known-bug fingerprints too (left out by default).")
 @json_option
 @click.pass_obj
 def regressions(obj: Context, job: str | None, basis_days: int, sample_days: int, confidence: float,
-                pity: float, min_failures: int, include_known: bool, as_json: bool) -> None:
+                pity: float, min_failures: int, plain_fisher: bool, include_known: bool, as_json: bool) -> None:
     """Tests whose pass rate dropped significantly (Sippy's Fisher exact rule), with the first bad run."""
     from .analysis.regressions import RegressionOptions, regressions as find_regressions
 
     options = RegressionOptions(basis_days=basis_days, sample_days=sample_days, confidence=confidence,
-                                pity=pity, min_failures=min_failures)
+                                pity=pity, min_failures=min_failures, correct_for_flaky_basis=not plain_fisher)
     rows = find_regressions(obj.store, job=job, options=options, include_known=include_known)
     if as_json:
         emit_json(rows)

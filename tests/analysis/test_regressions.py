@@ -54,3 +54,16 @@ def test_window_is_anchored_at_the_given_time(store):
     store.write_runs(history_runs({"t": pattern("P", "FFFFFFP")}, hours=24 / PER_DAY))
     early = T0 + timedelta(days=25)
     assert regressions(store, at=early) == []
+
+
+def test_a_flaky_test_drifting_by_chance_is_not_a_regression(store):
+    """Among many tests that already fail now and then, one has a bad week: Sippy's plain 5 %
+    level calls it a regression; with the basis-flaky correction (the default) it is not."""
+    steady = "PPPPPPPPPPPPPPPPPPPF"
+    tests = {f"flaky-{k}": pattern(steady[k:] + steady[:k], steady[k:] + steady[:k]) for k in range(1, 10)}
+    tests["bad-week"] = pattern(steady, "PPPPF")  # 5 failures in 28 runs, after 6 in 120
+    store.write_runs(history_runs(tests, hours=24 / PER_DAY))
+    plain = {r["test"]: r for r in regressions(store, options=RegressionOptions(correct_for_flaky_basis=False))}
+    assert set(plain) == {"bad-week"}
+    assert 0.05 / 10 < plain["bad-week"]["p_value"] < 0.05
+    assert regressions(store) == []

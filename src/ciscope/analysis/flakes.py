@@ -124,7 +124,7 @@ def shared_cause_rows(store: Store, window: Window, history: History, *, min_tes
                 for run_id, job, test, message in rows if message and message.strip()]
     # (a failure without any text says nothing about its cause: it joins no cluster)
     flagged: set[tuple[int, str, str]] = set()
-    for found in cluster(failures, suggest=False):
+    for found in cluster(failures, suggest=False, max_distance=SHARED_CAUSE_DISTANCE):
         tests_per_run: dict[int, set[str]] = {}
         for run_id, job, test, _ in found.members:
             tests_per_run.setdefault(run_id, set()).add(test)
@@ -159,6 +159,11 @@ def shared_cause_rows(store: Store, window: Window, history: History, *, min_tes
     row_keys = history.run * n_groups + history.group
     return np.isin(row_keys, keys) & (history.verdict == FAIL)
 
+
+#: Edit distance (share of the length) within which two failure messages are one cause when
+#: judging shared causes: looser than triage's 10 %, because the question here is "the same
+#: kind of failure?" (names of namespaces and pods differ by more than 10 % of a short message)
+SHARED_CAUSE_DISTANCE = 0.25
 
 _SOURCE_LOCATION = re.compile(r"[\w./-]+\.(?:go|py|java|kt|scala|js|ts|rb|c|cc|cpp|h|rs|cs|php):\d+")
 

@@ -40,6 +40,11 @@ class RegressionOptions:
     min_failures: int = 3
     extreme_drop: float = 15.0  # percentage points
     new_test_pass_rate: float = 0.95
+    # A test that already failed in the basis has a failure rate of its own; among the many such
+    # tests some drift down by chance in any 7 days (a steady flake is not a regression). For
+    # them the significance level is divided by their number (Bonferroni); tests that never
+    # failed in the basis keep Sippy's plain level.
+    correct_for_flaky_basis: bool = True
 
 
 def regressions(store: Store, /, *, job: str | None = None, at: datetime | None = None,
@@ -76,11 +81,15 @@ def regressions(store: Store, /, *, job: str | None = None, at: datetime | None 
     total = s_runs + b_runs
     p_value = hypergeom.sf(s_fail - 1, total, s_fail + b_fail, s_runs)
     drop = (b_rate - s_rate) * 100.0
+    alpha = np.full(groups, 1.0 - options.confidence)
+    if options.correct_for_flaky_basis:
+        flaky_basis = (b_fail > 0) & (s_runs > 0)
+        alpha[flaky_basis] /= max(int(flaky_basis.sum()), 1)
     significant = (
         (b_runs > 0) & (s_runs > 0)
         & (drop > options.pity)
         & (s_fail >= options.min_failures)
-        & (p_value < 1.0 - options.confidence)
+        & (p_value < alpha)
     )
     new_failing = (b_runs == 0) & (s_fail >= options.min_failures) & (s_rate < options.new_test_pass_rate)
     candidates = significant | new_failing
@@ -107,7 +116,7 @@ def regressions(store: Store, /, *, job: str | None = None, at: datetime | None 
                 b_rate2 = np.where(b_runs2 > 0, (b_runs2 - b_fail2) / np.maximum(b_runs2, 1), np.nan)
             p2 = hypergeom.sf(s_fail2 - 1, s_runs2 + b_runs2, s_fail2 + b_fail2, s_runs2)
             still = (((b_runs2 > 0) & (s_runs2 > 0) & ((b_rate2 - s_rate2) * 100.0 > options.pity)
-                      & (s_fail2 >= options.min_failures) & (p2 < 1.0 - options.confidence))
+                      & (s_fail2 >= options.min_failures) & (p2 < alpha))
                      | ((b_runs2 == 0) & (s_fail2 >= options.min_failures) & (s_rate2 < options.new_test_pass_rate)))
             shared_cause = candidates & (s_shared > 0) & ~still
     cp = changepoints(history)
