@@ -251,6 +251,15 @@ def reclassify(store: Store, fps: Sequence[Fingerprint], *, backend: str | None 
             found = classifier.evidence(run)
             if found:
                 new_rows.append((run.run_id, found))
+        hits: dict[str, int] = defaultdict(int)
+        for _, found in new_rows:
+            for bug in {e.bug for e in found}:
+                hits[bug] += 1
+        if report.runs_scanned >= 20:
+            for bug, n in sorted(hits.items()):
+                if n > report.runs_scanned / 2:
+                    report.warnings.append(f"{bug}: too broad? it matched {n} of the {report.runs_scanned} runs with "
+                                           "failures; make it more specific")
         if missing:
             report.warnings.append(f"{missing} run folder(s) no longer exist: those runs were re-matched on their "
                                    "stored failure texts only")
