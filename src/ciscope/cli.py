@@ -18,6 +18,7 @@ from typing import Any, Iterator
 import click
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -176,7 +177,8 @@ def _classifier(obj: Context, directory: Path | None) -> Any:
     with progress_bar("re-classifying history") as update:
         classifier, done, rejected = prepare(obj.store, directory, progress=update)
     for r in rejected:
-        stderr.print(f"[yellow]fingerprint skipped[/yellow] {r['error']}" + (f" (hint: {r['hint']})" if r.get("hint") else ""))
+        stderr.print(f"[yellow]fingerprint skipped[/yellow] {escape(r['file'])}: {escape(r['error'])}"
+                     + (f" (hint: {escape(r['hint'])})" if r.get("hint") else ""))
     if done is not None and not done.nothing_to_do:
         stderr.print(_reclassify_line(done))
     n = len(classifier.fingerprints) if classifier else 0
@@ -201,9 +203,10 @@ def _finish_ingest(report: Any, as_json: bool) -> None:
         summary += f"; {report.classified} run(s) matched known bugs"
     stderr.print(summary)
     for warning in report.warnings:
-        stderr.print(f"[yellow]warning[/yellow] {warning}")
+        stderr.print(f"[yellow]warning[/yellow] {escape(warning)}")
     for refused in report.refused:
-        stderr.print(f"[red]refused[/red] {refused.reason}" if refused.path in refused.reason else f"[red]refused[/red] {refused.path}: {refused.reason}")
+        text = refused.reason if refused.path in refused.reason else f"{refused.path}: {refused.reason}"
+        stderr.print(f"[red]refused[/red] {escape(text)}")
     if report.refused:
         stderr.print(f"{len(report.refused)} input(s) refused")
         sys.exit(3)
@@ -235,7 +238,7 @@ def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> Non
     _print_summary(obj.store, truth)
     if report.refused:
         for refused in report.refused:
-            stderr.print(f"[red]refused[/red] {refused.path}: {refused.reason}")
+            stderr.print(f"[red]refused[/red] {escape(refused.path)}: {escape(refused.reason)}")
         sys.exit(3)
 
 
@@ -554,11 +557,12 @@ def fingerprints_check(obj: Context, directory: str | None, history: bool, as_js
     else:
         for r in results:
             if r["ok"]:
-                stderr.print(f"[green]ok[/green]       {r['file']}")
+                stderr.print(f"[green]ok[/green]       {escape(r['file'])}")
             else:
-                stderr.print(f"[red]rejected[/red] {r['error']}" + (f"\n         hint: {r['hint']}" if r.get("hint") else ""))
+                stderr.print(f"[red]rejected[/red] {escape(r['file'])}: {escape(r['error'])}"
+                             + (f"\n         hint: {escape(r['hint'])}" if r.get("hint") else ""))
             for w in r.get("warnings", []):
-                stderr.print(f"[yellow]warning[/yellow]  {r['file']}: {w}")
+                stderr.print(f"[yellow]warning[/yellow]  {escape(r['file'])}: {escape(w)}")
         bad = sum(1 for r in results if not r["ok"])
         stderr.print(f"{len(results)} file(s), {len(results) - bad} ok, {bad} rejected")
     if any(not r["ok"] for r in results):
@@ -606,7 +610,7 @@ def reclassify(obj: Context, full: bool, as_json: bool) -> None:
     folder = require(obj.fingerprint_dir())
     fps, rejected = load_directory(folder)
     for r in rejected:
-        stderr.print(f"[yellow]fingerprint skipped[/yellow] {r['error']}")
+        stderr.print(f"[yellow]fingerprint skipped[/yellow] {escape(r['file'])}: {escape(r['error'])}")
     with progress_bar("re-classifying history") as update:
         report = run_reclassify(obj.store, fps, full=full, progress=update)
     refresh_titles(obj.store, fps)
@@ -615,7 +619,7 @@ def reclassify(obj: Context, full: bool, as_json: bool) -> None:
     stderr.print(_reclassify_line(report) if not report.nothing_to_do else
                  f"fingerprints unchanged ({report.unchanged}): nothing to re-classify")
     for w in report.warnings:
-        stderr.print(f"[yellow]warning[/yellow] {w}")
+        stderr.print(f"[yellow]warning[/yellow] {escape(w)}")
     if rejected:
         sys.exit(3)
 
