@@ -6,7 +6,7 @@ then measures, each in its own subprocess (so peak RSS is per contender):
 - ``lxml-floor``: a bare lxml iterparse loop over every JUnit file that only counts test
   cases — the parse floor any ingester pays (the named peer);
 - ``ciscope-duckdb``: ``ciscope ingest`` into a fresh DuckDB file;
-- ``ciscope-postgres``: ``ciscope ingest`` into a fresh PostgreSQL schema (binary COPY).
+- ``ciscope-postgres``: ``ciscope ingest`` into a fresh PostgreSQL schema (COPY of Arrow-rendered CSV; see store/postgres.py).
 
 Usage: python benchmarks/bench_ingest.py [--runs-per-job 700] [--jobs 5] [--tests-per-job 300]
        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--markdown]
@@ -110,7 +110,7 @@ def main() -> None:
             sep = "&" if "?" in args.postgres else "?"
             url = f"{args.postgres}{sep}options=-csearch_path%3D{schema}"
             results, seconds, rss = contender(CISCOPE, str(out), url)
-            rows.append(("ciscope ingest → PostgreSQL (binary COPY)", results, seconds, rss))
+            rows.append(("ciscope ingest → PostgreSQL (COPY)", results, seconds, rss))
         finally:
             with psycopg.connect(args.postgres, autocommit=True) as con:
                 con.execute(f"DROP SCHEMA {schema} CASCADE")
