@@ -179,7 +179,7 @@ def _classifier(obj: Context, directory: Path | None) -> Any:
     for r in rejected:
         stderr.print(f"[yellow]fingerprint skipped[/yellow] {escape(r['file'])}: {escape(r['error'])}"
                      + (f" (hint: {escape(r['hint'])})" if r.get("hint") else ""))
-    if done is not None and not done.nothing_to_do:
+    if done is not None and (done.runs_scanned or done.changed or done.deleted):
         stderr.print(_reclassify_line(done))
     n = len(classifier.fingerprints) if classifier else 0
     stderr.print(f"{n} fingerprint(s) from {directory}" + (f" ({classifier.scanner.backend})" if classifier else ""))
