@@ -54,7 +54,7 @@ from ciscope.store import connect
 from ciscope.ingest.batch import ingest
 store = connect(sys.argv[2])
 t = time.perf_counter()
-report = ingest(store, [sys.argv[1]])
+report = ingest(store, [sys.argv[1]], workers=int(sys.argv[3]))
 elapsed = time.perf_counter() - t
 assert not report.refused, report.refused[:3]
 print(report.results, elapsed)
@@ -63,11 +63,13 @@ print(report.results, elapsed)
 
 def contender(code: str, *args: str) -> tuple[int, float, float]:
     """(count, seconds, peak RSS MiB) of a snippet run in a fresh interpreter."""
-    wrapper = code + "\nimport resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    wrapper = code + ("\nimport resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+                      " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
     out = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True, check=True)
     lines = out.stdout.strip().splitlines()
     count, seconds = lines[-2].split()
-    return int(count), float(seconds), int(lines[-1]) / 1024
+    own, child = lines[-1].split()
+    return int(count), float(seconds), (int(own) / 1024, int(child) / 1024)
 
 
 def main() -> None:
@@ -78,6 +80,8 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("CISCOPE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="worker processes of the parallel contenders (the serial ones use 1)")
     args = parser.parse_args()
 
     from ciscope.demo import generate
@@ -93,13 +97,16 @@ def main() -> None:
     junit = sum(f.stat().st_size for f in out.rglob("junit*") if f.is_file())
 
     rows = []
-    cases, seconds, rss = contender(FLOOR, str(out))
+    cases, seconds, rss = contender(FLOOR, str(out))  # (own, children) peak
     rows.append(("lxml-floor (parse only, counts cases)", cases, seconds, rss))
     db = DATA / "bench.duckdb"
     for suffix in ("", ".wal"):
         Path(str(db) + suffix).unlink(missing_ok=True)
-    results, seconds, rss = contender(CISCOPE, str(out), f"duckdb:///{db}")
-    rows.append(("ciscope ingest → DuckDB", results, seconds, rss))
+    for workers in sorted({1, args.workers}):
+        for suffix in ("", ".wal"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        results, seconds, rss = contender(CISCOPE, str(out), f"duckdb:///{db}", str(workers))
+        rows.append((f"ciscope ingest → DuckDB, {workers} process{'es' if workers > 1 else ''}", results, seconds, rss))
     if not args.skip_postgres:
         import psycopg
 
@@ -109,19 +116,20 @@ def main() -> None:
         try:
             sep = "&" if "?" in args.postgres else "?"
             url = f"{args.postgres}{sep}options=-csearch_path%3D{schema}"
-            results, seconds, rss = contender(CISCOPE, str(out), url)
-            rows.append(("ciscope ingest → PostgreSQL (COPY)", results, seconds, rss))
+            results, seconds, rss = contender(CISCOPE, str(out), url, str(args.workers))
+            rows.append((f"ciscope ingest → PostgreSQL (COPY), {args.workers} processes", results, seconds, rss))
         finally:
             with psycopg.connect(args.postgres, autocommit=True) as con:
                 con.execute(f"DROP SCHEMA {schema} CASCADE")
 
     floor = rows[0][2]
     print(f"data: {out.name}: {size / 1e6:.0f} MB on disk ({junit / 1e6:.0f} MB JUnit), {rows[0][1]:,} test cases; {os.cpu_count()} cores")
-    header = "| contender | results | seconds | results/s | peak RSS MiB | time vs lxml floor |"
+    header = "| contender | results | seconds | results/s | peak RSS MiB (main / largest worker) | time vs lxml floor |"
     print(header)
     print("|---|---:|---:|---:|---:|---:|")
-    for name, count, seconds, rss in rows:
-        print(f"| {name} | {count:,} | {seconds:.2f} | {count / seconds:,.0f} | {rss:.0f} | {seconds / floor:.2f}× |")
+    for name, count, seconds, (own, child) in rows:
+        memory = f"{own:.0f} / {child:.0f}" if child else f"{own:.0f}"
+        print(f"| {name} | {count:,} | {seconds:.2f} | {count / seconds:,.0f} | {memory} | {seconds / floor:.2f}× |")
 
 
 if __name__ == "__main__":

@@ -149,10 +149,13 @@ def _datetime(value: str | None) -> datetime | None:
 @click.option("--branch", help="Branch or release of bare report files.")
 @click.option("--variant", "variants", multiple=True, metavar="KEY=VALUE", help="Variant of bare report files (repeatable).")
 @click.option("--replace", is_flag=True, help="Re-ingest runs already stored (replacing them) instead of skipping them.")
+@click.option("--workers", type=click.IntRange(min=1), envvar="CISCOPE_INGEST_WORKERS",
+              help="Processes reading run folders (default: one per CPU, at most 8). Env: CISCOPE_INGEST_WORKERS.")
 @json_option
 @click.pass_obj
 def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | None, started: str | None,
-           commit: str | None, branch: str | None, variants: tuple[str, ...], replace: bool, as_json: bool) -> None:
+           commit: str | None, branch: str | None, variants: tuple[str, ...], replace: bool, workers: int | None,
+           as_json: bool) -> None:
     """Ingest Prow run folders and JUnit/xUnit reports.
 
     PATHS may be run folders, any tree of them (logs/<job>/<build>/, pr-logs/pull/<org_repo>/<pr>/<job>/<build>/,
@@ -164,7 +167,8 @@ def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | N
                           branch=branch, variants=_variants(variants))
     classifier = _classifier(obj, obj.fingerprint_dir())
     with progress_bar("ingesting runs") as update:
-        report = run_ingest(obj.store, paths, bare=bare, replace=replace, progress=update, classifier=classifier)
+        report = run_ingest(obj.store, paths, bare=bare, replace=replace, progress=update, classifier=classifier,
+                            workers=workers)
     _finish_ingest(report, as_json)
 
 

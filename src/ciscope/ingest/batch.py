@@ -22,7 +22,7 @@ from ..model import Run, RunStatus, Status
 from ..store.base import Store
 from .junit import parse_junit
 from .prow import RUN_MARKERS, find_run_folders, read_run
-from . import testgrid
+from . import parallel, testgrid
 from .subunit import parse_subunit
 from ..analysis.grid import Grid
 
@@ -200,7 +200,8 @@ def testgrid_cache() -> Path:
 
 def ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
            bare: BareRunOptions | None = None, replace: bool = False,
-           progress: Progress | None = None, classifier: Classifier | None = None) -> IngestReport:
+           progress: Progress | None = None, classifier: Classifier | None = None,
+           workers: int | None = None) -> IngestReport:
     """Ingest Prow run folders (any tree of them) and bare JUnit/xUnit reports.
 
     All bare reports given in one call form one run, described by ``bare``. With a
@@ -212,7 +213,8 @@ def ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _ingest(store, paths, bare=bare, replace=replace, progress=progress, classifier=classifier)
+        return _ingest(store, paths, bare=bare, replace=replace, progress=progress, classifier=classifier,
+                       workers=workers)
     finally:
         if collecting:
             gc.enable()
@@ -220,7 +222,7 @@ def ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
 
 def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
             bare: BareRunOptions | None, replace: bool, progress: Progress | None,
-            classifier: Classifier | None = None) -> IngestReport:
+            classifier: Classifier | None = None, workers: int | None = None) -> IngestReport:
     began = time.perf_counter()
     report = IngestReport()
     folders: list[Path] = []
@@ -287,6 +289,44 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
         if pending_results >= BATCH_RESULTS or len(pending) >= BATCH_RUNS:
             flush()
 
+    if workers is None:
+        workers = parallel.default_workers()
+    fingerprints = classifier.source_dir if classifier is not None else None
+    if (workers > 1 and len(folders) >= parallel.MIN_FOLDERS and (classifier is None or fingerprints)
+            and parallel.usable()):
+        flush()
+        prepared: list[parallel.Chunk] = []
+        prepared_results = 0
+
+        def flush_prepared() -> None:
+            nonlocal prepared, prepared_results
+            if not prepared:
+                return
+            runs, batch = parallel.merge(prepared)
+            prepared, prepared_results = [], 0
+            if not runs:
+                return
+            written = store.write_prepared(runs, batch, replace=replace)
+            stored_ids = set(written.inserted) | set(written.replaced)
+            report.runs += len(written.inserted)
+            report.replaced += len(written.replaced)
+            report.skipped += len(written.skipped)
+            report.results += written.results
+            report.pending += sum(1 for r in runs if r.status is RunStatus.PENDING and r.run_id in stored_ids)
+            report.classified += sum(1 for r in runs if r.evidence and r.run_id in stored_ids)
+
+        for chunk in parallel.read_parallel(folders, workers, fingerprints):
+            report.refused.extend(Refused(path, reason) for path, reason in chunk.refused)
+            report.warnings.extend(chunk.warnings)
+            prepared.append(chunk)
+            prepared_results += chunk.batch.results if chunk.batch is not None else 0
+            if prepared_results >= BATCH_RESULTS or sum(len(c.runs) for c in prepared) >= BATCH_RUNS:
+                flush_prepared()
+            done += chunk.folders
+            if progress:
+                progress(done, total)
+        flush_prepared()
+        folders = []
     for folder in folders:
         try:
             take(read_run(folder))

@@ -423,6 +423,28 @@ class Store:
         the stored copy is still ``pending`` and the new one is not — then the old rows are
         deleted and the new ones written, in the same transaction.
         """
+        report, todo = self._plan(runs, replace)
+        if not todo:
+            return report
+        self._write(arrow_batch(todo), todo, report)
+        return report
+
+    def write_prepared(self, runs: Sequence[Run], batch: Batch, *, replace: bool = False) -> WriteReport:
+        """Like :meth:`write_runs` for runs whose Arrow tables were built elsewhere (an ingest
+        worker process): ``runs`` carry the metadata only (their results are in ``batch``).
+        Rows of runs that are skipped are filtered out of the tables before appending."""
+        report, todo = self._plan(runs, replace)
+        if not todo:
+            return report
+        keep = [r.run_id for r in todo]
+        if len(keep) != len(batch.run_ids):
+            wanted = pa.array(keep, pa.int64())
+            tables = {name: t.filter(pc.is_in(t["run_id"], value_set=wanted)) for name, t in batch.tables.items()}
+            batch = Batch(run_ids=keep, tables=tables, results=tables["test_results"].num_rows)
+        self._write(batch, todo, report)
+        return report
+
+    def _plan(self, runs: Sequence[Run], replace: bool) -> tuple[WriteReport, list[Run]]:
         report = WriteReport()
         by_id: dict[int, Run] = {}
         for run in runs:  # the last copy of a run given twice in one batch wins
@@ -439,9 +461,9 @@ class Store:
                 report.skipped.append(rid)
                 continue
             todo.append(run)
-        if not todo:
-            return report
-        batch = arrow_batch(todo)
+        return report, todo
+
+    def _write(self, batch: Batch, todo: Sequence[Run], report: WriteReport) -> None:
         self.begin()
         try:
             if report.replaced:
@@ -455,7 +477,6 @@ class Store:
             self.rollback()
             raise StoreError(f"{self.url}: could not store {len(todo)} run(s): {exc}") from exc
         report.results = batch.results
-        return report
 
     def write_testgrid_summaries(self, summaries: dict[str, Any], *, source: str) -> None:
         """Store upstream TestGrid tab summaries; a summary already stored for the same tab
