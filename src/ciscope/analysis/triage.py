@@ -48,6 +48,21 @@ def reference_time(store: Store, now: datetime | None = None) -> datetime | None
     return latest
 
 
+def _runs_where(store: Store, first: str, *, job: str | None, days: int | None,
+                now: datetime | None) -> tuple[list[str], list[Any]]:
+    """SQL clauses (over ``runs r``) and parameters: ``first``, one job, the last ``days``."""
+    clauses, params = [first], []
+    if job:
+        clauses.append("r.job = ?")
+        params.append(job)
+    if days is not None:
+        end = reference_time(store, now)
+        if end is not None:
+            clauses.append("r.started_at > ?")
+            params.append(end - timedelta(days=days))
+    return clauses, params
+
+
 def _fingerprint_tests(store: Store) -> dict[str, set[str]]:
     return {bug: set(orjson.loads(tests or "[]"))
             for bug, tests in store.query("SELECT bug, test_ids FROM fingerprints")}
@@ -196,16 +211,7 @@ def bugs(store: Store, *, days: int = 10, now: datetime | None = None, job: str 
 def unclassified(store: Store, *, days: int | None = None, now: datetime | None = None,
                  job: str | None = None, limit: int | None = None) -> dict[str, Any]:
     """Failed runs with no known-bug match, newest first, and the classification rate."""
-    clauses = ["r.status IN ('failure', 'error')"]
-    params: list[Any] = []
-    if job:
-        clauses.append("r.job = ?")
-        params.append(job)
-    if days is not None:
-        end = reference_time(store, now)
-        if end is not None:
-            clauses.append("r.started_at > ?")
-            params.append(end - timedelta(days=days))
+    clauses, params = _runs_where(store, "r.status IN ('failure', 'error')", job=job, days=days, now=now)
     where = " AND ".join(clauses)
     rows = store.query_dicts(
         "SELECT r.run_id, r.job, r.build, r.status, r.started_at, r.failed_tests, r.reason,"
@@ -241,16 +247,7 @@ def unexplained_failures(store: Store, *, days: int | None = None, now: datetime
     """One record per failed (run, test) no fingerprint explains: its first failed attempt's
     text (message, else output), with run, job, test and time, for :func:`clusters.cluster`.
     Infrastructure runs without test results have nothing to cluster."""
-    clauses = ["t.status IN ('failed', 'error')"]
-    params: list[Any] = []
-    if job:
-        clauses.append("r.job = ?")
-        params.append(job)
-    if days is not None:
-        end = reference_time(store, now)
-        if end is not None:
-            clauses.append("r.started_at > ?")
-            params.append(end - timedelta(days=days))
+    clauses, params = _runs_where(store, "t.status IN ('failed', 'error')", job=job, days=days, now=now)
     rows = store.query(
         "SELECT t.run_id, r.job, r.build, t.test, t.attempt, t.failure_message, t.failure_text, r.started_at"
         " FROM test_results t JOIN runs r ON r.run_id = t.run_id"
