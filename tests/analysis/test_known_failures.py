@@ -277,3 +277,14 @@ def test_classifier_skips_runs_without_failures(tmp_path):
     retried = Run("j", "2", RunStatus.SUCCESS, results=[
         TestResult("t", Status.FAILED, failure_message=DISK), TestResult("t", Status.PASSED, attempt=1)])
     assert [(e.bug, e.test) for e in c.evidence(retried)] == [("B", "t")]
+
+
+def test_windows_of_unclassified_and_clusters(store, tmp_path):
+    fp = fingerprints(tmp_path, **{"BUG-1": "regex: 'No space left on device \\(errno \\d+\\)'\n"})
+    ingest_with(store, runs_tree(tmp_path), fp)
+    # the newest run (build 4) starts the window's end; days=0 leaves nothing before it
+    assert unclassified(store, days=0)["failed_runs"] == 0
+    assert unclassified(store, days=1)["failed_runs"] == 3
+    assert unclassified(store, job="other-job")["failed_runs"] == 0
+    assert failure_clusters(store, days=0)["failures"] == 0
+    assert failure_clusters(store, days=1)["failures"] == 2  # "[sig-c] other" in builds 1 and 4
