@@ -84,3 +84,41 @@ def test_db_info(tmp_path):
     info = json.loads(run_cli("db", "info", "--json", db=db).stdout)
     assert info["engine"] == "duckdb" and info["schema_version"] >= 1
     assert info["rows"] == {"jobs": 0, "runs": 0, "test_results": 0, "test_verdicts": 0}
+
+
+def test_ingest_testgrid_url_from_a_live_server(tmp_path, shared_data):
+    """`ciscope ingest testgrid URL`: a real /table dump served over HTTP on 127.0.0.1."""
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    folder = shared_data / "testgrid" / "sippy-testgrid-legacy" / "table"
+    dump = sorted(folder.iterdir())[0]
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/{dump.name}"
+        db = f"duckdb:///{tmp_path / 'tg.duckdb'}"
+        env = {**os.environ, "CISCOPE_CACHE": str(tmp_path / "cache")}
+        done = subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", db, "ingest", "testgrid", url,
+                               "--job", "tg-job", "--json"], capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        table = json.loads(dump.read_text())
+        assert report["runs"] == len(table["timestamps"]) and report["runs"] > 0
+        assert list((tmp_path / "cache" / "testgrid").glob("*.json"))  # cached for the next time
+        runs = json.loads(run_cli("runs", "--json", db=db).stdout)
+        assert {r["job"] for r in runs} == {"tg-job"}
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    missing = run_cli("ingest", "testgrid", db=f"duckdb:///{tmp_path / 'x.duckdb'}")
+    assert missing.returncode == 2 and "TestGrid" in missing.stderr

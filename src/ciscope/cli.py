@@ -160,9 +160,15 @@ def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | N
 
     PATHS may be run folders, any tree of them (logs/<job>/<build>/, pr-logs/pull/<org_repo>/<pr>/<job>/<build>/,
     <job>/<build>/), or bare report files and folders, which together form one run described by --job etc.
+    TestGrid /table and /summary responses are ingested from saved .json files or http(s) URLs
+    (`ciscope ingest testgrid URL...`; cached in $CISCOPE_CACHE or ~/.cache/ciscope, with timeouts and retries).
     """
     from .ingest.batch import BareRunOptions, ingest as run_ingest
 
+    if paths and paths[0] == "testgrid" and not Path("testgrid").exists():
+        paths = paths[1:]  # `ciscope ingest testgrid URL...`: the sources are TestGrid responses
+        if not paths:
+            raise UsageError("ingest testgrid: give one or more TestGrid /table or /summary URLs or saved .json files")
     bare = BareRunOptions(job=job, build=build, started=_datetime(started), commit=commit,
                           branch=branch, variants=_variants(variants))
     classifier = _classifier(obj, obj.fingerprint_dir())
