@@ -68,16 +68,17 @@ def progress_bar(label: str) -> Iterator[Any]:
 
 
 class Context:
-    def __init__(self, db: str, fingerprints: str | None = None) -> None:
+    def __init__(self, db: str, fingerprints: str | None = None, fingerprints_from_env: bool = False) -> None:
         self.db = db
         self.fingerprints = fingerprints
+        self.fingerprints_from_env = fingerprints_from_env  # errors then name CISCOPE_FINGERPRINTS
         self._store: Store | None = None
 
     def fingerprint_dir(self) -> Path | None:
         """--fingerprints, else CISCOPE_FINGERPRINTS, else ./fingerprints when it exists."""
         from .analysis.known import fingerprint_dir
 
-        return fingerprint_dir(self.fingerprints)
+        return fingerprint_dir(None if self.fingerprints_from_env else self.fingerprints)
 
     @property
     def store(self) -> Store:
@@ -115,7 +116,7 @@ def cli(ctx: click.Context, db: str, fingerprints: str | None) -> None:
 
     Ingest CI job runs and test results, keep their history, and ask it questions.
     """
-    context = Context(db, fingerprints)
+    context = Context(db, fingerprints, ctx.get_parameter_source("fingerprints") is click.core.ParameterSource.ENVIRONMENT)
     ctx.obj = context
     ctx.call_on_close(context.close)
 

@@ -96,6 +96,9 @@ class Evidence:
     line: int | None
     text: str  # the matched line, at most 1 KiB
     test: str | None = None
+    #: a match in the run's logs explains the failures of these tests (its fingerprint's
+    #: ``test_ids``); not stored in ``matches`` (the ``fingerprints`` table keeps them)
+    explains: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

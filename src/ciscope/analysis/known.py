@@ -133,7 +133,8 @@ class Classifier:
                 except InputError as exc:
                     self.warnings.append(str(exc))
                     continue
-                out.extend(Evidence(m.fingerprint, m.file, m.line, m.text, None) for m in matches)
+                out.extend(Evidence(m.fingerprint, m.file, m.line, m.text, None, self.by_id[m.fingerprint].test_ids)
+                           for m in matches)
         return out
 
     def classify(self, run: Run) -> Run:
@@ -310,6 +311,8 @@ def refresh_reasons(store: Store, run_ids: Sequence[int]) -> int:
     number of reasons rewritten."""
     from .clusters import cluster_key
 
+    # a match in a run's logs explains the failures of its fingerprint's test_ids (as at ingest)
+    scoped = {bug: orjson.loads(tests or "[]") for bug, tests in store.query("SELECT bug, test_ids FROM fingerprints")}
     count = 0
     for start in range(0, len(run_ids), 2000):
         chunk = list(run_ids[start:start + 2000])
@@ -319,19 +322,22 @@ def refresh_reasons(store: Store, run_ids: Sequence[int]) -> int:
             bugs[rid].add(bug)
             if test is not None:
                 explained[rid].add(test)
-        first: dict[int, tuple[str, str]] = {}
-        for rid, test, message, text in store.query_in(
-                "SELECT t.run_id, t.test, t.failure_message, t.failure_text FROM test_results t JOIN test_verdicts v"
-                " ON v.run_id = t.run_id AND v.test = t.test WHERE t.status IN ('failed', 'error')"
-                " AND v.verdict IN ('failed', 'error') AND t.run_id IN ({marks}) ORDER BY t.run_id, t.test, t.attempt",
-                chunk):
-            if test not in explained.get(rid, ()) and rid not in first:
-                first[rid] = (test, message or text or "")
+            else:
+                explained[rid].update(scoped.get(bug, ()))
+        # the first unexplained failure by (test, attempt) in Python's order, as at ingest: an
+        # ORDER BY on text would follow the database's collation
+        first: dict[int, tuple[str, int, str]] = {}
+        for rid, test, attempt, message, text in store.query_in(
+                "SELECT t.run_id, t.test, t.attempt, t.failure_message, t.failure_text FROM test_results t"
+                " JOIN test_verdicts v ON v.run_id = t.run_id AND v.test = t.test WHERE t.status IN ('failed', 'error')"
+                " AND v.verdict IN ('failed', 'error') AND t.run_id IN ({marks})", chunk):
+            if test not in explained.get(rid, ()) and (rid not in first or (test, attempt) < first[rid][:2]):
+                first[rid] = (test, attempt, message or text or "")
         for rid, reason in store.query_in("SELECT run_id, reason FROM runs WHERE run_id IN ({marks})"
                                           " AND reason IS NOT NULL", chunk):
             data = orjson.loads(reason)
             data["fingerprint"] = sorted(bugs.get(rid, ())) or None
-            data["cluster"] = cluster_key(first[rid][1]) if rid in first else None
+            data["cluster"] = cluster_key(first[rid][2]) if rid in first else None
             store.execute("UPDATE runs SET reason = ? WHERE run_id = ?", (orjson.dumps(data).decode(), rid))
             count += 1
     return count

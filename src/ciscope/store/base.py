@@ -258,7 +258,7 @@ def run_reason(run: Run, failed_tests: int) -> dict[str, object]:
     bugs = sorted({e.bug for e in run.evidence})
     reason = _base_reason(run, failed_tests)
     reason["fingerprint"] = bugs or None
-    explained = {e.test for e in run.evidence if e.test is not None}
+    explained = {t for e in run.evidence for t in ((e.test,) if e.test is not None else e.explains)}
     unexplained = [r for r in _failing(run) if r.test_id not in explained]
     reason["cluster"] = None
     if unexplained:
