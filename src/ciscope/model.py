@@ -87,6 +87,12 @@ def test_id(classname: str, name: str) -> str:
 test_id.__test__ = False  # type: ignore[attr-defined]
 
 
+def plain_test_id(test_id: str) -> str:
+    """A test id without tempest-style attributes (``test_x[id-3e41…,smoke]`` → ``test_x``):
+    how fingerprints' ``test_ids`` name tests."""
+    return test_id.split("[", 1)[0] if test_id.endswith("]") else test_id
+
+
 @dataclass(slots=True)
 class Evidence:
     """A fingerprint (known bug) matched a line of a run's log or a test's failure text."""

@@ -288,3 +288,28 @@ def test_windows_of_unclassified_and_clusters(store, tmp_path):
     assert unclassified(store, job="other-job")["failed_runs"] == 0
     assert failure_clusters(store, days=0)["failures"] == 0
     assert failure_clusters(store, days=1)["failures"] == 2  # "[sig-c] other" in builds 1 and 4
+
+
+def test_log_match_explains_test_ids_ignoring_tempest_attributes(store, tmp_path):
+    root = tmp_path / "gcs"
+    junit = ('<testsuite name="tempest"><testcase classname="tempest.api.TestServers" name="test_boot[id-3e41,smoke]">'
+             '<failure message="Server did not become ACTIVE in time"/></testcase>'
+             '<testcase classname="tempest.api.TestServers" name="test_other"><failure message="unrelated"/></testcase>'
+             '</testsuite>')
+    folder = write_run(root, "tempest-full", "5", junit=junit)
+    (folder / "build-log.txt").write_text("boot\nnova-compute: libvirt: Domain not found: no domain with matching uuid\n")
+    fp = fingerprints(tmp_path, **{"LP-1": "regex: 'libvirt: Domain not found: no domain with matching uuid'\n"
+                                           "test_ids:\n  - tempest.api.TestServers.test_boot\n"})
+    ingest_with(store, root, fp)
+    t = triage(store, "5")
+    assert [(f["test"], f["bugs"]) for f in t["failures"]] == [
+        ("tempest.api.TestServers.test_boot[id-3e41,smoke]", ["LP-1"]), ("tempest.api.TestServers.test_other", [])]
+    assert t["unexplained"] == ["tempest.api.TestServers.test_other"]
+    assert [c["example"] for c in failure_clusters(store)["items"]] == ["unrelated"]
+    from ciscope.analysis.clusters import cluster_key
+    reason = orjson.loads(store.query("SELECT reason FROM runs")[0][0])
+    assert reason["fingerprint"] == ["LP-1"] and reason["cluster"] == cluster_key("unrelated")
+    # the same after a re-classification (reasons rewritten from the stored matches)
+    fps, _ = load_directory(fp)
+    reclassify(store, fps, full=True)
+    assert orjson.loads(store.query("SELECT reason FROM runs")[0][0])["cluster"] == cluster_key("unrelated")

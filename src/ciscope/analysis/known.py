@@ -32,7 +32,7 @@ import orjson
 
 from ..errors import InputError, UsageError
 from ..fingerprints import Fingerprint, Scanner, load_fingerprints
-from ..model import Evidence, Run, RunStatus, Status, TestResult
+from ..model import Evidence, Run, RunStatus, Status, TestResult, plain_test_id
 from ..store.base import Store, evidence_table
 
 FINGERPRINTS_ENV = "CISCOPE_FINGERPRINTS"
@@ -312,18 +312,20 @@ def refresh_reasons(store: Store, run_ids: Sequence[int]) -> int:
     from .clusters import cluster_key
 
     # a match in a run's logs explains the failures of its fingerprint's test_ids (as at ingest)
-    scoped = {bug: orjson.loads(tests or "[]") for bug, tests in store.query("SELECT bug, test_ids FROM fingerprints")}
+    scoped = {bug: {plain_test_id(t) for t in orjson.loads(tests or "[]")}
+              for bug, tests in store.query("SELECT bug, test_ids FROM fingerprints")}
     count = 0
     for start in range(0, len(run_ids), 2000):
         chunk = list(run_ids[start:start + 2000])
         bugs: dict[int, set[str]] = defaultdict(set)
         explained: dict[int, set[str]] = defaultdict(set)
+        explained_plain: dict[int, set[str]] = defaultdict(set)  # by test_ids, attributes ignored
         for rid, bug, test in store.query_in("SELECT run_id, bug, test FROM matches WHERE run_id IN ({marks})", chunk):
             bugs[rid].add(bug)
             if test is not None:
                 explained[rid].add(test)
             else:
-                explained[rid].update(scoped.get(bug, ()))
+                explained_plain[rid].update(scoped.get(bug, ()))
         # the first unexplained failure by (test, attempt) in Python's order, as at ingest: an
         # ORDER BY on text would follow the database's collation
         first: dict[int, tuple[str, int, str]] = {}
@@ -331,7 +333,9 @@ def refresh_reasons(store: Store, run_ids: Sequence[int]) -> int:
                 "SELECT t.run_id, t.test, t.attempt, t.failure_message, t.failure_text FROM test_results t"
                 " JOIN test_verdicts v ON v.run_id = t.run_id AND v.test = t.test WHERE t.status IN ('failed', 'error')"
                 " AND v.verdict IN ('failed', 'error') AND t.run_id IN ({marks})", chunk):
-            if test not in explained.get(rid, ()) and (rid not in first or (test, attempt) < first[rid][:2]):
+            if test in explained.get(rid, ()) or plain_test_id(test) in explained_plain.get(rid, ()):
+                continue
+            if rid not in first or (test, attempt) < first[rid][:2]:
                 first[rid] = (test, attempt, message or text or "")
         for rid, reason in store.query_in("SELECT run_id, reason FROM runs WHERE run_id IN ({marks})"
                                           " AND reason IS NOT NULL", chunk):

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from ..errors import UsageError
+from ..model import plain_test_id
 from ..store.base import Store
 
 FAILED = ("failure", "error")
@@ -64,7 +65,9 @@ def _runs_where(store: Store, first: str, *, job: str | None, days: int | None,
 
 
 def _fingerprint_tests(store: Store) -> dict[str, set[str]]:
-    return {bug: set(orjson.loads(tests or "[]"))
+    """Per bug, the tests its log matches explain (its ``test_ids``, tempest attributes off:
+    compare with :func:`ciscope.model.plain_test_id`)."""
+    return {bug: {plain_test_id(t) for t in orjson.loads(tests or "[]")}
             for bug, tests in store.query("SELECT bug, test_ids FROM fingerprints")}
 
 
@@ -117,7 +120,8 @@ def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
     unexplained = []
     for test in failed:
         items = list(per_test.get(test, []))
-        items += [e for e in run_level if test in scoped.get(e["bug"], ())]
+        plain = plain_test_id(test)
+        items += [e for e in run_level if plain in scoped.get(e["bug"], ())]
         bugs_here = sorted({e["bug"] for e in items})
         failures.append({"test": test, "message": messages.get(test, ""), "bugs": bugs_here,
                          "evidence": [_evidence(e) for e in items]})
@@ -253,6 +257,7 @@ def unexplained_failures(store: Store, *, days: int | None = None, now: datetime
         " FROM test_results t JOIN runs r ON r.run_id = t.run_id"
         f" WHERE {' AND '.join(clauses)} ORDER BY t.run_id, t.test, t.attempt", params)
     explained: set[tuple[int, str]] = set()
+    explained_plain: set[tuple[int, str]] = set()  # by test_ids, tempest attributes ignored
     if not include_known:
         scoped = _fingerprint_tests(store)
         for rid, bug, test in store.query("SELECT run_id, bug, test FROM matches"):
@@ -260,14 +265,14 @@ def unexplained_failures(store: Store, *, days: int | None = None, now: datetime
                 explained.add((rid, test))
             else:
                 for t in scoped.get(bug, ()):
-                    explained.add((rid, t))
+                    explained_plain.add((rid, t))
     out = []
     last = None
     for rid, j, build, test, _attempt, message, text, started in rows:
         if (rid, test) == last:
             continue
         last = (rid, test)
-        if (rid, test) in explained:
+        if (rid, test) in explained or (explained_plain and (rid, plain_test_id(test)) in explained_plain):
             continue
         out.append({"run": rid, "job": j, "build": build, "test": test, "time": started,
                     "text": message or text or ""})

@@ -53,7 +53,9 @@ def newlines(data: Buffer) -> int:
 
 def _strip_brackets(test_id: str) -> str:
     # tempest ids carry attributes: test_x[id-3e41…,smoke]
-    return test_id.split("[", 1)[0] if test_id.endswith("]") else test_id
+    from ciscope.model import plain_test_id
+
+    return plain_test_id(test_id)
 
 
 class _Lines:

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import StoreError, UnknownEngineError
-from ..model import Evidence, Run, RunStatus, Status, TestResult
+from ..model import Evidence, Run, RunStatus, Status, TestResult, plain_test_id
 
 DEFAULT_URL = "duckdb:///./ciscope.duckdb"
 
@@ -258,8 +258,10 @@ def run_reason(run: Run, failed_tests: int) -> dict[str, object]:
     bugs = sorted({e.bug for e in run.evidence})
     reason = _base_reason(run, failed_tests)
     reason["fingerprint"] = bugs or None
-    explained = {t for e in run.evidence for t in ((e.test,) if e.test is not None else e.explains)}
-    unexplained = [r for r in _failing(run) if r.test_id not in explained]
+    explained = {e.test for e in run.evidence if e.test is not None}
+    scoped = {plain_test_id(t) for e in run.evidence if e.test is None for t in e.explains}
+    unexplained = [r for r in _failing(run)
+                   if r.test_id not in explained and not (scoped and plain_test_id(r.test_id) in scoped)]
     reason["cluster"] = None
     if unexplained:
         first = min(unexplained, key=lambda r: (r.test_id, r.attempt))
