@@ -6,10 +6,14 @@ then measures, each in its own subprocess (so peak RSS is per contender):
 - ``lxml-floor``: a bare lxml iterparse loop over every JUnit file that only counts test
   cases — the parse floor any ingester pays (the named peer);
 - ``ciscope-duckdb``: ``ciscope ingest`` into a fresh DuckDB file;
-- ``ciscope-postgres``: ``ciscope ingest`` into a fresh PostgreSQL schema (COPY of Arrow-rendered CSV; see store/postgres.py).
+- ``ciscope-postgres``: ``ciscope ingest`` into a fresh PostgreSQL schema (COPY of Arrow-rendered CSV; see store/postgres.py);
+- each with one process (serial) and with ``--workers`` processes (parallel reading);
+- a re-ingest of the same tree into the DuckDB file, every run already stored (idempotent:
+  runs are recognised from their metadata and their reports not read).
 
 Usage: python benchmarks/bench_ingest.py [--runs-per-job 700] [--jobs 5] [--tests-per-job 300]
-       [--postgres postgresql://postgres@127.0.0.1:5432/test] [--markdown]
+       [--postgres postgresql://postgres@127.0.0.1:5432/test] [--skip-postgres] [--workers N]
+       [--markdown]
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ t = time.perf_counter()
 report = ingest(store, [sys.argv[1]], workers=int(sys.argv[3]))
 elapsed = time.perf_counter() - t
 assert not report.refused, report.refused[:3]
-print(report.results, elapsed)
+print(report.results or report.skipped, elapsed)
 """
 
 
@@ -102,25 +106,31 @@ def main() -> None:
     db = DATA / "bench.duckdb"
     for suffix in ("", ".wal"):
         Path(str(db) + suffix).unlink(missing_ok=True)
-    for workers in sorted({1, args.workers}):
+    counts = sorted({1, args.workers})
+    for workers in counts:
         for suffix in ("", ".wal"):
             Path(str(db) + suffix).unlink(missing_ok=True)
         results, seconds, rss = contender(CISCOPE, str(out), f"duckdb:///{db}", str(workers))
         rows.append((f"ciscope ingest → DuckDB, {workers} process{'es' if workers > 1 else ''}", results, seconds, rss))
+    skipped, seconds, rss = contender(CISCOPE, str(out), f"duckdb:///{db}", str(counts[-1]))
+    rows.append((f"re-ingest, all {skipped:,} runs stored → DuckDB, {counts[-1]} process{'es' if counts[-1] > 1 else ''}",
+                 0, seconds, rss))
     if not args.skip_postgres:
         import psycopg
 
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.postgres, autocommit=True) as con:
-            con.execute(f"CREATE SCHEMA {schema}")
-        try:
-            sep = "&" if "?" in args.postgres else "?"
-            url = f"{args.postgres}{sep}options=-csearch_path%3D{schema}"
-            results, seconds, rss = contender(CISCOPE, str(out), url, str(args.workers))
-            rows.append((f"ciscope ingest → PostgreSQL (COPY), {args.workers} processes", results, seconds, rss))
-        finally:
+        for workers in counts:
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
             with psycopg.connect(args.postgres, autocommit=True) as con:
-                con.execute(f"DROP SCHEMA {schema} CASCADE")
+                con.execute(f"CREATE SCHEMA {schema}")
+            try:
+                sep = "&" if "?" in args.postgres else "?"
+                url = f"{args.postgres}{sep}options=-csearch_path%3D{schema}"
+                results, seconds, rss = contender(CISCOPE, str(out), url, str(workers))
+                rows.append((f"ciscope ingest → PostgreSQL (COPY), {workers} process{'es' if workers > 1 else ''}",
+                             results, seconds, rss))
+            finally:
+                with psycopg.connect(args.postgres, autocommit=True) as con:
+                    con.execute(f"DROP SCHEMA {schema} CASCADE")
 
     floor = rows[0][2]
     print(f"data: {out.name}: {size / 1e6:.0f} MB on disk ({junit / 1e6:.0f} MB JUnit), {rows[0][1]:,} test cases; {os.cpu_count()} cores")
@@ -129,7 +139,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for name, count, seconds, (own, child) in rows:
         memory = f"{own:.0f} / {child:.0f}" if child else f"{own:.0f}"
-        print(f"| {name} | {count:,} | {seconds:.2f} | {count / seconds:,.0f} | {memory} | {seconds / floor:.2f}× |")
+        rate = f"{count / seconds:,.0f}" if count else "—"
+        print(f"| {name} | {count:,} | {seconds:.2f} | {rate} | {memory} | {seconds / floor:.2f}× |")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from ..errors import InputError, UsageError
 from ..model import Run, RunStatus, Status
 from ..store.base import Store
 from .junit import parse_junit
-from .prow import RUN_MARKERS, find_run_folders, read_run
+from .prow import RUN_MARKERS, find_run_folders, read_run, read_run_metadata
 from . import parallel, testgrid
 from .subunit import parse_subunit
 from ..analysis.grid import Grid
@@ -220,6 +220,33 @@ def ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
             gc.enable()
 
 
+def _has_runs(store: Store) -> bool:
+    return bool(store.query("SELECT 1 FROM runs LIMIT 1"))
+
+
+def _unstored(store: Store, folders: list[str]) -> tuple[list[str], int]:
+    """(the folders to read, how many were skipped): a folder is skipped when its run, known
+    from its metadata alone, is stored and would be kept (see :meth:`Store.write_runs`: not
+    when the stored copy is pending and this one is not). A folder whose metadata cannot be
+    read is kept: reading it refuses it with the reason."""
+    found: dict[str, tuple[int, RunStatus]] = {}
+    for folder in folders:
+        try:
+            run = read_run_metadata(folder)
+        except InputError:
+            continue
+        found[folder] = (run.run_id, run.status)
+    stored = store.stored_status({rid for rid, _ in found.values()}) if found else {}
+    keep = []
+    for folder in folders:
+        rid, status = found.get(folder, (None, None))
+        old = stored.get(rid) if rid is not None else None
+        if old is not None and not (old == RunStatus.PENDING.value and status is not RunStatus.PENDING):
+            continue
+        keep.append(folder)
+    return keep, len(folders) - len(keep)
+
+
 def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
             bare: BareRunOptions | None, replace: bool, progress: Progress | None,
             classifier: Classifier | None = None, workers: int | None = None) -> IngestReport:
@@ -291,6 +318,17 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
 
     if workers is None:
         workers = parallel.default_workers()
+    # Runs already stored are recognised from their metadata (a few small JSON files) and
+    # not read at all — no report parsed, no log scanned — when the store held runs before
+    # this ingest (else only runs read by this very ingest could be stored: write_runs
+    # skips those). Store.write_runs still decides, so this is only a shortcut.
+    check = not replace and bool(folders) and _has_runs(store)
+
+    def groups() -> Iterable[tuple[list[str], int]]:
+        for start in range(0, len(folders), parallel.CHUNK):
+            group = [str(f) for f in folders[start:start + parallel.CHUNK]]
+            yield _unstored(store, group) if check else (group, 0)
+
     fingerprints = classifier.source_dir if classifier is not None else None
     if (workers > 1 and len(folders) >= parallel.MIN_FOLDERS and (classifier is None or fingerprints)
             and parallel.usable()):
@@ -315,11 +353,13 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
             report.pending += sum(1 for r in runs if r.status is RunStatus.PENDING and r.run_id in stored_ids)
             report.classified += sum(1 for r in runs if r.evidence and r.run_id in stored_ids)
 
-        for chunk in parallel.read_parallel(folders, workers, fingerprints):
+        for chunk in parallel.read_parallel(groups(), workers, fingerprints):
             report.refused.extend(Refused(path, reason) for path, reason in chunk.refused)
             report.warnings.extend(chunk.warnings)
-            prepared.append(chunk)
-            prepared_results += chunk.batch.results if chunk.batch is not None else 0
+            report.skipped += chunk.skipped
+            if chunk.batch is not None:
+                prepared.append(chunk)
+                prepared_results += chunk.batch.results
             if prepared_results >= BATCH_RESULTS or sum(len(c.runs) for c in prepared) >= BATCH_RUNS:
                 flush_prepared()
             done += chunk.folders
@@ -327,14 +367,19 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
                 progress(done, total)
         flush_prepared()
         folders = []
-    for folder in folders:
-        try:
-            take(read_run(folder))
-        except InputError as exc:
-            report.refused.append(Refused(str(folder), str(exc)))
-        done += 1
-        if progress:
+    for group, skipped in groups():
+        report.skipped += skipped
+        done += skipped
+        if skipped and progress:
             progress(done, total)
+        for folder in group:
+            try:
+                take(read_run(folder))
+            except InputError as exc:
+                report.refused.append(Refused(str(folder), str(exc)))
+            done += 1
+            if progress:
+                progress(done, total)
     for source in testgrid:
         try:
             runs, summaries = read_testgrid(source, job=bare.job if bare else None)

@@ -7,14 +7,22 @@ its own scanner, built from the fingerprint directory), and turns the runs into 
 runs' metadata come back; the parent process checks what is already stored and appends, in
 the same atomic, idempotent batches as a serial ingest (:meth:`Store.write_prepared`).
 
-Workers start with ``spawn`` (never ``fork``: the parent holds a database connection).
+Workers start with ``spawn`` (never ``fork``: the parent holds a database connection), and
+without re-running the caller's main script (they need nothing from it): a script without an
+``if __name__ == "__main__"`` guard, or read from standard input, can ingest in parallel too.
+At most ``AHEAD`` chunks per worker are submitted and not yet consumed, so a slow consumer (a
+PostgreSQL COPY) holds a bounded number of finished chunks, whatever the input's size.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator, Sequence
+import sys
+import types
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,7 @@ from .prow import read_run
 WORKERS_ENV = "CISCOPE_INGEST_WORKERS"
 CHUNK = 40  # run folders per task: ~12k results for a 300-test job
 MIN_FOLDERS = 2 * CHUNK  # fewer folders: starting workers costs more than it saves
+AHEAD = 2  # chunks in flight per worker (submitted, not yet consumed by the main process)
 
 _classifiers: dict[str, Any] = {}
 
@@ -53,7 +62,8 @@ class Chunk:
     batch: Batch | None
     refused: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    folders: int = 0
+    folders: int = 0  # run folders this chunk accounts for (read, refused or skipped)
+    skipped: int = 0  # already stored: recognised from their metadata and not read
 
 
 def _classifier(directory: str | None) -> Any:
@@ -99,27 +109,63 @@ def read_chunk(task: tuple[list[str], str | None]) -> Chunk:
 
 
 def usable() -> bool:
-    """Whether worker processes can start: ``spawn`` re-imports the main module by its file,
-    which a script read from standard input does not have."""
-    import sys
-
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    return path is None or os.path.exists(path)
+    """Whether worker processes can start (they never re-run the main script: always)."""
+    return True
 
 
-def chunks(folders: Sequence[Path], size: int = CHUNK) -> list[list[str]]:
+def chunks(folders: Sequence[Path], size: int | None = None) -> list[list[str]]:
+    size = size or CHUNK
     return [[str(f) for f in folders[i:i + size]] for i in range(0, len(folders), size)]
 
 
-def read_parallel(folders: Sequence[Path], workers: int, fingerprints: str | None) -> Iterator[Chunk]:
-    """Chunks of ``folders`` read by ``workers`` processes, in folder order."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """While workers start: a ``__main__`` with no file nor spec, so ``spawn`` does not make
+    each worker re-import the caller's script (which would re-run an unguarded ingest)."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
-    tasks = [(chunk, fingerprints) for chunk in chunks(folders)]
+
+def read_parallel(tasks: Iterable[tuple[list[str], int]], workers: int, fingerprints: str | None) -> Iterator[Chunk]:
+    """Chunks read by ``workers`` processes, in order. ``tasks`` yields (folders to read,
+    folders skipped as already stored); it is consumed lazily, ``AHEAD`` chunks per worker
+    ahead of the consumer, so memory stays bounded. A task with no folder to read is not
+    sent to a worker."""
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    pending: deque[tuple[Future[Chunk], int, int]] = deque()
+    todo = iter(tasks)
+
+    def submit(pool: ProcessPoolExecutor) -> bool:
+        task = next(todo, None)
+        if task is None:
+            return False
+        folders, skipped = task
+        if folders:
+            with _bare_main():  # a submission may start a worker
+                future = pool.submit(read_chunk, (folders, fingerprints))
+        else:
+            future = Future()
+            future.set_result(Chunk(runs=[], batch=None))
+        pending.append((future, len(folders), skipped))
+        return True
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(read_chunk, tasks)
+        for _ in range(workers * AHEAD):
+            if not submit(pool):
+                break
+        while pending:
+            future, read, skipped = pending.popleft()
+            chunk = future.result()
+            chunk.folders, chunk.skipped = read + skipped, skipped
+            submit(pool)  # keep the workers busy while the consumer stores this chunk
+            yield chunk
 
 
 def merge(parts: list[Chunk]) -> tuple[list[Run], Batch]:

@@ -137,6 +137,15 @@ def read_run(folder: str | os.PathLike[str], *, job: str | None = None,
     Raises :class:`~ciscope.errors.InputError` (naming the file) when any part is unusable:
     the run is then refused whole, never stored in part.
     """
+    run = read_run_metadata(folder, job=job, build=build, variants=variants)
+    run.results, run.logs = _read_artifacts(Path(folder))
+    return run
+
+
+def read_run_metadata(folder: str | os.PathLike[str], *, job: str | None = None,
+                      build: str | None = None, variants: dict[str, str] | None = None) -> Run:
+    """The run of a folder from its JSON metadata alone (no results, no logs): enough to
+    know its ``run_id`` and status — whether it is already stored — without parsing reports."""
     folder = Path(folder)
     layout_job, layout_build, pr = _layout(folder)
     started = _load_json(folder / "started.json") or {}
@@ -203,7 +212,6 @@ def read_run(folder: str | os.PathLike[str], *, job: str | None = None,
         metadata={k: v for k, v in meta.items() if k != "variants"},
         source=str(folder),
     )
-    run.results, run.logs = _read_artifacts(folder)
     return run
 
 

@@ -223,10 +223,11 @@ def _derive_verdicts(results: pa.Table, run_info: pa.Table) -> tuple[pa.Table, p
         pc.and_(passed, pc.or_(failed, errored)), "flaky",
         pc.if_else(failed, "failed", pc.if_else(errored, "error", pc.if_else(passed, "passed", "skipped"))),
     )
-    grouped = grouped.append_column("verdict", verdict).join(run_info, "run_id", use_threads=False)
+    # job and start of each verdict's run: a hash lookup and a take (cheaper than a join)
+    where = pc.index_in(grouped["run_id"], value_set=run_info["run_id"].combine_chunks())
     verdicts = pa.Table.from_arrays(
-        [grouped["run_id"], grouped["job"], grouped["test"], grouped["verdict"],
-         pc.cast(grouped["p_count"], pa.int32()), grouped["duration_max"], grouped["started_at"]],
+        [grouped["run_id"], run_info["job"].take(where), grouped["test"], verdict,
+         pc.cast(grouped["p_count"], pa.int32()), grouped["duration_max"], run_info["started_at"].take(where)],
         schema=VERDICTS_SCHEMA,
     )
     v = verdicts["verdict"]
