@@ -284,46 +284,13 @@ class FileContext:
         return cached
 
 
-class TextDoc:
-    """A text with nothing known about where it came from: ``message`` (and the fields
-    parsed from its first line) are known, every run and file field is ``UNKNOWN``."""
+class _Text:
+    """The fields of one text itself: ``message`` and what its first line says (shared by
+    :class:`TextDoc` and :class:`LineDoc`), tokens cached per field."""
 
     __slots__ = ("text", "_tokens", "_parsed")
 
     def __init__(self, text: str):
-        self.text = text
-        self._tokens: dict[str, list[list[str]]] = {}
-        self._parsed: dict[str, str] | None = None
-
-    def values(self, field: str) -> Sequence[str] | None:
-        if field not in LINE_FIELDS:
-            return UNKNOWN
-        if field == "message":
-            return [self.text]
-        if self._parsed is None:
-            self._parsed = line_fields(self.text.split("\n", 1)[0])
-        value = self._parsed.get(field)
-        return None if value is None else [value]
-
-    def tokens(self, field: str) -> list[list[str]] | None:
-        if field not in LINE_FIELDS:
-            return UNKNOWN
-        cached = self._tokens.get(field)
-        if cached is None:
-            vals = self.values(field)
-            if vals is None:
-                return None
-            cached = self._tokens[field] = [words_and_gaps(v) for v in vals]
-        return cached
-
-
-class LineDoc:
-    """One document: a line (or a whole failure text) plus its file's context."""
-
-    __slots__ = ("ctx", "text", "_tokens", "_parsed")
-
-    def __init__(self, ctx: FileContext, text: str):
-        self.ctx = ctx
         self.text = text
         self._tokens: dict[str, list[list[str]]] = {}
         self._parsed: dict[str, str] | None = None
@@ -336,21 +303,7 @@ class LineDoc:
         value = self._parsed.get(field)
         return None if value is None else [value]
 
-    def values(self, field: str) -> Sequence[str] | None:
-        if field in LINE_FIELDS:
-            return self._line_values(field)
-        return self.ctx.fields.get(field)
-
-    def tokens(self, field: str) -> list[list[str]] | None:
-        if field not in LINE_FIELDS:
-            ctx = self.ctx
-            cached = ctx._tokens.get(field)
-            if cached is None:
-                vals = ctx.fields.get(field)
-                if vals is None:
-                    return None
-                cached = ctx._tokens[field] = [words_and_gaps(v) for v in vals]
-            return cached
+    def _line_tokens(self, field: str) -> list[list[str]] | None:
         cached = self._tokens.get(field)
         if cached is None:
             vals = self._line_values(field)
@@ -358,6 +311,43 @@ class LineDoc:
                 return None
             cached = self._tokens[field] = [words_and_gaps(v) for v in vals]
         return cached
+
+
+class TextDoc(_Text):
+    """A text with nothing known about where it came from: ``message`` (and the fields
+    parsed from its first line) are known, every run and file field is ``UNKNOWN``."""
+
+    __slots__ = ()
+
+    def values(self, field: str) -> Sequence[str] | None:
+        if field not in LINE_FIELDS:
+            return UNKNOWN
+        return self._line_values(field)
+
+    def tokens(self, field: str) -> list[list[str]] | None:
+        if field not in LINE_FIELDS:
+            return UNKNOWN
+        return self._line_tokens(field)
+
+
+class LineDoc(_Text):
+    """One document: a line (or a whole failure text) plus its file's context."""
+
+    __slots__ = ("ctx",)
+
+    def __init__(self, ctx: FileContext, text: str):
+        super().__init__(text)
+        self.ctx = ctx
+
+    def values(self, field: str) -> Sequence[str] | None:
+        if field in LINE_FIELDS:
+            return self._line_values(field)
+        return self.ctx.fields.get(field)
+
+    def tokens(self, field: str) -> list[list[str]] | None:
+        if field in LINE_FIELDS:
+            return self._line_tokens(field)
+        return self.ctx.tokens(field)
 
 
 class FieldsDoc:
