@@ -330,8 +330,7 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
             yield _unstored(store, group) if check else (group, 0)
 
     fingerprints = classifier.source_dir if classifier is not None else None
-    if (workers > 1 and len(folders) >= parallel.MIN_FOLDERS and (classifier is None or fingerprints)
-            and parallel.usable()):
+    if workers > 1 and len(folders) >= parallel.MIN_FOLDERS and (classifier is None or fingerprints):
         flush()
         prepared: list[parallel.Chunk] = []
         prepared_results = 0

@@ -21,7 +21,7 @@ import os
 import sys
 import types
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,16 +106,6 @@ def read_chunk(task: tuple[list[str], str | None]) -> Chunk:
         return out
     finally:
         gc.enable()
-
-
-def usable() -> bool:
-    """Whether worker processes can start (they never re-run the main script: always)."""
-    return True
-
-
-def chunks(folders: Sequence[Path], size: int | None = None) -> list[list[str]]:
-    size = size or CHUNK
-    return [[str(f) for f in folders[i:i + size]] for i in range(0, len(folders), size)]
 
 
 @contextmanager
