@@ -1,0 +1,40 @@
+"""`ciscope db migrate|info`."""
+
+from __future__ import annotations
+
+import click
+
+from ..store.base import connect
+from .app import Context, _out, cli, emit_json, json_option, stderr
+
+
+@cli.group()
+def db() -> None:
+    """Inspect and migrate the store."""
+
+
+@db.command()
+@click.pass_obj
+def migrate(obj: Context) -> None:
+    """Bring the schema up to date (every command does this on connect)."""
+    store = connect(obj.db, migrate=False)
+    try:
+        applied = store.migrate()
+        stderr.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+        stderr.print(f"schema version {store.schema_version()}")
+    finally:
+        store.close()
+
+
+@db.command()
+@json_option
+@click.pass_obj
+def info(obj: Context, as_json: bool) -> None:
+    """Engine, schema version and row counts."""
+    store = obj.store
+    counts = {t: int(store.query(f"SELECT count(*) FROM {t}")[0][0]) for t in ("jobs", "runs", "test_results", "test_verdicts")}
+    value = {"url": obj.db, "engine": store.name, "schema_version": store.schema_version(), "rows": counts}
+    if as_json:
+        emit_json(value)
+    else:
+        _out().print(value)

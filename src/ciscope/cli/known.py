@@ -1,0 +1,241 @@
+"""Known failures: `fingerprints check`, `reclassify`, `triage`, `bugs`, `unclassified`, `clusters`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import UsageError
+from ..store.base import Store
+from .app import (
+    Context,
+    _add_row,
+    _fmt_time,
+    _out,
+    _pct,
+    _sparkline,
+    cli,
+    emit_json,
+    job_option,
+    json_option,
+    progress_bar,
+    stderr,
+)
+from .ingest import _reclassify_line
+
+
+@cli.group("fingerprints")
+def fingerprints_group() -> None:
+    """Known-bug fingerprints: check a directory before committing it."""
+
+
+@fingerprints_group.command("check")
+@click.argument("directory", required=False, type=click.Path(path_type=str))
+@click.option("--history/--no-history", default=True, show_default=True,
+              help="Also warn about fingerprints matching most stored failures (needs an existing store).")
+@json_option
+@click.pass_obj
+def fingerprints_check(obj: Context, directory: str | None, history: bool, as_json: bool) -> None:
+    """Load and compile every fingerprint file of DIRECTORY (default: the fingerprint directory).
+
+    Each rejected file is reported with the reason and a hint; too-broad fingerprints are warned
+    about. Exit status 3 when any file is rejected.
+    """
+    from ..analysis.known import require
+    from ..fingerprints import check
+
+    folder = Path(directory) if directory else require(obj.fingerprint_dir())
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a directory")
+    results = check(folder)
+    if history and _store_exists(obj.db):
+        _broad_warnings(obj.store, folder, results)
+    if as_json:
+        emit_json([{"file": r["file"], "id": r.get("id"), "ok": r["ok"], "error": r.get("error"), "hint": r.get("hint"),
+                    "warnings": r.get("warnings", [])} for r in results])
+    else:
+        for r in results:
+            if r["ok"]:
+                stderr.print(f"[green]ok[/green]       {escape(r['file'])}")
+            else:
+                stderr.print(f"[red]rejected[/red] {escape(r['file'])}: {escape(r['error'])}"
+                             + (f"\n         hint: {escape(r['hint'])}" if r.get("hint") else ""))
+            for w in r.get("warnings", []):
+                stderr.print(f"[yellow]warning[/yellow]  {escape(r['file'])}: {escape(w)}")
+        bad = sum(1 for r in results if not r["ok"])
+        stderr.print(f"{len(results)} file(s), {len(results) - bad} ok, {bad} rejected")
+    if any(not r["ok"] for r in results):
+        sys.exit(3)
+
+
+def _store_exists(url: str) -> bool:
+    from ..store.duckdb import duckdb_path
+
+    if url.startswith("duckdb:"):
+        path = duckdb_path(url)
+        return path != ":memory:" and Path(path).is_file()
+    return True
+
+
+def _broad_warnings(store: Store, folder: Path, results: list[dict[str, Any]]) -> None:
+    """Warn about fingerprints that would match more than half of a sample of stored failures."""
+    from ..fingerprints import breadth, load_fingerprint
+
+    texts = [m or t or "" for m, t in store.query(
+        "SELECT failure_message, failure_text FROM test_results WHERE status IN ('failed', 'error') LIMIT 5000")]
+    if len(texts) < 20:
+        return
+    for r in results:
+        if not r["ok"]:
+            continue
+        share = breadth(load_fingerprint(r["file"]), texts)
+        if share > 0.5:
+            r.setdefault("warnings", []).append(
+                f"too broad: could match {share:.0%} of {len(texts)} stored failure texts; make it more specific")
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Re-match every fingerprint, not only added and changed ones.")
+@json_option
+@click.pass_obj
+def reclassify(obj: Context, full: bool, as_json: bool) -> None:
+    """Re-match history after the fingerprint directory changed.
+
+    Only added and changed fingerprints are re-run over stored failures and run logs; deleted
+    ones lose their matches; reasons of the runs concerned are rewritten. One transaction.
+    """
+    from ..analysis.known import load_directory, refresh_titles, require
+    from ..analysis.known import reclassify as run_reclassify
+
+    folder = require(obj.fingerprint_dir())
+    fps, rejected = load_directory(folder)
+    for r in rejected:
+        stderr.print(f"[yellow]fingerprint skipped[/yellow] {escape(r['file'])}: {escape(r['error'])}")
+    with progress_bar("re-classifying history") as update:
+        report = run_reclassify(obj.store, fps, full=full, progress=update)
+    refresh_titles(obj.store, fps)
+    if as_json:
+        emit_json({**report.as_dict(), "rejected": rejected})
+    stderr.print(_reclassify_line(report) if not report.nothing_to_do else
+                 f"fingerprints unchanged ({report.unchanged}): nothing to re-classify")
+    for w in report.warnings:
+        stderr.print(f"[yellow]warning[/yellow] {escape(w)}")
+    if rejected:
+        sys.exit(3)
+
+
+@cli.command()
+@click.argument("ref")
+@job_option
+@json_option
+@click.pass_obj
+def triage(obj: Context, ref: str, job: str | None, as_json: bool) -> None:
+    """What made run REF fail (a build id, JOB/BUILD, or a run_id): known bugs with evidence,
+    unexplained failures, and advice."""
+    from ..analysis.triage import triage as run_triage
+
+    result = run_triage(obj.store, ref, job=job)
+    if as_json:
+        emit_json(result)
+        return
+    out = _out()
+    out.print(f"[bold]{result['job']}[/bold] {result['build']}: {result['status']}"
+              + (f", commit {result['commit'][:12]}" if result["commit"] else ""))
+    table = Table(title=f"{len(result['failures'])} failed test(s)", title_justify="left")
+    for column in ("test", "bugs", "evidence / message"):
+        table.add_column(column, overflow="fold")
+    for f in result["failures"]:
+        ev = f["evidence"][0] if f["evidence"] else None
+        _add_row(table, f["test"], ", ".join(f["bugs"]) or "unexplained",
+                 f"{ev['file']}:{ev['line']}: {ev['text']}" if ev else f["message"])
+    out.print(table)
+    for e in result["run_evidence"]:
+        out.print(f"  {e['bug']}: {e['file']}:{e['line']}: {e['text']}", markup=False)
+    out.print(f"advice: {result['advice']}", markup=False)
+
+
+@cli.command()
+@click.option("--days", default=10, show_default=True, help="Length of the hourly series (and of the ranking window).")
+@job_option
+@json_option
+@click.pass_obj
+def bugs(obj: Context, days: int, job: str | None, as_json: bool) -> None:
+    """Known bugs by hits: distinct failed runs in the last 24 h, 7 d, 10 d and all time."""
+    from ..analysis.triage import bugs as run_bugs
+
+    result = run_bugs(obj.store, days=days, job=job)
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"known bugs ({len(result)})", title_justify="left")
+    for column in ("bug", "title", "24 h", "7 d", "10 d", "all", "share", "jobs", "last seen", f"last {days} d"):
+        table.add_column(column, overflow="fold")
+    for b in result:
+        h = b["hits"]
+        _add_row(table, b["bug"], b["title"], h["24h"], h["7d"], h["10d"], h["all"], _pct(b["share"]), len(b["jobs"]),
+                 _fmt_time(b["last_seen"]), _sparkline(b["hourly"]["counts"], 24))
+    _out().print(table)
+
+@cli.command()
+@click.option("--days", type=int, help="Only runs started in the last N days.")
+@job_option
+@click.option("--limit", type=int, default=50, show_default=True, help="At most N runs listed (the rates count all).")
+@json_option
+@click.pass_obj
+def unclassified(obj: Context, days: int | None, job: str | None, limit: int, as_json: bool) -> None:
+    """Failed runs no fingerprint explains, and the classification rate overall and per job."""
+    from ..analysis.triage import unclassified as run_unclassified
+
+    result = run_unclassified(obj.store, days=days, job=job, limit=limit)
+    if as_json:
+        emit_json(result)
+        return
+    out = _out()
+    table = Table(title=f"classification rate: {_pct(result['classification_rate'])} "
+                        f"({result['classified']} of {result['failed_runs']} failed runs)", title_justify="left")
+    for column in ("job", "failed runs", "classified", "rate"):
+        table.add_column(column, overflow="fold")
+    for j in result["jobs"]:
+        _add_row(table, j["job"], j["failed_runs"], j["classified"], _pct(j["classification_rate"]))
+    out.print(table)
+    table = Table(title=f"unclassified failed runs ({result['unclassified']}, newest first)", title_justify="left")
+    for column in ("job", "build", "started", "failed tests", "reason", "cluster"):
+        table.add_column(column, overflow="fold")
+    for r in result["runs"]:
+        _add_row(table, r["job"], r["build"], _fmt_time(r["started_at"]), r["failed_tests"], (r["message"] or "")[:120],
+                 r["cluster"] or "-")
+    out.print(table)
+
+
+@cli.command()
+@click.option("--days", type=int, help="Only failures of runs started in the last N days.")
+@job_option
+@click.option("--top", type=int, default=50, show_default=True, help="At most N clusters, largest first.")
+@click.option("--min-size", type=int, default=1, show_default=True, help="Leave out clusters with fewer failures.")
+@click.option("--no-suggest", is_flag=True, help="Skip the suggested fingerprints (faster).")
+@click.option("--include-known", is_flag=True, help="Cluster failures explained by known bugs too.")
+@json_option
+@click.pass_obj
+def clusters(obj: Context, days: int | None, job: str | None, top: int, min_size: int, no_suggest: bool,
+             include_known: bool, as_json: bool) -> None:
+    """Clusters of unexplained test failures (Kubernetes triage), each with a suggested fingerprint."""
+    from ..analysis.triage import failure_clusters
+
+    result = failure_clusters(obj.store, days=days, job=job, top=top, min_size=min_size, suggest=not no_suggest,
+                              include_known=include_known)
+    if as_json:
+        emit_json(result["items"])
+        return
+    table = Table(title=f"{result['failures']} unexplained failures in {result['clusters']} clusters "
+                        f"(largest {result['shown']})", title_justify="left")
+    for column in ("cluster", "size", "runs", "tests", "jobs", "last seen", "example", "suggested fingerprint"):
+        table.add_column(column, overflow="fold")
+    for c in result["items"]:
+        _add_row(table, c["id"], c["size"], c["runs"], c["tests"], c["jobs"], _fmt_time(c["last_seen"]),
+                 c["example"][:160], c["suggested_fingerprint"] or "-")
+    _out().print(table)
