@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..queries.explained import explained_sql
 from ..store.base import Store
 
 # verdict codes in the arrays
@@ -83,7 +84,7 @@ class Window:
         ]
         params: list[object] = [infra.min_failed, infra.fraction]
         if not self.include_known:
-            clauses.append("NOT EXISTS (SELECT 1 FROM matches m WHERE m.run_id = v.run_id AND m.test = v.test)")
+            clauses.append("NOT " + explained_sql("v.run_id", "v.test"))
         if self.job is not None:
             clauses.append("v.job = ?")
             params.append(self.job)

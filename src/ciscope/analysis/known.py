@@ -32,8 +32,8 @@ import orjson
 
 from ..errors import InputError, UsageError
 from ..fingerprints import Fingerprint, Scanner, load_fingerprints
-from ..model import Evidence, Run, RunStatus, Status, TestResult, plain_test_id
-from ..store.base import Store, evidence_table
+from ..model import Evidence, Run, RunStatus, Status, TestResult
+from ..store.base import Store, evidence_table, explanations_table
 
 FINGERPRINTS_ENV = "CISCOPE_FINGERPRINTS"
 DEFAULT_DIR = "fingerprints"
@@ -305,27 +305,42 @@ def refresh_titles(store: Store, fps: Sequence[Fingerprint]) -> None:
                           (fp.title, fp.url, fp.retry, fp.file, fp.id))
 
 
+def refresh_explanations(store: Store, run_ids: Sequence[int]) -> None:
+    """Recompute the ``explanations`` rows of these runs from their stored matches (the one
+    rule: :func:`ciscope.queries.explained.explain`)."""
+    scoped = {bug: orjson.loads(tests or "[]") for bug, tests in store.query("SELECT bug, test_ids FROM fingerprints")}
+    for start in range(0, len(run_ids), 2000):
+        chunk = list(run_ids[start:start + 2000])
+        store.execute(f"DELETE FROM explanations WHERE run_id IN ({','.join('?' * len(chunk))})", chunk)
+        evidence: dict[int, list[Evidence]] = defaultdict(list)
+        for rid, bug, test in store.query_in("SELECT DISTINCT run_id, bug, test FROM matches WHERE run_id IN ({marks})",
+                                             chunk):
+            evidence[rid].append(Evidence(bug=bug, file="", line=None, text="", test=test))
+        failing: dict[int, set[str]] = defaultdict(set)
+        for rid, test in store.query_in("SELECT run_id, test FROM test_verdicts WHERE verdict IN ('failed', 'error',"
+                                        " 'flaky') AND run_id IN ({marks})", sorted(evidence)):
+            failing[rid].add(test)
+        table = explanations_table(((rid, failing[rid], ev) for rid, ev in evidence.items()), scoped)
+        if table.num_rows:
+            store.append("explanations", table)
+
+
 def refresh_reasons(store: Store, run_ids: Sequence[int]) -> int:
-    """Rewrite ``reason.fingerprint`` and ``reason.cluster`` of these runs from their stored
-    matches and failures. Runs without a reason (they did not fail) keep none. Returns the
-    number of reasons rewritten."""
+    """Rewrite the ``explanations`` of these runs, and ``reason.fingerprint`` and
+    ``reason.cluster`` from their stored matches and failures. Runs without a reason (they
+    did not fail) keep none. Returns the number of reasons rewritten."""
     from .clusters import cluster_key
 
-    # a match in a run's logs explains the failures of its fingerprint's test_ids (as at ingest)
-    scoped = {bug: {plain_test_id(t) for t in orjson.loads(tests or "[]")}
-              for bug, tests in store.query("SELECT bug, test_ids FROM fingerprints")}
+    refresh_explanations(store, run_ids)
     count = 0
     for start in range(0, len(run_ids), 2000):
         chunk = list(run_ids[start:start + 2000])
         bugs: dict[int, set[str]] = defaultdict(set)
-        explained: dict[int, set[str]] = defaultdict(set)
-        explained_plain: dict[int, set[str]] = defaultdict(set)  # by test_ids, attributes ignored
-        for rid, bug, test in store.query_in("SELECT run_id, bug, test FROM matches WHERE run_id IN ({marks})", chunk):
+        for rid, bug in store.query_in("SELECT DISTINCT run_id, bug FROM matches WHERE run_id IN ({marks})", chunk):
             bugs[rid].add(bug)
-            if test is not None:
-                explained[rid].add(test)
-            else:
-                explained_plain[rid].update(scoped.get(bug, ()))
+        explained: dict[int, set[str]] = defaultdict(set)
+        for rid, test in store.query_in("SELECT DISTINCT run_id, test FROM explanations WHERE run_id IN ({marks})", chunk):
+            explained[rid].add(test)
         # the first unexplained failure by (test, attempt) in Python's order, as at ingest: an
         # ORDER BY on text would follow the database's collation
         first: dict[int, tuple[str, int, str]] = {}
@@ -333,7 +348,7 @@ def refresh_reasons(store: Store, run_ids: Sequence[int]) -> int:
                 "SELECT t.run_id, t.test, t.attempt, t.failure_message, t.failure_text FROM test_results t"
                 " JOIN test_verdicts v ON v.run_id = t.run_id AND v.test = t.test WHERE t.status IN ('failed', 'error')"
                 " AND v.verdict IN ('failed', 'error') AND t.run_id IN ({marks})", chunk):
-            if test in explained.get(rid, ()) or plain_test_id(test) in explained_plain.get(rid, ()):
+            if test in explained.get(rid, ()):
                 continue
             if rid not in first or (test, attempt) < first[rid][:2]:
                 first[rid] = (test, attempt, message or text or "")

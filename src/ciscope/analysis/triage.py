@@ -11,8 +11,8 @@ All read the store only (matches were found at ingest or by ``reclassify``):
 - :func:`failure_clusters` — clusters of the test failures nobody has explained yet, each
   with a suggested fingerprint (Kubernetes triage).
 
-A failed test is **explained** when a fingerprint matched its own failure text, or matched
-the run's logs and lists the test in its ``test_ids``. A failed run is **classified** when
+A failed test is **explained** by the one rule of :mod:`ciscope.queries.explained` (read from
+the ``explanations`` table). A failed run is **classified** when
 some fingerprint matched it (elastic-recheck counts runs, not tests).
 
 Time windows end at ``now``: by default the start of the newest run in the store, so that a
@@ -28,7 +28,6 @@ from typing import Any
 import orjson
 
 from ..errors import UsageError
-from ..model import plain_test_id
 from ..store.base import Store
 
 FAILED = ("failure", "error")
@@ -62,13 +61,6 @@ def _runs_where(store: Store, first: str, *, job: str | None, days: int | None,
             clauses.append("r.started_at > ?")
             params.append(end - timedelta(days=days))
     return clauses, params
-
-
-def _fingerprint_tests(store: Store) -> dict[str, set[str]]:
-    """Per bug, the tests its log matches explain (its ``test_ids``, tempest attributes off:
-    compare with :func:`ciscope.model.plain_test_id`)."""
-    return {bug: {plain_test_id(t) for t in orjson.loads(tests or "[]")}
-            for bug, tests in store.query("SELECT bug, test_ids FROM fingerprints")}
 
 
 # ---------------------------------------------------------------------------- triage
@@ -111,7 +103,9 @@ def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
         messages.setdefault(test, (message or text or "").strip().split("\n", 1)[0][:500])
     evidence = store.query_dicts("SELECT bug, test, file, line, text FROM matches WHERE run_id = ?"
                                  " ORDER BY bug, test, file, line", (rid,))
-    scoped = _fingerprint_tests(store)
+    explained: dict[str, set[str]] = defaultdict(set)  # test -> bugs (queries.explained's rule)
+    for test, bug in store.query("SELECT test, bug FROM explanations WHERE run_id = ?", (rid,)):
+        explained[test].add(bug)
     per_test: dict[str, list[dict[str, Any]]] = defaultdict(list)
     run_level: list[dict[str, Any]] = []
     for e in evidence:
@@ -119,10 +113,10 @@ def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
     failures = []
     unexplained = []
     for test in failed:
-        items = list(per_test.get(test, []))
-        plain = plain_test_id(test)
-        items += [e for e in run_level if plain in scoped.get(e["bug"], ())]
-        bugs_here = sorted({e["bug"] for e in items})
+        bugs_here = sorted(explained.get(test, ()))
+        items = [e for e in per_test.get(test, []) if e["bug"] in bugs_here]
+        direct = {e["bug"] for e in items}  # a bug explaining the test by a log match shows that line
+        items += [e for e in run_level if e["bug"] in bugs_here and e["bug"] not in direct]
         failures.append({"test": test, "message": messages.get(test, ""), "bugs": bugs_here,
                          "evidence": [_evidence(e) for e in items]})
         if not bugs_here:
@@ -257,22 +251,15 @@ def unexplained_failures(store: Store, *, days: int | None = None, now: datetime
         " FROM test_results t JOIN runs r ON r.run_id = t.run_id"
         f" WHERE {' AND '.join(clauses)} ORDER BY t.run_id, t.test, t.attempt", params)
     explained: set[tuple[int, str]] = set()
-    explained_plain: set[tuple[int, str]] = set()  # by test_ids, tempest attributes ignored
     if not include_known:
-        scoped = _fingerprint_tests(store)
-        for rid, bug, test in store.query("SELECT run_id, bug, test FROM matches"):
-            if test is not None:
-                explained.add((rid, test))
-            else:
-                for t in scoped.get(bug, ()):
-                    explained_plain.add((rid, t))
+        explained = {(rid, test) for rid, test in store.query("SELECT DISTINCT run_id, test FROM explanations")}
     out = []
     last = None
     for rid, j, build, test, _attempt, message, text, started in rows:
         if (rid, test) == last:
             continue
         last = (rid, test)
-        if (rid, test) in explained or (explained_plain and (rid, plain_test_id(test)) in explained_plain):
+        if (rid, test) in explained:
             continue
         out.append({"run": rid, "job": j, "build": build, "test": test, "time": started,
                     "text": message or text or ""})

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import StoreError, UnknownEngineError
-from ..model import Evidence, Run, RunStatus, Status, TestResult, plain_test_id
+from ..model import Evidence, Run, RunStatus, Status, TestResult
 
 DEFAULT_URL = "duckdb:///./ciscope.duckdb"
 
@@ -91,8 +91,12 @@ MATCHES_SCHEMA = pa.schema(
         ("matched_at", pa.timestamp("us")),
     ]
 )
+EXPLANATIONS_SCHEMA = pa.schema([("run_id", pa.int64()), ("test", pa.string()), ("bug", pa.string())])
+RUN_VARIANTS_SCHEMA = pa.schema([("run_id", pa.int64()), ("key", pa.string()), ("value", pa.string())])
 SCHEMAS = {"runs": RUNS_SCHEMA, "test_results": RESULTS_SCHEMA, "test_verdicts": VERDICTS_SCHEMA,
-           "matches": MATCHES_SCHEMA}
+           "matches": MATCHES_SCHEMA, "explanations": EXPLANATIONS_SCHEMA, "run_variants": RUN_VARIANTS_SCHEMA}
+#: Tables holding rows of a run (deleted with it, written with it), children before ``runs``.
+RUN_TABLES = ("matches", "explanations", "run_variants", "test_verdicts", "test_results", "runs")
 
 def _utc_naive(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
@@ -184,6 +188,9 @@ def arrow_batch(runs: Sequence[Run], *, now: datetime | None = None) -> Batch:
         "test_results": results,
         "test_verdicts": verdicts,
         "matches": evidence_table([(rid, run.evidence) for rid, run in zip(run_ids, runs)], now=now),
+        "explanations": explanations_table((rid, _failing_ids(run), run.evidence)
+                                           for rid, run in zip(run_ids, runs) if run.evidence),
+        "run_variants": variants_table((rid, run.variants) for rid, run in zip(run_ids, runs)),
     }
     return Batch(run_ids=run_ids, tables=tables, results=results.num_rows)
 
@@ -201,6 +208,38 @@ def evidence_table(evidence: Iterable[tuple[int, Sequence[Evidence]]], *, now: d
             cols["text"].append(e.text[:1024])
             cols["matched_at"].append(now)
     return pa.Table.from_pydict(cols, schema=MATCHES_SCHEMA)
+
+
+def explanations_table(runs: Iterable[tuple[int, Iterable[str], Sequence[Evidence]]],
+                       scoped: dict[str, list[str]] | None = None) -> pa.Table:
+    """The ``explanations`` rows of (run_id, failing test ids, evidence) triples: which bug
+    explains which failed test, by the one rule of :func:`ciscope.queries.explained.explain`."""
+    from ..queries.explained import explain
+
+    cols: dict[str, list[Any]] = {"run_id": [], "test": [], "bug": []}
+    for rid, failing, evidence in runs:
+        for test, bugs in sorted(explain(failing, evidence, scoped).items()):
+            for bug in sorted(bugs):
+                cols["run_id"].append(rid)
+                cols["test"].append(test)
+                cols["bug"].append(bug)
+    return pa.Table.from_pydict(cols, schema=EXPLANATIONS_SCHEMA)
+
+
+def variants_table(runs: Iterable[tuple[int, dict[str, str]]]) -> pa.Table:
+    """The ``run_variants`` rows of (run_id, variants) pairs."""
+    cols: dict[str, list[Any]] = {"run_id": [], "key": [], "value": []}
+    for rid, variants in runs:
+        for key, value in sorted(variants.items()):
+            cols["run_id"].append(rid)
+            cols["key"].append(str(key))
+            cols["value"].append(str(value))
+    return pa.Table.from_pydict(cols, schema=RUN_VARIANTS_SCHEMA)
+
+
+def _failing_ids(run: Run) -> set[str]:
+    """Test ids with a failed or errored attempt in the run (failed or flaked)."""
+    return {r.test_id for r in run.results if r.status is Status.FAILED or r.status is Status.ERROR}
 
 
 def _derive_verdicts(results: pa.Table, run_info: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -256,13 +295,14 @@ def run_reason(run: Run, failed_tests: int) -> dict[str, object]:
     :func:`ciscope.analysis.clusters.cluster_key`; None when every failure is explained)."""
     from ..analysis.clusters import cluster_key
 
+    from ..queries.explained import explain
+
     bugs = sorted({e.bug for e in run.evidence})
     reason = _base_reason(run, failed_tests)
     reason["fingerprint"] = bugs or None
-    explained = {e.test for e in run.evidence if e.test is not None}
-    scoped = {plain_test_id(t) for e in run.evidence if e.test is None for t in e.explains}
-    unexplained = [r for r in _failing(run)
-                   if r.test_id not in explained and not (scoped and plain_test_id(r.test_id) in scoped)]
+    failing = _failing(run)
+    explained = explain({r.test_id for r in failing}, run.evidence)
+    unexplained = [r for r in failing if r.test_id not in explained]
     reason["cluster"] = None
     if unexplained:
         first = min(unexplained, key=lambda r: (r.test_id, r.attempt))
@@ -389,6 +429,8 @@ class Store:
             try:
                 for statement in split_sql(sql):
                     self.execute(statement)
+                if version in _BACKFILLS:
+                    _BACKFILLS[version](self)
                 self.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     (version, name, datetime.now(timezone.utc).replace(tzinfo=None)),
@@ -471,8 +513,8 @@ class Store:
         try:
             if report.replaced:
                 self._delete_runs(report.replaced)
-            for table in ("runs", "test_results", "test_verdicts", "matches"):
-                if batch.tables[table].num_rows:
+            for table in reversed(RUN_TABLES):
+                if table in batch.tables and batch.tables[table].num_rows:
                     self.append(table, batch.tables[table])
             self._upsert_jobs(todo)
             self.commit()
@@ -509,7 +551,7 @@ class Store:
         for start in range(0, len(run_ids), 5000):
             chunk = list(run_ids[start : start + 5000])
             marks = ",".join("?" * len(chunk))
-            for table in ("matches", "test_verdicts", "test_results", "runs"):
+            for table in RUN_TABLES:
                 self.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", chunk)
 
     def _upsert_jobs(self, runs: Sequence[Run]) -> None:
@@ -552,6 +594,31 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _backfill_0007(store: Store) -> None:
+    """Fill ``explanations`` and ``run_variants`` for runs stored before migration 0007."""
+    rows = store.query("SELECT run_id, variants FROM runs WHERE variants <> '{}'")
+    table = variants_table((rid, orjson.loads(v)) for rid, v in rows)
+    if table.num_rows:
+        store.append("run_variants", table)
+    scoped = {bug: orjson.loads(t or "[]") for bug, t in store.query("SELECT bug, test_ids FROM fingerprints")}
+    evidence: dict[int, list[Evidence]] = {}
+    for rid, bug, test in store.query("SELECT DISTINCT run_id, bug, test FROM matches"):
+        evidence.setdefault(rid, []).append(Evidence(bug=bug, file="", line=None, text="", test=test))
+    failing: dict[int, set[str]] = {}
+    ids = sorted(evidence)
+    for start in range(0, len(ids), 5000):
+        for rid, test in store.query_in("SELECT run_id, test FROM test_verdicts WHERE verdict IN ('failed', 'error', 'flaky')"
+                                        " AND run_id IN ({marks})", ids[start:start + 5000]):
+            failing.setdefault(rid, set()).add(test)
+    table = explanations_table(((rid, failing.get(rid, set()), ev) for rid, ev in evidence.items()), scoped)
+    if table.num_rows:
+        store.append("explanations", table)
+
+
+#: Python steps run right after a migration's SQL, in its transaction.
+_BACKFILLS = {7: _backfill_0007}
 
 
 def engines() -> dict[str, type[Store]]:

@@ -1,0 +1,9 @@
+"""Queries over the store: the one home of the concepts every analysis shares.
+
+- :mod:`.explained` — what "explained by a known bug" means (one definition);
+- :mod:`.window` — which runs an analysis reads (job, time, branch, variants, tests) and
+  what "now" is (one rule).
+
+These modules name tables and columns; analyses call them instead of writing their own
+WHERE clauses. (Issue 9 moves the remaining SQL of the analyses here, as Ibis expressions.)
+"""

@@ -1,0 +1,56 @@
+"""The one definition of "explained by a known bug".
+
+A failed test of a run is **explained** by bug B when
+
+- B's fingerprint matched that test's own failure text in that run (evidence with ``test``), or
+- B's fingerprint matched one of the run's logs (evidence without ``test``) and lists the test
+  in its ``test_ids`` (compared without tempest-style attributes, see
+  :func:`ciscope.model.plain_test_id`). A log match of a fingerprint without ``test_ids``
+  classifies the run (elastic-recheck counts runs) but explains no particular test.
+
+:func:`explain` applies the rule to one run's evidence. Its answers are stored in the
+``explanations`` table (run_id, test, bug) when a run is written and whenever stored matches
+change (``reclassify``), so every reader — reasons, triage, flakes, regressions, clusters,
+the grid — asks the table the same question through :func:`explained_sql` and never
+re-derives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from ..model import Evidence, plain_test_id
+
+__all__ = ["explain", "explained_sql"]
+
+
+def explain(failing: Iterable[str], evidence: Iterable[Evidence],
+            scoped: Mapping[str, Iterable[str]] | None = None) -> dict[str, set[str]]:
+    """Per failing test (test ids of ``failing``), the bugs that explain it.
+
+    ``scoped`` gives each bug's ``test_ids`` for log evidence whose ``explains`` is empty
+    (evidence read back from the store carries none); evidence found at ingest carries its
+    fingerprint's test_ids in ``explains``. Tests nothing explains are left out."""
+    direct: dict[str, set[str]] = {}
+    by_plain: dict[str, set[str]] = {}
+    for e in evidence:
+        if e.test is not None:
+            direct.setdefault(e.test, set()).add(e.bug)
+            continue
+        tests = e.explains or (tuple(scoped.get(e.bug, ())) if scoped else ())
+        for t in tests:
+            by_plain.setdefault(plain_test_id(t), set()).add(e.bug)
+    out: dict[str, set[str]] = {}
+    for test in failing:
+        bugs = set(direct.get(test, ()))
+        if by_plain:
+            bugs |= by_plain.get(plain_test_id(test), set())
+        if bugs:
+            out[test] = bugs
+    return out
+
+
+def explained_sql(run_id: str, test: str) -> str:
+    """SQL condition: the failure of ``test`` (a column) in run ``run_id`` (a column) is
+    explained by some known bug."""
+    return f"EXISTS (SELECT 1 FROM explanations x WHERE x.run_id = {run_id} AND x.test = {test})"
