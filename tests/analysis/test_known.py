@@ -24,6 +24,7 @@ from ciscope.errors import UsageError
 from ciscope.fingerprints import Fingerprint
 from ciscope.ingest.batch import ingest
 from ciscope.model import Status, run_id
+from ciscope.queries.window import Window
 
 from histories import history_runs
 from runfolders import write_run
@@ -459,7 +460,7 @@ def test_bugs_hits_windows_share_jobs_and_hourly_series(store, tmp_path):
     assert one_day["hits"] == etcd["hits"]  # the windows do not depend on --days
 
     # one job: its failed runs only; the end is still the newest run of the store
-    b = bugs(store, job="b")[0]
+    b = bugs(store, window=Window(job="b"))[0]
     assert (b["hits"], b["share"], b["jobs"]) == ({"24h": 1, "7d": 1, "10d": 2, "all": 3}, 0.75, ["b"])
 
 
@@ -481,9 +482,11 @@ def test_unclassified_rates_overall_and_per_job(store, tmp_path):
     assert u["runs"] == [{"job": "b", "build": "250", "status": "failure", "started_at": at(250), "failed_tests": 1,
                           "component": "tests", "message": "[sig-x] other: quota exceeded for project ci-7",
                           "cluster": cluster_key("quota exceeded for project ci-7")}]
-    recent = unclassified(store, days=1)  # started after hour 276: 299 and 277
-    assert (recent["failed_runs"], recent["classified"], recent["runs"]) == (2, 2, [])
-    assert unclassified(store, job="a")["runs"] == []
+    # --days 1: runs started in the 24 h up to the newest run (hour 299), both ends included:
+    # 299, 277 and 276 (the edge)
+    recent = unclassified(store, window=Window(days=1))
+    assert (recent["failed_runs"], recent["classified"], recent["runs"]) == (3, 3, [])
+    assert unclassified(store, window=Window(job="a"))["runs"] == []
 
 
 def test_unclassified_with_no_failed_runs(store, tmp_path):
@@ -566,16 +569,17 @@ def classified_history(store, patterns: dict[str, str], known: set[str], **optio
     store.write_runs(runs)
 
 
-def test_known_bug_failures_are_not_flake_evidence(store):
+def test_known_bug_flakes_are_reported_and_can_be_excluded(store):
     # both fail in isolation 4 times between passes; t's failures are all the etcd bug
     classified_history(store, {"t": "PPPFPPPPFPPPPFPPPPFPPP", "u": "PPFPPPPFPPPPFPPPPFPPPP"}, known={"t"})
     assert store.query("SELECT count(*), count(DISTINCT run_id) FROM matches") == [(4, 4)]
-    plain = flaky_tests(store, only_flaky=True)
-    assert [(r["test"], r["isolated_failures"]) for r in plain] == [("u", 4)]
-    known = flaky_tests(store, only_flaky=True, include_known=True)
-    assert sorted((r["test"], r["isolated_failures"]) for r in known) == [("t", 4), ("u", 4)]
+    own = flaky_tests(store, only_flaky=True, exclude_known=True)
+    assert [(r["test"], r["isolated_failures"]) for r in own] == [("u", 4)]
+    known = flaky_tests(store, only_flaky=True)
+    assert sorted((r["test"], r["isolated_failures"], r["known_bugs"], r["known_share"]) for r in known) == [
+        ("t", 4, ["BUG-ETCD"], 1.0), ("u", 4, [], 0.0)]
     # without the known failures t is a test that always passed
-    t = next(r for r in flaky_tests(store) if r["test"] == "t")
+    t = next(r for r in flaky_tests(store, exclude_known=True) if r["test"] == "t")
     assert (t["runs"], t["flaked"], t["isolated_failures"], t["verdict"]) == (18, 0, 0, "not_flaky")
 
 

@@ -15,6 +15,7 @@ from ciscope.analysis.triage import bugs, failure_clusters, triage, unclassified
 from ciscope.errors import UsageError
 from ciscope.ingest.batch import ingest
 from ciscope.model import Evidence, run_id
+from ciscope.queries.window import Window
 
 from histories import history_runs
 from runfolders import write_run
@@ -255,7 +256,8 @@ def test_clusters_of_unexplained_failures_with_a_fingerprint(store, tmp_path):
     assert failure_clusters(store, include_known=True)["failures"] == 18
 
 
-def test_known_bug_failures_are_not_flake_evidence(store):
+def test_known_bug_flakes_are_reported_with_their_bugs(store):
+    """Issue 8: a test that flakes because of a known bug still flakes."""
     runs = history_runs({"t": "PPFPPPFPPPPFPPPPF"})
     for run in runs:
         for r in run.results:
@@ -263,8 +265,9 @@ def test_known_bug_failures_are_not_flake_evidence(store):
                 r.failure_message = DISK
                 run.evidence.append(Evidence("BUG-1", "junit", 1, DISK, "t"))
     store.write_runs(runs)
-    assert [r["test"] for r in flaky_tests(store, only_flaky=True)] == []
-    assert [r["test"] for r in flaky_tests(store, only_flaky=True, include_known=True)] == ["t"]
+    [row] = flaky_tests(store, only_flaky=True)
+    assert (row["test"], row["known_bugs"], row["known_share"]) == ("t", ["BUG-1"], 1.0)
+    assert [r["test"] for r in flaky_tests(store, only_flaky=True, exclude_known=True)] == []
 
 
 def test_classifier_skips_runs_without_failures(tmp_path):
@@ -283,11 +286,12 @@ def test_windows_of_unclassified_and_clusters(store, tmp_path):
     fp = fingerprints(tmp_path, **{"BUG-1": "regex: 'No space left on device \\(errno \\d+\\)'\n"})
     ingest_with(store, runs_tree(tmp_path), fp)
     # the newest run (build 4) starts the window's end; days=0 leaves nothing before it
-    assert unclassified(store, days=0)["failed_runs"] == 0
-    assert unclassified(store, days=1)["failed_runs"] == 3
-    assert unclassified(store, job="other-job")["failed_runs"] == 0
-    assert failure_clusters(store, days=0)["failures"] == 0
-    assert failure_clusters(store, days=1)["failures"] == 2  # "[sig-c] other" in builds 1 and 4
+    newest = store.query("SELECT max(started_at) FROM runs")[0][0]
+    assert unclassified(store, window=Window(since=newest + timedelta(seconds=1)))["failed_runs"] == 0
+    assert unclassified(store, window=Window(days=1))["failed_runs"] == 3
+    assert unclassified(store, window=Window(job="other-job"))["failed_runs"] == 0
+    assert failure_clusters(store, window=Window(since=newest + timedelta(seconds=1)))["failures"] == 0
+    assert failure_clusters(store, window=Window(days=1))["failures"] == 2  # "[sig-c] other" in builds 1 and 4
 
 
 def test_log_match_explains_test_ids_ignoring_tempest_attributes(store, tmp_path):

@@ -31,6 +31,13 @@ def test_flaky_without_retries(quality):
     assert f["precision"] >= 0.95 and f["recall"] >= 0.95, f
 
 
+def test_flakes_with_a_known_cause_are_reported_with_their_bug(quality):
+    """Issue 8: a test that flakes because of a known bug is reported, with the right bug."""
+    k = quality["flaky"]["known_cause"]
+    assert k["reported"] >= 3
+    assert k["precision"] >= 0.95, k
+
+
 def test_regressions(quality):
     r = quality["regressions"]
     assert r["true"] >= 5

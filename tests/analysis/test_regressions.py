@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ciscope.analysis.regressions import RegressionOptions, regressions
+from ciscope.queries.window import Window
 
 from histories import T0, history_runs
 
@@ -53,7 +54,7 @@ def test_new_failing_test(store):
 def test_window_is_anchored_at_the_given_time(store):
     store.write_runs(history_runs({"t": pattern("P", "FFFFFFP")}, hours=24 / PER_DAY))
     early = T0 + timedelta(days=25)
-    assert regressions(store, at=early) == []
+    assert regressions(store, window=Window(until=early)) == []
 
 
 def test_a_flaky_test_drifting_by_chance_is_not_a_regression(store):

@@ -10,6 +10,7 @@ from ciscope.analysis.stats import list_runs, stats_by_test
 from ciscope.errors import StoreError, UnknownEngineError
 from ciscope.model import Run, RunStatus, Status, TestResult
 from ciscope.store import connect
+from ciscope.queries.window import Window
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -109,7 +110,7 @@ def test_sippy_rates(store):
         "job": "e2e-aws", "test": "t", "runs": 4, "passed": 2, "failed": 1, "flaked": 1, "skipped": 1,
         "pass_rate": 0.5, "working_rate": 0.75, "flake_rate": 0.25,
     }
-    assert stats_by_test(store, job="other") == []
+    assert stats_by_test(store, window=Window(job="other")) == []
     newest = list_runs(store, limit=2)
     assert [r["build"] for r in newest] == ["5", "4"]
 

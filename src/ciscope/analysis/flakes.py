@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from scipy.stats import poisson
 from ..store.base import Store
 from .changepoint import changepoints
 from .clusters import cluster
+from ..queries.window import Window as Scope
 from .history import FAIL, FLAKY, History, InfraRule, Window, load_history, segment_lengths, verdict_counts
 
 
@@ -51,35 +52,47 @@ class FlakeOptions:
     shared_cause_alpha: float = 0.02
 
 
-def flaky_tests(store: Store, /, *, job: str | None = None, days: int | None = None,
-                at: datetime | None = None, options: FlakeOptions | None = None,
+def flaky_tests(store: Store, /, *, window: Scope | None = None, options: FlakeOptions | None = None,
                 infra: InfraRule | None = None, only_flaky: bool = False,
-                include_known: bool = False) -> list[dict[str, Any]]:
-    """Per (job, test) flake statistics and verdict, most impactful first.
+                exclude_known: bool = False) -> list[dict[str, Any]]:
+    """Per (job, test) flake statistics and verdict, most impactful first, over the runs of
+    ``window`` (default: all).
 
-    ``days`` limits the window to the ``days`` before ``at`` (default: the newest run).
-    Failures explained by known-bug fingerprints are left out unless ``include_known``.
+    A test whose failures a known bug explains still flakes: it is reported, with the bugs
+    (``known_bugs``) and the share of its failed and flaked runs they explain
+    (``known_share``). ``exclude_known`` leaves those failures out of the evidence instead,
+    so that only the tests' own flakiness remains.
     """
-    since = None
-    if days is not None:
-        at = at or newest_run(store, job=job)
-        since = at - timedelta(days=days) if at else None
+    window = window or Scope()
     options = options or FlakeOptions()
-    window = Window(job=job, since=since, infra=infra, include_known=include_known)
-    history = load_history(store, window, troubled_only=True)
-    counts = None if only_flaky else verdict_counts(store, window)
-    shared = shared_cause_rows(store, window, history, min_tests=options.shared_cause_tests,
+    selection = Window(scope=window, infra=infra, include_known=not exclude_known)
+    history = load_history(store, selection, troubled_only=True)
+    counts = None if only_flaky else verdict_counts(store, selection)
+    shared = shared_cause_rows(store, selection, history, min_tests=options.shared_cause_tests,
                                share=options.shared_cause_share, alpha=options.shared_cause_alpha)
     rows = flake_stats(history, options, counts=counts, shared=shared)
     if only_flaky:
         rows = [r for r in rows if r["verdict"] == "flaky"]
+    _add_known(store, selection, rows)
     return rows
 
 
-def newest_run(store: Store, *, job: str | None = None) -> datetime | None:
-    sql = "SELECT max(started_at) FROM runs" + (" WHERE job = ?" if job else "")
-    value = store.query(sql, [job] if job else [])[0][0]
-    return value.replace(tzinfo=timezone.utc) if value is not None else None
+def _add_known(store: Store, selection: Window, rows: list[dict[str, Any]]) -> None:
+    """Set ``known_bugs`` and ``known_share`` of each row: the bugs explaining the test's
+    failed or flaked runs in the selection, and the share of those runs they explain."""
+    where, params = selection.where(store)
+    explained: dict[tuple[str, str], dict[str, set[int]]] = {}
+    for job, test, run_id, bug in store.query(
+            "SELECT v.job, v.test, v.run_id, x.bug FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id"
+            " JOIN explanations x ON x.run_id = v.run_id AND x.test = v.test"
+            f" WHERE {where} AND v.verdict IN ('failed', 'error', 'flaky')", params):
+        explained.setdefault((job, test), {}).setdefault(bug, set()).add(run_id)
+    for row in rows:
+        bugs = explained.get((row["job"], row["test"]), {})
+        runs = set().union(*bugs.values()) if bugs else set()
+        troubled = row["failed"] + row["flaked"]
+        row["known_bugs"] = sorted(bugs)
+        row["known_share"] = round(min(len(runs), troubled) / troubled, 6) if troubled and runs else 0.0
 
 
 def _together_by_chance(counts: list[int], runs: int) -> float:
@@ -106,7 +119,7 @@ def shared_cause_rows(store: Store, window: Window, history: History, *, min_tes
     shared = np.zeros(len(history.verdict), dtype=bool)
     if history.groups == 0:
         return shared
-    where, params = window.where()
+    where, params = window.where(store)
     rows = store.query(
         "SELECT t.run_id, v.job, t.test, min(coalesce(t.failure_message, t.failure_text, ''))"
         " FROM test_results t JOIN test_verdicts v ON v.run_id = t.run_id AND v.test = t.test"

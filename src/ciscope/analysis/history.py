@@ -8,7 +8,7 @@ results within seconds and guarantees the same answers on every engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
@@ -16,20 +16,43 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..queries.explained import explained_sql
+from ..queries.window import Window as Scope
 from ..store.base import Store
 
 # verdict codes in the arrays
 PASS, FAIL, FLAKY = 0, 1, 2
 
 
+#: Tests that set the job up (Sippy's install and infrastructure tests): when one fails, the
+#: run is an infrastructure failure, not evidence about the tests that did not get to run.
+DEFAULT_SETUP_TESTS = (r"^(?:install should succeed\b|\[sig-sippy\] infrastructure should work"
+                       r"|\[sig-sippy\] (?:install|setup)\b|cluster install\b|(?:job|cluster) setup should succeed)")
+
+
 @dataclass
 class InfraRule:
     """Which runs are infrastructure failures, excluded from test statistics: the run ended
     in ``error``, or it failed with no test results, or at least ``fraction`` of its tests
-    failed (and at least ``min_failed`` of them) — the job broke, not the tests."""
+    failed (and at least ``min_failed`` of them) — the job broke, not the tests — or a setup
+    test (a test id matching ``setup_tests``, see :data:`DEFAULT_SETUP_TESTS`) failed."""
 
     fraction: float = 0.5
     min_failed: int = 10
+    setup_tests: str | None = DEFAULT_SETUP_TESTS
+
+    def clauses(self, store: Store) -> tuple[list[str], list[object]]:
+        """SQL conditions over ``runs r`` that hold for runs that are NOT infrastructure failures."""
+        clauses = [
+            "r.status NOT IN ('pending', 'error', 'aborted')",
+            "r.tests > 0",
+            "NOT (r.failed_tests >= ? AND r.failed_tests >= ? * r.tests)",
+        ]
+        params: list[object] = [self.min_failed, self.fraction]
+        if self.setup_tests:
+            clauses.append("NOT EXISTS (SELECT 1 FROM test_verdicts sv WHERE sv.run_id = r.run_id"
+                           f" AND sv.verdict IN ('failed', 'error') AND {store.regex_sql('sv.test')})")
+            params.append(self.setup_tests)
+        return clauses, params
 
 
 @dataclass
@@ -49,6 +72,7 @@ class History:
     builds: list[str]  # build id per run index
     run_ids: np.ndarray  # int64 run_id per run index (sorted)
     commits: list[str | None]  # code → sha
+    explained: np.ndarray | None = None  # bool per row: a known bug explains the failure
 
     @property
     def groups(self) -> int:
@@ -63,47 +87,41 @@ class History:
 
 @dataclass
 class Window:
-    """Which verdicts an analysis reads: one job or all, a time range, infra runs left out."""
+    """Which verdicts a history analysis reads: the runs of a :class:`ciscope.queries.window.Window`
+    (job, time, branch, variants, tests), infrastructure runs left out, and — unless
+    ``include_known`` — failures a known bug explains (:mod:`ciscope.queries.explained`):
+    those are the bug's, not the test's. Sippy calls the regressions they cause "triaged"."""
 
-    job: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    scope: Scope = field(default_factory=Scope)
     infra: InfraRule | None = None
-    #: Leave out verdicts whose failure a known-bug fingerprint explains (a match on the
-    #: test's own failure text): those are the bug's, not the test's. Sippy calls the
-    #: regressions they cause "triaged"; flake and regression detectors should not see them.
     include_known: bool = False
 
-    def where(self) -> tuple[str, list[object]]:
-        infra = self.infra or InfraRule()
-        clauses = [
-            "v.verdict <> 'skipped'",
-            "r.status NOT IN ('pending', 'error', 'aborted')",
-            "r.tests > 0",
-            "NOT (r.failed_tests >= ? AND r.failed_tests >= ? * r.tests)",
-        ]
-        params: list[object] = [infra.min_failed, infra.fraction]
+    def where(self, store: Store) -> tuple[str, list[object]]:
+        clauses, params = (self.infra or InfraRule()).clauses(store)
+        clauses.insert(0, "v.verdict <> 'skipped'")
         if not self.include_known:
             clauses.append("NOT " + explained_sql("v.run_id", "v.test"))
-        if self.job is not None:
-            clauses.append("v.job = ?")
-            params.append(self.job)
-        if self.since is not None:
-            clauses.append("v.started_at >= ?")
-            params.append(_naive(self.since))
-        if self.until is not None:
-            clauses.append("v.started_at < ?")
-            params.append(_naive(self.until))
+        c, p = self.scope.run_clauses(store, runs="r", job="v.job", started="v.started_at")
+        clauses += c
+        params += p
+        c, p = self.scope.test_clauses(store, "v.test")
+        clauses += c
+        params += p
         return " AND ".join(clauses), params
 
 
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+def infra_runs(store: Store, scope: Scope, rule: InfraRule | None = None) -> int:
+    """How many finished runs of ``scope`` the infrastructure rule leaves out."""
+    rule = rule or InfraRule()
+    keep, params = rule.clauses(store)
+    where, wparams = scope.where(store, extra=["r.status NOT IN ('pending', 'aborted')"])
+    (n,) = store.query(f"SELECT count(*) FROM runs r{where} AND NOT ({' AND '.join(keep)})", [*wparams, *params])[0]
+    return int(n)
 
 
 def verdict_counts(store: Store, window: Window) -> list[tuple[str, str, int, int, int]]:
     """(job, test, runs, failed, flaked) of every test in the window, sorted."""
-    where, params = window.where()
+    where, params = window.where(store)
     sql = (
         "SELECT v.job, v.test, count(*),"
         " sum(CASE WHEN v.verdict IN ('failed', 'error') THEN 1 ELSE 0 END),"
@@ -118,7 +136,7 @@ def load_history(store: Store, window: Window, *, troubled_only: bool = False) -
     """Every non-skipped verdict of finished, non-infrastructure runs in the window, sorted
     by (job, test, time). With ``troubled_only``, only tests that failed or flaked at least
     once in the window — all that sequence analyses need, usually a few percent of rows."""
-    where, params = window.where()
+    where, params = window.where(store)
     having = " HAVING sum(CASE WHEN verdict <> 'passed' THEN 1 ELSE 0 END) > 0" if troubled_only else ""
     # Only integers and timestamps cross the wire per row: (job, test) pairs are numbered in
     # the database and fetched once; builds and commits come with the (few) runs.

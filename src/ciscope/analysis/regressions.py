@@ -19,7 +19,7 @@ rate rose.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,8 @@ from scipy.stats import hypergeom
 
 from ..store.base import Store
 from .changepoint import changepoints
-from .flakes import newest_run
+from ..queries.window import Window as Scope
+from ..queries.window import naive_utc, now
 from .history import FAIL, InfraRule, Window, load_history
 
 
@@ -47,19 +48,25 @@ class RegressionOptions:
     correct_for_flaky_basis: bool = True
 
 
-def regressions(store: Store, /, *, job: str | None = None, at: datetime | None = None,
-                options: RegressionOptions | None = None, infra: InfraRule | None = None,
-                include_known: bool = False) -> list[dict[str, Any]]:
-    """Regressed (job, test) pairs, worst first. ``at`` ends the sample window (default:
-    the newest run's start, so old histories can be analysed too). Failures explained by
-    known-bug fingerprints are left out unless ``include_known`` (Sippy: triaged)."""
+def regressions(store: Store, /, *, window: Scope | None = None, options: RegressionOptions | None = None,
+                infra: InfraRule | None = None, include_known: bool = False) -> list[dict[str, Any]]:
+    """Regressed (job, test) pairs, worst first, over the runs of ``window`` (its job, branch,
+    variants and test filters). The sample window ends at ``window.until`` (exclusive), else at
+    :func:`ciscope.queries.window.now` (inclusive), so old histories can be analysed too.
+    Failures explained by known-bug fingerprints are left out unless ``include_known``
+    (Sippy: triaged)."""
+    scope = window or Scope()
     options = options or RegressionOptions()
-    at = at or newest_run(store, job=job)
-    if at is None:
+    end = naive_utc(scope.until)
+    if end is None:
+        newest = now(store)
+        end = newest + timedelta(microseconds=1) if newest is not None else None
+    if end is None:
         return []
+    at = end.replace(tzinfo=timezone.utc)
     sample_start = at - timedelta(days=options.sample_days)
     basis_start = sample_start - timedelta(days=options.basis_days)
-    window = Window(job=job, since=basis_start, until=at + timedelta(microseconds=1), infra=infra,
+    window = Window(scope=scope.replace(since=basis_start, until=at, days=None), infra=infra,
                     include_known=include_known)
     history = load_history(store, window, troubled_only=True)  # a test never failing cannot regress
     groups = history.groups
@@ -121,9 +128,21 @@ def regressions(store: Store, /, *, job: str | None = None, at: datetime | None 
             shared_cause = candidates & (s_shared > 0) & ~still
     cp = changepoints(history)
 
+    ends = np.append(history.starts[1:], len(v))
     out = []
     for k in np.flatnonzero(candidates):
-        row = int(cp.row[k])
+        split = int(cp.row[k])
+        # the first bad build is the first FAILING run at the change point (the split is the
+        # first run of the first bad commit, which may have passed); the last good build is the
+        # last run before the split that did not fail: the range a bisect would search
+        row = split
+        if split >= 0:
+            failing = np.flatnonzero(fail[split:ends[k]])
+            row = split + int(failing[0]) if len(failing) else -1
+        good = -1
+        if split > history.starts[k]:
+            before = np.flatnonzero(~fail[history.starts[k]:split])
+            good = int(history.starts[k] + before[-1]) if len(before) else -1
         status = "new_test_failing" if new_failing[k] else ("extreme" if drop[k] > options.extreme_drop else "regressed")
         if shared_cause[k]:
             status = "shared_cause"
@@ -135,8 +154,11 @@ def regressions(store: Store, /, *, job: str | None = None, at: datetime | None 
             "sample": _window(s_runs[k], s_pass[k], s_rate[k]),
             "p_value": float(p_value[k]),
             "first_bad_build": history.build(row) if row >= 0 else None,
-            "first_bad_commit": history.commits[history.commit[row]] if row >= 0 and history.commit[row] >= 0 else None,
+            "first_bad_commit": _commit(history, row),
             "first_bad_at": history.time(row) if row >= 0 else None,
+            "last_good_build": history.build(good) if good >= 0 else None,
+            "last_good_commit": _commit(history, good),
+            "suspects": _suspects(history, good, row),
             "failure_rate_before": round(float(cp.rate_before[k]), 6) if row >= 0 else None,
             "failure_rate_after": round(float(cp.rate_after[k]), 6) if row >= 0 else None,
             "shared_cause_failures": int(s_shared[k]),
@@ -144,6 +166,18 @@ def regressions(store: Store, /, *, job: str | None = None, at: datetime | None 
     order = {"extreme": 0, "regressed": 1, "new_test_failing": 2, "shared_cause": 3}
     out.sort(key=lambda r: (order[r["status"]], r["p_value"], r["job"], r["test"]))
     return out
+
+
+def _commit(history: Any, row: int) -> str | None:
+    return history.commits[history.commit[row]] if row >= 0 and history.commit[row] >= 0 else None
+
+
+def _suspects(history: Any, good: int, bad: int) -> dict[str, Any] | None:
+    """The bisect range: commits after the last good run's, up to the first bad run's."""
+    if bad < 0:
+        return None
+    return {"from_build": history.build(good) if good >= 0 else None, "from_commit": _commit(history, good),
+            "to_build": history.build(bad), "to_commit": _commit(history, bad)}
 
 
 def _window(runs: int, passed: int, rate: float) -> dict[str, Any]:

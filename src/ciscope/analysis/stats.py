@@ -7,31 +7,41 @@ For one (job, test): ``runs = passed + failed + flaked`` (skipped runs do not co
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
+from ..queries.window import Window
 from ..store.base import Store
 
 
-def list_runs(store: Store, /, *, job: str | None = None, since: datetime | None = None,
-              limit: int | None = None) -> list[dict[str, Any]]:
-    """Runs, newest first: {job, build, status, started_at, finished_at, commit, tests,
-    failed_tests, flaked_tests}."""
-    where, params = _where(job=job, since=since, time_column="started_at")
+def list_runs(store: Store, /, *, window: Window | None = None, limit: int | None = None,
+              offset: int = 0) -> list[dict[str, Any]]:
+    """Runs of ``window``, newest first: {job, build, status, started_at, finished_at, commit,
+    tests, failed_tests, flaked_tests}. With a ``test`` filter: runs with a verdict of a
+    matching test."""
+    window = window or Window()
+    extra, extra_params = [], []
+    if window.test is not None:
+        clause, params = window.test_clauses(store, "tv.test")
+        extra.append(f"EXISTS (SELECT 1 FROM test_verdicts tv WHERE tv.run_id = r.run_id AND {clause[0]})")
+        extra_params += params
+    where, params = window.where(store, extra=extra, extra_params=extra_params)
     sql = (
-        "SELECT job, build, status, started_at, finished_at, commit_sha AS commit, tests,"
-        " failed_tests, flaked_tests FROM runs"
-        f"{where} ORDER BY started_at DESC NULLS LAST, job, build"
+        "SELECT r.job, r.build, r.status, r.started_at, r.finished_at, r.commit_sha AS commit, r.tests,"
+        " r.failed_tests, r.flaked_tests FROM runs r"
+        f"{where} ORDER BY r.started_at DESC NULLS LAST, r.job, r.build"
     )
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
+    if offset:
+        sql += f" OFFSET {int(offset)}"
     return store.query_dicts(sql, params)
 
 
-def stats_by_test(store: Store, /, *, job: str | None = None, since: datetime | None = None
-               ) -> list[dict[str, Any]]:
-    """Per (job, test) counts and rates, worst pass rate first."""
-    where, params = _where(job=job, since=since, time_column="started_at")
+def stats_by_test(store: Store, /, *, window: Window | None = None) -> list[dict[str, Any]]:
+    """Per (job, test) counts and rates over the runs of ``window``, worst pass rate first."""
+    window = window or Window()
+    where, params = window.where(store, runs="v", job="v.job", started="v.started_at", has_branch=False,
+                                 test="v.test")
     sql = f"""
         SELECT job, test,
                passed + failed + flaked AS runs, passed, failed, flaked, skipped
@@ -41,7 +51,7 @@ def stats_by_test(store: Store, /, *, job: str | None = None, since: datetime | 
                    sum(CASE WHEN verdict IN ('failed', 'error') THEN 1 ELSE 0 END) AS failed,
                    sum(CASE WHEN verdict = 'flaky' THEN 1 ELSE 0 END) AS flaked,
                    sum(CASE WHEN verdict = 'skipped' THEN 1 ELSE 0 END) AS skipped
-            FROM test_verdicts{where}
+            FROM test_verdicts v{where}
             GROUP BY job, test
         ) AS counts
         ORDER BY job, test
@@ -70,14 +80,3 @@ def stats_by_test(store: Store, /, *, job: str | None = None, since: datetime | 
 
 def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 6) if whole else None
-
-
-def _where(*, job: str | None, since: datetime | None, time_column: str) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    if job is not None:
-        clauses.append("job = ?")
-        params.append(job)
-    if since is not None:
-        clauses.append(f"{time_column} >= ?")
-        params.append(since.replace(tzinfo=None))
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -22,45 +22,22 @@ history that stopped (a demo, an export) still reads sensibly; pass ``now`` for 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
 from ..errors import UsageError
+from ..queries.window import Window, naive_utc, now
 from ..store.base import Store
 
 FAILED = ("failure", "error")
 WINDOWS = (("24h", timedelta(hours=24)), ("7d", timedelta(days=7)), ("10d", timedelta(days=10)))
 
 
-def _naive(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
-
-
-def reference_time(store: Store, now: datetime | None = None) -> datetime | None:
-    """``now`` (naive UTC), or the start of the newest run in the store."""
-    if now is not None:
-        return _naive(now)
-    (latest,) = store.query("SELECT max(started_at) FROM runs")[0]
-    return latest
-
-
-def _runs_where(store: Store, first: str, *, job: str | None, days: int | None,
-                now: datetime | None) -> tuple[list[str], list[Any]]:
-    """SQL clauses (over ``runs r``) and parameters: ``first``, one job, the last ``days``."""
-    clauses, params = [first], []
-    if job:
-        clauses.append("r.job = ?")
-        params.append(job)
-    if days is not None:
-        end = reference_time(store, now)
-        if end is not None:
-            clauses.append("r.started_at > ?")
-            params.append(end - timedelta(days=days))
-    return clauses, params
+def _end(store: Store, window: Window) -> datetime | None:
+    """Where the report's time windows end: ``--until``, else the one "now" of the store."""
+    return naive_utc(window.until) or now(store)
 
 
 # ---------------------------------------------------------------------------- triage
@@ -159,16 +136,17 @@ def _evidence(e: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- bugs
 
-def bugs(store: Store, *, days: int = 10, now: datetime | None = None, job: str | None = None) -> list[dict[str, Any]]:
+def bugs(store: Store, *, window: Window | None = None, days: int = 10) -> list[dict[str, Any]]:
     """One object per fingerprint (stored definitions, plus bugs with matches but no stored
-    definition), most hits in the last ``days`` first."""
-    end = reference_time(store, now)
-    job_clause, params = ("AND r.job = ?", [job]) if job else ("", [])
+    definition), most hits in the last ``days`` first, over the failed runs of ``window``
+    (its time bounds included: the 24 h / 7 d / 10 d counts and the series end at its end)."""
+    window = window or Window()
+    end = _end(store, window)
+    where, params = window.where(store, extra=["r.status IN ('failure', 'error')"])
     rows = store.query(
-        "SELECT DISTINCT m.bug, m.run_id, r.job, r.started_at FROM matches m JOIN runs r ON r.run_id = m.run_id"
-        f" WHERE r.status IN ('failure', 'error') {job_clause}", params)
-    (failed_runs,) = store.query(f"SELECT count(*) FROM runs r WHERE r.status IN ('failure', 'error') {job_clause}",
-                                 params)[0]
+        f"SELECT DISTINCT m.bug, m.run_id, r.job, r.started_at FROM matches m JOIN runs r ON r.run_id = m.run_id{where}",
+        params)
+    (failed_runs,) = store.query(f"SELECT count(*) FROM runs r{where}", params)[0]
     defs = {row["bug"]: row for row in store.query_dicts("SELECT bug, title, url, retry FROM fingerprints")}
     hits: dict[str, dict[int, tuple[str, datetime | None]]] = defaultdict(dict)
     for bug, rid, j, started in rows:
@@ -206,15 +184,14 @@ def bugs(store: Store, *, days: int = 10, now: datetime | None = None, job: str 
 
 # ---------------------------------------------------------------------------- unclassified
 
-def unclassified(store: Store, *, days: int | None = None, now: datetime | None = None,
-                 job: str | None = None, limit: int | None = None) -> dict[str, Any]:
-    """Failed runs with no known-bug match, newest first, and the classification rate."""
-    clauses, params = _runs_where(store, "r.status IN ('failure', 'error')", job=job, days=days, now=now)
-    where = " AND ".join(clauses)
+def unclassified(store: Store, *, window: Window | None = None, limit: int | None = None) -> dict[str, Any]:
+    """Failed runs of ``window`` with no known-bug match, newest first, and the classification rate."""
+    window = window or Window()
+    where, params = window.where(store, extra=["r.status IN ('failure', 'error')"])
     rows = store.query_dicts(
         "SELECT r.run_id, r.job, r.build, r.status, r.started_at, r.failed_tests, r.reason,"
         " CASE WHEN EXISTS (SELECT 1 FROM matches m WHERE m.run_id = r.run_id) THEN 1 ELSE 0 END AS classified"
-        f" FROM runs r WHERE {where} ORDER BY r.started_at DESC, r.job, r.build", params)
+        f" FROM runs r{where} ORDER BY r.started_at DESC, r.job, r.build", params)
     per_job: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     runs = []
     for row in rows:
@@ -240,16 +217,16 @@ def unclassified(store: Store, *, days: int | None = None, now: datetime | None 
 
 # ---------------------------------------------------------------------------- clusters
 
-def unexplained_failures(store: Store, *, days: int | None = None, now: datetime | None = None,
-                         job: str | None = None, include_known: bool = False) -> list[dict[str, Any]]:
+def unexplained_failures(store: Store, *, window: Window | None = None,
+                         include_known: bool = False) -> list[dict[str, Any]]:
     """One record per failed (run, test) no fingerprint explains: its first failed attempt's
     text (message, else output), with run, job, test and time, for :func:`clusters.cluster`.
     Infrastructure runs without test results have nothing to cluster."""
-    clauses, params = _runs_where(store, "t.status IN ('failed', 'error')", job=job, days=days, now=now)
+    window = window or Window()
+    where, params = window.where(store, extra=["t.status IN ('failed', 'error')"], test="t.test")
     rows = store.query(
         "SELECT t.run_id, r.job, r.build, t.test, t.attempt, t.failure_message, t.failure_text, r.started_at"
-        " FROM test_results t JOIN runs r ON r.run_id = t.run_id"
-        f" WHERE {' AND '.join(clauses)} ORDER BY t.run_id, t.test, t.attempt", params)
+        f" FROM test_results t JOIN runs r ON r.run_id = t.run_id{where} ORDER BY t.run_id, t.test, t.attempt", params)
     explained: set[tuple[int, str]] = set()
     if not include_known:
         explained = {(rid, test) for rid, test in store.query("SELECT DISTINCT run_id, test FROM explanations")}
@@ -266,13 +243,12 @@ def unexplained_failures(store: Store, *, days: int | None = None, now: datetime
     return out
 
 
-def failure_clusters(store: Store, *, days: int | None = None, now: datetime | None = None, job: str | None = None,
-                     top: int | None = 50, min_size: int = 1, suggest: bool = True,
-                     include_known: bool = False) -> dict[str, Any]:
+def failure_clusters(store: Store, *, window: Window | None = None, top: int | None = 50, min_size: int = 1,
+                     suggest: bool = True, include_known: bool = False) -> dict[str, Any]:
     """Clusters of unexplained test failures, largest first, with suggested fingerprints."""
     from .clusters import cluster
 
-    failures = unexplained_failures(store, days=days, now=now, job=job, include_known=include_known)
+    failures = unexplained_failures(store, window=window, include_known=include_known)
     clusters = [c for c in cluster(failures, suggest=suggest) if c.size >= min_size]
     builds = {f["run"]: (f["job"], f["build"]) for f in failures}
     shown = clusters[:top] if top is not None else clusters

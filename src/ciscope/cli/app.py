@@ -8,12 +8,13 @@ Exit codes: 0 success; 1 unexpected error; 2 usage error (bad option, unknown en
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import click
 import orjson
@@ -96,6 +97,10 @@ class Context:
             self._store.close()
 
 
+setup_tests_option = click.option(
+    "--setup-tests", metavar="REGEX", envvar="CISCOPE_SETUP_TESTS", show_envvar=True,
+    default=None, help="Tests that set the job up: a run where one failed is an infrastructure failure, left out "
+    "('' turns the rule off). Default: Sippy's install/infrastructure tests (see docs/flakes.md).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Write JSON to stdout instead of a table.")
 job_option = click.option("--job", help="Only this job.")
 
@@ -136,14 +141,49 @@ def _variants(values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _datetime(value: str | None) -> datetime | None:
+def _datetime(value: str | None, option: str = "--started") -> datetime | None:
     if value is None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{value!r}: expected an ISO 8601 time such as 2026-11-01T12:00:00Z", param_hint="--started") from None
+        raise click.BadParameter(f"{value!r}: expected an ISO 8601 time such as 2026-11-01T12:00:00Z "
+                                 "or 2026-11-01", param_hint=option) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def window_options(*, days: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The filters every read command shares (one :class:`ciscope.queries.window.Window`,
+    passed to the command as ``window``): --job, --days, --since, --until, --branch,
+    --variant KEY=VALUE, --test REGEX."""
+    from ..queries.window import Window
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name, None) for name in ("job", "days", "since", "until", "branch", "test_regex")}
+            variants = tuple(sorted(_variants(kwargs.pop("variant", ()) or ()).items()))
+            kwargs["window"] = Window(job=values["job"], days=values["days"], since=_datetime(values["since"], "--since"),
+                                      until=_datetime(values["until"], "--until"), branch=values["branch"],
+                                      variants=variants, test=values["test_regex"])
+            return command(*args, **kwargs)
+
+        options = [
+            click.option("--job", help="Only this job."),
+            *([click.option("--days", type=click.FloatRange(min=0, min_open=True),
+                            help="Only runs started in the N days before now (now: --until, else the newest run's start).")]
+              if days else []),
+            click.option("--since", metavar="TIME", help="Only runs started at or after TIME (ISO 8601; UTC unless a zone is given)."),
+            click.option("--until", metavar="TIME", help="Only runs started before TIME; report windows end there (default: now)."),
+            click.option("--branch", help="Only runs of this branch or release."),
+            click.option("--variant", multiple=True, metavar="KEY=VALUE", help="Only runs with this variant (repeatable; all must hold)."),
+            click.option("--test", "test_regex", metavar="REGEX", help="Only tests whose id matches REGEX (searched, not anchored)."),
+        ]
+        for option in reversed(options):
+            run = option(run)
+        return run
+
+    return decorate
 
 
 

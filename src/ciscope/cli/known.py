@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import UsageError
+from ..queries.window import Window
 from ..store.base import Store
 from .app import (
     Context,
@@ -25,6 +26,7 @@ from .app import (
     json_option,
     progress_bar,
     stderr,
+    window_options,
 )
 from .ingest import _reclassify_line
 
@@ -160,15 +162,16 @@ def triage(obj: Context, ref: str, job: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--days", default=10, show_default=True, help="Length of the hourly series (and of the ranking window).")
-@job_option
+@click.option("--days", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Length of the hourly series (and of the ranking window), ending at --until or now.")
+@window_options(days=False)
 @json_option
 @click.pass_obj
-def bugs(obj: Context, days: int, job: str | None, as_json: bool) -> None:
+def bugs(obj: Context, days: int, window: Window, as_json: bool) -> None:
     """Known bugs by hits: distinct failed runs in the last 24 h, 7 d, 10 d and all time."""
     from ..analysis.triage import bugs as run_bugs
 
-    result = run_bugs(obj.store, days=days, job=job)
+    result = run_bugs(obj.store, window=window, days=days)
     if as_json:
         emit_json(result)
         return
@@ -182,16 +185,15 @@ def bugs(obj: Context, days: int, job: str | None, as_json: bool) -> None:
     _out().print(table)
 
 @cli.command()
-@click.option("--days", type=int, help="Only runs started in the last N days.")
-@job_option
+@window_options()
 @click.option("--limit", type=int, default=50, show_default=True, help="At most N runs listed (the rates count all).")
 @json_option
 @click.pass_obj
-def unclassified(obj: Context, days: int | None, job: str | None, limit: int, as_json: bool) -> None:
+def unclassified(obj: Context, window: Window, limit: int, as_json: bool) -> None:
     """Failed runs no fingerprint explains, and the classification rate overall and per job."""
     from ..analysis.triage import unclassified as run_unclassified
 
-    result = run_unclassified(obj.store, days=days, job=job, limit=limit)
+    result = run_unclassified(obj.store, window=window, limit=limit)
     if as_json:
         emit_json(result)
         return
@@ -213,20 +215,19 @@ def unclassified(obj: Context, days: int | None, job: str | None, limit: int, as
 
 
 @cli.command()
-@click.option("--days", type=int, help="Only failures of runs started in the last N days.")
-@job_option
+@window_options()
 @click.option("--top", type=int, default=50, show_default=True, help="At most N clusters, largest first.")
 @click.option("--min-size", type=int, default=1, show_default=True, help="Leave out clusters with fewer failures.")
 @click.option("--no-suggest", is_flag=True, help="Skip the suggested fingerprints (faster).")
 @click.option("--include-known", is_flag=True, help="Cluster failures explained by known bugs too.")
 @json_option
 @click.pass_obj
-def clusters(obj: Context, days: int | None, job: str | None, top: int, min_size: int, no_suggest: bool,
+def clusters(obj: Context, window: Window, top: int, min_size: int, no_suggest: bool,
              include_known: bool, as_json: bool) -> None:
     """Clusters of unexplained test failures (Kubernetes triage), each with a suggested fingerprint."""
     from ..analysis.triage import failure_clusters
 
-    result = failure_clusters(obj.store, days=days, job=job, top=top, min_size=min_size, suggest=not no_suggest,
+    result = failure_clusters(obj.store, window=window, top=top, min_size=min_size, suggest=not no_suggest,
                               include_known=include_known)
     if as_json:
         emit_json(result["items"])

@@ -408,6 +408,11 @@ class Store:
     def table_exists(self, table: str) -> bool:
         raise NotImplementedError
 
+    def regex_sql(self, column: str) -> str:
+        """SQL condition: ``column`` contains a match of the regular expression in the next
+        ``?`` parameter."""
+        raise NotImplementedError
+
     # -- shared logic ---------------------------------------------------------------------
     def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         table = self.query_arrow(sql, params)

@@ -66,5 +66,8 @@ class DuckDBStore(Store):
         )
         return bool(rows[0][0])
 
+    def regex_sql(self, column: str) -> str:
+        return f"regexp_matches({column}, ?)"
+
     def close(self) -> None:
         self.con.close()

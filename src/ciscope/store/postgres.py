@@ -96,5 +96,8 @@ class PostgresStore(Store):
         rows = self.query("SELECT to_regclass(?) IS NOT NULL", (table,))
         return bool(rows[0][0])
 
+    def regex_sql(self, column: str) -> str:
+        return f"{column} ~ ?"
+
     def close(self) -> None:
         self.con.close()
