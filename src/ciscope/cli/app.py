@@ -161,7 +161,8 @@ def window_options(*, days: bool = True) -> Callable[[Callable[..., Any]], Calla
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(command)
         def run(*args: Any, **kwargs: Any) -> Any:
-            values = {name: kwargs.pop(name, None) for name in ("job", "days", "since", "until", "branch", "test_regex")}
+            values = {name: kwargs.pop(name, None) for name in ("job", "since", "until", "branch", "test_regex")}
+            values["days"] = kwargs.pop("days", None) if days else None  # else the command's own --days
             variants = tuple(sorted(_variants(kwargs.pop("variant", ()) or ()).items()))
             kwargs["window"] = Window(job=values["job"], days=values["days"], since=_datetime(values["since"], "--since"),
                                       until=_datetime(values["until"], "--until"), branch=values["branch"],
@@ -197,7 +198,9 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def _fmt_time(value: datetime | None) -> str:
+def _fmt_time(value: datetime | str | None) -> str:
+    if isinstance(value, str):  # an ISO 8601 time from a to_dict()
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
