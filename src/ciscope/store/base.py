@@ -341,6 +341,16 @@ def _base_reason(run: Run, failed_tests: int) -> dict[str, object]:
     }
 
 
+def _only(batch: Batch, todo: Sequence[Run]) -> Batch:
+    """The batch without the rows of runs that are not in ``todo``."""
+    keep = [r.run_id for r in todo]
+    if len(keep) == len(batch.run_ids):
+        return batch
+    wanted = pa.array(keep, pa.int64())
+    tables = {name: t.filter(pc.is_in(t["run_id"], value_set=wanted)) for name, t in batch.tables.items()}
+    return Batch(run_ids=keep, tables=tables, results=tables["test_results"].num_rows)
+
+
 @dataclass(slots=True)
 class WriteReport:
     """What one :meth:`Store.write_runs` call did."""
@@ -419,32 +429,40 @@ class Store:
         return table.to_pylist()
 
     def migrate(self) -> list[str]:
-        """Apply the migrations not yet applied; returns the names applied."""
-        if not self.table_exists("schema_migrations"):
-            self.execute(
-                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                " applied_at TIMESTAMP NOT NULL)"
-            )
-        done = {row[0] for row in self.query("SELECT version FROM schema_migrations")}
+        """Apply the migrations not yet applied, in one transaction under the write lock (two
+        processes opening a new store at once do not both migrate it); returns the names applied."""
         applied = []
-        for version, name, sql in migrations(self.name):
-            if version in done:
-                continue
-            self.begin()
-            try:
-                for statement in split_sql(sql):
-                    self.execute(statement)
-                if version in _BACKFILLS:
-                    _BACKFILLS[version](self)
+        self.begin()
+        try:
+            self.lock_writes()
+            if not self.table_exists("schema_migrations"):
+                self.execute(
+                    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                    " applied_at TIMESTAMP NOT NULL)"
+                )
+            done = {row[0] for row in self.query("SELECT version FROM schema_migrations")}
+            for version, name, sql in migrations(self.name):
+                if version in done:
+                    continue
+                try:
+                    for statement in split_sql(sql):
+                        self.execute(statement)
+                    if version in _BACKFILLS:
+                        _BACKFILLS[version](self)
+                except Exception as exc:
+                    raise StoreError(f"{self.url}: migration {name} failed: {exc}") from exc
                 self.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     (version, name, datetime.now(timezone.utc).replace(tzinfo=None)),
                 )
-                self.commit()
-            except Exception as exc:
-                self.rollback()
-                raise StoreError(f"{self.url}: migration {name} failed: {exc}") from exc
-            applied.append(name)
+                applied.append(name)
+            self.commit()
+        except StoreError:
+            self.rollback()
+            raise
+        except Exception as exc:
+            self.rollback()
+            raise StoreError(f"{self.url}: could not migrate the schema: {exc}") from exc
         return applied
 
     def schema_version(self) -> int:
@@ -473,26 +491,17 @@ class Store:
         the stored copy is still ``pending`` and the new one is not — then the old rows are
         deleted and the new ones written, in the same transaction.
         """
-        report, todo = self._plan(runs, replace)
-        if not todo:
-            return report
-        self._write(arrow_batch(todo), todo, report)
-        return report
+        return self._write(runs, None, replace)
 
     def write_prepared(self, runs: Sequence[Run], batch: Batch, *, replace: bool = False) -> WriteReport:
         """Like :meth:`write_runs` for runs whose Arrow tables were built elsewhere (an ingest
         worker process): ``runs`` carry the metadata only (their results are in ``batch``).
         Rows of runs that are skipped are filtered out of the tables before appending."""
-        report, todo = self._plan(runs, replace)
-        if not todo:
-            return report
-        keep = [r.run_id for r in todo]
-        if len(keep) != len(batch.run_ids):
-            wanted = pa.array(keep, pa.int64())
-            tables = {name: t.filter(pc.is_in(t["run_id"], value_set=wanted)) for name, t in batch.tables.items()}
-            batch = Batch(run_ids=keep, tables=tables, results=tables["test_results"].num_rows)
-        self._write(batch, todo, report)
-        return report
+        return self._write(runs, batch, replace)
+
+    def lock_writes(self) -> None:
+        """Inside a write transaction: wait until no other writer holds the store. DuckDB has
+        one writer per file already; PostgreSQL takes an advisory lock."""
 
     def _plan(self, runs: Sequence[Run], replace: bool) -> tuple[WriteReport, list[Run]]:
         report = WriteReport()
@@ -513,20 +522,28 @@ class Store:
             todo.append(run)
         return report, todo
 
-    def _write(self, batch: Batch, todo: Sequence[Run], report: WriteReport) -> None:
+    def _write(self, runs: Sequence[Run], batch: Batch | None, replace: bool) -> WriteReport:
+        """Decide and write in ONE transaction, under the write lock: what is already stored is
+        read after the lock is taken, so two ingests of the same runs at once cannot both
+        insert them — the second finds the first's rows and reports them as already stored."""
         self.begin()
         try:
-            if report.replaced:
-                self._delete_runs(report.replaced)
-            for table in reversed(RUN_TABLES):
-                if table in batch.tables and batch.tables[table].num_rows:
-                    self.append(table, batch.tables[table])
-            self._upsert_jobs(todo)
+            self.lock_writes()
+            report, todo = self._plan(runs, replace)
+            if todo:
+                batch = arrow_batch(todo) if batch is None else _only(batch, todo)
+                if report.replaced:
+                    self._delete_runs(report.replaced)
+                for table in reversed(RUN_TABLES):
+                    if table in batch.tables and batch.tables[table].num_rows:
+                        self.append(table, batch.tables[table])
+                self._upsert_jobs(todo)
+                report.results = batch.results
             self.commit()
         except Exception as exc:
             self.rollback()
-            raise StoreError(f"{self.url}: could not store {len(todo)} run(s): {exc}") from exc
-        report.results = batch.results
+            raise StoreError(f"{self.url}: could not store {len(runs)} run(s): {exc}") from exc
+        return report
 
     def write_testgrid_summaries(self, summaries: dict[str, Any], *, source: str) -> None:
         """Store upstream TestGrid tab summaries; a summary already stored for the same tab

@@ -23,6 +23,9 @@ _PG_TYPES = {
     pa.timestamp("us"): "timestamp",
 }
 
+#: advisory lock key of ciscope's writers (an arbitrary constant: "ciscope" in ASCII)
+WRITE_LOCK = 0x63697363_6F7065
+
 _PLACEHOLDER = re.compile(r"%|\?")
 
 
@@ -95,6 +98,11 @@ class PostgresStore(Store):
     def table_exists(self, table: str) -> bool:
         rows = self.query("SELECT to_regclass(?) IS NOT NULL", (table,))
         return bool(rows[0][0])
+
+    def lock_writes(self) -> None:
+        """A transaction-level advisory lock, one for every ciscope writer of this database:
+        concurrent ingests take turns (released at COMMIT or ROLLBACK)."""
+        self.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
 
     def regex_sql(self, column: str) -> str:
         return f"{column} ~ ?"
