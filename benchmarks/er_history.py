@@ -99,11 +99,13 @@ def collect(git_dir: str) -> dict[tuple[str, bool], Version]:
     return versions
 
 
-def _reason(error: str) -> str:
-    """An error message without the place and the quoted specifics, to group refusals."""
-    reason = error.split(": ", 1)[1] if re.match(r"(line \d+, )?query, at character", error) else error
+def _reason(message: str) -> str:
+    """An error or warning without the place and the specifics, to group them."""
+    reason = " ".join(message.split())
+    reason = re.sub(r"^(line \d+, )?(query, )?at character \d+( \(near .*?\))?: ", "", reason)
+    reason = re.split(r"; | read as | it ran as | \(near ", reason)[0]
     reason = re.sub(r"'[^']*'|\"[^\"]*\"", "…", reason)
-    return re.sub(r"\d+", "N", reason)[:110]
+    return re.sub(r"\d+", "N", reason)[:100]
 
 
 def measure(versions: dict[tuple[str, bool], Version]) -> dict[str, Any]:

@@ -402,3 +402,22 @@ def test_historical_elastic_recheck_queries_load(query, warning):
         assert own == []
     else:
         assert any(warning in w for w in own), own
+
+
+def test_lexer_differences_with_luqum_follow_lucene():
+    # elastic-recheck's 1339735: Lucene reads 'Deadlock … transaction' as terms, not a phrase
+    q = compile_query("message:'Deadlock found when trying to get lock' AND tags:screen-g-reg.txt")
+    assert any("single quotes" in w and "at character 8" in w for w in q.warnings)
+    assert q.match({"message": "lock wait", "tags": "screen-g-reg.txt"})  # +lock' +tags, the rest optional
+    assert not q.match({"message": "Deadlock found", "tags": "screen-g-reg.txt"})
+    # elastic-recheck's 1686109: a '"' ends a term in Lucene; the empty clauses are dropped
+    q = compile_query('message:"requests.exceptions.ConnectionError: (\'Connection aborted.\', BadStatusLine("\'\'",))" '
+                      'AND tags:"console"')
+    line = "requests.exceptions.ConnectionError: ('Connection aborted.', BadStatusLine(\"''\",))"
+    assert q.match({"message": line, "tags": "console"})
+    assert not q.match({"message": "requests.exceptions.ConnectionError: ('Connection refused')", "tags": "console"})
+    assert sum("dropped the clause" in w for w in q.warnings) == 2
+    # positions in errors are those of the query as written
+    with pytest.raises(Invalid) as exc:
+        compile_query("message:'x' AND AND y")
+    assert exc.value.pos == 16

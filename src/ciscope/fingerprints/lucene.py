@@ -654,6 +654,63 @@ def _combine(clauses: list[_Clause]) -> _Node | None:
     return _Bool(by["must"], by["should"], by["must_not"])
 
 
+# Characters after which a "'" or '"' is not inside a term (Lucene's _TERM_CHAR excludes them).
+_NOT_TERM = frozenset(' \t\n\r\u3000()[]{}:^~+-!"')
+
+
+def _lucene_lexemes(source: str) -> tuple[str, list[int]]:
+    """Rewrite the two spots where luqum's lexer refuses or splits what Lucene's classic
+    lexer reads, keeping Lucene's meaning: a term may start with ``'`` in Lucene
+    (``message:'Deadlock found'``), not in luqum, so that ``'`` is escaped (``\\'`` is ``'``);
+    and ``"`` ends a term in Lucene but not in luqum (``x"…"`` is a term, then a phrase), so
+    a space is put before it. Returns the text and the positions of the inserted characters."""
+    out: list[str] = []
+    inserted: list[int] = []
+    size = 0
+    prev = ""
+    in_phrase = False
+    i, n = 0, len(source)
+    while i < n:
+        ch = source[i]
+        if ch == "\\" and i + 1 < n:
+            out.append(source[i:i + 2])
+            size += 2
+            prev = source[i + 1]
+            i += 2
+            continue
+        if in_phrase:
+            in_phrase = ch != '"'
+        elif ch == '"':
+            if prev and prev not in _NOT_TERM:
+                inserted.append(size)
+                out.append(" ")
+                size += 1
+            in_phrase = True
+        elif ch == "'" and (not prev or prev in _NOT_TERM):
+            inserted.append(size)
+            out.append("\\")
+            size += 1
+        out.append(ch)
+        size += 1
+        prev = ch
+        i += 1
+    return "".join(out), inserted
+
+
+def _original_position(pos: int, inserted: list[int]) -> int:
+    return pos - sum(1 for k in inserted if k < pos)
+
+
+def _restore_positions(tree: Any, inserted: list[int]) -> None:
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        pos = getattr(node, "pos", None)
+        if isinstance(pos, int):
+            node.pos = _original_position(pos, inserted)
+        stack.extend(node.children)
+
+
 def compile_query(source: str, *, scope: bool = False, voting_suffix_warning: bool = False) -> Query:
     """Parse and compile a Lucene query string. Raises :class:`Invalid` with the position.
 
@@ -666,18 +723,29 @@ def compile_query(source: str, *, scope: bool = False, voting_suffix_warning: bo
     """
     if not source or not source.strip():
         raise Invalid("the query is empty", hint='e.g. message:"some error" AND tags:"console"')
+    text, inserted = _lucene_lexemes(source)
     try:
-        tree = _luqum_parser.parse(source)
+        tree = _luqum_parser.parse(text)
     except ParseError as exc:
         msg = str(exc)
         m = re.search(r"position (\d+)", msg)
-        raise Invalid(f"Lucene syntax error: {msg}", pos=int(m.group(1)) if m else None,
+        pos = _original_position(int(m.group(1)), inserted) if m else None
+        if m:
+            msg = msg.replace(m.group(0), f"position {pos}")
+        raise Invalid(f"Lucene syntax error: {msg}", pos=pos,
                       hint="check quotes and parentheses; escape special characters with \\ "
                            '(e.g. \\( \\: \\")') from exc
     except Exception as exc:  # luqum raises plain errors for some illegal characters
         raise Invalid(f"Lucene syntax error: {exc}",
                       hint="check quotes and parentheses; escape special characters with \\") from exc
+    if inserted:
+        _restore_positions(tree, inserted)
     compiler = _Compiler(source, allow_line_fields=not scope)
+    quotes = [_original_position(k, inserted) for k in inserted if text[k] == "\\"]
+    if quotes:
+        compiler.warnings.append(
+            f"at character {quotes[0]}: single quotes do not make a phrase in Lucene: 'a b' is the two terms "
+            "'a and b' (read so here, as Elasticsearch did); write double quotes for a phrase")
     clauses = compiler.clauses(tree, DEFAULT_FIELD)
     optional = sum(c.occur == "should" for c in clauses)
     required = any(c.occur == "must" for c in clauses)
