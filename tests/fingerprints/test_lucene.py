@@ -136,6 +136,7 @@ def test_file_tags():
     assert file_fields("controller/logs/screen-n-cpu.txt")["tags"] == [
         "controller/logs/screen-n-cpu.txt", "screen-n-cpu.txt", "screen"]
     assert "console" in file_fields("artifacts/build-log.txt")["tags"]
+    assert file_fields("logs/syslog.txt.gz")["tags"] == ["logs/syslog.txt", "syslog.txt", "syslog"]
     assert file_fields("junit.xml", failure=True)["tags"] == ["junit.xml", "console", "failure"]
 
 
@@ -297,6 +298,7 @@ CLASSIC = [  # query → what Lucene's classic parser (default operator OR) requ
     ("a AND NOT b OR c", lambda w: "a" in w and "b" not in w),  # +a -b c
     ("(a OR b) AND c", lambda w: bool({"a", "b"} & w) and "c" in w),  # no mixing: no warning
     ("a AND (NOT b)", lambda w: "a" in w and "b" not in w),  # negative group: fixNegativeQueryIfNeeded
+    ("a OR b c", lambda w: bool({"a", "b", "c"} & w)),       # OR and implicit agree: no warning
 ]
 
 
@@ -306,7 +308,7 @@ def test_mixed_operators_follow_the_classic_parser(query, required):
     for n in range(16):
         words = {w for i, w in enumerate("abcd") if n >> i & 1}
         assert q.match({"message": " ".join(sorted(words))}) == required(words), (query, words)
-    mixed = "(" not in query
+    mixed = "(" not in query and query != "a OR b c"
     assert any("without parentheses" in w for w in q.warnings) == mixed
 
 

@@ -46,7 +46,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("filename", ("filename", "file"), "keyword", "file",
               "the file's path relative to the run folder, with and without .gz/.xz/.bz2"),
     FieldSpec("tags", ("tags", "@tags"), "keyword", "file",
-              "the path and base name without compression suffix, console, screen, failure"),
+              "the path and base name without compression suffix, console, screen, syslog, failure"),
     FieldSpec("job", ("build_name", "job"), "keyword", "run", "run.job"),
     FieldSpec("build", ("build_uuid", "build_short_uuid", "build"), "keyword", "run", "run.build"),
     FieldSpec("status", ("build_status", "status"), "keyword", "run", "run.status"),
@@ -178,7 +178,8 @@ def file_fields(file: str, *, failure: bool = False) -> dict[str, list[str]]:
     """``filename`` and ``tags`` of a scanned file (a path relative to the run folder).
 
     ``tags`` holds the path, its base name (both without ``.gz``/``.xz``/``.bz2``), and
-    ``console`` for a job's console log, ``screen`` for a devstack ``screen-*`` service log.
+    ``console`` for a job's console log, ``screen`` for a devstack ``screen-*`` service log,
+    ``syslog`` for a ``syslog.txt``.
     A test's failure text (``failure=True``) is tagged ``console`` and ``failure``: tempest
     and most runners print failures on the console, where elastic-recheck found them.
     """
@@ -193,6 +194,8 @@ def file_fields(file: str, *, failure: bool = False) -> dict[str, list[str]]:
         tags.append("console")
     if base.startswith("screen-"):
         tags.append("screen")
+    if base.lower() in ("syslog.txt", "syslog.log", "syslog"):
+        tags.append("syslog")  # elastic-recheck's logs/syslog.txt carried the tag "syslog"
     if failure:
         tags.append("failure")
     if not path:

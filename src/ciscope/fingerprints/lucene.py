@@ -570,7 +570,7 @@ class _Compiler:
             out.append(_Clause(occur, q, str(operand).strip()))
         conjs = {c for c, _ in items[1:] if c is not None}
         signed_under_or = "OR" in conjs and any(isinstance(op, (lq.Not, lq.Prohibit, lq.Plus)) for _, op in items)
-        if len(conjs) > 1 or signed_under_or:
+        if ("AND" in conjs and len(conjs) > 1) or signed_under_or:  # OR with implicit: all optional, as read
             names = " and ".join(sorted(conjs - {"implicit"}) + (["implicit"] if "implicit" in conjs else []))
             what = f"mixes {names} operators" if len(conjs) > 1 else "puts NOT, - or + under OR"
             note = (" (clauses without + only score: they do not change what matches)"
