@@ -4,48 +4,83 @@ elastic-recheck searched Elasticsearch documents, one per log line (or per multi
 each carrying the line as ``message`` plus the build's metadata (``build_name``, ``tags`` …).
 ciscope builds the same kind of document from what it has: the line or failure text being
 scanned, the file it came from, and the run's metadata. Field names of both vocabularies are
-accepted; :data:`FIELD_ALIASES` maps them to one canonical key.
+accepted; :data:`FIELDS` is the one table saying, per field, its names, whether it is
+analysed text or a keyword, and where ciscope takes its value from.
 
-Values are matched like Elasticsearch matched an analyzed string field: both the value and
-the query term are cut into lower-cased words by :func:`tokenize` (an approximation of
-Lucene's StandardTokenizer, Unicode UAX #29 word boundaries).
+Like in elastic-recheck's logstash index, only ``message`` is **text**: the value and the
+query term are cut into lower-cased words by :func:`tokenize` (an approximation of Lucene's
+StandardTokenizer, Unicode UAX #29 word boundaries). Every other field is a **keyword**: its
+value is one whole string, matched whole (a wildcard applies to the whole value).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-# Canonical keys: message, filename, tags, job, build, status, branch, queue, repo, voting,
-# worker, pr, patchset, commit, url, test, loglevel, module, pid, syslog_program,
-# variant.<key>, meta.<key>.
-FIELD_ALIASES: dict[str, str] = {
-    # the text itself
-    "message": "message", "@message": "message",
-    # the file the text came from
-    "filename": "filename", "file": "filename", "tags": "tags", "@tags": "tags",
-    # run metadata (elastic-recheck name → ciscope name, and ciscope's own names)
-    "build_name": "job", "job": "job",
-    "build_uuid": "build", "build_short_uuid": "build", "build": "build",
-    "build_status": "status", "status": "status",
-    "build_branch": "branch", "branch": "branch",
-    "build_queue": "queue", "queue": "queue",
-    "project": "repo", "repo": "repo",
-    "voting": "voting",
-    "build_node": "worker", "worker": "worker",
-    "build_change": "pr", "pr": "pr",
-    "build_patchset": "patchset", "patchset": "patchset",
-    "build_ref": "commit", "commit": "commit",
-    "log_url": "url", "url": "url",
-    "test": "test",
-    # parsed from the line itself (oslo.log, journald and syslog line formats)
-    "loglevel": "loglevel", "module": "module", "pid": "pid", "syslog_program": "syslog_program",
-}
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One queryable field: its canonical ``key``, the ``names`` a query may use for it
+    (elastic-recheck's first), ``kind`` (``text``: analysed into words; ``keyword``: one
+    whole value), ``level`` (``line``: depends on the line; ``file``; ``run``) and ``source``
+    (where ciscope takes the value from)."""
+
+    key: str
+    names: tuple[str, ...]
+    kind: Literal["text", "keyword"]
+    level: Literal["line", "file", "run"]
+    source: str
+
+
+# elastic-recheck's index (openstack-infra/puppet-elasticsearch files/elasticsearch.mapping.json,
+# 2013-2019, Elasticsearch 0.90.x then 1.7.x): a dynamic template maps *every* string field
+# "index": "not_analyzed" (a keyword), except "message" and "@message" ("analyzed", the
+# standard analyzer). The 2013 documents nested the metadata under "@fields" ("path": "full"),
+# so 2013 queries say "@fields.build_status": read as "build_status".
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("message", ("message", "@message"), "text", "line",
+              "the line (log) or the whole failure text (test)"),
+    FieldSpec("filename", ("filename", "file"), "keyword", "file",
+              "the file's path relative to the run folder, with and without .gz/.xz/.bz2"),
+    FieldSpec("tags", ("tags", "@tags"), "keyword", "file",
+              "the path and base name without compression suffix, console, screen, syslog, failure"),
+    FieldSpec("job", ("build_name", "job"), "keyword", "run", "run.job"),
+    FieldSpec("build", ("build_uuid", "build_short_uuid", "build"), "keyword", "run", "run.build"),
+    FieldSpec("status", ("build_status", "status"), "keyword", "run", "run.status"),
+    FieldSpec("branch", ("build_branch", "branch"), "keyword", "run", "run.branch"),
+    FieldSpec("queue", ("build_queue", "queue"), "keyword", "run", 'run.metadata["queue"]'),
+    FieldSpec("repo", ("project", "repo"), "keyword", "run",
+              'run.metadata["repo"] (or "project"), else the org_repo of run.pr'),
+    FieldSpec("voting", ("voting",), "keyword", "run", 'run.metadata["voting"] (true/false as 1/0)'),
+    FieldSpec("worker", ("build_node", "worker"), "keyword", "run", "run.worker"),
+    FieldSpec("pr", ("build_change", "pr"), "keyword", "run", "run.pr, and its number after #"),
+    FieldSpec("patchset", ("build_patchset", "patchset"), "keyword", "run", 'run.metadata["patchset"]'),
+    FieldSpec("commit", ("build_ref", "commit"), "keyword", "run", "run.commit"),
+    FieldSpec("url", ("log_url", "url"), "keyword", "run", "run.url"),
+    FieldSpec("test", ("test",), "keyword", "file", "the test id, when scanning a test's failure text"),
+    FieldSpec("loglevel", ("loglevel",), "keyword", "line", "parsed from an oslo.log/journald/syslog line"),
+    FieldSpec("module", ("module",), "keyword", "line", "parsed from an oslo.log/journald line"),
+    FieldSpec("pid", ("pid",), "keyword", "line", "parsed from an oslo.log/journald/syslog line"),
+    FieldSpec("syslog_program", ("syslog_program",), "keyword", "line", "parsed from a journald/syslog line"),
+    # elastic-recheck index fields ciscope has no own source for: run.metadata[name]
+    *(FieldSpec(f"meta.{name}", (name,), "keyword", "run", f'run.metadata["{name}"]')
+      for name in ("node_provider", "node_region", "build_master", "build_zuul_url", "build_newrev",
+                   "tenant", "zuul_executor", "error_pr", "host", "type")),
+)
+
+#: Query field name → canonical key (both vocabularies). ``variant.<key>``, ``meta.<key>``
+#: and ``@fields.<name>`` are handled by :func:`canonical_field`.
+FIELD_ALIASES: dict[str, str] = {name: spec.key for spec in FIELDS for name in spec.names}
+
+#: Canonical keys of the analysed text fields; every other field is a keyword.
+TEXT_FIELDS = frozenset(spec.key for spec in FIELDS if spec.kind == "text")
 
 #: Fields whose value depends on the line (or failure text) being matched; the others are
 #: known per file and run.
-LINE_FIELDS = frozenset({"message", "loglevel", "module", "pid", "syslog_program"})
+LINE_FIELDS = frozenset(spec.key for spec in FIELDS if spec.level == "line")
 
 #: Log files that elastic-recheck tagged ``console``: the job's own console output.
 #: Prow's build-log.txt and openQA's autoinst-log.txt play the same part.
@@ -122,6 +157,8 @@ def tokenize(text: str) -> list[str]:
 
 def canonical_field(name: str) -> str | None:
     """The canonical key of a query field name, or None when ciscope has no such field."""
+    if name.startswith("@fields.") and len(name) > 8:
+        name = name[8:]  # the 2013 logstash schema: "@fields.build_status" is "build_status"
     if name in FIELD_ALIASES:
         return FIELD_ALIASES[name]
     for prefix in ("variant.", "meta."):
@@ -141,7 +178,8 @@ def file_fields(file: str, *, failure: bool = False) -> dict[str, list[str]]:
     """``filename`` and ``tags`` of a scanned file (a path relative to the run folder).
 
     ``tags`` holds the path, its base name (both without ``.gz``/``.xz``/``.bz2``), and
-    ``console`` for a job's console log, ``screen`` for a devstack ``screen-*`` service log.
+    ``console`` for a job's console log, ``screen`` for a devstack ``screen-*`` service log,
+    ``syslog`` for a ``syslog.txt``.
     A test's failure text (``failure=True``) is tagged ``console`` and ``failure``: tempest
     and most runners print failures on the console, where elastic-recheck found them.
     """
@@ -156,6 +194,8 @@ def file_fields(file: str, *, failure: bool = False) -> dict[str, list[str]]:
         tags.append("console")
     if base.startswith("screen-"):
         tags.append("screen")
+    if base.lower() in ("syslog.txt", "syslog.log", "syslog"):
+        tags.append("syslog")  # elastic-recheck's logs/syslog.txt carried the tag "syslog"
     if failure:
         tags.append("failure")
     if not path:
@@ -232,6 +272,11 @@ def run_fields(run_meta: Any) -> tuple[dict[str, list[str]], frozenset[str] | No
                 vals = _values(value)
                 if vals:
                     fields[canon] = vals
+    # build_change is the change number: "org_repo#7" also answers to 7
+    for pr in list(fields.get("pr", ())):
+        number = pr.rsplit("#", 1)[-1]
+        if number != pr and number not in fields["pr"]:
+            fields["pr"].append(number)
     return fields, failed
 
 
@@ -254,7 +299,7 @@ def line_fields(line: str) -> dict[str, str]:
 class FileContext:
     """What is known about every line of one scanned text: file and run fields."""
 
-    __slots__ = ("fields", "failed_tests", "test", "_tokens")
+    __slots__ = ("_tokens", "failed_tests", "fields", "test")
 
     def __init__(self, file: str, run_meta: Any = None, *, test: str | None = None):
         self.fields: dict[str, list[str]] = file_fields(file, failure=test is not None)
@@ -288,7 +333,7 @@ class _Text:
     """The fields of one text itself: ``message`` and what its first line says (shared by
     :class:`TextDoc` and :class:`LineDoc`), tokens cached per field."""
 
-    __slots__ = ("text", "_tokens", "_parsed")
+    __slots__ = ("_parsed", "_tokens", "text")
 
     def __init__(self, text: str):
         self.text = text
@@ -357,7 +402,7 @@ class FieldsDoc:
     flat style) can be passed as they are: :meth:`from_es_source`.
     """
 
-    __slots__ = ("fields", "_tokens")
+    __slots__ = ("_tokens", "fields")
 
     def __init__(self, fields: Mapping[str, Any]):
         self.fields: dict[str, list[str]] = {}
@@ -389,6 +434,11 @@ class FieldsDoc:
                 return None
             cached = self._tokens[field] = [words_and_gaps(v) for v in vals]
         return cached
+
+
+def field_kind(key: str) -> Literal["text", "keyword"]:
+    """``text`` (analysed into words) or ``keyword`` (one whole value) for a canonical key."""
+    return "text" if key in TEXT_FIELDS else "keyword"
 
 
 def supported_fields() -> list[str]:

@@ -131,10 +131,13 @@ def from_mapping(data: Mapping[str, Any], *, id: str, file: str,
             raise FingerprintError(where, "scope is for regex fingerprints", line=lines.get("scope"), place="scope",
                                    hint="put the conditions into the query with AND")
         try:
-            query = compile_query(raw)
+            query = compile_query(raw, voting_suffix_warning=not flags["allow-nonvoting"])
         except Invalid as exc:
             raise _fail(where, "query", exc, lines.get("query"), raw) from None
-        if query.anchors is None:
+        warnings.extend(query.warnings)
+        if query.never:
+            warnings.append("the query can never match (see the warnings above): the fingerprint is useless")
+        elif query.anchors is None:
             warnings.append("the query needs no text (no message phrase outside NOT), so every line of "
                             "the files it applies to is checked in Python: slow, and probably too broad")
         elif query.core < MIN_LITERAL_CORE:
@@ -165,6 +168,7 @@ def from_mapping(data: Mapping[str, Any], *, id: str, file: str,
                 scope = compile_query(norm["scope"], scope=True)
             except Invalid as exc:
                 raise _fail(where, "scope", exc, lines.get("scope"), norm["scope"]) from None
+            warnings.extend(f"scope: {w}" for w in scope.warnings)
     return Fingerprint(
         id=id, kind="query" if kind == "query" else "regex", source=source, query=query, regex=regex,
         scope=scope, title=title, url=url, retry=flags["retry"], force_result=force_result,

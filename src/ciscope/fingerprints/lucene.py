@@ -1,18 +1,22 @@
 """Lucene query strings (elastic-recheck's fingerprints) compiled into our own matcher.
 
 The query is parsed by luqum and the tree translated, node by node, into a small matcher
-(:class:`Query`); no query string is ever handed to another engine. What each construct
-means is documented in docs/fingerprints.md ("Supported Lucene subset"); in short:
+(:class:`Query`); no query string is ever handed to another engine. The meaning is that of
+Elasticsearch's ``query_string`` as elastic-recheck ran it (Elasticsearch 0.90/1.7, Lucene 4's
+classic query parser, default operator OR, default field ``message``); what each construct
+means is documented in docs/fingerprints.md ("Lucene queries"). In short:
 
-- ``field:"a phrase"`` and ``field:word`` match when the field's value, cut into
-  lower-cased words like Elasticsearch's standard analyzer does, contains the query's words
-  contiguously and in order (case-insensitive, punctuation-insensitive).
-- ``field:wo*d`` / ``field:w?rd`` match one word of the value against the wildcard.
-- ``AND``, ``OR``, ``NOT``, ``+``/``-``, implicit operators (Lucene's default ``OR``),
-  parentheses and ``field:(a OR b)`` groups; ``_exists_:field``; boosts are ignored.
-- Rejected, with a hint: fuzzy ``~``, proximity ``"…"~n``, ranges, ``/regex/`` terms,
-  ``&&``/``||``/``!``, unknown fields, unquoted multi-word terms, and ``AND``/``OR`` mixed
-  without parentheses (Lucene's classic parser and boolean algebra disagree there).
+- on the text field ``message``, ``"a phrase"`` and ``word`` match when the value, cut into
+  lower-cased words like the standard analyzer does, holds the query's words contiguously
+  and in order; ``wo*d`` / ``w?rd`` match one word;
+- every other field is a keyword (one whole value, as in elastic-recheck's index): a term or
+  phrase is the whole value, a wildcard applies to the whole value;
+- ``AND``, ``OR``, ``NOT``, ``+``/``-`` and implicit operators at one parenthesis level make
+  one flat boolean query, clause by clause, exactly as Lucene's classic parser does
+  (``a b AND c`` is ``a +b +c``); mixing them draws a warning;
+- a term or phrase with no word after analysis is dropped, as Lucene did;
+- rejected, with a hint: fuzzy ``~``, proximity ``"…"~n``, ranges, ``/regex/`` terms,
+  ``&&``/``||``/``!``.
 
 Besides matching, a compiled query offers :meth:`Query.partial` (three-valued evaluation
 with the line-level fields unknown, to skip files a query cannot match) and
@@ -22,9 +26,9 @@ with the line-level fields unknown, to skip files a query cannot match) and
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from luqum import tree as lq
 from luqum.exceptions import ParseError
@@ -37,6 +41,7 @@ from ciscope.fingerprints.fields import (
     FieldsDoc,
     Tokens,
     canonical_field,
+    field_kind,
     supported_fields,
     tokenize,
 )
@@ -80,6 +85,28 @@ class _Node:
     def core(self) -> int:
         return 0
 
+    def never(self) -> bool:
+        """True when no document can match (so the fingerprint is useless)."""
+        return False
+
+
+class _Nothing(_Node):
+    """Matches no document: a wildcard that can never match a word, a query left empty."""
+
+    __slots__ = ()
+
+    def eval(self, doc: Doc) -> bool:
+        return False
+
+    def peval(self, ctx: Doc) -> bool | None:
+        return False
+
+    def anchors(self) -> list[Anchor] | None:
+        return []  # no line can match: nothing to look for
+
+    def never(self) -> bool:
+        return True
+
 
 class _And(_Node):
     __slots__ = ("children",)
@@ -104,12 +131,17 @@ class _And(_Node):
         best: list[Anchor] | None = None
         for c in self.children:
             a = c.anchors()
+            if a == []:
+                return []  # this child never matches a line: neither does the conjunction
             if a is not None and (best is None or min(x.score for x in a) > min(x.score for x in best)):
                 best = a
         return best
 
     def core(self) -> int:
         return max((c.core() for c in self.children), default=0)
+
+    def never(self) -> bool:
+        return any(c.never() for c in self.children)
 
 
 class _Or(_Node):
@@ -141,7 +173,10 @@ class _Or(_Node):
         return out
 
     def core(self) -> int:
-        return min((c.core() for c in self.children), default=0)
+        return min((c.core() for c in self.children if not c.never()), default=0)
+
+    def never(self) -> bool:
+        return all(c.never() for c in self.children)
 
 
 class _Not(_Node):
@@ -159,15 +194,20 @@ class _Not(_Node):
 
 
 class _Bool(_Node):
-    """Lucene's boolean query for implicit operators and ``+``/``-``: with required
-    clauses, all of them must match; otherwise one optional clause must (if there are
-    any); no prohibited clause may."""
+    """Lucene's boolean query (one parenthesis level of the classic parser): with required
+    clauses, all of them must match and the optional ones do not matter; otherwise one
+    optional clause must (if there are any); no prohibited clause may. Only prohibited
+    clauses: everything but those (Elasticsearch's ``fixNegativeQueryIfNeeded``)."""
 
-    __slots__ = ("must", "should", "must_not", "_positive")
+    __slots__ = ("_all", "_positive", "must", "must_not", "should")
 
     def __init__(self, must: list[_Node], should: list[_Node], must_not: list[_Node]):
         self.must, self.should, self.must_not = must, should, must_not
         self._positive: _Node | None = _And(must) if must else (_Or(should) if should else None)
+        parts: list[_Node] = [_Not(c) for c in must_not]
+        if self._positive is not None:
+            parts.append(self._positive)
+        self._all = _And(parts)
 
     def eval(self, doc: Doc) -> bool:
         if self._positive is not None and not self._positive.eval(doc):
@@ -175,16 +215,16 @@ class _Bool(_Node):
         return not any(c.eval(doc) for c in self.must_not)
 
     def peval(self, ctx: Doc) -> bool | None:
-        parts: list[_Node] = [_Not(c) for c in self.must_not]
-        if self._positive is not None:
-            parts.append(self._positive)
-        return _And(parts).peval(ctx)
+        return self._all.peval(ctx)
 
     def anchors(self) -> list[Anchor] | None:
         return None if self._positive is None else self._positive.anchors()
 
     def core(self) -> int:
         return 0 if self._positive is None else self._positive.core()
+
+    def never(self) -> bool:
+        return self._positive is not None and self._positive.never()
 
 
 def _contains(seq: list[str], sub: tuple[str, ...]) -> bool:
@@ -208,7 +248,7 @@ def _ascii(s: str) -> bool:
 
 
 class _Phrase(_Node):
-    __slots__ = ("field", "words", "text")
+    __slots__ = ("field", "text", "words")
 
     def __init__(self, field: str, words: tuple[str, ...], text: str):
         self.field, self.words, self.text = field, words, text
@@ -250,7 +290,7 @@ class _Wildcard(_Node):
     def __init__(self, field: str, glob: str):
         self.field, self.glob = field, glob
         body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in glob)
-        self.rx = re.compile(body + r"\Z", re.S)
+        self.rx = re.compile(body + r"\Z", re.DOTALL)
 
     def eval(self, doc: Doc) -> bool:
         toks = doc.tokens(self.field)
@@ -284,6 +324,53 @@ class _Wildcard(_Node):
         return len(self.glob.replace("*", "").replace("?", "")) if self.field == "message" else 0
 
 
+class _Keyword(_Node):
+    """A keyword field holding ``value`` as one of its whole values (case-insensitive)."""
+
+    __slots__ = ("field", "value")
+
+    def __init__(self, field: str, value: str):
+        self.field, self.value = field, value.lower()
+
+    def _test(self, vals: Sequence[str] | None) -> bool:
+        return vals is not None and any(v.lower() == self.value for v in vals)
+
+    def eval(self, doc: Doc) -> bool:
+        return self._test(doc.values(self.field))
+
+    def peval(self, ctx: Doc) -> bool | None:
+        vals = ctx.values(self.field)
+        return None if vals is UNKNOWN else self._test(vals)
+
+    def anchors(self) -> list[Anchor] | None:
+        # a field parsed from the line (loglevel, module …): the line holds the value
+        if self.field not in LINE_FIELDS or not self.value.isascii() or not self.value.strip():
+            return None
+        return [Anchor(re.escape(self.value), len(self.value))]
+
+
+class _KeywordWildcard(_Node):
+    """A keyword field with a whole value matching the wildcard (``*`` any characters,
+    ``?`` one), case-insensitive."""
+
+    __slots__ = ("field", "glob", "rx")
+
+    def __init__(self, field: str, glob: str):
+        self.field, self.glob = field, glob
+        body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in glob)
+        self.rx = re.compile(body, re.DOTALL | re.IGNORECASE)
+
+    def _test(self, vals: Sequence[str] | None) -> bool:
+        return vals is not None and any(self.rx.fullmatch(v) for v in vals)
+
+    def eval(self, doc: Doc) -> bool:
+        return self._test(doc.values(self.field))
+
+    def peval(self, ctx: Doc) -> bool | None:
+        vals = ctx.values(self.field)
+        return None if vals is UNKNOWN else self._test(vals)
+
+
 class _Exists(_Node):
     __slots__ = ("field",)
 
@@ -304,9 +391,9 @@ class _Exists(_Node):
 class Query:
     """A compiled Lucene query. ``match(doc)`` decides one document."""
 
-    __slots__ = ("source", "root", "fields", "anchors", "core")
+    __slots__ = ("anchors", "core", "fields", "never", "root", "source", "warnings")
 
-    def __init__(self, source: str, root: _Node, fields: frozenset[str]):
+    def __init__(self, source: str, root: _Node, fields: frozenset[str], warnings: tuple[str, ...] = ()):
         self.source = source
         self.root = root
         self.fields = fields
@@ -315,6 +402,11 @@ class Query:
         self.anchors: list[Anchor] | None = root.anchors()
         #: length of the shortest text a matching line must contain (0: none)
         self.core: int = root.core()
+        #: where ciscope's reading needs the author's attention (mixed operators, dropped
+        #: clauses …); each names the place in the query
+        self.warnings = warnings
+        #: no document can match this query
+        self.never: bool = root.never()
 
     def match(self, doc: Doc | Mapping[str, Any]) -> bool:
         """Whether one document matches. A mapping is read as field → value(s), with
@@ -340,7 +432,7 @@ class Query:
 # --------------------------------------------------------------------------- compile
 
 def _unescape(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text, flags=re.S)
+    return re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
 
 
 def _pos(node: Any) -> int | None:
@@ -348,27 +440,80 @@ def _pos(node: Any) -> int | None:
     return pos if isinstance(pos, int) else None
 
 
+_Conj = Literal["AND", "OR", "implicit"]
+_Occur = Literal["must", "should", "must_not"]
+
+
+def _conj(node: Any) -> _Conj | None:
+    if isinstance(node, lq.AndOperation):
+        return "AND"
+    if isinstance(node, lq.OrOperation):
+        return "OR"
+    if isinstance(node, lq.UnknownOperation):
+        return "implicit"
+    return None
+
+
+def _flatten(node: Any) -> list[tuple[_Conj | None, Any]]:
+    """The clauses of one parenthesis level in query order, each with the conjunction
+    written before it (None for the first). luqum nests AND/OR/implicit operations by its own
+    precedence; Lucene's classic parser reads them as one flat list: undo the nesting."""
+    kind = _conj(node)
+    if kind is None:
+        return [(None, node)]
+    out: list[tuple[_Conj | None, Any]] = []
+    for i, child in enumerate(node.children):
+        items = _flatten(child)
+        if i:
+            items[0] = (kind, items[0][1])
+        out.extend(items)
+    return out
+
+
+@dataclass(slots=True)
+class _Clause:
+    occur: _Occur
+    node: _Node
+    text: str
+
+
+def _render(clauses: list[_Clause]) -> str:
+    sign = {"must": "+", "should": "", "must_not": "-"}
+    return " ".join(sign[c.occur] + (c.text if len(c.text) <= 60 else c.text[:57] + "...") for c in clauses)
+
+
+def _at(node: Any) -> str:
+    pos = _pos(node)
+    return f"at character {pos}: " if pos is not None else ""
+
+
 class _Compiler:
     def __init__(self, source: str, *, allow_line_fields: bool = True):
         self.source = source
         self.fields: set[str] = set()
         self.allow_line_fields = allow_line_fields
+        self.warnings: list[str] = []
 
     def field(self, name: str, node: Any) -> str:
         if name == "_exists_":
             return name
         canon = canonical_field(name)
         if canon is None:
-            raise Invalid(f"unknown field {name!r}", pos=_pos(node),
-                          hint="supported fields: " + ", ".join(supported_fields())
-                          + ", variant.<key>, meta.<key>, _exists_")
+            canon = f"meta.{name}"
+            self.warnings.append(
+                f"{_at(node)}field {name!r} is neither in elastic-recheck's index nor one ciscope derives; "
+                f"it is read from the run's metadata key {name!r}, and without it the clause never matches "
+                f"(as in Elasticsearch, for a field it does not hold). Known fields: "
+                + ", ".join(supported_fields()) + ", variant.<key>, meta.<key>, _exists_")
         if not self.allow_line_fields and canon in LINE_FIELDS:
             raise Invalid(f"field {name!r} describes a line; a scope may only name run and file fields",
                           pos=_pos(node), hint="put text conditions in the regex itself")
         self.fields.add(canon)
         return canon
 
-    def compile(self, node: Any, field: str) -> _Node:
+    def compile(self, node: Any, field: str) -> _Node | None:
+        """The matcher of one node, or None for a clause that analysis left empty (Lucene's
+        classic parser drops those)."""
         if isinstance(node, lq.SearchField):
             name = self.field(node.name, node)
             if name == "_exists_":
@@ -379,44 +524,11 @@ class _Compiler:
                 return _Exists(canon)
             return self.compile(node.expr, name)
         if isinstance(node, (lq.Group, lq.FieldGroup)):
-            return self.compile(node.expr, field)
+            return self.level(node.expr, field)
         if isinstance(node, lq.Boost):
             return self.compile(node.expr, field)  # scoring only: no effect on matching
-        if isinstance(node, lq.AndOperation):
-            self._check_mix(node, (lq.OrOperation, lq.UnknownOperation), "AND")
-            children: list[_Node] = []
-            for c in node.children:
-                if isinstance(c, lq.Prohibit):
-                    children.append(_Not(self.compile(c.a, field)))
-                elif isinstance(c, lq.Plus):
-                    children.append(self.compile(c.a, field))
-                else:
-                    children.append(self.compile(c, field))
-            return _And(children)
-        if isinstance(node, lq.OrOperation):
-            self._check_mix(node, (lq.AndOperation, lq.UnknownOperation), "OR")
-            for c in node.children:
-                if isinstance(c, (lq.Not, lq.Prohibit, lq.Plus)):
-                    raise Invalid("NOT, - or + directly under OR is ambiguous", pos=_pos(c),
-                                  hint='Lucene reads "a OR NOT b" as "a AND NOT b": write that, or use parentheses')
-            return _Or([self.compile(c, field) for c in node.children])
-        if isinstance(node, lq.UnknownOperation):
-            self._check_mix(node, (lq.AndOperation, lq.OrOperation), "an implicit operator")
-            must: list[_Node] = []
-            should: list[_Node] = []
-            must_not: list[_Node] = []
-            for c in node.children:
-                if isinstance(c, (lq.Not, lq.Prohibit)):
-                    must_not.append(self.compile(c.a, field))
-                elif isinstance(c, lq.Plus):
-                    must.append(self.compile(c.a, field))
-                else:
-                    should.append(self.compile(c, field))
-            return _Bool(must, should, must_not)
-        if isinstance(node, (lq.Not, lq.Prohibit)):
-            return _Not(self.compile(node.a, field))
-        if isinstance(node, lq.Plus):
-            return self.compile(node.a, field)
+        if _conj(node) is not None or isinstance(node, (lq.Not, lq.Prohibit, lq.Plus)):
+            return self.level(node, field)
         if isinstance(node, lq.Phrase):
             return self.phrase(node, field)
         if isinstance(node, lq.Word):
@@ -436,67 +548,216 @@ class _Compiler:
         raise Invalid(f"unsupported construct {type(node).__name__}: {node}", pos=_pos(node),
                       hint="use phrases, words, wildcards, AND/OR/NOT and parentheses")
 
-    def _check_mix(self, node: Any, others: tuple[type, ...], name: str) -> None:
-        for c in node.children:
-            if isinstance(c, others):
-                raise Invalid(f"{name} mixed with another operator without parentheses", pos=_pos(c),
-                              hint="add parentheses: Lucene's classic parser does not give AND precedence "
-                                   'over OR ("a AND b OR c" makes only a required)')
+    def clauses(self, node: Any, field: str) -> list[_Clause]:
+        """One parenthesis level as Lucene's classic parser builds it (QueryParserBase.addClause,
+        default operator OR): a clause after AND is required and makes the clause before it
+        required too (unless prohibited); ``+`` requires, ``-``/``NOT`` prohibits; any other
+        clause is optional. OR changes nothing (with default operator OR)."""
+        items = _flatten(node)
+        out: list[_Clause] = []
+        for conj, operand in items:
+            mods, inner = "", operand
+            if isinstance(operand, (lq.Not, lq.Prohibit)):
+                mods, inner = "-", operand.a
+            elif isinstance(operand, lq.Plus):
+                mods, inner = "+", operand.a
+            if out and conj == "AND" and out[-1].occur != "must_not":
+                out[-1].occur = "must"
+            q = self.compile(inner, field)
+            if q is None:
+                continue  # dropped, but its AND still made the clause before it required
+            occur: _Occur = "must_not" if mods == "-" else "must" if (mods == "+" or conj == "AND") else "should"
+            out.append(_Clause(occur, q, str(operand).strip()))
+        conjs = {c for c, _ in items[1:] if c is not None}
+        signed_under_or = "OR" in conjs and any(isinstance(op, (lq.Not, lq.Prohibit, lq.Plus)) for _, op in items)
+        if ("AND" in conjs and len(conjs) > 1) or signed_under_or:  # OR with implicit: all optional, as read
+            names = " and ".join(sorted(conjs - {"implicit"}) + (["implicit"] if "implicit" in conjs else []))
+            what = f"mixes {names} operators" if len(conjs) > 1 else "puts NOT, - or + under OR"
+            note = (" (clauses without + only score: they do not change what matches)"
+                    if any(c.occur == "must" for c in out) and any(c.occur == "should" for c in out) else "")
+            self.warnings.append(
+                f"{_at(node)}the query {what} without parentheses; read as Elasticsearch's query_string "
+                f"did (Lucene's classic parser, default operator OR): {_render(out)}{note}; "
+                "add parentheses to say what you mean")
+        return out
 
-    def phrase(self, node: Any, field: str) -> _Node:
+    def level(self, node: Any, field: str) -> _Node | None:
+        return _combine(self.clauses(node, field))
+
+    def phrase(self, node: Any, field: str) -> _Node | None:
         text = _unescape(node.value[1:-1])
+        self.fields.add(field)
+        if field_kind(field) == "keyword":
+            return _Keyword(field, text)
         words = tuple(tokenize(text))
         if not words:
-            raise Invalid(f"phrase {node.value} has no searchable words", pos=_pos(node),
-                          hint="Elasticsearch drops such a clause silently; put letters or digits in it")
-        self.fields.add(field)
+            self._dropped(node, f"phrase {node.value}")
+            return None
         return _Phrase(field, words, text)
 
-    def word(self, node: Any, field: str) -> _Node:
+    def _dropped(self, node: Any, what: str) -> None:
+        self.warnings.append(
+            f"{_at(node)}{what} has no word for the analyzer, so Elasticsearch dropped the clause "
+            "(Lucene's classic parser skips a clause analysis leaves empty); ciscope drops it too")
+
+    def word(self, node: Any, field: str) -> _Node | None:
         raw = node.value
         if raw in ("&&", "||") or raw.startswith("!"):
             raise Invalid(f"operator {raw[:2]!r} is not supported", pos=_pos(node),
                           hint="write AND, OR, NOT (upper case)")
         self.fields.add(field)
+        keyword = field_kind(field) == "keyword"
         # wildcards are the unescaped * and ?
-        pieces = re.findall(r"\\.|[*?]|[^\\*?]+", raw, flags=re.S)
+        pieces = re.findall(r"\\.|[*?]|[^\\*?]+", raw, flags=re.DOTALL)
         if any(p in ("*", "?") for p in pieces):
             glob = "".join(p if p in ("*", "?") else _unescape(p) for p in pieces).lower()
+            if keyword:
+                return _Exists(field) if glob == "*" else _KeywordWildcard(field, glob)
             bad = {ch for ch in glob if not (ch.isalnum() or ch in "_*?" or ch in _WORD_INNER)}
             if bad:
                 chars = "".join(sorted(bad))
-                raise Invalid(f"wildcard term {raw!r} contains {chars!r}, which never occurs inside a word",
-                              pos=_pos(node), hint="wildcards match single words; use a phrase or a regex fingerprint")
+                self.warnings.append(
+                    f"{_at(node)}wildcard {raw!r} on {field} can never match: {field} is analysed text, a "
+                    f"wildcard is matched against single words, and no word holds {chars!r} "
+                    "(Elasticsearch matched nothing either); use a phrase or a regex fingerprint")
+                return _Nothing()
             return _Wildcard(field, glob)
         text = _unescape(raw)
+        if keyword:
+            if re.search(r"(?<!\\)/", raw):
+                self.warnings.append(
+                    f"{_at(node)}Lucene 4 (Elasticsearch 0.90/1.7) read the unescaped / in {raw!r} as the "
+                    f'start of a /regular expression/ and refused the query; ciscope reads the whole value: '
+                    f'quote it ({field}:"{text}")')
+            return _Keyword(field, text)
         words = tuple(tokenize(text))
         if not words:
-            raise Invalid(f"term {raw!r} has no searchable words", pos=_pos(node),
-                          hint="Elasticsearch drops such a clause silently; put letters or digits in it")
+            self._dropped(node, f"term {raw!r}")
+            return None
         if len(words) > 1:
-            raise Invalid(f"unquoted term {raw!r} holds several words", pos=_pos(node),
-                          hint=f'quote it: {field}:"{text}" (Elasticsearch would match any one of the words)')
+            self.warnings.append(
+                f"{_at(node)}unquoted term {raw!r} on {field} is cut into the words {' '.join(words)}, and "
+                f'Elasticsearch matched any one of them (default operator OR); quote it for the phrase: '
+                f'{field}:"{text}"')
+            return _Or([_Phrase(field, (w,), w) for w in words])
         return _Phrase(field, words, text)
 
 
-def compile_query(source: str, *, scope: bool = False) -> Query:
+def _combine(clauses: list[_Clause]) -> _Node | None:
+    if not clauses:
+        return None
+    if len(clauses) == 1 and clauses[0].occur != "must_not":
+        return clauses[0].node
+    by: dict[str, list[_Node]] = {"must": [], "should": [], "must_not": []}
+    for c in clauses:
+        by[c.occur].append(c.node)
+    return _Bool(by["must"], by["should"], by["must_not"])
+
+
+# Characters after which a "'" or '"' is not inside a term (Lucene's _TERM_CHAR excludes them).
+_NOT_TERM = frozenset(' \t\n\r\u3000()[]{}:^~+-!"')
+
+
+def _lucene_lexemes(source: str) -> tuple[str, list[int]]:
+    """Rewrite the two spots where luqum's lexer refuses or splits what Lucene's classic
+    lexer reads, keeping Lucene's meaning: a term may start with ``'`` in Lucene
+    (``message:'Deadlock found'``), not in luqum, so that ``'`` is escaped (``\\'`` is ``'``);
+    and ``"`` ends a term in Lucene but not in luqum (``x"…"`` is a term, then a phrase), so
+    a space is put before it. Returns the text and the positions of the inserted characters."""
+    out: list[str] = []
+    inserted: list[int] = []
+    size = 0
+    prev = ""
+    in_phrase = False
+    i, n = 0, len(source)
+    while i < n:
+        ch = source[i]
+        if ch == "\\" and i + 1 < n:
+            out.append(source[i:i + 2])
+            size += 2
+            prev = source[i + 1]
+            i += 2
+            continue
+        if in_phrase:
+            in_phrase = ch != '"'
+        elif ch == '"':
+            if prev and prev not in _NOT_TERM:
+                inserted.append(size)
+                out.append(" ")
+                size += 1
+            in_phrase = True
+        elif ch == "'" and (not prev or prev in _NOT_TERM):
+            inserted.append(size)
+            out.append("\\")
+            size += 1
+        out.append(ch)
+        size += 1
+        prev = ch
+        i += 1
+    return "".join(out), inserted
+
+
+def _original_position(pos: int, inserted: list[int]) -> int:
+    return pos - sum(1 for k in inserted if k < pos)
+
+
+def _restore_positions(tree: Any, inserted: list[int]) -> None:
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        pos = getattr(node, "pos", None)
+        if isinstance(pos, int):
+            node.pos = _original_position(pos, inserted)
+        stack.extend(node.children)
+
+
+def compile_query(source: str, *, scope: bool = False, voting_suffix_warning: bool = False) -> Query:
     """Parse and compile a Lucene query string. Raises :class:`Invalid` with the position.
 
     ``scope=True`` compiles a scope: only run and file fields are allowed.
+    ``voting_suffix_warning=True`` (for elastic-recheck query files without
+    ``allow-nonvoting``) warns when elastic-recheck's loader, which appended `` AND voting:1``
+    to such queries from December 2015 on, changed what the query matched there: the
+    appended AND makes the last top-level clause required (``a OR b AND voting:1`` is
+    ``a +b +voting:1``). ciscope keeps the meaning of the query as written.
     """
     if not source or not source.strip():
         raise Invalid("the query is empty", hint='e.g. message:"some error" AND tags:"console"')
+    text, inserted = _lucene_lexemes(source)
     try:
-        tree = _luqum_parser.parse(source)
+        tree = _luqum_parser.parse(text)
     except ParseError as exc:
         msg = str(exc)
         m = re.search(r"position (\d+)", msg)
-        raise Invalid(f"Lucene syntax error: {msg}", pos=int(m.group(1)) if m else None,
+        pos = _original_position(int(m.group(1)), inserted) if m else None
+        if m:
+            msg = msg.replace(m.group(0), f"position {pos}")
+        raise Invalid(f"Lucene syntax error: {msg}", pos=pos,
                       hint="check quotes and parentheses; escape special characters with \\ "
                            '(e.g. \\( \\: \\")') from exc
     except Exception as exc:  # luqum raises plain errors for some illegal characters
         raise Invalid(f"Lucene syntax error: {exc}",
                       hint="check quotes and parentheses; escape special characters with \\") from exc
+    if inserted:
+        _restore_positions(tree, inserted)
     compiler = _Compiler(source, allow_line_fields=not scope)
-    root = compiler.compile(tree, DEFAULT_FIELD)
-    return Query(source, root, frozenset(compiler.fields))
+    quotes = [_original_position(k, inserted) for k in inserted if text[k] == "\\"]
+    if quotes:
+        compiler.warnings.append(
+            f"at character {quotes[0]}: single quotes do not make a phrase in Lucene: 'a b' is the two terms "
+            "'a and b' (read so here, as Elasticsearch did); write double quotes for a phrase")
+    clauses = compiler.clauses(tree, DEFAULT_FIELD)
+    optional = sum(c.occur == "should" for c in clauses)
+    required = any(c.occur == "must" for c in clauses)
+    if voting_suffix_warning and clauses and clauses[-1].occur == "should" and (optional > 1 or required):
+        suffixed = [_Clause(c.occur, c.node, c.text) for c in clauses]
+        suffixed[-1].occur = "must"
+        compiler.warnings.append(
+            "elastic-recheck (since 2015-12) appended ' AND voting:1' to this query, which made its last "
+            f"clause required there: it ran as {_render(suffixed)}; ciscope keeps the query as written "
+            f"({_render(clauses)}). Put the alternatives in parentheses to make both read the same")
+    root = _combine(clauses)
+    if root is None:
+        raise Invalid("the query has no clause left: every term and phrase in it is empty after analysis",
+                      hint='put letters or digits in it, e.g. message:"some error"')
+    return Query(source, root, frozenset(compiler.fields), tuple(compiler.warnings))
