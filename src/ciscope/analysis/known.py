@@ -32,7 +32,7 @@ import orjson
 
 from ..errors import InputError, UsageError
 from ..fingerprints import Fingerprint, Scanner, load_fingerprints
-from ..model import Evidence, Run, RunStatus, Status, TestResult, plain_test_id
+from ..model import Evidence, Run, RunStatus, Status, TestResult, plain_test_id, qualifiers
 from ..store.base import Store, evidence_table
 
 FINGERPRINTS_ENV = "CISCOPE_FINGERPRINTS"
@@ -211,9 +211,10 @@ def _runs_to_scan(store: Store, progress: Progress | None) -> Iterable[Run]:
             "SELECT run_id, test, name, classname, suite, attempt, status, failure_type, failure_message,"
             " failure_text, file FROM test_results WHERE status IN ('failed', 'error') AND run_id IN ({marks})"
             " ORDER BY run_id, test, attempt", [r["run_id"] for r in chunk]):
+            scope, occurrence = qualifiers(test, classname, name)
             results[rid].append(TestResult(name=name, classname=classname, suite=suite, attempt=attempt,
                                            status=Status(status), failure_type=mtype, failure_message=message,
-                                           failure_text=text, file=file))
+                                           failure_text=text, file=file, scope=scope, occurrence=occurrence))
         for i, row in enumerate(chunk):
             run = Run(job=row["job"], build=row["build"], status=RunStatus(row["status"]),
                       started_at=row["started_at"], finished_at=row["finished_at"], commit=row["commit_sha"],
