@@ -19,7 +19,15 @@ import pytest
 
 from ciscope.ingest.batch import BareRunOptions, ingest, read_bare_run, read_subunit_run
 from ciscope.ingest.junit import parse_junit, qualify, read_reports
-from ciscope.model import RunStatus, Status, TestResult, Verdict, qualifiers, test_id, verdicts_of
+from ciscope.model import (
+    RunStatus,
+    Status,
+    TestResult,
+    Verdict,
+    qualifiers,
+    test_id,
+    verdicts_of,
+)
 
 ENRICO = "junit-enricomi-publish-unit-test-result/python/test/files"
 MIKEPENZ = "junit-mikepenz-action-junit-report/test_results"
@@ -72,7 +80,7 @@ def test_jest_same_name_in_two_files_is_two_tests_and_the_failure_stays_a_failur
     assert old == {"renders": 2, "handles click": 3, "snapshot": 1}
 
 
-def test_jest_through_the_store_counts_every_test(tmp_path: Path, store) -> None:  # noqa: ANN001
+def test_jest_through_the_store_counts_every_test(tmp_path: Path, store) -> None:
     write(tmp_path, JEST, "junit.xml")
     report = ingest(store, [tmp_path / "junit.xml"], bare=BareRunOptions(job="web", build="1"))
     assert report.results == 6
@@ -235,8 +243,8 @@ def test_subunit_run_with_only_a_flake_is_a_success(tmp_path: Path) -> None:
 
 
 def cli(*args: str, db: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", db, *args], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "COLUMNS": "250"})
+    return subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", db, *args], check=False, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "COLUMNS": "250"})
 
 
 def test_cli_surefire_flaky_report_is_a_green_run_with_a_flaky_test(shared_data: Path, tmp_path: Path) -> None:
