@@ -26,14 +26,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..errors import InputError, UsageError
 from ..fingerprints import Fingerprint, Scanner, load_fingerprints
 from ..model import Evidence, Run, RunStatus, Status, TestResult, plain_test_id, qualifiers
-from ..store.base import Store, evidence_table
+
+if TYPE_CHECKING:
+    from ..store.base import Store
 
 FINGERPRINTS_ENV = "CISCOPE_FINGERPRINTS"
 DEFAULT_DIR = "fingerprints"
@@ -279,6 +281,9 @@ def reclassify(store: Store, fps: Sequence[Fingerprint], *, backend: str | None 
             marks = ",".join("?" * len(chunk))
             store.execute(f"DELETE FROM matches WHERE bug IN ({marks})", chunk)
             store.execute(f"DELETE FROM fingerprints WHERE bug IN ({marks})", chunk)
+        # pyarrow: imported here, not by commands that only read fingerprints
+        from ..store.base import evidence_table
+
         table = evidence_table(new_rows, now=now)
         if table.num_rows:
             store.append("matches", table)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from ..errors import UsageError
-from ..store.base import Store
 from .app import (
     Context,
     _add_row,
@@ -27,6 +26,9 @@ from .app import (
     stderr,
 )
 from .ingest import _reclassify_line
+
+if TYPE_CHECKING:
+    from ..store.base import Store
 
 
 @cli.group("fingerprints")

@@ -26,8 +26,7 @@ import pyarrow.compute as pc
 
 from ..errors import StoreError, UnknownEngineError
 from ..model import Evidence, Run, RunStatus, Status, TestResult, plain_test_id, test_id
-
-DEFAULT_URL = "duckdb:///./ciscope.duckdb"
+from . import DEFAULT_URL  # defined in the package, where importing it costs nothing
 
 RUNS_SCHEMA = pa.schema(
     [
