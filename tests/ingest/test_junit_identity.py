@@ -153,6 +153,31 @@ def test_same_class_and_name_in_two_suites_are_two_tests(shared_data: Path) -> N
                    "FiltersTest: internet explorer::FiltersTest.testMutuallyExclusiveBooleans"]
 
 
+def test_nested_suites_repeating_an_inner_name_keep_the_browsers_apart(shared_data: Path) -> None:
+    """junit/testcase3 again: the data-set suites are both named 'FiltersTest::testFilterByNull',
+    under 'FiltersTest: chrome' and under 'FiltersTest: internet explorer', and their test
+    cases have no classname. The error in Internet Explorer stays an error (it was folded
+    with Chrome's pass into a flake): the suite path names them where the inner name does not."""
+    results = read_reports([(shared_data / JENKINS / "junit/testcase3/input.xml", "input.xml")])
+    found = verdicts(results)
+    assert len(found) == len(results) == 32
+    assert Counter(found.values()) == {Verdict.PASSED: 31, Verdict.ERROR: 1}
+    prefix = "FiltersTest / FiltersTest: internet explorer / FiltersTest::testFilterByNull::"
+    assert found[prefix + "testFilterByNull with data set #1"] is Verdict.ERROR
+    assert found[prefix.replace("internet explorer", "chrome") + "testFilterByNull with data set #1"] is Verdict.PASSED
+    # a suite whose inner name is unique keeps the short name
+    assert "FiltersTest: chrome::testOnFilterByDateBehavesLikeOr" in found
+
+
+def test_parser_leaves_the_suite_path_of_nested_suites_in_scope(tmp_path: Path) -> None:
+    path = write(tmp_path, """<testsuites><testsuite name="a"><testsuite name="x"><testcase name="t"/></testsuite></testsuite>
+<testsuite name="b"><testsuite name="x"><testcase name="t"><failure/></testcase></testsuite></testsuite>
+<testsuite name="c"><testsuite name="y"><testcase name="t"/></testsuite></testsuite></testsuites>""")
+    parsed = list(parse_junit(path))
+    assert [(r.suite, r.scope, r.attempt) for r in parsed] == [("x", "a / x", 0), ("x", "b / x", 0), ("y", "c / y", 0)]
+    assert [r.test_id for r in qualify(parsed)] == ["a / x::t", "b / x::t", "y::t"]
+
+
 def test_qualify_is_per_report_and_leaves_unambiguous_reports_alone(tmp_path: Path) -> None:
     single = list(parse_junit(write(tmp_path, '<testsuite name="s"><testcase name="t"/></testsuite>')))
     assert [r.test_id for r in qualify(single)] == ["t"]

@@ -154,7 +154,7 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
         live_add = live.add
         prior: Any = None
         last_parent: Any = None
-        suite = ""
+        suite = path = ""
         since_drop = 0
         try:
             for _, el in report.iterparse(tag=(testcase, testsuite)):
@@ -184,8 +184,9 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
                 if parent is not last_parent:
                     if retries is None:
                         retries = attempts.retries = repeats_are_retries(el.getroottree().getroot())
-                    last_parent, suite = parent, _suite_name(parent, testsuite)
-                    attempts.switch(suite)
+                    last_parent = parent
+                    suite, path = _suite_names(parent, testsuite)
+                    attempts.switch(path or suite)  # nested suites: attempts per path of names
                     live, prior = attempts.live, attempts.prior
                     live_add = live.add
                 outcome = get("status")
@@ -193,6 +194,9 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
                     outcome is not None and (outcome.lower() in not_passed or get("result") in _RESULT_SKIPS)
                 ):
                     records = _with_outcome(el, name, classname, suite, duration, outcome, kinds, file)
+                    if path:
+                        for record in records:
+                            record.scope = path
                     if retries:
                         for record in records:
                             record.attempt = attempts.number(hash((classname, name)))
@@ -214,9 +218,10 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
                         live_add(key)
                         attempt = 0
                     if retries:
-                        yield TestResult(name, PASSED, classname, suite, duration, None, None, None, attempt, file)
+                        yield TestResult(name, PASSED, classname, suite, duration, None, None, None, attempt, file,
+                                         path)
                     else:
-                        yield TestResult(name, PASSED, classname, suite, duration, None, None, None, 0, file, "",
+                        yield TestResult(name, PASSED, classname, suite, duration, None, None, None, 0, file, path,
                                          attempt)
                 since_drop += 1
                 if since_drop == _DROP_EVERY:
@@ -252,16 +257,23 @@ def repeats_are_retries(root: Any) -> bool:
 _RESULT_SKIPS = frozenset({"skipped", "suppressed"})
 
 
-def _suite_name(parent: Any, testsuite: str) -> str:
-    """Name of the innermost enclosing <testsuite> that has one."""
+SUITE_PATH_SEPARATOR = " / "
+
+
+def _suite_names(parent: Any, testsuite: str) -> tuple[str, str]:
+    """(name of the innermost enclosing <testsuite> that has one, the names of all named
+    enclosing suites from the outermost, joined by " / ", when there are two or more: else "")."""
+    names = []
     node = parent
     while node is not None:
         if node.tag == testsuite:
             suite_name = node.get("name")
             if suite_name:
-                return suite_name
+                names.append(suite_name)
         node = node.getparent()
-    return ""
+    if not names:
+        return "", ""
+    return names[0], SUITE_PATH_SEPARATOR.join(reversed(names)) if len(names) > 1 else ""
 
 
 def _outcome_detail(element: Any, *, stack_trace_child: bool = False) -> tuple[str | None, str | None, str | None]:
@@ -375,25 +387,26 @@ def qualify(results: list[TestResult]) -> list[TestResult]:
     2. a test id that occurs in more than one suite of the report (the same class run
        once per browser, say) takes its suite in every one of them.
 
-    Deterministic: it depends on the report alone. Returns ``results``, changed in place.
+    A suite is named by its innermost name, or by its path of names (``outer / inner``, which
+    :func:`parse_junit` leaves in ``scope`` for nested suites) where the same innermost name
+    occurs under different outer suites of the report. Deterministic: it depends on the
+    report alone. Returns ``results``, changed in place.
     """
-    loose_suites = {r.suite for r in results if r.suite and (not r.classname or r.classname == r.name)}
-    by_id: dict[str, set[str]] = {}
-    for r in results:
-        by_id.setdefault(r.test_id, set()).add(r.suite)
-    if len(loose_suites) < 2 and all(len(suites) < 2 for suites in by_id.values()):
-        return results
-    for r in results:
-        if not r.suite:
-            continue
-        if len(loose_suites) > 1 and (not r.classname or r.classname == r.name):
-            r.scope = r.suite
-    by_id = {}
-    for r in results:
-        by_id.setdefault(r.test_id, set()).add(r.suite)
-    for r in results:
-        if r.suite and not r.scope and len(by_id[r.test_id]) > 1:
-            r.scope = r.suite
+    paths = [r.scope or r.suite for r in results]
+    under: dict[str, set[str]] = {}
+    for r, path in zip(results, paths):
+        under.setdefault(r.suite, set()).add(path)
+    keys = [r.suite if len(under[r.suite]) == 1 else path for r, path in zip(results, paths)]
+    loose = [not r.classname or r.classname == r.name for r in results]
+    several = len({key for key, is_loose in zip(keys, loose) if key and is_loose}) > 1
+    for r, key, is_loose in zip(results, keys, loose):
+        r.scope = key if key and is_loose and several else ""
+    suites_of: dict[str, set[str]] = {}
+    for r, key in zip(results, keys):
+        suites_of.setdefault(r.test_id, set()).add(key)
+    for r, key in zip(results, keys):
+        if key and not r.scope and len(suites_of[r.test_id]) > 1:
+            r.scope = key
     return results
 
 
