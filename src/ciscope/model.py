@@ -58,8 +58,9 @@ class TestResult:
 
     ``scope`` and ``occurrence`` are set by the reader only where classname and name do not
     tell a test apart from other tests of its report (docs/junit.md, "Test identity"):
-    ``scope`` is then the suite (jest-junit: the test file), ``occurrence`` numbers distinct
-    tests of the same name in one suite from 0 (in formats where a repeat is not a retry).
+    ``scope`` is then the suite (jest-junit: the test file; ``outer / inner`` for nested
+    suites whose inner name recurs), ``occurrence`` numbers distinct tests of the same name in
+    one suite from 0 (in formats where a repeat is not a retry).
     """
 
     __test__ = False  # not a pytest test class
