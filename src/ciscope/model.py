@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
 
 
 class Status(str, enum.Enum):
@@ -53,8 +53,14 @@ class TestResult:
 
     ``name`` is the test case name; ``classname`` the JUnit ``classname`` attribute and
     ``suite`` the enclosing ``<testsuite name>``. ``attempt`` numbers the attempts of the
-    same (suite, classname, name) within one run from 0 in file order; parsers that see
+    same test (same :attr:`test_id`) within one run from 0 in file order; parsers that see
     Surefire's ``flakyFailure``/``rerunFailure`` emit those as attempts too.
+
+    ``scope`` and ``occurrence`` are set by the reader only where classname and name do not
+    tell a test apart from other tests of its report (docs/junit.md, "Test identity"):
+    ``scope`` is then the suite (jest-junit: the test file; ``outer / inner`` for nested
+    suites whose inner name recurs), ``occurrence`` numbers distinct tests of the same name in
+    one suite from 0 (in formats where a repeat is not a retry).
     """
 
     __test__ = False  # not a pytest test class
@@ -69,22 +75,57 @@ class TestResult:
     failure_text: str | None = None
     attempt: int = 0
     file: str = ""  # report file it came from, relative to the run folder when known
+    scope: str = ""  # the suite, when it is needed to tell this test from others (see test_id)
+    occurrence: int = 0  # distinct tests of the same scope, classname and name in one report, from 0
 
     @property
     def test_id(self) -> str:
-        """The name a test is known by across runs: ``classname.name`` when a classname
-        exists and the name does not already start with it, else the name."""
-        return test_id(self.classname, self.name)
+        """The name a test is known by across runs: see :func:`test_id`."""
+        return test_id(self.classname, self.name, self.scope, self.occurrence)
 
 
-def test_id(classname: str, name: str) -> str:
-    """Stable identity of a test across runs (see :attr:`TestResult.test_id`)."""
-    if classname and not name.startswith(classname):
-        return f"{classname}.{name}"
-    return name
+def test_id(classname: str, name: str, scope: str = "", occurrence: int = 0) -> str:
+    """Stable identity of a test across runs: ``classname.name`` when a classname exists
+    and the name does not already start with it, else the name; prefixed by ``scope::``
+    when a scope is given and suffixed by `` #k`` (k = occurrence + 1) from the second
+    distinct test of the same name on. The only definition: the store's ``test`` column
+    is computed with it too.
+
+    >>> test_id("pkg.C", "t"), test_id("", "renders", "src/a.test.js"), test_id("C", "t", "", 1)
+    ('pkg.C.t', 'src/a.test.js::renders', 'C.t #2')
+    """
+    test = f"{classname}.{name}" if classname and not name.startswith(classname) else name
+    if scope:
+        test = f"{scope}::{test}"
+    if occurrence:
+        test = f"{test} #{occurrence + 1}"
+    return test
 
 
 test_id.__test__ = False  # type: ignore[attr-defined]
+
+
+def qualifiers(test: str, classname: str, name: str) -> tuple[str, int]:
+    """The ``(scope, occurrence)`` with which :func:`test_id` gives the stored id ``test``
+    for this classname and name (to rebuild a :class:`TestResult` from the store);
+    ``("", 0)`` when there is none.
+
+    >>> qualifiers("src/a.test.js::renders #2", "", "renders")
+    ('src/a.test.js', 1)
+    """
+    base = test_id(classname, name)
+    head, sep, number = test.rpartition(" #")
+    numbered = [(head, int(number) - 1)] if sep and number.isdigit() and int(number) >= 2 else []
+    for text, occurrence in [(test, 0), *numbered]:
+        if text == base:
+            scope = ""
+        elif text.endswith(f"::{base}"):
+            scope = text[: -len(base) - 2]
+        else:
+            continue
+        if test_id(classname, name, scope, occurrence) == test:
+            return scope, occurrence
+    return "", 0
 
 
 def plain_test_id(test_id: str) -> str:
@@ -142,6 +183,22 @@ def run_id(job: str, build: str) -> int:
 
 _PASSING = {Status.PASSED}
 _FAILING = {Status.FAILED, Status.ERROR}
+
+
+def verdicts_of(results: Iterable[TestResult]) -> dict[str, Verdict]:
+    """The verdict of every test of one run (its attempts folded by :func:`verdict_of`),
+    by test id."""
+    statuses: dict[str, set[Status]] = {}
+    for result in results:
+        statuses.setdefault(result.test_id, set()).add(result.status)
+    return {test: verdict_of(seen) for test, seen in statuses.items()}
+
+
+def run_failed(results: Iterable[TestResult]) -> bool:
+    """Whether some test of a run ended failed or in error: a test that failed and then
+    passed on a retry is flaky, and a run whose only failures are flakes is green (what
+    Maven Surefire's ``rerunFailingTestsCount`` reports as a success with flakes)."""
+    return any(v in (Verdict.FAILED, Verdict.ERROR) for v in verdicts_of(results).values())
 
 
 def verdict_of(statuses: Iterable[Status]) -> Verdict:

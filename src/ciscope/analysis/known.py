@@ -26,14 +26,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..errors import InputError, UsageError
 from ..fingerprints import Fingerprint, Scanner, load_fingerprints
-from ..model import Evidence, Run, RunStatus, Status, TestResult
-from ..store.base import Store, evidence_table, explanations_table
+from ..model import Evidence, Run, RunStatus, Status, TestResult, qualifiers
+
+if TYPE_CHECKING:
+    from ..store.base import Store
 
 FINGERPRINTS_ENV = "CISCOPE_FINGERPRINTS"
 DEFAULT_DIR = "fingerprints"
@@ -211,9 +213,10 @@ def _runs_to_scan(store: Store, progress: Progress | None) -> Iterable[Run]:
             "SELECT run_id, test, name, classname, suite, attempt, status, failure_type, failure_message,"
             " failure_text, file FROM test_results WHERE status IN ('failed', 'error') AND run_id IN ({marks})"
             " ORDER BY run_id, test, attempt", [r["run_id"] for r in chunk]):
+            scope, occurrence = qualifiers(test, classname, name)
             results[rid].append(TestResult(name=name, classname=classname, suite=suite, attempt=attempt,
                                            status=Status(status), failure_type=mtype, failure_message=message,
-                                           failure_text=text, file=file))
+                                           failure_text=text, file=file, scope=scope, occurrence=occurrence))
         for i, row in enumerate(chunk):
             run = Run(job=row["job"], build=row["build"], status=RunStatus(row["status"]),
                       started_at=row["started_at"], finished_at=row["finished_at"], commit=row["commit_sha"],
@@ -278,6 +281,9 @@ def reclassify(store: Store, fps: Sequence[Fingerprint], *, backend: str | None 
             marks = ",".join("?" * len(chunk))
             store.execute(f"DELETE FROM matches WHERE bug IN ({marks})", chunk)
             store.execute(f"DELETE FROM fingerprints WHERE bug IN ({marks})", chunk)
+        # pyarrow: imported here, not by commands that only read fingerprints
+        from ..store.base import evidence_table
+
         table = evidence_table(new_rows, now=now)
         if table.num_rows:
             store.append("matches", table)
@@ -320,6 +326,8 @@ def refresh_explanations(store: Store, run_ids: Sequence[int]) -> None:
         for rid, test in store.query_in("SELECT run_id, test FROM test_verdicts WHERE verdict IN ('failed', 'error',"
                                         " 'flaky') AND run_id IN ({marks})", sorted(evidence)):
             failing[rid].add(test)
+        from ..store.base import explanations_table
+
         table = explanations_table(((rid, failing[rid], ev) for rid, ev in evidence.items()), scoped)
         if table.num_rows:
             store.append("explanations", table)

@@ -14,7 +14,7 @@ import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 import orjson
@@ -31,7 +31,10 @@ from rich.text import Text
 
 from .. import __version__
 from ..errors import CiscopeError
-from ..store.base import DEFAULT_URL, Store, connect
+from ..store import DEFAULT_URL
+
+if TYPE_CHECKING:
+    from ..store.base import Store
 
 stderr = Console(stderr=True, highlight=False)
 
@@ -89,6 +92,9 @@ class Context:
     @property
     def store(self) -> Store:
         if self._store is None:
+            # pyarrow and numpy: imported only by commands that use the store
+            from ..store.base import connect
+
             self._store = connect(self.db)
         return self._store
 

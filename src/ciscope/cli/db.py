@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from ..store.base import connect
 from .app import Context, _out, cli, emit_json, json_option, stderr
 
 
@@ -17,6 +16,8 @@ def db() -> None:
 @click.pass_obj
 def migrate(obj: Context) -> None:
     """Bring the schema up to date (every command does this on connect)."""
+    from ..store.base import connect
+
     store = connect(obj.db, migrate=False)
     try:
         applied = store.migrate()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -12,7 +12,6 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import UsageError
-from ..store.base import Store
 from .app import (
     Context,
     _add_row,
@@ -26,6 +25,9 @@ from .app import (
     progress_bar,
     stderr,
 )
+
+if TYPE_CHECKING:
+    from ..store.base import Store
 
 
 @cli.command()

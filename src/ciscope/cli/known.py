@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from ..errors import UsageError
-from ..queries.window import Window
-from ..store.base import Store
 from .app import (
     Context,
     _add_row,
@@ -29,6 +27,10 @@ from .app import (
     window_options,
 )
 from .ingest import _reclassify_line
+
+if TYPE_CHECKING:
+    from ..queries.window import Window
+    from ..store.base import Store
 
 
 @cli.group("fingerprints")

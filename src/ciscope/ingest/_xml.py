@@ -398,7 +398,7 @@ def parse_hms(value: str | None) -> float | None:
 
 
 class Attempts:
-    """Numbers the attempts of each (suite, classname, name) from 0 in file order.
+    """Numbers the attempts (or occurrences) of each (suite, classname, name) from 0 in file order.
 
     Memory is what bounds this: a report may hold millions of distinct tests. Keys are
     64-bit hashes of (classname, name), grouped by suite name. The suite being read keeps
@@ -410,9 +410,13 @@ class Attempts:
 
     LIVE_LIMIT = 1 << 17
 
-    __slots__ = ("suite", "live", "prior", "_repeats", "_closed", "_closed_repeats")
+    __slots__ = ("suite", "live", "prior", "retries", "_repeats", "_closed", "_closed_repeats")
 
-    def __init__(self) -> None:
+    def __init__(self, *, retries: bool = True) -> None:
+        #: whether a repeat is another attempt of the same test (the format's convention,
+        #: see docs/junit.md "Test identity") or another test of the same name: then the
+        #: number is the record's ``occurrence`` and its ``attempt`` stays 0
+        self.retries = retries
         self.suite: str | None = None
         self.live: set[int] = set()  # keys of the current suite since the last fold
         self.prior: array[int] | None = None  # folded keys of the current suite name
@@ -478,7 +482,10 @@ def result(
     failure_message: str | None = None,
     failure_text: str | None = None,
 ) -> TestResult:
-    """Build a record for the (slower) native dialects, numbering its attempt."""
+    """Build a record for the (slower) native dialects, numbering its attempt (or, where
+    repeats are not retries, its occurrence)."""
+    number = attempts.next(suite, classname, name)
+    retry = attempts.retries
     return TestResult(
         name,
         status,
@@ -488,8 +495,10 @@ def result(
         failure_type or None,
         failure_message or None,
         cap_text(failure_text or None),
-        attempts.next(suite, classname, name),
+        number if retry else 0,
         file,
+        "",
+        0 if retry else number,
     )
 
 

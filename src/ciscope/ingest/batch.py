@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..errors import InputError, UsageError
-from ..model import Run, RunStatus, Status
+from ..model import Run, RunStatus, run_failed
 from ..store.base import Store
-from .junit import parse_junit
+from .junit import read_reports
 from .prow import RUN_MARKERS, find_run_folders, read_run, read_run_metadata
 from . import parallel, testgrid
 from .subunit import parse_subunit
@@ -123,7 +123,7 @@ def read_subunit_run(path: Path, options: BareRunOptions) -> Run:
             f"{path}: a subunit stream carries no job name; say which job it belongs to with --job NAME"
         )
     stream = parse_subunit(path, name=str(path))
-    failed = any(r.status in (Status.FAILED, Status.ERROR) for r in stream.results)
+    failed = run_failed(stream.results)
     stem = path.name.split(".", 1)[0] if path.name[0].isdigit() else path.name.rsplit(".subunit", 1)[0]
     return Run(
         job=options.job,
@@ -148,17 +148,10 @@ def read_bare_run(files: Sequence[Path], options: BareRunOptions) -> Run:
             "with --job NAME (and optionally --build, --started, --commit, --variant key=value)"
         )
     digest = hashlib.sha1()
-    results = []
-    seen: dict[str, int] = {}
     for path in files:
         digest.update(path.read_bytes() if path.stat().st_size < (64 << 20) else str(path.stat()).encode())
-        for result in parse_junit(path, name=str(path)):
-            result.file = path.name
-            key = result.test_id
-            result.attempt = seen.get(key, 0)
-            seen[key] = result.attempt + 1
-            results.append(result)
-    failed = any(r.status in (Status.FAILED, Status.ERROR) for r in results)
+    results = read_reports((path, path.name) for path in files)
+    failed = run_failed(results)  # a test that failed, then passed on a rerun, is a flake
     started = options.started or datetime.fromtimestamp(
         max(p.stat().st_mtime for p in files), timezone.utc
     )

@@ -22,7 +22,7 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from lxml import etree
@@ -32,7 +32,7 @@ from ..model import Status, TestResult
 from . import xunit_dialects
 from ._xml import MAX_REPORT_BYTES, Attempts, Report, Source, cap_text, parse_seconds
 
-__all__ = ["MAX_REPORT_BYTES", "parse_junit", "supported_roots"]
+__all__ = ["MAX_REPORT_BYTES", "parse_junit", "qualify", "read_reports", "repeats_are_retries", "supported_roots"]
 
 Dialect = Callable[[Report, Attempts], Iterator[TestResult]]
 
@@ -136,10 +136,13 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
     report = Report(source, name=name, max_bytes=max_bytes)
     try:
         reader = _dialect_for(report)
-        attempts = Attempts()
         if reader is not None:
-            yield from reader(report, attempts)
+            # none of the native formats writes retries as repeated records: a repeat is
+            # another test of the same name (a parameterised test's rows, say)
+            yield from reader(report, Attempts(retries=False))
             return
+        attempts = Attempts()
+        retries: bool | None = None  # decided from the root element at the first test case
         ns = report.namespace
         prefix = f"{{{ns}}}" if ns else ""
         testcase, testsuite = prefix + "testcase", prefix + "testsuite"
@@ -151,7 +154,7 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
         live_add = live.add
         prior: Any = None
         last_parent: Any = None
-        suite = ""
+        suite = path = ""
         since_drop = 0
         try:
             for _, el in report.iterparse(tag=(testcase, testsuite)):
@@ -179,17 +182,30 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
                             seconds[text] = duration
                 parent = el.getparent()
                 if parent is not last_parent:
-                    last_parent, suite = parent, _suite_name(parent, testsuite)
-                    attempts.switch(suite)
+                    if retries is None:
+                        retries = attempts.retries = repeats_are_retries(el.getroottree().getroot())
+                    last_parent = parent
+                    suite, path = _suite_names(parent, testsuite)
+                    attempts.switch(path or suite)  # nested suites: attempts per path of names
                     live, prior = attempts.live, attempts.prior
                     live_add = live.add
                 outcome = get("status")
                 if len(el) or (
                     outcome is not None and (outcome.lower() in not_passed or get("result") in _RESULT_SKIPS)
                 ):
-                    for record in _with_outcome(el, name, classname, suite, duration, outcome, kinds, file):
-                        record.attempt = attempts.number(hash((classname, name)))
-                        yield record
+                    records = _with_outcome(el, name, classname, suite, duration, outcome, kinds, file)
+                    if path:
+                        for record in records:
+                            record.scope = path
+                    if retries:
+                        for record in records:
+                            record.attempt = attempts.number(hash((classname, name)))
+                            yield record
+                    else:  # another test of the same name; its flaky/rerun children are its attempts
+                        occurrence = attempts.number(hash((classname, name)))
+                        for number, record in enumerate(records):
+                            record.attempt, record.occurrence = number, occurrence
+                            yield record
                     live, prior = attempts.live, attempts.prior
                     live_add = live.add
                 else:
@@ -201,7 +217,12 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
                     else:
                         live_add(key)
                         attempt = 0
-                    yield TestResult(name, PASSED, classname, suite, duration, None, None, None, attempt, file)
+                    if retries:
+                        yield TestResult(name, PASSED, classname, suite, duration, None, None, None, attempt, file,
+                                         path)
+                    else:
+                        yield TestResult(name, PASSED, classname, suite, duration, None, None, None, 0, file, path,
+                                         attempt)
                 since_drop += 1
                 if since_drop == _DROP_EVERY:
                     since_drop = 0
@@ -219,20 +240,40 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
 
 
 _NOT_PASSED_STATUSES = _SKIP_STATUSES | _FAIL_STATUSES | _ERROR_STATUSES
+# Root names jest-junit and mocha's reporters (mocha-junit-reporter, mocha's own xunit) write
+# by default. Neither writes retries as repeated test cases (jest-junit and
+# mocha-junit-reporter write a retried test once, with its last outcome), so in their reports
+# two test cases of the same name in one suite are two tests (duplicate titles).
+_DISTINCT_REPEAT_ROOTS = frozenset({"jest tests", "mocha tests"})
+
+
+def repeats_are_retries(root: Any) -> bool:
+    """Whether a JUnit report's repeated test cases (same suite, classname and name) are
+    attempts of one test — OpenShift, pytest-rerunfailures, gotestsum ``--rerun-fails``,
+    web-test-runner and most writers that repeat a test at all — or, for jest-junit and
+    mocha reports (recognised by their default root name), distinct tests."""
+    return (root.get("name") or "").strip().lower() not in _DISTINCT_REPEAT_ROOTS
 # GoogleTest ≥ 1.10 writes status="run" result="skipped" (the <skipped> child came later)
 _RESULT_SKIPS = frozenset({"skipped", "suppressed"})
 
 
-def _suite_name(parent: Any, testsuite: str) -> str:
-    """Name of the innermost enclosing <testsuite> that has one."""
+SUITE_PATH_SEPARATOR = " / "
+
+
+def _suite_names(parent: Any, testsuite: str) -> tuple[str, str]:
+    """(name of the innermost enclosing <testsuite> that has one, the names of all named
+    enclosing suites from the outermost, joined by " / ", when there are two or more: else "")."""
+    names = []
     node = parent
     while node is not None:
         if node.tag == testsuite:
             suite_name = node.get("name")
             if suite_name:
-                return suite_name
+                names.append(suite_name)
         node = node.getparent()
-    return ""
+    if not names:
+        return "", ""
+    return names[0], SUITE_PATH_SEPARATOR.join(reversed(names)) if len(names) > 1 else ""
 
 
 def _outcome_detail(element: Any, *, stack_trace_child: bool = False) -> tuple[str | None, str | None, str | None]:
@@ -330,6 +371,61 @@ def _retry(status: Status, child: Any, name: str, classname: str, suite: str, fi
     failure_type, failure_message, failure_text = _outcome_detail(child, stack_trace_child=True)
     return TestResult(name, status, classname, suite, parse_seconds(child.get("time")), failure_type,
                       failure_message, cap_text(failure_text), 0, file)
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def qualify(results: list[TestResult]) -> list[TestResult]:
+    """Give the records of ONE report the suite as ``scope`` where their test id would not
+    tell them apart from other tests of the report (docs/junit.md, "Test identity"):
+
+    1. a classname that is empty or repeats the name does not distinguish: in a report
+       with more than one named suite, such records take their suite (jest-junit writes
+       the test file as the suite, and same-named tests in different files are different
+       tests);
+    2. a test id that occurs in more than one suite of the report (the same class run
+       once per browser, say) takes its suite in every one of them.
+
+    A suite is named by its innermost name, or by its path of names (``outer / inner``, which
+    :func:`parse_junit` leaves in ``scope`` for nested suites) where the same innermost name
+    occurs under different outer suites of the report. Deterministic: it depends on the
+    report alone. Returns ``results``, changed in place.
+    """
+    paths = [r.scope or r.suite for r in results]
+    under: dict[str, set[str]] = {}
+    for r, path in zip(results, paths):
+        under.setdefault(r.suite, set()).add(path)
+    keys = [r.suite if len(under[r.suite]) == 1 else path for r, path in zip(results, paths)]
+    loose = [not r.classname or r.classname == r.name for r in results]
+    several = len({key for key, is_loose in zip(keys, loose) if key and is_loose}) > 1
+    for r, key, is_loose in zip(results, keys, loose):
+        r.scope = key if key and is_loose and several else ""
+    suites_of: dict[str, set[str]] = {}
+    for r, key in zip(results, keys):
+        suites_of.setdefault(r.test_id, set()).add(key)
+    for r, key in zip(results, keys):
+        if key and not r.scope and len(suites_of[r.test_id]) > 1:
+            r.scope = key
+    return results
+
+
+def read_reports(reports: Iterable[tuple[str | os.PathLike[str], str]]) -> list[TestResult]:
+    """Every attempt in the reports of ONE run: ``(path, file)`` pairs, ``file`` being what
+    each result's ``file`` says (the path relative to the run folder, say). Each report's
+    records are :func:`qualify`-ed; then the attempts of one test (one test id) are
+    numbered from 0 across the reports, in the order given: the same test in two reports
+    of one run was run twice (Bazel's ``test_attempts``, a job that reruns its failures)."""
+    results: list[TestResult] = []
+    seen: dict[str, int] = {}
+    for path, file in reports:
+        for result in qualify(list(parse_junit(path, name=os.fspath(path)))):
+            result.file = file
+            key = result.test_id
+            result.attempt = seen.get(key, 0)
+            seen[key] = result.attempt + 1
+            results.append(result)
+    return results
 
 
 # --------------------------------------------------------------------------- dialects

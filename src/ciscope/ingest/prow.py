@@ -24,7 +24,7 @@ import orjson
 
 from ..errors import RunFolderError
 from ..model import Run, RunStatus, TestResult
-from .junit import parse_junit
+from .junit import read_reports
 
 RUN_MARKERS = ("started.json", "finished.json", "prowjob.json")
 JUNIT_FILE = re.compile(r"junit[^/]*\.xml(\.gz)?$", re.IGNORECASE)
@@ -259,13 +259,5 @@ def _read_artifacts(folder: Path) -> tuple[list[TestResult], list[str]]:
                     logs.append(relative)
     else:  # tolerate reports placed directly in the run folder
         reports = sorted(p for p in folder.iterdir() if p.is_file() and JUNIT_FILE.search(p.name))
-    seen: dict[str, int] = {}
-    for path in reports:
-        relative = path.relative_to(folder).as_posix()
-        for result in parse_junit(path, name=str(path)):
-            result.file = relative
-            key = result.test_id
-            result.attempt = seen.get(key, 0)
-            seen[key] = result.attempt + 1
-            results.append(result)
+    results = read_reports((path, path.relative_to(folder).as_posix()) for path in reports)
     return results, logs

@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from ..errors import UsageError
-from ..store.base import Store
+
+if TYPE_CHECKING:
+    from ..store.base import Store
 
 __all__ = ["Window", "naive_utc", "now"]
 

@@ -25,9 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import StoreError, UnknownEngineError
-from ..model import Evidence, Run, RunStatus, Status, TestResult
-
-DEFAULT_URL = "duckdb:///./ciscope.duckdb"
+from ..model import Evidence, Run, RunStatus, Status, TestResult, test_id
+from . import DEFAULT_URL  # defined in the package, where importing it costs nothing
 
 RUNS_SCHEMA = pa.schema(
     [
@@ -119,7 +118,8 @@ class Batch:
 
 _RESULT_FIELDS = ("name", "classname", "suite", "attempt", "status", "duration", "failure_type",
                   "failure_message", "failure_text", "file")
-_fields_of = operator.attrgetter(*_RESULT_FIELDS)
+# stored columns, then what the test id needs besides name and classname (not stored)
+_fields_of = operator.attrgetter(*_RESULT_FIELDS, "scope", "occurrence")
 
 
 def arrow_batch(runs: Sequence[Run], *, now: datetime | None = None) -> Batch:
@@ -135,11 +135,9 @@ def arrow_batch(runs: Sequence[Run], *, now: datetime | None = None) -> Batch:
         rid_col.extend([rid] * len(run.results))
     columns = list(zip(*map(_fields_of, itertools.chain.from_iterable(r.results for r in runs))))
     if not columns:
-        columns = [[] for _ in _RESULT_FIELDS]
-    names, classnames = columns[0], columns[1]
-    tests = [
-        f"{c}.{n}" if c and not n.startswith(c) else n for c, n in zip(classnames, names)
-    ]
+        columns = [[] for _ in range(len(_RESULT_FIELDS) + 2)]
+    *columns, scopes, occurrences = columns
+    tests = list(map(test_id, columns[1], columns[0], scopes, occurrences))
     results = pa.Table.from_arrays(
         [pa.array(rid_col, pa.int64()), pa.array(tests, pa.string()),
          *(pa.array(col, field.type) for col, field in zip(columns, list(RESULTS_SCHEMA)[2:]))],
