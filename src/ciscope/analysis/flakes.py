@@ -170,7 +170,8 @@ def shared_cause_rows(store: Store, window: Window, history: History, *, min_tes
     keys = np.array(sorted(run_index[r] * n_groups + group_of[(j, t)] for r, j, t in flagged
                            if (j, t) in group_of and r in run_index), dtype=np.int64)
     row_keys = history.run * n_groups + history.group
-    return np.isin(row_keys, keys) & (history.verdict == FAIL)
+    flagged_rows: np.ndarray = np.isin(row_keys, keys) & (history.verdict == FAIL)
+    return flagged_rows
 
 
 #: Edit distance (share of the length) within which two failure messages are one cause when
@@ -200,7 +201,7 @@ def flake_stats(history: History, options: FlakeOptions,
 
     out = []
     for job, test, runs, failed, flaked in counts:
-        row = {
+        row: dict[str, Any] = {
             "job": job,
             "test": test,
             "runs": runs,

@@ -66,9 +66,9 @@ def regressions(store: Store, /, *, window: Scope | None = None, options: Regres
     at = end.replace(tzinfo=timezone.utc)
     sample_start = at - timedelta(days=options.sample_days)
     basis_start = sample_start - timedelta(days=options.basis_days)
-    window = Window(scope=scope.replace(since=basis_start, until=at, days=None), infra=infra,
-                    include_known=include_known)
-    history = load_history(store, window, troubled_only=True)  # a test never failing cannot regress
+    selection = Window(scope=scope.replace(since=basis_start, until=at, days=None), infra=infra,
+                       include_known=include_known)
+    history = load_history(store, selection, troubled_only=True)  # a test never failing cannot regress
     groups = history.groups
     if groups == 0:
         return []
@@ -109,7 +109,7 @@ def regressions(store: Store, /, *, window: Scope | None = None, options: Regres
         from .flakes import FlakeOptions, shared_cause_rows
 
         fo = FlakeOptions()
-        shared = shared_cause_rows(store, window, history, min_tests=fo.shared_cause_tests,
+        shared = shared_cause_rows(store, selection, history, min_tests=fo.shared_cause_tests,
                                    share=fo.shared_cause_share, alpha=fo.shared_cause_alpha)
         if shared.any():
             keep = ~shared
@@ -129,7 +129,7 @@ def regressions(store: Store, /, *, window: Scope | None = None, options: Regres
     cp = changepoints(history)
 
     ends = np.append(history.starts[1:], len(v))
-    out = []
+    out: list[dict[str, Any]] = []
     for k in np.flatnonzero(candidates):
         split = int(cp.row[k])
         # the first bad build is the first FAILING run at the change point (the split is the
