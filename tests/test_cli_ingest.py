@@ -9,14 +9,13 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from runfolders import write_run
 
 from ciscope.store import connect
-
-from runfolders import write_run
 
 CIDIFF = "buildlogs-cidiff-breakages/breakages"
 
@@ -25,7 +24,7 @@ def cli(url: str, *args: str, cwd: Path, env_extra: dict[str, str] | None = None
     env = {k: v for k, v in os.environ.items() if k != "CISCOPE_FINGERPRINTS"}
     env.update({"COLUMNS": "250", **(env_extra or {})})
     return subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", url, *args],
-                          capture_output=True, text=True, timeout=180, env=env, cwd=cwd)
+                          check=False, capture_output=True, text=True, timeout=180, env=env, cwd=cwd)
 
 
 def ok(done: subprocess.CompletedProcess[str], code: int = 0) -> subprocess.CompletedProcess[str]:
@@ -243,7 +242,7 @@ def test_run_per_file_and_folder(store_url, tmp_path):
     (files / "b.xml").write_text('<testsuite name="s" timestamp="2024-02-02T10:00:00"><testcase name="t">'
                                  '<failure message="x"/></testcase></testsuite>')
     (files / "c.xml").write_text('<testsuite name="s"><testcase name="t"/></testsuite>')  # no timestamp: mtime
-    mtime = datetime(2024, 2, 1, 12, 0, tzinfo=timezone.utc).timestamp()
+    mtime = datetime(2024, 2, 1, 12, 0, tzinfo=UTC).timestamp()
     os.utime(files / "c.xml", (mtime, mtime))
     names = [str(files / n) for n in ("a.xml", "b.xml", "c.xml")]
     done = ok(cli(store_url, "ingest", *names, "--job", "j", "--run-per", "file", "--json", cwd=tmp_path))

@@ -13,20 +13,28 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from ..analysis.grid import Grid
 from ..errors import InputError, UsageError
 from ..model import Run, RunStatus, Status
 from ..store.base import Store
+from . import parallel, testgrid
 from .junit import parse_junit
 from .logs import is_log, log_started, log_status, main_log
-from .prow import RUN_MARKERS, find_run_folders, mark_incomplete, read_run, read_run_metadata, refusals
-from . import parallel, testgrid
+from .prow import (
+    RUN_MARKERS,
+    find_run_folders,
+    mark_incomplete,
+    read_run,
+    read_run_metadata,
+    refusals,
+)
 from .subunit import parse_subunit
-from ..analysis.grid import Grid
 
 if TYPE_CHECKING:
     from ..analysis.known import Classifier
@@ -203,7 +211,7 @@ def read_bare_run(files: Sequence[Path], options: BareRunOptions, logs: Sequence
     log_names = [p.resolve().relative_to(base).as_posix() for p in logs] if base is not None else []
     main = main_log(log_names)
     started = options.started or _reports_started(files) or (log_started(base / main) if base and main else None) \
-        or datetime.fromtimestamp(max(p.stat().st_mtime for p in [*files, *logs]), timezone.utc)
+        or datetime.fromtimestamp(max(p.stat().st_mtime for p in [*files, *logs]), UTC)
     run = Run(
         job=options.job,
         build=options.build or digest.hexdigest()[:12],
@@ -286,7 +294,7 @@ def _reports_started(files: Sequence[Path]) -> datetime | None:
                 value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
             except ValueError:
                 continue
-            found.append(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+            found.append(value if value.tzinfo else value.replace(tzinfo=UTC))
     return min(found) if found else None
 
 

@@ -24,7 +24,8 @@ Ansible (Zuul's playbooks) ``PLAY RECAP`` host lines: ``failed=N`` / ``unreachab
 GitHub Actions             ``Process completed with exit code N`` (N ≠ 0: failure)
 GitLab                     ``Job succeeded`` / ``Job failed: exit code N``
 Travis CI                  ``Done. Your build exited with N.``
-Taskcluster                ``Successful task run with exit code: 0`` / ``Unsuccessful task run …``
+Taskcluster                ``Successful task run with exit code: 0`` / ``Unsuccessful task run …``,
+                           ``[taskcluster:error] exit status N`` / ``… Task aborted …``
 openQA (os-autoinst)       ``Result: passed|softfailed|failed|incomplete|died|setup failure|…``
 =========================  ==================================================================
 
@@ -38,14 +39,14 @@ import os
 import re
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import InputError
 from ..fingerprints.reader import open_log
 from ..model import RunStatus
 
-__all__ = ["LogStatus", "is_log", "log_status", "log_started", "main_log", "read_tail", "log_reason"]
+__all__ = ["LogStatus", "is_log", "log_reason", "log_started", "log_status", "main_log", "read_tail"]
 
 _COMPRESSED = r"(?:\.(?:gz|xz|bz2))"
 #: log names found when walking a folder
@@ -101,6 +102,7 @@ _GITHUB = re.compile(r"(?:##\[error\]|Error: )?Process completed with exit code 
 _GITLAB = re.compile(r"(?:^|\s)(?:Job succeeded|(?:ERROR: )?Job failed: exit code (\d+))\s*$")
 _TRAVIS = re.compile(r"^Done\. Your build exited with (\d+)\.")
 _TASKCLUSTER = re.compile(r"\b(Successful|Unsuccessful) task run with exit code: (\d+)")
+_TASKCLUSTER_ERROR = re.compile(r"^\[taskcluster:error\] (?:exit status (\d+)|Task aborted\b)")
 _OPENQA = re.compile(r"\bResult: (passed|softfailed|failed|incomplete|died|setup failure|timeout_exceeded"
                      r"|user_cancelled|user_restarted|skipped|obsoleted|parallel_failed)\b")
 _RECAP = re.compile(r"\b(?:failed|unreachable)(?:=|: )(\d+)\b")
@@ -129,9 +131,8 @@ def _runner_status(line: str) -> tuple[str, RunStatus] | None:
         return None
     if "Finished: " in text and (m := _JENKINS.search(text)):
         return "jenkins", _JENKINS_STATUS[m.group(1)]
-    if "RESULT" in text or "result:" in text:
-        if m := _ZUUL.search(text):
-            return "zuul", _ZUUL_STATUS.get(m.group(1), RunStatus.FAILURE)
+    if ("RESULT" in text or "result:" in text) and (m := _ZUUL.search(text)):
+        return "zuul", _ZUUL_STATUS.get(m.group(1), RunStatus.FAILURE)
     if "exit code" in text or "exited with" in text:
         if m := _GITHUB.search(text):
             return "github", _exit(m.group(1))
@@ -139,6 +140,8 @@ def _runner_status(line: str) -> tuple[str, RunStatus] | None:
             return "taskcluster", RunStatus.SUCCESS if m.group(1) == "Successful" else RunStatus.FAILURE
         if m := _TRAVIS.search(text):
             return "travis", _exit(m.group(1))
+    if text.startswith("[taskcluster:error]") and (m := _TASKCLUSTER_ERROR.search(text)):
+        return "taskcluster", _exit(m.group(1) or "1")
     if "Job " in text and (m := _GITLAB.search(text)):
         return "gitlab", _exit(m.group(1) or "0")
     if "Result: " in text and (m := _OPENQA.search(text)):
@@ -226,7 +229,7 @@ def log_started(path: str | os.PathLike[str]) -> datetime | None:
                                                + ("+00:00" if zone in ("", "Z") else zone))
             except ValueError:
                 continue
-            return value.astimezone(timezone.utc)
+            return value.astimezone(UTC)
     return None
 
 
