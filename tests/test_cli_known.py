@@ -108,7 +108,7 @@ def test_ingest_and_reports_with_the_fingerprints_option(tmp_path):
 
     t = ok_json(ciscope("triage", "101", "--json", cwd=tmp_path))
     assert set(t) == {"job", "build", "run_id", "status", "started_at", "commit", "url", "failures", "flaked",
-                      "bugs", "bug_titles", "run_evidence", "unexplained", "reason", "advice"}
+                      "bugs", "bug_titles", "run_evidence", "unexplained", "reason", "advice", "log_reason", "incomplete"}
     assert (t["job"], t["build"], t["status"], t["started_at"]) == (JOB, "101", "failure", iso(101))
     assert t["failures"] == [{"test": "[sig-storage] mounts", "message": f"mount failed: {ETCD} after 5s",
                               "bugs": ["BUG-ETCD"],

@@ -31,9 +31,10 @@ from .app import (
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--job", help="Job of bare report files (run folders name their own).")
+@click.option("--job", help="Job of bare report files and logs (run folders name their own).")
 @click.option("--build", help="Build id of bare report files (default: a hash of their content).")
-@click.option("--started", help="Start time of bare report files (ISO 8601; default: file time).")
+@click.option("--started", help="Start time of bare report files (ISO 8601; default: the reports' own timestamps, "
+                                "else the log's first, else the file time).")
 @click.option("--commit", help="Commit tested by bare report files.")
 @click.option("--branch", help="Branch or release of bare report files.")
 @click.option("--variant", "variants", multiple=True, metavar="KEY=VALUE", help="Variant of bare report files (repeatable).")
