@@ -157,7 +157,7 @@ def read_subunit_run(path: Path, options: BareRunOptions) -> Run:
     return Run(
         job=options.job,
         build=options.build or stem,
-        status=RunStatus.FAILURE if failed else RunStatus.SUCCESS,
+        status=options.status or (RunStatus.FAILURE if failed else RunStatus.SUCCESS),
         started_at=options.started or stream.started_at,
         finished_at=stream.finished_at,
         commit=options.commit,
@@ -202,7 +202,7 @@ def read_bare_run(files: Sequence[Path], options: BareRunOptions, logs: Sequence
             result.attempt = seen.get(key, 0)
             seen[key] = result.attempt + 1
             results.append(result)
-    for path in logs:
+    for path in logs if not files else ():  # logs next to reports do not change the run's build id
         digest.update(path.read_bytes() if path.stat().st_size < (64 << 20) else str(path.stat()).encode())
     if refused and not results and not logs:
         raise _Unreadable(refused)
