@@ -96,3 +96,18 @@ def test_reports_state_their_start(tmp_path):
     assert _reports_started([xunit]) == datetime(2024, 6, 6, 7, 8, 9, tzinfo=UTC)
     assert _reports_started([bare]) is None
     assert _reports_started([junit, trx, bare]) == datetime(2023, 12, 31, 23, 0, 0, 123000, tzinfo=UTC)
+
+
+def test_a_log_next_to_reports_joins_their_run_without_changing_its_id(store, tmp_path):
+    from ciscope.ingest.batch import BareRunOptions, ingest
+
+    (tmp_path / "junit.xml").write_text('<testsuite name="s"><testcase name="t"/></testsuite>')
+    first = ingest(store, [tmp_path], bare=BareRunOptions(job="j"))
+    assert first.runs == 1
+    (tmp_path / "console.log").write_text("building\nFinished: FAILURE\n")
+    again = ingest(store, [tmp_path], bare=BareRunOptions(job="j"))
+    assert (again.runs, again.skipped) == (0, 1)
+    replaced = ingest(store, [tmp_path], bare=BareRunOptions(job="j"), replace=True)
+    assert replaced.replaced == 1
+    [(status, logs)] = store.query("SELECT status, logs FROM runs")
+    assert (status, logs) == ("failure", '["console.log"]')
