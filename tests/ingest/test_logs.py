@@ -111,3 +111,15 @@ def test_a_log_next_to_reports_joins_their_run_without_changing_its_id(store, tm
     assert replaced.replaced == 1
     [(status, logs)] = store.query("SELECT status, logs FROM runs")
     assert (status, logs) == ("failure", '["console.log"]')
+
+
+def test_line_numbers_count_lone_carriage_returns_as_extract_reason_does(tmp_path):
+    from ciscope.analysis.reasons import split_lines
+
+    text = "progress 1%\rprogress 50%\rdone\r\n" * 2000 + "Finished: FAILURE\n"
+    log = tmp_path / "console.log"
+    log.write_text(text, newline="")
+    whole = split_lines(text)
+    assert log_status(log).line == len(whole)
+    tail, first = read_tail(log, max_bytes=500)
+    assert split_lines(tail)[-1] == whole[first - 1 + len(split_lines(tail)) - 1]

@@ -166,6 +166,12 @@ def status_of_lines(lines: list[str], first_line: int = 1) -> LogStatus | None:
     return recap
 
 
+def _breaks(data: bytes) -> int:
+    """Line ends in ``data`` as :func:`ciscope.analysis.reasons.split_lines` counts them
+    (``\\r\\n``, ``\\n`` or a lone ``\\r``)."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
 def read_tail(path: str | os.PathLike[str], *, max_bytes: int = MAX_TEXT_BYTES) -> tuple[str, int]:
     """The text of a log (decompressed), at most its last ``max_bytes`` bytes cut at a line
     start, and the 1-based number of its first line in the whole log."""
@@ -189,22 +195,24 @@ def read_tail(path: str | os.PathLike[str], *, max_bytes: int = MAX_TEXT_BYTES) 
                     old = kept.popleft()
                     size -= len(old)
                     dropped = True
-                    dropped_lines += old.count(b"\n")
+                    dropped_lines += _breaks(old)
     except (OSError, EOFError, ValueError) as exc:  # corrupt compressed data
         raise InputError(str(path), f"cannot read the log: {exc}") from exc
     data = b"".join(kept)
     if dropped or size > max_bytes:
         cut = data.find(b"\n", max(0, len(data) - max_bytes))
         if cut >= 0:
-            dropped_lines += data.count(b"\n", 0, cut + 1)
+            dropped_lines += _breaks(data[:cut + 1])
             data = data[cut + 1:]
     return data.decode("utf-8", errors="replace"), dropped_lines + 1
 
 
 def log_status(path: str | os.PathLike[str]) -> LogStatus | None:
     """How the run of this log ended, when its runner says so in the last lines."""
+    from ..analysis.reasons import split_lines  # lines as extract_reason numbers them
+
     text, first = read_tail(path, max_bytes=4 << 20)
-    lines = text.splitlines()
+    lines = split_lines(text)
     skip = max(0, len(lines) - TAIL_LINES)
     return status_of_lines(lines[skip:], first + skip)
 
