@@ -39,8 +39,8 @@ CASES = {
     "ansible recap": (["PLAY RECAP *****", "localhost : ok=3 changed=1 unreachable=0 failed=1 skipped=0"], F,
                       "ansible"),
     "ansible later recap ok, earlier failed": (
-        ["host | ok: 30 changed: 2 unreachable: 0 failed: 1", "PLAY RECAP", "host | ok: 3 changed: 0 unreachable: 0 "
-         "failed: 0"], F, "ansible"),
+        ["host | ok: 30 changed: 2 unreachable: 0 failed: 1", "PLAY RECAP",
+         "host | ok: 3 changed: 0 unreachable: 0 failed: 0"], F, "ansible"),
     "ansible ok": (["localhost : ok=3 changed=1 unreachable=0 failed=0 skipped=0"], S, "ansible"),
     "runner line beats recap": (["localhost : ok=3 changed=1 unreachable=0 failed=1", "Finished: SUCCESS"], S,
                                 "jenkins"),
