@@ -251,7 +251,7 @@ def test_run_per_file_and_folder(store_url, tmp_path):
     by_start = sorted(runs, key=lambda r: r["started_at"])
     assert [r["started_at"][:16] for r in by_start] == ["2024-02-01T12:00", "2024-02-02T10:00", "2024-02-03T10:00"]
     assert [r["status"] for r in by_start] == ["success", "failure", "success"]
-    assert len({r["build"] for r in runs}) == 3
+    assert sorted(r["build"].rsplit("-", 1)[0] for r in runs) == ["a", "b", "c"]
     table = ok(cli(store_url, "runs", "--job", "j", cwd=tmp_path)).stdout
     assert all(r["build"] in table for r in runs)
     # the same files again: the same builds (hashes of their content), nothing new
@@ -277,6 +277,9 @@ def test_run_per_file_and_folder(store_url, tmp_path):
     rows = sorted(query(store_url, "SELECT status, logs, tests FROM runs WHERE job = 'f'"))
     assert [(s, json.loads(logs), n) for s, logs, n in rows] == [
         ("failure", ["console.log"], 1), ("success", ["console.log"], 1)]
+    # identical reports in two builds stay two runs, named after their folders
+    builds = sorted(b for (b,) in query(store_url, "SELECT build FROM runs WHERE job = 'f'"))
+    assert [b.split("-")[0] for b in builds] == ["101", "102"] and all(len(b) == 12 for b in builds)
     # the log's closing line decides the status even though every test passed
     assert {json.loads(m)["status_from"] for (m,) in query(store_url, "SELECT metadata FROM runs WHERE job = 'f'")} \
         == {"log"}

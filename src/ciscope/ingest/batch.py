@@ -169,12 +169,14 @@ def read_subunit_run(path: Path, options: BareRunOptions) -> Run:
     )
 
 
-def read_bare_run(files: Sequence[Path], options: BareRunOptions, logs: Sequence[Path] = ()) -> Run:
+def read_bare_run(files: Sequence[Path], options: BareRunOptions, logs: Sequence[Path] = (),
+                  name: str | None = None) -> Run:
     """One run made of bare report files and console logs, described by ``options``.
 
     A report that cannot be read is left out and recorded (the run is marked incomplete,
     see :func:`ciscope.ingest.prow.mark_incomplete`); when nothing at all could be read, the
-    run is refused. The build id defaults to a hash of the files' content; the start time to
+    run is refused. The build id defaults to a hash of the files' content (``name-hash`` with a
+    ``name``: runs of ``--run-per``, whose reports may be identical); the start time to
     the reports' own timestamps, else the main log's first timestamp, else the newest file
     time. The status: ``options.status``, else what the main log's closing lines say, else
     failed tests decide, else (a log alone) failure — ``metadata.status_from`` says which.
@@ -214,7 +216,7 @@ def read_bare_run(files: Sequence[Path], options: BareRunOptions, logs: Sequence
         or datetime.fromtimestamp(max(p.stat().st_mtime for p in [*files, *logs]), UTC)
     run = Run(
         job=options.job,
-        build=options.build or digest.hexdigest()[:12],
+        build=options.build or (f"{name}-{digest.hexdigest()[:8]}" if name else digest.hexdigest()[:12]),
         status=RunStatus.FAILURE if failed else RunStatus.SUCCESS,
         started_at=started,
         commit=options.commit,
@@ -361,6 +363,20 @@ def _bare_groups(files: list[Path], logs: list[Path], run_per: str | None) -> li
     for f in logs:
         groups.setdefault(f.resolve().parent, ([], []))[1].append(f)
     return [groups[folder] for folder in sorted(groups)]
+
+
+def _run_name(files: list[Path], logs: list[Path], options: BareRunOptions | None) -> str | None:
+    """The name a ``--run-per`` run's build id starts with: its file's name without the
+    report or log suffix (``TEST-a.b.C.xml.gz`` → ``TEST-a.b.C``), or its folder's name."""
+    if options is None or options.run_per is None:
+        return None
+    path = (files or logs)[0]
+    if options.run_per == "folder":
+        return path.resolve().parent.name or "root"
+    stem = path.name
+    for suffix in (".gz", ".xz", ".bz2"):
+        stem = stem.removesuffix(suffix)
+    return stem.rsplit(".", 1)[0] if "." in stem.strip(".") else stem
 
 
 def _count_incomplete(report: IngestReport, runs: Sequence[Run], stored: set[int]) -> None:
@@ -566,7 +582,7 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
             progress(done, total)
     for reports, logs in bare_runs:
         try:
-            take(read_bare_run(reports, bare or BareRunOptions(), logs))
+            take(read_bare_run(reports, bare or BareRunOptions(), logs, name=_run_name(reports, logs, bare)))
         except _Unreadable as exc:
             report.refused.extend(Refused(e.file, str(e)) for e in exc.errors)
         except InputError as exc:
