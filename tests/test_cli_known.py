@@ -108,7 +108,7 @@ def test_ingest_and_reports_with_the_fingerprints_option(tmp_path):
 
     t = ok_json(ciscope("triage", "101", "--json", cwd=tmp_path))
     assert set(t) == {"job", "build", "run_id", "status", "started_at", "commit", "url", "failures", "flaked",
-                      "bugs", "bug_titles", "run_evidence", "unexplained", "reason", "advice"}
+                      "bugs", "bug_titles", "run_evidence", "unexplained", "reason", "advice", "log_reason", "incomplete"}
     assert (t["job"], t["build"], t["status"], t["started_at"]) == (JOB, "101", "failure", iso(101))
     assert t["failures"] == [{"test": "[sig-storage] mounts", "message": f"mount failed: {ETCD} after 5s",
                               "bugs": ["BUG-ETCD"],
@@ -263,15 +263,18 @@ def history_tree(tmp_path: Path) -> Path:
     return data
 
 
-def test_flaky_and_regressions_leave_out_known_failures_unless_asked(tmp_path):
+def test_flaky_reports_known_flakes_and_regressions_leave_them_out(tmp_path):
+    """Issue 8: a test that flakes because of a known bug is reported, with the bug;
+    --exclude-known hides it. Regressions leave known failures out unless asked."""
     fp = setup(tmp_path)
     (tmp_path / "data").rename(tmp_path / "unused")
     history_tree(tmp_path)
     ok_json(ciscope("--fingerprints", str(fp), "ingest", "data", "--workers", "1", "--json", cwd=tmp_path))
-    plain = ok_json(ciscope("flaky", "--job", "flaky-job", "--json", cwd=tmp_path))
-    assert [(r["test"], r["isolated_failures"]) for r in plain] == [("u", 4)]
-    known = ok_json(ciscope("flaky", "--job", "flaky-job", "--include-known", "--json", cwd=tmp_path))
-    assert sorted((r["test"], r["isolated_failures"]) for r in known) == [("t", 4), ("u", 4)]
+    own = ok_json(ciscope("flaky", "--job", "flaky-job", "--exclude-known", "--json", cwd=tmp_path))
+    assert [(r["test"], r["isolated_failures"]) for r in own] == [("u", 4)]
+    known = ok_json(ciscope("flaky", "--job", "flaky-job", "--json", cwd=tmp_path))
+    assert sorted((r["test"], r["isolated_failures"], bool(r["known_bugs"])) for r in known) == [
+        ("t", 4, True), ("u", 4, False)]
     assert ok_json(ciscope("regressions", "--job", "reg-job", "--json", cwd=tmp_path)) == []
     [r] = ok_json(ciscope("regressions", "--job", "reg-job", "--include-known", "--json", cwd=tmp_path))
     assert (r["job"], r["test"], r["first_bad_build"], r["first_bad_commit"]) == ("reg-job", "t", "720", "rev720")

@@ -348,7 +348,7 @@ def test_triage_shape_and_advice(store, tmp_path):
                 fingerprint_dir(tmp_path, **{"BUG-ETCD": "title: etcd is slow\n" + ETCD_REGEX}))
     t = triage(store, "101")
     assert set(t) == {"job", "build", "run_id", "status", "started_at", "commit", "url", "failures", "flaked",
-                      "bugs", "bug_titles", "run_evidence", "unexplained", "reason", "advice"}
+                      "bugs", "bug_titles", "run_evidence", "unexplained", "reason", "advice", "log_reason", "incomplete"}
     assert (t["job"], t["build"], t["run_id"], t["status"]) == (JOB, "101", rid("101"), "failure")
     assert t["failures"] == [{"test": "[sig-storage] mounts", "message": "mount /data failed", "bugs": ["BUG-ETCD"],
                               "evidence": [{"bug": "BUG-ETCD", "test": "[sig-storage] mounts", "file": JUNIT_FILE,

@@ -107,11 +107,16 @@ def test_stored_runs_are_recognised_from_metadata_and_not_read(store, tmp_path, 
     assert [row[3] for row in after["runs"] if row[2] == "7"] == ["failure"]
     unchanged = lambda snap: [row for row in snap["runs"] if row[2] not in ("7", "11")]  # noqa: E731
     assert unchanged(after) == unchanged(before)
-    # --replace reads everything again: the broken report now refuses its run
+    # --replace reads everything again: the broken report is left out of its run, which is
+    # stored incomplete (its metadata is fine); run 99's metadata still refuses it whole
     replaced = ingest(store, [root], workers=workers, replace=True)
-    assert sorted(r.path for r in replaced.refused) == sorted(
-        [str(root / "logs" / "e2e" / "1"), str(root / "logs" / "e2e" / "99")])
-    assert replaced.replaced == 10
+    broken = str(root / "logs" / "e2e" / "1" / "artifacts" / "e2e" / "junit" / "junit_e2e.xml")
+    assert sorted((r.path, r.run) for r in replaced.refused) == sorted(
+        [(broken, "e2e/1"), (str(root / "logs" / "e2e" / "99"), None)])
+    assert (replaced.replaced, replaced.incomplete) == (11, 1)
+    (results,) = store.query("SELECT count(*) FROM test_results t JOIN runs r ON r.run_id = t.run_id"
+                             " WHERE r.job = 'e2e' AND r.build = '1'")[0]
+    assert results == 0
 
 
 def test_workers_run_at_most_a_few_chunks_ahead(tmp_path, monkeypatch):

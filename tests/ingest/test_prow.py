@@ -72,12 +72,43 @@ BAD_INPUTS = {
     "unknown result": ("finished.json", b'{"result": "EXPLODED"}', "'EXPLODED' is not a known run status"),
     "non-object JSON": ("started.json", b"[1, 2]", "expected a JSON object"),
     "bad timestamp": ("started.json", b'{"timestamp": "yesterday"}', "expected epoch seconds"),
+}
+BAD_REPORTS = {
     "truncated junit": ("artifacts/junit_x.xml", b"<testsuite><testcase name='a'>", "junit_x.xml"),
     "empty junit": ("artifacts/junit_y.xml", b"", "junit_y.xml"),
     "xxe junit": ("artifacts/junit_z.xml",
                   b'<?xml version="1.0"?><!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
                   b"<testsuite><testcase name='&x;'/></testsuite>", "junit_z.xml"),
 }
+
+
+@pytest.mark.parametrize("case", sorted(BAD_REPORTS))
+def test_a_bad_report_leaves_its_run_incomplete(store, tmp_path, case):
+    """A run folder with one unreadable report among several: the readable ones are stored,
+    the run is marked incomplete with the refusal recorded, and the lost file's tests have
+    no verdict in that run (they are not counted as passed)."""
+    relative, content, expected = BAD_REPORTS[case]
+    write_run(tmp_path, "periodic-e2e", "1")
+    bad = write_run(tmp_path, "periodic-e2e", "2")
+    (bad / relative).parent.mkdir(parents=True, exist_ok=True)
+    (bad / relative).write_bytes(content)
+    (bad / "artifacts" / "junit_w.xml").write_text('<testsuite><testcase name="only-here"/></testsuite>')
+    report = ingest(store, [tmp_path])
+    assert (report.runs, report.incomplete) == (2, 1)
+    [refused] = report.refused
+    assert expected in refused.reason and refused.path == str(bad / relative)
+    assert refused.run == "periodic-e2e/2"
+    metadata = json.loads(store.query("SELECT metadata FROM runs WHERE build = '2'")[0][0])
+    assert metadata["incomplete"] is True
+    assert [r["file"] for r in metadata["refused"]] == [str(bad / relative)]
+    assert store.query("SELECT status FROM runs WHERE build = '2'")[0][0] == "failure"  # finished.json's
+    assert store.query("SELECT count(*) FROM test_results")[0][0] == 4 + 4 + 1
+    verdicts = dict(store.query("SELECT test, verdict FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id"
+                                " WHERE r.build = '2'"))
+    assert verdicts["only-here"] == "passed" and "a" not in verdicts
+    # the same run is not reported again once stored
+    again = ingest(store, [tmp_path])
+    assert (again.skipped, again.refused, again.incomplete) == (2, [], 0)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))

@@ -371,13 +371,38 @@ def refresh_reasons(store: Store, run_ids: Sequence[int]) -> int:
 
 
 def prepare(store: Store, directory: str | os.PathLike[str] | None, *, backend: str | None = None,
-            progress: Progress | None = None) -> tuple[Classifier | None, ReclassifyReport | None, list[dict[str, Any]]]:
+            progress: Progress | None = None,
+            implicit: bool = False) -> tuple[Classifier | None, ReclassifyReport | None, list[dict[str, Any]]]:
     """Before an ingest: load the directory, bring history in line with it when it changed
     (so that every stored match comes from the stored definitions), and return the
-    classifier for the new runs, what was re-classified, and the rejected files."""
+    classifier for the new runs, what was re-classified, and the rejected files.
+
+    An ingest never deletes stored fingerprints by accident: when the directory was found
+    ``implicit``-ly (``$CISCOPE_FINGERPRINTS`` or ``./fingerprints``, not ``--fingerprints``)
+    and lacks stored fingerprints, or when it yields none at all while the store has some,
+    nothing is re-classified: the stored fingerprints and matches are kept, new runs are
+    matched against the fingerprints whose definition is unchanged, and a warning says to run
+    ``ciscope reclassify`` (which does delete)."""
     if directory is None:
         return None, None, []
     fps, rejected = load_directory(directory)
+    planned = plan(store, fps)
+    if planned.deleted and (implicit or not fps):
+        how = "found implicitly" if implicit else "given"
+        kept = planned.deleted
+        planned.warnings.append(
+            f"{directory} ({how}) {'holds no fingerprint' if not fps else 'lacks ' + str(len(kept)) + ' stored one(s)'}"
+            f"; kept the {len(kept)} stored fingerprint(s) not in it ({', '.join(kept[:5])}"
+            f"{', …' if len(kept) > 5 else ''}) and their matches, and re-classified nothing"
+            + (f" ({len(planned.added) + len(planned.changed)} added or changed fingerprint(s) not applied)"
+               if planned.added or planned.changed else "")
+            + f". To apply the directory as it is (deleting those), run `ciscope --fingerprints {directory} reclassify`")
+        planned.deleted, planned.added, planned.changed = [], [], []
+        stored_digests = {bug: row["digest"] for bug, row in stored_fingerprints(store).items()}
+        unchanged = set(stored_digests) - set(kept)
+        usable = [fp for fp in fps if fp.id in unchanged and digest(fp) == stored_digests.get(fp.id)]
+        classifier = Classifier(usable, backend=backend) if usable else None
+        return classifier, planned, rejected
     report = reclassify(store, fps, backend=backend, progress=progress)
     refresh_titles(store, fps)
     classifier = Classifier(fps, backend=backend, source_dir=str(directory)) if fps else None

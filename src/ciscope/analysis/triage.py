@@ -66,7 +66,10 @@ def find_run(store: Store, ref: str, job: str | None = None) -> dict[str, Any]:
 
 def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
     """What made one run fail: failures with their bugs and evidence, the unexplained rest,
-    and the advice elastic-recheck's bot would give."""
+    and the advice elastic-recheck's bot would give. A run that failed outside its tests with
+    no known bug matching gets ``log_reason``: the failure lines of its main log
+    (:func:`ciscope.ingest.logs.log_reason`). ``incomplete``: the reports left out of the run
+    (``[{file, reason}]``), else null."""
     run = find_run(store, ref, job)
     rid = run["run_id"]
     failed = [t for (t,) in store.query(
@@ -120,6 +123,17 @@ def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
         advice = (f"no known bug explains these {len(failed)} failures"
                   + (f" (bugs seen in the logs: {', '.join(all_bugs)})" if all_bugs else "")
                   + ": it may be your change or a new problem; see `ciscope clusters`")
+    source, logs, metadata = store.query("SELECT source, logs, metadata FROM runs WHERE run_id = ?", (rid,))[0]
+    metadata = orjson.loads(metadata) if metadata else {}
+    log_reason = None
+    if status in FAILED and not failed and not all_bugs:
+        # a failure outside the tests that no known bug explains: the log's failure lines
+        from ..ingest.logs import log_reason as read_log_reason
+
+        log_reason = read_log_reason(source, orjson.loads(logs) if logs else [])
+        if log_reason is not None:
+            advice += f" (its failure lines: {log_reason['file']} lines {log_reason['start']}-{log_reason['end']})"
+    incomplete = metadata.get("refused") if metadata.get("incomplete") else None
     return {
         "job": run["job"], "build": run["build"], "run_id": rid, "status": status,
         "started_at": run["started_at"], "commit": run["commit_sha"], "url": run["url"],
@@ -127,6 +141,7 @@ def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
         "bugs": all_bugs, "bug_titles": {b: titles.get(b) or "" for b in all_bugs},
         "run_evidence": [_evidence(e) for e in run_level],
         "unexplained": unexplained, "reason": reason, "advice": advice,
+        "log_reason": log_reason, "incomplete": incomplete,
     }
 
 

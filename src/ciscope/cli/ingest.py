@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import UsageError
+from ..model import RunStatus
 from .app import (
     Context,
     _add_row,
@@ -32,24 +33,32 @@ if TYPE_CHECKING:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--job", help="Job of bare report files (run folders name their own).")
+@click.option("--job", help="Job of bare report files and logs (run folders name their own).")
 @click.option("--build", help="Build id of bare report files (default: a hash of their content).")
-@click.option("--started", help="Start time of bare report files (ISO 8601; default: file time).")
+@click.option("--started", help="Start time of bare report files (ISO 8601; default: the reports' own timestamps, "
+                                "else the log's first, else the file time).")
 @click.option("--commit", help="Commit tested by bare report files.")
 @click.option("--branch", help="Branch or release of bare report files.")
 @click.option("--variant", "variants", multiple=True, metavar="KEY=VALUE", help="Variant of bare report files (repeatable).")
+@click.option("--status", type=click.Choice([s.value for s in RunStatus if s is not RunStatus.PENDING]),
+              help="Status of the bare run (default: the log's closing lines, else failed tests, else failure).")
+@click.option("--run-per", type=click.Choice(["file", "folder"]),
+              help="Bare files: one run per file or per folder (default: one run for all of them).")
 @click.option("--replace", is_flag=True, help="Re-ingest runs already stored (replacing them) instead of skipping them.")
 @click.option("--workers", type=click.IntRange(min=1), envvar="CISCOPE_INGEST_WORKERS",
               help="Processes reading run folders (default: one per CPU, at most 8). Env: CISCOPE_INGEST_WORKERS.")
 @json_option
 @click.pass_obj
 def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | None, started: str | None,
-           commit: str | None, branch: str | None, variants: tuple[str, ...], replace: bool, workers: int | None,
-           as_json: bool) -> None:
-    """Ingest Prow run folders and JUnit/xUnit reports.
+           commit: str | None, branch: str | None, variants: tuple[str, ...], status: str | None,
+           run_per: str | None, replace: bool, workers: int | None, as_json: bool) -> None:
+    """Ingest Prow run folders, JUnit/xUnit reports and console logs.
 
     PATHS may be run folders, any tree of them (logs/<job>/<build>/, pr-logs/pull/<org_repo>/<pr>/<job>/<build>/,
-    <job>/<build>/), or bare report files and folders, which together form one run described by --job etc.
+    <job>/<build>/), or bare report files, console logs (job-output.txt, console.log, build-log.txt, *.log,
+    *.log.gz, *.txt.gz) and folders of them, which together form one run described by --job etc.
+    (one run per file or folder with --run-per). A report that cannot be read is left out of its run,
+    which is stored marked incomplete; every refusal is listed and the exit status is 3.
     TestGrid /table and /summary responses are ingested from saved .json files or http(s) URLs
     (`ciscope ingest testgrid URL...`; cached in $CISCOPE_CACHE or ~/.cache/ciscope, with timeouts and retries).
     """
@@ -61,7 +70,8 @@ def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | N
         if not paths:
             raise UsageError("ingest testgrid: give one or more TestGrid /table or /summary URLs or saved .json files")
     bare = BareRunOptions(job=job, build=build, started=_datetime(started), commit=commit,
-                          branch=branch, variants=_variants(variants))
+                          branch=branch, variants=_variants(variants), status=RunStatus(status) if status else None,
+                          run_per=run_per)
     classifier = _classifier(obj, obj.fingerprint_dir())
     with progress_bar("ingesting runs") as update:
         report = run_ingest(obj.store, paths, bare=bare, replace=replace, progress=update, classifier=classifier,
@@ -69,19 +79,24 @@ def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | N
     _finish_ingest(report, as_json)
 
 
-def _classifier(obj: Context, directory: Path | None) -> Any:
-    """Load the fingerprints, re-classify history if they changed, return the classifier."""
+def _classifier(obj: Context, directory: Path | None, *, implicit: bool | None = None) -> Any:
+    """Load the fingerprints, re-classify history if they changed, return the classifier.
+    A directory not given with --fingerprints (``implicit``) never deletes stored ones."""
     from ..analysis.known import prepare
 
     if directory is None:
         return None
+    if implicit is None:
+        implicit = obj.fingerprints is None or obj.fingerprints_from_env
     with progress_bar("re-classifying history") as update:
-        classifier, done, rejected = prepare(obj.store, directory, progress=update)
+        classifier, done, rejected = prepare(obj.store, directory, progress=update, implicit=implicit)
     for r in rejected:
         stderr.print(f"[yellow]fingerprint skipped[/yellow] {escape(r['file'])}: {escape(r['error'])}"
                      + (f" (hint: {escape(r['hint'])})" if r.get("hint") else ""))
     if done is not None and (done.runs_scanned or done.changed or done.deleted):
         stderr.print(_reclassify_line(done))
+    for warning in done.warnings if done is not None else []:
+        stderr.print(f"[yellow]warning[/yellow] {escape(warning)}")
     n = len(classifier.fingerprints) if classifier else 0
     stderr.print(f"{n} fingerprint(s) from {directory}" + (f" ({classifier.scanner.backend})" if classifier else ""))
     return classifier
@@ -102,12 +117,16 @@ def _finish_ingest(report: Any, as_json: bool) -> None:
     )
     if report.classified:
         summary += f"; {report.classified} run(s) matched known bugs"
+    if report.incomplete:
+        summary += f"; {report.incomplete} run(s) stored incomplete"
     stderr.print(summary)
     for warning in report.warnings:
         stderr.print(f"[yellow]warning[/yellow] {escape(warning)}")
     for refused in report.refused:
         text = refused.reason if refused.path in refused.reason else f"{refused.path}: {refused.reason}"
-        stderr.print(f"[red]refused[/red] {escape(text)}")
+        if refused.run:
+            text += f" (left out of run {refused.run}, stored incomplete)"
+        stderr.print(f"[red]refused[/red] {escape(text)}", soft_wrap=True)
     if report.refused:
         stderr.print(f"{len(report.refused)} input(s) refused")
         sys.exit(3)
@@ -128,7 +147,8 @@ def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> Non
         truth = demo_module.generate(out, seed=seed, runs_per_job=runs_per_job, days=days, progress=update)
     stderr.print(f"wrote {sum(1 for _ in Path(out).rglob('started.json'))} run folders, {Path(out) / 'truth.json'} "
                  f"and {Path(out) / 'fingerprints'}/ (one file per known bug)")
-    classifier = _classifier(obj, obj.fingerprint_dir() if obj.fingerprints else Path(out) / "fingerprints")
+    classifier = _classifier(obj, obj.fingerprint_dir() if obj.fingerprints else Path(out) / "fingerprints",
+                             implicit=bool(obj.fingerprints_from_env))
     with progress_bar("ingesting runs") as update:
         report = run_ingest(obj.store, [out], progress=update, classifier=classifier)
     stderr.print(

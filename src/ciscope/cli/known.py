@@ -157,9 +157,17 @@ def triage(obj: Context, ref: str, job: str | None, as_json: bool) -> None:
         ev = f["evidence"][0] if f["evidence"] else None
         _add_row(table, f["test"], ", ".join(f["bugs"]) or "unexplained",
                  f"{ev['file']}:{ev['line']}: {ev['text']}" if ev else f["message"])
-    out.print(table)
+    if result["failures"]:
+        out.print(table)
     for e in result["run_evidence"]:
         out.print(f"  {e['bug']}: {e['file']}:{e['line']}: {e['text']}", markup=False)
+    if result.get("log_reason"):
+        lr = result["log_reason"]
+        out.print(f"failure lines of {lr['file']} (lines {lr['start']}-{lr['end']}):", markup=False)
+        for line in lr["text"].splitlines():
+            out.print(f"  {line}", markup=False, highlight=False)
+    for r in result.get("incomplete") or []:
+        out.print(f"incomplete: {r['reason']}", markup=False)
     out.print(f"advice: {result['advice']}", markup=False)
 
 

@@ -1,7 +1,8 @@
 """Ingest many paths into a store: discovery, per-run reading, batched atomic writes.
 
-Every run is read completely before anything of it is written, so a bad file refuses its
-whole run (named, with the reason) and the batch goes on. Runs are written in batches, each
+Every run is read completely before anything of it is written. Unusable run metadata refuses
+the whole run (named, with the reason) and the batch goes on; an unreadable report is left
+out of its run, which is stored marked incomplete with every refusal listed. Runs are written in batches, each
 batch in one transaction; a run already stored is skipped (see :meth:`Store.write_runs`).
 """
 
@@ -12,19 +13,28 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from ..analysis.grid import Grid
 from ..errors import InputError, UsageError
 from ..model import Run, RunStatus, run_failed
 from ..store.base import Store
 from .junit import read_reports
-from .prow import RUN_MARKERS, find_run_folders, read_run, read_run_metadata
 from . import parallel, testgrid
+from .logs import is_log, log_started, log_status, main_log
+from .prow import (
+    RUN_MARKERS,
+    find_run_folders,
+    mark_incomplete,
+    read_run,
+    read_run_metadata,
+    refusals,
+)
 from .subunit import parse_subunit
-from ..analysis.grid import Grid
 
 if TYPE_CHECKING:
     from ..analysis.known import Classifier
@@ -42,10 +52,15 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class Refused:
-    """An input that was not stored, and why."""
+    """An input that was not stored, and why. ``run`` names the run (``job/build``) that was
+    stored without it — marked incomplete — when the rest of the run could be read."""
 
     path: str
     reason: str
+    run: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": self.path, "reason": self.reason, "run": self.run}
 
 
 @dataclass
@@ -62,6 +77,7 @@ class IngestReport:
     seconds: float = 0.0
     classified: int = 0  # stored runs with at least one known-bug match
     warnings: list[str] = field(default_factory=list)  # e.g. unreadable logs (the run is stored)
+    incomplete: int = 0  # stored runs with some report left out (each listed in ``refused``)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -71,7 +87,8 @@ class IngestReport:
             "pending": self.pending,
             "results": self.results,
             "summaries": self.summaries,
-            "refused": [{"path": r.path, "reason": r.reason} for r in self.refused],
+            "refused": [r.as_dict() for r in self.refused],
+            "incomplete": self.incomplete,
             "classified": self.classified,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
@@ -88,6 +105,14 @@ class BareRunOptions:
     commit: str | None = None
     branch: str | None = None
     variants: dict[str, str] = field(default_factory=dict)
+    #: the run's status as the user states it (else from the log's closing lines, the tests, …)
+    status: RunStatus | None = None
+    #: None: all bare files of one ingest form one run; "file": one run per report or log
+    #: file; "folder": one run per folder of reports and logs
+    run_per: str | None = None
+
+
+RUN_PER = ("file", "folder")
 
 
 def _is_run_tree(path: Path) -> bool:
@@ -99,16 +124,20 @@ def _is_run_tree(path: Path) -> bool:
     return False
 
 
-def _report_files(path: Path) -> list[Path]:
+def _report_files(path: Path) -> tuple[list[Path], list[Path]]:
+    """(report and subunit files, console logs) of a path given on the command line: the
+    file itself, or what a folder holds at any depth (see :mod:`ciscope.ingest.logs`)."""
     if path.is_file():
-        return [path]
-    found = []
+        return ([], [path]) if is_log(path, explicit=True) else ([path], [])
+    found, logs = [], []
     for dirpath, dirnames, filenames in os.walk(path):
         dirnames.sort()
         for name in sorted(filenames):
             if name.lower().endswith(REPORT_SUFFIXES) or SUBUNIT_NAME.search(name):
                 found.append(Path(dirpath) / name)
-    return found
+            elif is_log(name):
+                logs.append(Path(dirpath) / name)
+    return found, logs
 
 
 def _is_subunit(path: Path) -> bool:
@@ -128,7 +157,7 @@ def read_subunit_run(path: Path, options: BareRunOptions) -> Run:
     return Run(
         job=options.job,
         build=options.build or stem,
-        status=RunStatus.FAILURE if failed else RunStatus.SUCCESS,
+        status=options.status or (RunStatus.FAILURE if failed else RunStatus.SUCCESS),
         started_at=options.started or stream.started_at,
         finished_at=stream.finished_at,
         commit=options.commit,
@@ -140,32 +169,123 @@ def read_subunit_run(path: Path, options: BareRunOptions) -> Run:
     )
 
 
-def read_bare_run(files: Sequence[Path], options: BareRunOptions) -> Run:
-    """One run made of bare report files, described by ``options``."""
+def read_bare_run(files: Sequence[Path], options: BareRunOptions, logs: Sequence[Path] = (),
+                  name: str | None = None) -> Run:
+    """One run made of bare report files and console logs, described by ``options``.
+
+    A report that cannot be read is left out and recorded (the run is marked incomplete,
+    see :func:`ciscope.ingest.prow.mark_incomplete`); when nothing at all could be read, the
+    run is refused. The build id defaults to a hash of the files' content (``name-hash`` with a
+    ``name``: runs of ``--run-per``, whose reports may be identical); the start time to
+    the reports' own timestamps, else the main log's first timestamp, else the newest file
+    time. The status: ``options.status``, else what the main log's closing lines say, else
+    failed tests decide, else (a log alone) failure — ``metadata.status_from`` says which.
+    """
+    first = (list(files) or list(logs))[0]
     if not options.job:
         raise UsageError(
-            f"{files[0]}: bare report files carry no job name; say which run they belong to "
+            f"{first}: bare report files carry no job name; say which run they belong to "
             "with --job NAME (and optionally --build, --started, --commit, --variant key=value)"
         )
     digest = hashlib.sha1()
+    refused: list[InputError] = []
     for path in files:
         digest.update(path.read_bytes() if path.stat().st_size < (64 << 20) else str(path.stat()).encode())
-    results = read_reports((path, path.name) for path in files)
+    results = read_reports(((path, path.name) for path in files), refused=refused)
+    for path in logs if not files else ():  # logs next to reports do not change the run's build id
+        digest.update(path.read_bytes() if path.stat().st_size < (64 << 20) else str(path.stat()).encode())
+    if refused and not results and not logs:
+        raise _Unreadable(refused)
     failed = run_failed(results)  # a test that failed, then passed on a rerun, is a flake
-    started = options.started or datetime.fromtimestamp(
-        max(p.stat().st_mtime for p in files), timezone.utc
-    )
-    return Run(
+    base = _common_folder([*files, *logs]) if logs else None
+    log_names = [p.resolve().relative_to(base).as_posix() for p in logs] if base is not None else []
+    main = main_log(log_names)
+    started = options.started or _reports_started(files) or (log_started(base / main) if base and main else None) \
+        or datetime.fromtimestamp(max(p.stat().st_mtime for p in [*files, *logs]), UTC)
+    run = Run(
         job=options.job,
-        build=options.build or digest.hexdigest()[:12],
+        build=options.build or (f"{name}-{digest.hexdigest()[:8]}" if name else digest.hexdigest()[:12]),
         status=RunStatus.FAILURE if failed else RunStatus.SUCCESS,
         started_at=started,
         commit=options.commit,
         branch=options.branch,
         variants=dict(options.variants),
         results=results,
-        source=",".join(str(p) for p in files),
+        logs=log_names,
+        source=str(base) if base is not None else ",".join(str(p) for p in files),
     )
+    _bare_status(run, options, base, main, has_reports=bool(files) and not (refused and not results))
+    mark_incomplete(run, refused)
+    return run
+
+
+class _Unreadable(Exception):
+    """Every report of a bare run was refused (each with its error) and no log was given."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        super().__init__(f"{len(errors)} unreadable report(s)")
+        self.errors = errors
+
+
+def _bare_status(run: Run, options: BareRunOptions, base: Path | None, main: str | None, *,
+                 has_reports: bool) -> None:
+    """Set the status of a bare run and ``metadata.status_from``: ``--status`` (the user
+    said), ``log`` (its main log's runner line, in ``metadata.status_line``), ``tests``
+    (failed tests decide), or ``default`` (a log that does not say: failure)."""
+    if options.status is not None:
+        run.status = options.status
+        run.metadata["status_from"] = "--status"
+        return
+    if base is not None and main is not None:
+        try:
+            said = log_status(base / main)
+        except InputError:
+            said = None
+        if said is not None:
+            run.status = said.status
+            run.metadata["status_from"] = "log"
+            run.metadata["status_line"] = {"file": main, **said.as_dict()}
+            return
+    if has_reports:
+        run.metadata["status_from"] = "tests"
+        return
+    run.status = RunStatus.FAILURE
+    run.metadata["status_from"] = "default"
+
+
+def _common_folder(paths: Sequence[Path]) -> Path:
+    """The deepest folder holding all ``paths`` (where a run's logs are found again later)."""
+    return Path(os.path.commonpath([str(p.resolve().parent) for p in paths]))
+
+
+_SUITE_TIME = re.compile(rb"<(?:testsuites?|assemblies|assembly|test-run|test-suite)\b[^>]*?"
+                         rb"\b(?:timestamp|start-time|run-date)=\"([^\"]+)\"(?:[^>]*?\brun-time=\"([^\"]+)\")?")
+_TRX_TIME = re.compile(rb"<Times\b[^>]*?\bstart=\"([^\"]+)\"")
+
+
+def _reports_started(files: Sequence[Path]) -> datetime | None:
+    """The earliest start time the reports state themselves: a JUnit ``testsuite``
+    ``timestamp``, NUnit's ``start-time``, xUnit.net's ``run-date``/``run-time``, a TRX
+    ``Times start``, among the first 64 KiB of each. Times without a zone are UTC."""
+    from ..fingerprints.reader import open_log
+
+    found: list[datetime] = []
+    for path in files:
+        try:
+            with open_log(path) as fh:
+                head = fh.read(64 << 10)
+        except (OSError, EOFError, ValueError):
+            continue
+        for m in (*_SUITE_TIME.finditer(head), *_TRX_TIME.finditer(head)):
+            text = m.group(1).decode("ascii", "replace").strip()
+            if m.lastindex == 2 and m.group(2):
+                text += "T" + m.group(2).decode("ascii", "replace").strip()
+            try:
+                value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+            except ValueError:
+                continue
+            found.append(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return min(found) if found else None
 
 
 def read_testgrid(source: str, *, job: str | None = None) -> tuple[list[Run], dict[str, Any]]:
@@ -195,9 +315,10 @@ def ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
            bare: BareRunOptions | None = None, replace: bool = False,
            progress: Progress | None = None, classifier: Classifier | None = None,
            workers: int | None = None) -> IngestReport:
-    """Ingest Prow run folders (any tree of them) and bare JUnit/xUnit reports.
+    """Ingest Prow run folders (any tree of them), bare JUnit/xUnit reports and console logs.
 
-    All bare reports given in one call form one run, described by ``bare``. With a
+    All bare reports and logs given in one call form one run, described by ``bare`` (one run
+    per file or per folder with ``bare.run_per``). With a
     ``classifier`` (see :func:`ciscope.analysis.known.prepare`), every run about to be
     stored is scanned once for known bugs and its matches are stored with it.
     """
@@ -211,6 +332,50 @@ def ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
     finally:
         if collecting:
             gc.enable()
+
+
+def _bare_groups(files: list[Path], logs: list[Path], run_per: str | None) -> list[tuple[list[Path], list[Path]]]:
+    """(reports, logs) of each run the bare files make: all of them one run (``run_per``
+    None), one run per file, or one run per folder (the folder a file is in)."""
+    if not files and not logs:
+        return []
+    if run_per is None:
+        return [(files, logs)]
+    if run_per == "file":
+        return [([f], []) for f in files] + [([], [f]) for f in logs]
+    if run_per != "folder":
+        raise UsageError(f"--run-per {run_per!r}: expected one of {', '.join(RUN_PER)}")
+    groups: dict[Path, tuple[list[Path], list[Path]]] = {}
+    for f in files:
+        groups.setdefault(f.resolve().parent, ([], []))[0].append(f)
+    for f in logs:
+        groups.setdefault(f.resolve().parent, ([], []))[1].append(f)
+    return [groups[folder] for folder in sorted(groups)]
+
+
+def _run_name(files: list[Path], logs: list[Path], options: BareRunOptions | None) -> str | None:
+    """The name a ``--run-per`` run's build id starts with: its file's name without the
+    report or log suffix (``TEST-a.b.C.xml.gz`` → ``TEST-a.b.C``), or its folder's name."""
+    if options is None or options.run_per is None:
+        return None
+    path = (files or logs)[0]
+    if options.run_per == "folder":
+        return path.resolve().parent.name or "root"
+    stem = path.name
+    for suffix in (".gz", ".xz", ".bz2"):
+        stem = stem.removesuffix(suffix)
+    return stem.rsplit(".", 1)[0] if "." in stem.strip(".") else stem
+
+
+def _count_incomplete(report: IngestReport, runs: Sequence[Run], stored: set[int]) -> None:
+    """List the reports left out of each run just stored (marked incomplete)."""
+    for run in runs:
+        if run.run_id not in stored:
+            continue
+        lost = refusals(run)
+        if lost:
+            report.incomplete += 1
+            report.refused.extend(Refused(file, reason, run=f"{run.job}/{run.build}") for file, reason in lost)
 
 
 def _has_runs(store: Store) -> bool:
@@ -247,6 +412,7 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
     report = IngestReport()
     folders: list[Path] = []
     bare_files: list[Path] = []
+    bare_logs: list[Path] = []
     streams: list[Path] = []
     testgrid: list[str] = []
     for raw in paths:
@@ -259,22 +425,29 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
         elif path.is_dir() and _is_run_tree(path):
             folders.extend(find_run_folders(path))
         else:
-            files = _report_files(path)
-            if not files:
-                report.refused.append(Refused(str(path), "no run folders (started.json) and no report files (*.xml, *.xml.gz, *.trx, *.subunit, stestr streams) found"))
+            files, logs = _report_files(path)
+            if not files and not logs:
+                report.refused.append(Refused(str(path), "no run folders (started.json), no report files (*.xml, "
+                                              "*.xml.gz, *.trx, *.subunit, stestr streams) and no console logs "
+                                              "(job-output.txt, console.log, *.log, *.log.gz, *.txt.gz) found"))
             streams.extend(f for f in files if _is_subunit(f))
             bare_files.extend(f for f in files if not _is_subunit(f))
+            bare_logs.extend(logs)
 
     if streams and not (bare and bare.job):
         raise UsageError(f"{streams[0]}: subunit streams carry no job name; say which job they belong to with --job NAME")
     if len(streams) > 1 and bare and bare.build:
         raise UsageError("--build names one run, but several subunit streams (one run each) were given")
-    if bare_files and not (bare and bare.job):
+    if (bare_files or bare_logs) and not (bare and bare.job):
         raise UsageError(
-            f"{bare_files[0]}: bare report files carry no job name; say which run they belong to "
-            "with --job NAME (and optionally --build, --started, --commit, --variant key=value)"
+            f"{(bare_files or bare_logs)[0]}: bare report files and logs carry no job name; say which run they "
+            "belong to with --job NAME (and optionally --build, --started, --commit, --variant key=value)"
         )
-    total = len(folders) + len(streams) + len(testgrid) + (1 if bare_files else 0)
+    bare_runs = _bare_groups(bare_files, bare_logs, bare.run_per if bare else None)
+    if len(bare_runs) > 1 and bare and bare.build:
+        raise UsageError(f"--build names one run, but --run-per {bare.run_per} makes {len(bare_runs)} runs of "
+                         "these files: leave --build out (each run's build id is a hash of its files)")
+    total = len(folders) + len(streams) + len(testgrid) + len(bare_runs)
     done = 0
     pending: list[Run] = []
     pending_results = 0
@@ -293,6 +466,7 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
             classifier.warnings.clear()
         written = store.write_runs(pending, replace=replace)
         stored_ids = set(written.inserted) | set(written.replaced)
+        _count_incomplete(report, pending, stored_ids)
         report.classified += sum(1 for r in pending if r.evidence and r.run_id in stored_ids)
         report.runs += len(written.inserted)
         report.replaced += len(written.replaced)
@@ -338,6 +512,7 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
                 return
             written = store.write_prepared(runs, batch, replace=replace)
             stored_ids = set(written.inserted) | set(written.replaced)
+            _count_incomplete(report, runs, stored_ids)
             report.runs += len(written.inserted)
             report.replaced += len(written.replaced)
             report.skipped += len(written.skipped)
@@ -393,9 +568,11 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
         done += 1
         if progress:
             progress(done, total)
-    if bare_files:
+    for reports, logs in bare_runs:
         try:
-            take(read_bare_run(bare_files, bare or BareRunOptions()))
+            take(read_bare_run(reports, bare or BareRunOptions(), logs, name=_run_name(reports, logs, bare)))
+        except _Unreadable as exc:
+            report.refused.extend(Refused(e.file, str(e)) for e in exc.errors)
         except InputError as exc:
             report.refused.append(Refused(exc.file, str(exc)))
         done += 1

@@ -27,7 +27,7 @@ from typing import Any
 
 from lxml import etree
 
-from ..errors import ReportError
+from ..errors import InputError, ReportError
 from ..model import Status, TestResult
 from . import xunit_dialects
 from ._xml import MAX_REPORT_BYTES, Attempts, Report, Source, cap_text, parse_seconds
@@ -410,16 +410,27 @@ def qualify(results: list[TestResult]) -> list[TestResult]:
     return results
 
 
-def read_reports(reports: Iterable[tuple[str | os.PathLike[str], str]]) -> list[TestResult]:
+def read_reports(reports: Iterable[tuple[str | os.PathLike[str], str]], *,
+                 refused: list[InputError] | None = None) -> list[TestResult]:
     """Every attempt in the reports of ONE run: ``(path, file)`` pairs, ``file`` being what
     each result's ``file`` says (the path relative to the run folder, say). Each report's
     records are :func:`qualify`-ed; then the attempts of one test (one test id) are
     numbered from 0 across the reports, in the order given: the same test in two reports
-    of one run was run twice (Bazel's ``test_attempts``, a job that reruns its failures)."""
+    of one run was run twice (Bazel's ``test_attempts``, a job that reruns its failures).
+
+    With ``refused``, a report that cannot be read is appended there (with its reason) and
+    left out — none of its tests gets a result — instead of refusing the whole run."""
     results: list[TestResult] = []
     seen: dict[str, int] = {}
     for path, file in reports:
-        for result in qualify(list(parse_junit(path, name=os.fspath(path)))):
+        try:
+            parsed = list(parse_junit(path, name=os.fspath(path)))
+        except InputError as exc:
+            if refused is None:
+                raise
+            refused.append(exc)
+            continue
+        for result in qualify(parsed):
             result.file = file
             key = result.test_id
             result.attempt = seen.get(key, 0)

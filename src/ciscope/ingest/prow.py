@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from ..errors import RunFolderError
+from ..errors import InputError, RunFolderError
 from ..model import Run, RunStatus, TestResult
 from .junit import read_reports
 
@@ -134,12 +134,30 @@ def read_run(folder: str | os.PathLike[str], *, job: str | None = None,
              build: str | None = None, variants: dict[str, str] | None = None) -> Run:
     """Read one run folder: metadata and every JUnit report under ``artifacts/``.
 
-    Raises :class:`~ciscope.errors.InputError` (naming the file) when any part is unusable:
-    the run is then refused whole, never stored in part.
+    Raises :class:`~ciscope.errors.InputError` (naming the file) when the metadata is
+    unusable: the run is then refused whole. A report that cannot be read does not refuse the
+    run: its results are left out and the run is marked incomplete (see :func:`mark_incomplete`).
     """
     run = read_run_metadata(folder, job=job, build=build, variants=variants)
-    run.results, run.logs = _read_artifacts(Path(folder))
+    run.results, run.logs, refused = _read_artifacts(Path(folder))
+    mark_incomplete(run, refused)
     return run
+
+
+def mark_incomplete(run: Run, refused: list[InputError]) -> None:
+    """Record in ``run.metadata`` the reports that could not be read: ``incomplete: true`` and
+    ``refused: [{file, reason}]``. Their tests have no result in this run (never a pass)."""
+    if refused:
+        run.metadata["incomplete"] = True
+        run.metadata["refused"] = [{"file": exc.file, "reason": str(exc)} for exc in refused]
+
+
+def refusals(run: Run) -> list[tuple[str, str]]:
+    """(file, reason) of every report left out of ``run`` (see :func:`mark_incomplete`)."""
+    found = run.metadata.get("refused") if run.metadata.get("incomplete") else None
+    if not isinstance(found, list):
+        return []
+    return [(str(r.get("file")), str(r.get("reason"))) for r in found if isinstance(r, dict)]
 
 
 def read_run_metadata(folder: str | os.PathLike[str], *, job: str | None = None,
@@ -238,9 +256,9 @@ def _status(folder: Path, finished: dict[str, Any] | None, pj_status: dict[str, 
     )
 
 
-def _read_artifacts(folder: Path) -> tuple[list[TestResult], list[str]]:
-    """All attempts from every JUnit report of the run, attempts renumbered across files,
-    and the relative paths of the run's logs."""
+def _read_artifacts(folder: Path) -> tuple[list[TestResult], list[str], list[InputError]]:
+    """All attempts from every readable JUnit report of the run, attempts renumbered across
+    files, the relative paths of the run's logs, and the error of each unreadable report."""
     results: list[TestResult] = []
     logs: list[str] = []
     if (folder / "build-log.txt").is_file():
@@ -259,5 +277,6 @@ def _read_artifacts(folder: Path) -> tuple[list[TestResult], list[str]]:
                     logs.append(relative)
     else:  # tolerate reports placed directly in the run folder
         reports = sorted(p for p in folder.iterdir() if p.is_file() and JUNIT_FILE.search(p.name))
-    results = read_reports((path, path.relative_to(folder).as_posix()) for path in reports)
-    return results, logs
+    refused: list[InputError] = []
+    results = read_reports(((path, path.relative_to(folder).as_posix()) for path in reports), refused=refused)
+    return results, logs, refused
