@@ -103,8 +103,10 @@ def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS
     if messages:
         index = {name: i for i, name in enumerate(ordered)}
         for run_id, test, message in store.query(
-            "SELECT run_id, test, min(coalesce(failure_message, failure_text, '')) FROM test_results"
-            f" WHERE run_id IN ({','.join('?' * len(ids))}) AND status IN ('failed', 'error')"
+            # a failure's message, else a skip's reason (TestGrid shows both)
+            "SELECT run_id, test, coalesce(min(CASE WHEN status <> 'skipped' THEN coalesce(failure_message, failure_text, '') END),"
+            " min(coalesce(failure_message, failure_text, ''))) FROM test_results"
+            f" WHERE run_id IN ({','.join('?' * len(ids))}) AND status IN ('failed', 'error', 'skipped')"
             " GROUP BY run_id, test",
             ids,
         ):
@@ -286,8 +288,8 @@ def _entry(path: str | Path, job: str, value: Any) -> TabOptions:
                          place=place)
 
     def regexes(key: str) -> tuple[str, ...]:
-        raw = value.get(key) or ()
-        items = [raw] if isinstance(raw, str) else raw
+        raw = value.get(key)
+        items = [] if raw is None else [raw] if isinstance(raw, str) else raw
         if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
             raise InputError(str(path), f"{key}: expected a regex or a list of regexes", place=place)
         try:

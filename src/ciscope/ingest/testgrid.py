@@ -449,7 +449,7 @@ def grid_to_runs(grid: Grid, *, job: str | None = None, source: str = "") -> lis
             if test in OVERALL_ROWS:
                 continue
             for attempt, status in enumerate(_CELL_ATTEMPTS.get(grid.statuses[r][c], ())):
-                message = grid.messages[r][c] if status in (Status.FAILED, Status.ERROR) else None
+                message = grid.messages[r][c] if status is not Status.PASSED else None  # a failure or skip reason
                 duration = grid.durations[r][c] if grid.durations else None
                 results.append(TestResult(name=test, status=status, attempt=attempt, duration=duration,
                                           failure_message=message or None, file="testgrid"))
