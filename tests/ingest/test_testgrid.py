@@ -15,7 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ciscope.analysis.grid import Alert, StatusCounts, TabStatus, TestStatus, tab_summary
+from ciscope.analysis.grid import (
+    Alert,
+    StatusCounts,
+    TabStatus,
+    TestStatus,
+    tab_summary,
+)
 from ciscope.errors import HostileInputError, InputError, ReportError
 from ciscope.ingest.testgrid import (
     fetch_json,
@@ -81,8 +87,8 @@ def test_read_table(tmp_path):
 
 @pytest.mark.parametrize("source, expected", [
     # the shared dumps' names: <dashboard>__<tab>.table[.<capture>].json
-    ("d/redhat-openshift-ocp-release-4.10-informing__release-openshift-ocp-installer-e2e-metal-compact-4.10"
-     ".table.json", ("release-openshift-ocp-installer-e2e-metal-compact-4.10",
+    (("d/redhat-openshift-ocp-release-4.10-informing__release-openshift-ocp-installer-e2e-metal-compact-4.10"
+      ".table.json"), ("release-openshift-ocp-installer-e2e-metal-compact-4.10",
                      "redhat-openshift-ocp-release-4.10-informing")),
     ("redhat-openshift-ocp-release-4.4-informing__release-openshift-ocp-installer-e2e-gcp-rt-4.4.table.2020-03.json",
      ("release-openshift-ocp-installer-e2e-gcp-rt-4.4", "redhat-openshift-ocp-release-4.4-informing")),
