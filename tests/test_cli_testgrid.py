@@ -214,7 +214,9 @@ def test_published_summary_of_another_capture_is_compared_as_of_its_last_run(leg
     assert rollback["agreement"]["agrees"] is True and rollback["agreement"]["as_of"] == rollback["upstream"]["last_run"]
     assert rollback["agreement"]["as_of"] < rollback["last_run"]
     rt = rows["release-openshift-ocp-installer-e2e-gcp-rt-4.4"]
-    assert rt["agreement"]["agrees"] is None and "not among the job's stored runs" in rt["agreement"]["reason"]
+    assert rt["agreement"]["agrees"] is None and "the published summary is newer" in rt["agreement"]["reason"]
+    unknown = run_cli("summary", "--job", "no-such-job", db=db)
+    assert unknown.returncode == 2 and "no job 'no-such-job'" in unknown.stderr
     text = run_cli("summary", db=db)
     assert "not comparable" in text.stdout
 
@@ -246,3 +248,34 @@ def test_bad_filters_and_config_are_refused_without_traceback(legacy, tmp_path):
     assert missing.returncode == 3 and "nope.yaml" in missing.stderr
     for done in (bad, missing):
         assert "Traceback" not in done.stderr
+
+
+def test_live_tables_are_named_after_their_tab(legacy, tmp_path):
+    """`ingest testgrid URL` without --job: the tab comes from the URL's tab= parameter, else
+    from a <dashboard>__<tab>.table.json path (a real server on 127.0.0.1)."""
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    folder = legacy / "table"
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}"
+        by_query = f"{base}/{RELEASE}{PAIRS[0][1]}?show-stale-tests=&tab=s390x%20nightly"
+        by_path = f"{base}/{RELEASE}{PAIRS[1][1]}"
+        db = f"duckdb:///{tmp_path / 'live.duckdb'}"
+        done = run_cli("ingest", "testgrid", by_query, by_path, db=db, env={"CISCOPE_CACHE": str(tmp_path / "cache")})
+        assert done.returncode == 0, done.stderr
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    rows = json.loads(run_cli("summary", "--json", db=db).stdout)
+    assert [r["job"] for r in rows] == ["release-openshift-ocp-installer-e2e-metal-compact-4.10", "s390x nightly"]

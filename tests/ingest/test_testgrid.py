@@ -99,6 +99,7 @@ def test_read_table(tmp_path):
     ("https---testgrid.k8s.io-redhat-openshift-ocp-release-4.4-informing-table-show-stale-tests=&tab=e2e-gcp-4.4",
      ("e2e-gcp-4.4", "")),
     ("http://127.0.0.1:8080/x/dash__my-tab.table.json", ("my-tab", "dash")),
+    ("http://127.0.0.1:8080/x/dash__my-tab.table.json?tab=other", ("other", "")),
     # otherwise the Prow job of the table's GCS query, then its (mangled) test group name
     ("e2e-gcp-rt-4.4.json", ("release-openshift-ocp-installer-e2e-gcp-rt-4.4", "")),
 ])

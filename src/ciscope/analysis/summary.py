@@ -404,15 +404,22 @@ def compare_upstream(upstream: UpstreamSummary, grid: Grid, config: SummaryConfi
         as_of = upstream.last_run_ms
         newest = grid.columns[0].started_ms == as_of
         mine = current if newest and current else tab_summary(grid if newest else grid.as_of(as_of), config=config)
+    elif grid.columns and grid.columns[0].started_ms is not None and upstream.last_run_ms > grid.columns[0].started_ms:
+        return Agreement(None, reason=f"the published summary is newer: its last run ({_iso(upstream.last_run_ms)}) "
+                         f"started after the newest stored run ({_iso(grid.columns[0].started_ms)})")
     else:
-        when = datetime.fromtimestamp(upstream.last_run_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return Agreement(None, reason=f"the published summary's last run ({when}) is not among the job's stored runs")
+        return Agreement(None, reason=f"the published summary's last run ({_iso(upstream.last_run_ms)}) is not "
+                         f"among the {len(grid.columns)} runs considered")
     theirs = {"overall_status": upstream.overall_status, "status": upstream.status,
               "latest_green": upstream.latest_green, "alerts": _alert_keys(upstream.alerts)}
     ours = {"overall_status": mine.overall_status.label, "status": mine.status, "latest_green": mine.latest_green,
             "alerts": _alert_keys(mine.alerts)}
     differs = tuple(f for f in COMPARED if theirs[f] != ours[f])
     return Agreement(not differs, differs, as_of)
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _pick_upstream(candidates: Sequence[UpstreamSummary], grid: Grid) -> UpstreamSummary | None:
@@ -484,7 +491,11 @@ def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConf
                 given: TabOptions | None = None, columns: int | None = DEFAULT_COLUMNS) -> list[TabReport]:
     """The tab report of every job (or one), by job name; jobs without runs (empty TestGrid
     tabs) included, shown STALE as TestGrid shows them."""
-    jobs = [job] if job else [row[0] for row in store.query("SELECT job FROM jobs ORDER BY job")]
+    jobs = [row[0] for row in store.query("SELECT job FROM jobs" + (" WHERE job = ?" if job else "") + " ORDER BY job",
+                                          [job] if job else [])]
+    if job and not jobs:
+        raise UsageError(f"no job {job!r} in the store; `ciscope runs` lists the stored runs, "
+                         "`ciscope summary --imported` the imported TestGrid summaries")
     published: dict[str, list[UpstreamSummary]] = {}
     for summary in upstream_summaries(store):
         published.setdefault(summary.tab, []).append(summary)

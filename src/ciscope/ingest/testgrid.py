@@ -109,7 +109,7 @@ def tab_of(source: str, table: Mapping[str, Any]) -> tuple[str, str]:
     (``releaseopenshiftocpinstallere2egcpfips44``), so the name comes, first found, from:
 
     1. the URL's ``tab=`` query parameter (``…/{dashboard}/table?tab=NAME``; the dashboard is
-       the URL path's first segment), or ``tab=NAME`` in a file name saved from such a URL;
+       the segment before ``table``), or ``tab=NAME`` in a file name saved from such a URL;
     2. a file or URL path named ``<dashboard>__<tab>.table[.<suffix>].json`` (or
        ``<dashboard>__<tab>.json``);
     3. the last segment of the table's ``query`` (the GCS prefix of a Prow test group, i.e.
@@ -118,10 +118,11 @@ def tab_of(source: str, table: Mapping[str, Any]) -> tuple[str, str]:
     """
     parts = urlsplit(source) if source.startswith(("http://", "https://")) else None
     if parts is not None:
+        segments = unquote(parts.path).strip("/").split("/")
         tab = parse_qs(parts.query).get("tab", [""])[0]
-        if tab:
-            return tab, unquote(parts.path.strip("/").split("/")[0])
-        base = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
+        if tab:  # …/{dashboard}/table?tab=NAME
+            return tab, segments[-2] if len(segments) >= 2 and segments[-1] == "table" else ""
+        base = segments[-1]
     else:
         base = Path(source).name
     found = _TAB_PARAM.search(base)

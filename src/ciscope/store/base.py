@@ -507,13 +507,9 @@ class Store:
 
     def register_job(self, job: str) -> None:
         """Store a job that has no runs (yet), e.g. an empty TestGrid tab; no-op if known."""
-        self.begin()
         try:
-            if not self.query("SELECT 1 FROM jobs WHERE job = ?", [job]):
-                self.execute("INSERT INTO jobs VALUES (?, ?, ?, ?)", (job, "{}", None, None))
-            self.commit()
+            self.execute("INSERT INTO jobs VALUES (?, ?, ?, ?) ON CONFLICT (job) DO NOTHING", (job, "{}", None, None))
         except Exception as exc:
-            self.rollback()
             raise StoreError(f"{self.url}: could not store job {job!r}: {exc}") from exc
 
     def _delete_runs(self, run_ids: Sequence[int]) -> None:
