@@ -278,3 +278,10 @@ def test_config_errors_name_the_file_and_the_entry(tmp_path, text, message):
     assert str(path) in str(caught.value)
     if text.startswith("jobs:\n  x"):
         assert "(jobs.x)" in str(caught.value)
+
+
+def test_config_that_is_not_text_is_refused(tmp_path):
+    path = tmp_path / "tg.yaml"
+    path.write_bytes(b"jobs:\n  \xff\xfe: {}\n")
+    with pytest.raises(InputError, match="not UTF-8"):
+        TestGridConfig.load(path)

@@ -196,14 +196,9 @@ class TabOptions:
 
     def summary_config(self) -> SummaryConfig:
         """TestGrid's :class:`SummaryConfig` with these options over testgrid.k8s.io's defaults."""
-        default = SummaryConfig()
-        return SummaryConfig(
-            include=self.include, exclude=self.exclude,
-            num_columns_recent=default.num_columns_recent if self.num_columns_recent is None else self.num_columns_recent,
-            num_failures_to_alert=(default.num_failures_to_alert if self.num_failures_to_alert is None
-                                   else self.num_failures_to_alert),
-            num_passes_to_disable_alert=(default.num_passes_to_disable_alert if self.num_passes_to_disable_alert is None
-                                         else self.num_passes_to_disable_alert))
+        numbers = {name: value for name in ("num_columns_recent", "num_failures_to_alert", "num_passes_to_disable_alert")
+                   if (value := getattr(self, name)) is not None}
+        return SummaryConfig(include=self.include, exclude=self.exclude, **numbers)
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -254,6 +249,8 @@ class TestGridConfig:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise InputError(str(path), f"cannot read the TestGrid config: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(str(path), f"not UTF-8 text (byte {exc.start}); expected a YAML file") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise InputError(str(path), f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
@@ -437,28 +434,26 @@ def _pick_upstream(candidates: Sequence[UpstreamSummary], grid: Grid) -> Upstrea
 
 @dataclass(frozen=True, slots=True)
 class TabReport:
-    """One job's tab summary, the options it was computed with, and the published summary
+    """One job's tab summary, the config it was computed with, and the published summary
     of the same tab with the comparison, when one was imported."""
 
     job: str
     summary: TabSummary
-    options: TabOptions = field(default_factory=TabOptions)
+    config: SummaryConfig = field(default_factory=SummaryConfig)
     upstream: UpstreamSummary | None = None
     agreement: Agreement | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {**summary_json(self.job, self.summary),
-                "filters": {"include": list(self.options.include), "exclude": list(self.options.exclude)},
+                "filters": {"include": list(self.config.include), "exclude": list(self.config.exclude)},
                 "upstream": self.upstream.as_dict() if self.upstream else None,
                 "agreement": self.agreement.as_dict() if self.agreement else None}
 
 
 def job_summary(store: Store, job: str, /, *, config: SummaryConfig | None = None,
                 columns: int | None = DEFAULT_COLUMNS) -> dict[str, Any]:
-    """TestGrid's tab summary of one job."""
-    grid = job_grid(store, job, columns=columns, messages=True)
-    summary = tab_summary(grid, config=config)
-    return summary_json(job, summary)
+    """TestGrid's tab summary of one job, as :meth:`TabReport.as_dict`."""
+    return tab_report(store, job, config=config, columns=columns).as_dict()
 
 
 def summary_json(job: str, summary: TabSummary) -> dict[str, Any]:
@@ -473,18 +468,17 @@ def summary_json(job: str, summary: TabSummary) -> dict[str, Any]:
     }
 
 
-def tab_report(store: Store, job: str, /, *, options: TabOptions | None = None,
+def tab_report(store: Store, job: str, /, *, config: SummaryConfig | None = None,
                columns: int | None = DEFAULT_COLUMNS, upstream: Sequence[UpstreamSummary] | None = None) -> TabReport:
     """One job's :class:`TabReport` (``upstream``: the imported summaries of its tab, read
     from the store when not given)."""
-    options = options or TabOptions()
-    config = options.summary_config()
+    config = config or SummaryConfig()
     grid = job_grid(store, job, columns=columns, messages=True)
     summary = tab_summary(grid, config=config)
     candidates = upstream_summaries(store, tab=job) if upstream is None else upstream
     chosen = _pick_upstream(candidates, grid)
     agreement = compare_upstream(chosen, grid, config, summary) if chosen else None
-    return TabReport(job, summary, options, chosen, agreement)
+    return TabReport(job, summary, config, chosen, agreement)
 
 
 def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConfig | None = None,
@@ -499,8 +493,8 @@ def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConf
     published: dict[str, list[UpstreamSummary]] = {}
     for summary in upstream_summaries(store):
         published.setdefault(summary.tab, []).append(summary)
-    return [tab_report(store, name, options=job_options(name, config=config, given=given), columns=columns,
-                       upstream=published.get(name, []))
+    return [tab_report(store, name, config=job_options(name, config=config, given=given).summary_config(),
+                       columns=columns, upstream=published.get(name, []))
             for name in jobs]
 
 
