@@ -151,7 +151,11 @@ def summary(obj: Context, job: str | None, columns: int, recent: int | None, ale
         alerts = ", ".join(f"{a.test} ({a.fail_count})" for a in s.alerts[:3])
         more = f" +{len(s.alerts) - 3}" if len(s.alerts) > 3 else ""
         status = s.status if not s.stale_alert or s.stale_alert == s.status else f"{s.status} ({s.stale_alert})"
-        upstream = Text(r.upstream.overall_status, style=_COLORS.get(r.upstream.overall_status, "")) if r.upstream else "-"
+        upstream: Text | str = "-"
+        if r.upstream:  # the published status, and its status string where it differs from ours
+            upstream = Text(r.upstream.overall_status, style=_COLORS.get(r.upstream.overall_status, ""))
+            if r.upstream.status != s.status:
+                upstream.append(f": {r.upstream.status}")
         _add_row(table, r.job, Text(label, style=_COLORS.get(label, "white")), status, s.latest_green, alerts + more,
                  upstream, _agrees(r.agreement))
     _out().print(table)
