@@ -285,3 +285,35 @@ def test_config_that_is_not_text_is_refused(tmp_path):
     path.write_bytes(b"jobs:\n  \xff\xfe: {}\n")
     with pytest.raises(InputError, match="not UTF-8"):
         TestGridConfig.load(path)
+
+
+def test_testgrid_own_config_yaml_is_read(legacy, tmp_path):
+    """TestGrid's config.yaml (dashboards → dashboard_tab, test_groups) as the config file: each
+    tab's base_options and numbers, keyed by tab name, reproduce the same-capture pairs."""
+    url = re.findall(r"https://\S+table\S+", (legacy / "sample-data-urls.txt").read_text())[-1]
+    base_options = "&".join(p for p in urlsplit(url).query.split("&") if p.startswith("exclude-filter-by-regex="))
+    tabs = [stem.split("__", 1)[1] for _, stem in SAME_CAPTURE]
+    lines = ["test_groups:", "- name: group", "  num_columns_recent: 10", "  num_failures_to_alert: 3",
+             "dashboards:", "- name: redhat-openshift-ocp-release-4.x-informing", "  dashboard_tab:"]
+    for tab in tabs:
+        lines += [f"  - name: {tab}", "    test_group_name: group", f'    base_options: "{base_options}"',
+                  "    alert_options:", "      num_passes_to_disable_alert: 1"]
+    lines += ["- name: other-dashboard", "  dashboard_tab:", f"  - name: {tabs[0]}", "    test_group_name: group",
+              "    num_columns_recent: 3"]  # the same tab name again: the first dashboard's options stay
+    path = _write(tmp_path / "config.yaml", "\n".join(lines) + "\n")
+    config = TestGridConfig.load(path)
+    assert [key for key, _ in config.entries] == tabs
+    for summary_name, stem in SAME_CAPTURE:
+        grid, _ = load_grid(table_path(legacy, stem))
+        options = job_options(grid.name, config=config)
+        assert options == TabOptions(exclude=(r"Monitor\scluster", r"^operator.Run template.*container test$"),
+                                     num_columns_recent=10, num_failures_to_alert=3, num_passes_to_disable_alert=1)
+        expected = load_summary(legacy / "summary" / (RELEASE + summary_name))[grid.name]
+        assert compare(expected, tab_summary(grid, config=options.summary_config())) == dict.fromkeys(FIELDS, True)
+    assert job_options("not-a-tab", config=config) == TabOptions()
+    bad = _write(tmp_path / "bad.yaml", "dashboards:\n- name: d\n  dashboard_tab:\n  - name: t\n"
+                                        "    base_options: 'include-filter-by-regex=%28'\n")
+    with pytest.raises(InputError, match=re.escape("(dashboards.d.dashboard_tab.t)")):
+        TestGridConfig.load(bad)
+    with pytest.raises(InputError, match="expected a list of mappings"):
+        TestGridConfig.load(_write(tmp_path / "bad2.yaml", "dashboards: {a: 1}\n"))

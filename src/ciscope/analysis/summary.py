@@ -233,7 +233,8 @@ class TestGridConfig:
             num_columns_recent: 10
 
     Every entry whose key is the job's name or a glob matching it applies, in file order:
-    regexes add up, a later entry's numbers win; the command line comes last.
+    regexes add up, a later entry's numbers win; the command line comes last. TestGrid's own
+    ``config.yaml`` (``dashboards`` / ``test_groups``) is read too: one exact entry per tab.
     """
 
     __test__ = False  # not a pytest test class
@@ -257,11 +258,14 @@ class TestGridConfig:
                              line=mark.line + 1 if mark else None) from None
         if data is None:
             return cls(str(path))
+        if isinstance(data, Mapping) and "jobs" not in data and {"dashboards", "test_groups"} & set(data):
+            return cls(str(path), _testgrid_entries(path, data))
         if not isinstance(data, Mapping) or set(data) - {"jobs"} or not isinstance(data.get("jobs", {}), Mapping):
             raise InputError(str(path), 'expected a mapping with one key, "jobs", mapping job names or globs '
                              "to options (include_test, exclude_test, base_options, num_columns_recent, "
-                             "num_failures_to_alert, num_passes_to_disable_alert)")
-        return cls(str(path), tuple((str(key), _entry(path, str(key), value))
+                             "num_failures_to_alert, num_passes_to_disable_alert), or a TestGrid config "
+                             "(dashboards, test_groups)")
+        return cls(str(path), tuple((str(key), _entry(path, f"jobs.{key}", value))
                                     for key, value in (data.get("jobs") or {}).items()))
 
     def options_for(self, job: str) -> TabOptions:
@@ -273,8 +277,7 @@ class TestGridConfig:
         return merged
 
 
-def _entry(path: str | Path, job: str, value: Any) -> TabOptions:
-    place = f"jobs.{job}"
+def _entry(path: str | Path, place: str, value: Any) -> TabOptions:
     if value is None:
         return TabOptions()
     if not isinstance(value, Mapping):
@@ -317,6 +320,40 @@ def _entry(path: str | Path, job: str, value: Any) -> TabOptions:
     return TabOptions(include=include, exclude=exclude, num_columns_recent=number("num_columns_recent", 1),
                       num_failures_to_alert=number("num_failures_to_alert", 0),
                       num_passes_to_disable_alert=number("num_passes_to_disable_alert", 1))
+
+
+def _testgrid_entries(path: str | Path, data: Mapping[str, Any]) -> tuple[tuple[str, TabOptions], ...]:
+    """Entries from TestGrid's own ``config.yaml`` (``Configuration``): one per dashboard tab,
+    keyed by the tab's name (the job a dump of it is stored under). A tab takes its
+    ``base_options``, ``num_columns_recent`` and ``alert_options`` (num_failures_to_alert,
+    num_passes_to_disable_alert), falling back to its test group's; a tab name found on several
+    dashboards keeps the first. Other TestGrid options are ignored."""
+    def items(value: Any, what: str) -> list[Mapping[str, Any]]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise InputError(str(path), f"{what}: expected a list of mappings (TestGrid's config.yaml)", place=what)
+        return value
+
+    groups = {str(g.get("name")): g for g in items(data.get("test_groups"), "test_groups")}
+    entries: dict[str, TabOptions] = {}
+    for board in items(data.get("dashboards"), "dashboards"):
+        for tab in items(board.get("dashboard_tab"), f"dashboards.{board.get('name')}.dashboard_tab"):
+            name = str(tab.get("name") or "")
+            if not name or name in entries:
+                continue
+            group = groups.get(str(tab.get("test_group_name")), {})
+            alert = tab.get("alert_options") if isinstance(tab.get("alert_options"), Mapping) else {}
+            # proto3: 0 means unset, so the test group's (or the default) applies
+            options = {"base_options": tab.get("base_options") or None,
+                       "num_columns_recent": tab.get("num_columns_recent") or group.get("num_columns_recent") or None,
+                       "num_failures_to_alert": alert.get("num_failures_to_alert") or group.get("num_failures_to_alert")
+                       or None,
+                       "num_passes_to_disable_alert": alert.get("num_passes_to_disable_alert")
+                       or group.get("num_passes_to_disable_alert") or None}
+            entries[name] = _entry(path, f"dashboards.{board.get('name')}.dashboard_tab.{name}",
+                                   {k: v for k, v in options.items() if v is not None})
+    return tuple(entries.items())
 
 
 def job_options(job: str, *, config: TestGridConfig | None = None, given: TabOptions | None = None) -> TabOptions:

@@ -26,7 +26,8 @@ def _tab_options(func: Any) -> Any:
     func = click.option("--testgrid-config", "testgrid_config", envvar="CISCOPE_TESTGRID_CONFIG",
                         type=click.Path(dir_okay=False, path_type=str),
                         help="YAML file of per-job tab options (include_test, exclude_test, base_options, "
-                             "num_columns_recent, …; see docs/grid.md). Env: CISCOPE_TESTGRID_CONFIG.")(func)
+                             "num_columns_recent, …; see docs/grid.md), or TestGrid's own config.yaml. "
+                             "Env: CISCOPE_TESTGRID_CONFIG.")(func)
     func = click.option("--exclude-test", "exclude_tests", multiple=True, metavar="REGEX",
                         help="Leave out rows whose test name matches REGEX (repeatable; TestGrid's "
                              "exclude-filter-by-regex), after the config file's.")(func)
