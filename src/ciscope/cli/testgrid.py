@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -19,6 +19,9 @@ from .app import (
     json_option,
     stderr,
 )
+
+if TYPE_CHECKING:
+    from ..analysis.summary import TabOptions, TestGridConfig
 
 
 def _tab_options(func: Any) -> Any:
@@ -37,14 +40,14 @@ def _tab_options(func: Any) -> Any:
     return func
 
 
-def _given(include_tests: tuple[str, ...], exclude_tests: tuple[str, ...], **numbers: int | None) -> Any:
+def _given(include_tests: tuple[str, ...], exclude_tests: tuple[str, ...], **numbers: int | None) -> TabOptions:
     from ..analysis.summary import TabOptions, check_regexes
 
     return TabOptions(include=check_regexes(include_tests, where="--include-test"),
                       exclude=check_regexes(exclude_tests, where="--exclude-test"), **numbers)
 
 
-def _load_config(path: str | None) -> Any:
+def _load_config(path: str | None) -> TestGridConfig | None:
     from ..analysis.summary import TestGridConfig
 
     return TestGridConfig.load(path) if path else None
