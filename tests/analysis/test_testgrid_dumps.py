@@ -16,7 +16,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ciscope.analysis.grid import Grid, SummaryConfig, TabSummary, row_alert, tab_summary, to_ms
+from ciscope.analysis.grid import (
+    Grid,
+    SummaryConfig,
+    TabSummary,
+    row_alert,
+    tab_summary,
+    to_ms,
+)
+from ciscope.analysis.summary import TabOptions, TestGridConfig, job_options
+from ciscope.errors import InputError
 from ciscope.ingest.testgrid import read_json, read_summary
 
 LEGACY = Path("testgrid") / "sippy-testgrid-legacy"
@@ -206,3 +215,105 @@ def test_table_overall_status_reproduced(legacy):
         got = tab_summary(grid, config=SummaryConfig(
             num_columns_recent=int(table["stale-test-threshold"])))
         assert got.overall_status == table["overall-status"], path.name
+
+
+def test_tab_options_from_a_config_file_reproduce_every_pair(legacy, tmp_path):
+    """The filters as a user writes them: the tab's base_options pasted from sippy's URL into
+    a ``testgrid.yaml`` entry that matches the tabs by glob."""
+    url = re.findall(r"https://\S+table\S+", (legacy / "sample-data-urls.txt").read_text())[-1]
+    base_options = "&".join(p for p in urlsplit(url).query.split("&") if p.startswith("exclude-filter-by-regex="))
+    config_file = tmp_path / "testgrid.yaml"
+    config_file.write_text(f'jobs:\n  "*":\n    base_options: "{base_options}"\n    num_columns_recent: 10\n')
+    config = TestGridConfig.load(config_file)
+    for summary_name, stem in SAME_CAPTURE:
+        grid, _ = load_grid(table_path(legacy, stem))
+        options = job_options(grid.name, config=config)
+        assert options.exclude == (r"Monitor\scluster", r"^operator.Run template.*container test$")
+        expected = load_summary(legacy / "summary" / (RELEASE + summary_name))[grid.name]
+        got = tab_summary(grid, config=options.summary_config())
+        assert compare(expected, got) == dict.fromkeys(FIELDS, True), grid.name
+
+
+def test_config_entries_apply_in_file_order(tmp_path):
+    path = tmp_path / "tg.yaml"
+    path.write_text(
+        "jobs:\n"
+        "  '*':\n    exclude_test: 'Monitor\\scluster'\n    num_columns_recent: 5\n"
+        "  'e2e-*':\n    exclude_test: ['^setup$']\n    include_test: ['^\\[sig-']\n    num_failures_to_alert: 2\n"
+        "  e2e-aws:\n    num_columns_recent: 7\n"
+        "  unit: ~\n")
+    config = TestGridConfig.load(path)
+    aws = job_options("e2e-aws", config=config)
+    assert aws == TabOptions(include=(r"^\[sig-",), exclude=(r"Monitor\scluster", "^setup$"), num_columns_recent=7,
+                             num_failures_to_alert=2)
+    assert job_options("unit", config=config) == TabOptions(exclude=(r"Monitor\scluster",), num_columns_recent=5)
+    given = TabOptions(exclude=("^slow$", "^setup$"), num_columns_recent=3)
+    merged = job_options("e2e-gcp", config=config, given=given)  # the command line comes last
+    assert merged.exclude == (r"Monitor\scluster", "^setup$", "^slow$") and merged.num_columns_recent == 3
+    cfg = merged.summary_config()
+    assert (cfg.num_columns_recent, cfg.num_failures_to_alert, cfg.num_passes_to_disable_alert) == (3, 2, 1)
+    assert TestGridConfig.load(_write(tmp_path / "empty.yaml", "")).entries == ()
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("jobs:\n  x:\n    exclude: [a]\n", "unknown option 'exclude'"),
+    ("jobs:\n  x:\n    exclude_test: 3\n", "expected a regex or a list"),
+    ("jobs:\n  x:\n    include_test: ['(']\n", "not a valid regular expression"),
+    ("jobs:\n  x:\n    base_options: 'exclude-filter-by-regex=%28'\n", "not a valid regular expression"),
+    ("jobs:\n  x:\n    num_columns_recent: 0\n", "integer ≥ 1"),
+    ("jobs:\n  x:\n    num_failures_to_alert: yes\n", "integer ≥ 0"),
+    ("jobs:\n  x: [1]\n", "expected a mapping of options"),
+    ("tabs: {}\n", 'one key, "jobs"'),
+    ("jobs: {x: [\n", "not valid YAML"),
+])
+def test_config_errors_name_the_file_and_the_entry(tmp_path, text, message):
+    path = _write(tmp_path / "tg.yaml", text)
+    with pytest.raises(InputError, match=re.escape(message)) as caught:
+        TestGridConfig.load(path)
+    assert str(path) in str(caught.value)
+    if text.startswith("jobs:\n  x"):
+        assert "(jobs.x)" in str(caught.value)
+
+
+def test_config_that_is_not_text_is_refused(tmp_path):
+    path = tmp_path / "tg.yaml"
+    path.write_bytes(b"jobs:\n  \xff\xfe: {}\n")
+    with pytest.raises(InputError, match="not UTF-8"):
+        TestGridConfig.load(path)
+
+
+def test_testgrid_own_config_yaml_is_read(legacy, tmp_path):
+    """TestGrid's config.yaml (dashboards → dashboard_tab, test_groups) as the config file: each
+    tab's base_options and numbers, keyed by tab name, reproduce the same-capture pairs."""
+    url = re.findall(r"https://\S+table\S+", (legacy / "sample-data-urls.txt").read_text())[-1]
+    base_options = "&".join(p for p in urlsplit(url).query.split("&") if p.startswith("exclude-filter-by-regex="))
+    tabs = [stem.split("__", 1)[1] for _, stem in SAME_CAPTURE]
+    lines = ["test_groups:", "- name: group", "  num_columns_recent: 10", "  num_failures_to_alert: 3",
+             "dashboards:", "- name: redhat-openshift-ocp-release-4.x-informing", "  dashboard_tab:"]
+    for tab in tabs:
+        lines += [f"  - name: {tab}", "    test_group_name: group", f'    base_options: "{base_options}"',
+                  "    alert_options:", "      num_passes_to_disable_alert: 1"]
+    lines += ["- name: other-dashboard", "  dashboard_tab:", f"  - name: {tabs[0]}", "    test_group_name: group",
+              "    num_columns_recent: 3"]  # the same tab name again: the first dashboard's options stay
+    path = _write(tmp_path / "config.yaml", "\n".join(lines) + "\n")
+    config = TestGridConfig.load(path)
+    assert [key for key, _ in config.entries] == tabs
+    for summary_name, stem in SAME_CAPTURE:
+        grid, _ = load_grid(table_path(legacy, stem))
+        options = job_options(grid.name, config=config)
+        assert options == TabOptions(exclude=(r"Monitor\scluster", r"^operator.Run template.*container test$"),
+                                     num_columns_recent=10, num_failures_to_alert=3, num_passes_to_disable_alert=1)
+        expected = load_summary(legacy / "summary" / (RELEASE + summary_name))[grid.name]
+        assert compare(expected, tab_summary(grid, config=options.summary_config())) == dict.fromkeys(FIELDS, True)
+    assert job_options("not-a-tab", config=config) == TabOptions()
+    bad = _write(tmp_path / "bad.yaml", "dashboards:\n- name: d\n  dashboard_tab:\n  - name: t\n"
+                                        "    base_options: 'include-filter-by-regex=%28'\n")
+    with pytest.raises(InputError, match=re.escape("(dashboards.d.dashboard_tab.t)")):
+        TestGridConfig.load(bad)
+    with pytest.raises(InputError, match="expected a list of mappings"):
+        TestGridConfig.load(_write(tmp_path / "bad2.yaml", "dashboards: {a: 1}\n"))

@@ -15,7 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ciscope.analysis.grid import Alert, StatusCounts, TabStatus, TestStatus, tab_summary
+from ciscope.analysis.grid import (
+    Alert,
+    StatusCounts,
+    TabStatus,
+    TestStatus,
+    tab_summary,
+)
 from ciscope.errors import HostileInputError, InputError, ReportError
 from ciscope.ingest.testgrid import (
     fetch_json,
@@ -26,8 +32,10 @@ from ciscope.ingest.testgrid import (
     grid_from_api_v1,
     parse_summary,
     read_json,
+    read_source,
     read_summary,
     read_table,
+    tab_of,
 )
 
 TABLE = {
@@ -75,6 +83,54 @@ def test_read_table(tmp_path):
     assert grid.meta["overall-status"] == 4
     assert tab_summary(grid).status == (
         "1 of 2 (50.0%) recent columns passed (2 of 3 or 66.7% cells)")
+
+
+@pytest.mark.parametrize("source, expected", [
+    # the shared dumps' names: <dashboard>__<tab>.table[.<capture>].json
+    (("d/redhat-openshift-ocp-release-4.10-informing__release-openshift-ocp-installer-e2e-metal-compact-4.10"
+      ".table.json"), ("release-openshift-ocp-installer-e2e-metal-compact-4.10",
+                     "redhat-openshift-ocp-release-4.10-informing")),
+    ("redhat-openshift-ocp-release-4.4-informing__release-openshift-ocp-installer-e2e-gcp-rt-4.4.table.2020-03.json",
+     ("release-openshift-ocp-installer-e2e-gcp-rt-4.4", "redhat-openshift-ocp-release-4.4-informing")),
+    ("dash__tab.json", ("tab", "dash")),
+    # a live URL's tab= parameter, and a file named after such a URL (sippy's originals)
+    ("https://testgrid.k8s.io/redhat-openshift-ocp-release-4.4-informing/table?show-stale-tests=&tab=e2e%20aws",
+     ("e2e aws", "redhat-openshift-ocp-release-4.4-informing")),
+    ("https---testgrid.k8s.io-redhat-openshift-ocp-release-4.4-informing-table-show-stale-tests=&tab=e2e-gcp-4.4",
+     ("e2e-gcp-4.4", "")),
+    ("http://127.0.0.1:8080/x/dash__my-tab.table.json", ("my-tab", "dash")),
+    ("http://127.0.0.1:8080/x/dash__my-tab.table.json?tab=other", ("other", "")),
+    # otherwise the Prow job of the table's GCS query, then its (mangled) test group name
+    ("e2e-gcp-rt-4.4.json", ("release-openshift-ocp-installer-e2e-gcp-rt-4.4", "")),
+])
+def test_tab_of(source, expected):
+    table = {"test-group-name": "releaseopenshiftocpinstallere2egcprt44",
+             "query": "origin-ci-test/logs/release-openshift-ocp-installer-e2e-gcp-rt-4.4"}
+    assert tab_of(source, table) == expected
+
+
+def test_tab_of_falls_back_to_the_test_group():
+    assert tab_of("saved.json", {"test-group-name": "group"}) == ("group", "")
+
+
+def test_read_source_names_the_job_after_the_tab(tmp_path):
+    path = write_json(tmp_path / "dash__my-tab.table.json", TABLE)
+    got = read_source(str(path))
+    assert got.job == "my-tab" and not got.summaries
+    assert {r.job for r in got.runs} == {"my-tab"} and len(got.runs) == 2
+    meta = got.runs[0].metadata
+    assert (meta["tab"], meta["dashboard"], meta["overall"], meta["extra"]) == ("my-tab", "dash", None, ["1"])
+    forced = read_source(str(path), job="other")
+    assert {r.job for r in forced.runs} == {"other"} and forced.runs[0].metadata["tab"] == "my-tab"
+    empty = read_source(str(write_json(tmp_path / "dash__empty.table.json",
+                                       {**TABLE, "timestamps": [], "changelists": [], "tests": []})))
+    assert (empty.job, empty.runs) == ("empty", [])
+    summary = read_source(str(write_json(tmp_path / "s.json", SUMMARY_2020)))
+    assert summary.job is None and set(summary.summaries) == {"tab-a", "tab-b"}
+    with pytest.raises(InputError, match="not a TestGrid /table"):
+        read_source(str(write_json(tmp_path / "o.json", {"x": 1})))
+    with pytest.raises(ReportError, match="--job"):
+        read_source(str(write_json(tmp_path / "anon.json", {**TABLE, "test-group-name": ""})))
 
 
 def test_read_table_errors(tmp_path):

@@ -5,18 +5,39 @@ A job's grid has one column per run (newest first) and one row per test, plus Te
 passed → PASS, failed/error → FAIL, flaky → FLAKY, skipped → PASS_WITH_SKIPS; a pending
 run is RUNNING. The tab summary, status string and alerts are then exactly TestGrid's
 (:mod:`ciscope.analysis.grid`).
+
+Runs imported from a TestGrid ``/table`` dump are rebuilt as the dump had them: the
+``Overall`` row only where the dump has one (its own codes and messages), columns named by
+their custom headers. A tab's include/exclude filters and alert options come from a YAML file
+(:class:`TestGridConfig`) and the command line; a ``/summary`` imported for the same tab is
+compared with the recomputation (:func:`tab_reports`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import datetime, timezone
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
+from ..errors import InputError, UsageError
 from ..store.base import Store
-from .grid import Column, Grid, SummaryConfig, TabSummary, TestStatus, rle_encode, tab_summary
+from .grid import (
+    Alert,
+    Column,
+    Grid,
+    SummaryConfig,
+    TabSummary,
+    TestStatus,
+    rle_encode,
+    tab_summary,
+)
 
 VERDICT_STATUS = {
     "passed": TestStatus.PASS,
@@ -41,17 +62,24 @@ def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS
     """The job's grid over its newest ``columns`` runs (None: every run)."""
     limit = f" LIMIT {int(columns)}" if columns else ""
     runs = store.query(
-        "SELECT run_id, build, started_at, commit_sha, status, failed_tests FROM runs WHERE job = ?"
+        "SELECT run_id, build, started_at, commit_sha, status, failed_tests, metadata FROM runs WHERE job = ?"
         f" ORDER BY started_at DESC NULLS LAST, build DESC{limit}",
         [job],
     )
-    cols = [Column(build=build, started_ms=_ms(started), commit=commit) for _, build, started, commit, _, _ in runs]
+    imported = [_imported_column(r[6]) for r in runs]
+    cols = [Column(build=build, started_ms=_ms(started), commit=commit, extra=tuple(tg.get("extra") or ()) if tg else ())
+            for (_, build, started, commit, *_), tg in zip(runs, imported)]
     ids = [r[0] for r in runs]
     position = {rid: i for i, rid in enumerate(ids)}
-    overall_status = [int(RUN_STATUS.get(r[4], TestStatus.UNKNOWN)) for r in runs]
+    # the Overall row: from the run status, or as a TestGrid dump had it (none if it had none)
+    overall_status = [int(tg["overall"] or 0) if tg else int(RUN_STATUS.get(r[4], TestStatus.UNKNOWN))
+                      for r, tg in zip(runs, imported)]
     overall_messages = [
-        "Build failed outside of test results" if r[4] == "failure" and not r[5] else "" for r in runs
+        str(tg.get("overall_message") or "") if tg
+        else "Build failed outside of test results" if r[4] == "failure" and not r[5] else ""
+        for r, tg in zip(runs, imported)
     ]
+    has_overall = any(tg is None or tg["overall"] is not None for tg in imported)
     if not ids:
         return Grid(name=job, columns=[], tests=[], statuses=[], messages=[])
     table = store.query_arrow(
@@ -75,13 +103,18 @@ def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS
     if messages:
         index = {name: i for i, name in enumerate(ordered)}
         for run_id, test, message in store.query(
-            "SELECT run_id, test, min(coalesce(failure_message, failure_text, '')) FROM test_results"
-            f" WHERE run_id IN ({','.join('?' * len(ids))}) AND status IN ('failed', 'error')"
+            # a failure's message, else a skip's reason (TestGrid shows both)
+            "SELECT run_id, test, coalesce(min(CASE WHEN status <> 'skipped' THEN coalesce(failure_message, failure_text, '') END),"
+            " min(coalesce(failure_message, failure_text, ''))) FROM test_results"
+            f" WHERE run_id IN ({','.join('?' * len(ids))}) AND status IN ('failed', 'error', 'skipped')"
             " GROUP BY run_id, test",
             ids,
         ):
             message_grid[index[test]][position[run_id]] = (message or "")[:1000]
     duration_rows = [[None if np.isnan(x) else float(x) for x in row] for row in durations]
+    if not has_overall:
+        return Grid(name=job, columns=cols, tests=ordered, statuses=status.tolist(), messages=message_grid,
+                    durations=duration_rows)
     return Grid(
         name=job,
         columns=cols,
@@ -92,11 +125,21 @@ def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS
     )
 
 
+def _imported_column(metadata: str | None) -> dict[str, Any] | None:
+    """What a run imported from a TestGrid ``/table`` keeps of its column (see
+    :func:`ciscope.ingest.testgrid.grid_to_runs`), or None for any other run (and for runs
+    imported before the ``overall`` key existed, whose Overall row is the run status)."""
+    if not metadata or '"testgrid table"' not in metadata:
+        return None
+    meta = orjson.loads(metadata)
+    return meta if meta.get("format") == "testgrid table" and "overall" in meta else None
+
+
 def _ms(value: datetime | None) -> int | None:
     """Epoch milliseconds of a stored (naive UTC) timestamp."""
     if value is None:
         return None
-    return int(value.replace(tzinfo=timezone.utc).timestamp() * 1000) if value.tzinfo is None else int(value.timestamp() * 1000)
+    return int(value.replace(tzinfo=UTC).timestamp() * 1000) if value.tzinfo is None else int(value.timestamp() * 1000)
 
 
 def grid_json(grid: Grid, summary: TabSummary | None = None) -> dict[str, Any]:
@@ -128,12 +171,326 @@ def _alert_json(alert: Any) -> dict[str, Any]:
     return {k: v for k, v in asdict(alert).items() if v is not None}
 
 
+# ---------------------------------------------------------------- tab options per job
+
+
+@dataclass(frozen=True, slots=True)
+class TabOptions:
+    """A tab's options as a config entry or the command line gives them; None = not given."""
+
+    include: tuple[str, ...] = ()  # include-filter-by-regex: a row must match every one
+    exclude: tuple[str, ...] = ()  # exclude-filter-by-regex: a row matching any one is dropped
+    num_columns_recent: int | None = None
+    num_failures_to_alert: int | None = None
+    num_passes_to_disable_alert: int | None = None
+
+    def then(self, other: TabOptions) -> TabOptions:
+        """These options followed by ``other``: regexes add up, ``other``'s numbers win."""
+        def pick(a: int | None, b: int | None) -> int | None:
+            return a if b is None else b
+        return TabOptions(
+            include=_unique(self.include + other.include), exclude=_unique(self.exclude + other.exclude),
+            num_columns_recent=pick(self.num_columns_recent, other.num_columns_recent),
+            num_failures_to_alert=pick(self.num_failures_to_alert, other.num_failures_to_alert),
+            num_passes_to_disable_alert=pick(self.num_passes_to_disable_alert, other.num_passes_to_disable_alert))
+
+    def summary_config(self) -> SummaryConfig:
+        """TestGrid's :class:`SummaryConfig` with these options over testgrid.k8s.io's defaults."""
+        numbers = {name: value for name in ("num_columns_recent", "num_failures_to_alert", "num_passes_to_disable_alert")
+                   if (value := getattr(self, name)) is not None}
+        return SummaryConfig(include=self.include, exclude=self.exclude, **numbers)
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def check_regexes(values: Iterable[str], *, where: str) -> tuple[str, ...]:
+    """The regexes, each checked to compile; a bad one raises :class:`UsageError` naming ``where``."""
+    out = []
+    for value in values:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise UsageError(f"{where}: {value!r} is not a valid regular expression ({exc})") from None
+        out.append(value)
+    return tuple(out)
+
+
+_OPTION_KEYS = {"include_test", "exclude_test", "base_options", "num_columns_recent", "num_failures_to_alert",
+                "num_passes_to_disable_alert"}
+
+
+@dataclass(frozen=True, slots=True)
+class TestGridConfig:
+    """Per-job tab options read from a YAML file (``--testgrid-config``, ``CISCOPE_TESTGRID_CONFIG``)::
+
+        jobs:
+          "*":                                  # a glob: every job
+            exclude_test: ['Monitor\\scluster']
+          release-openshift-*-4.10:
+            base_options: exclude-filter-by-regex=%5Eoperator.Run%20template.*container%20test%24
+            num_columns_recent: 10
+
+    Every entry whose key is the job's name or a glob matching it applies, in file order:
+    regexes add up, a later entry's numbers win; the command line comes last. TestGrid's own
+    ``config.yaml`` (``dashboards`` / ``test_groups``) is read too: one exact entry per tab.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    path: str
+    entries: tuple[tuple[str, TabOptions], ...] = ()
+
+    @classmethod
+    def load(cls, path: str | Path) -> TestGridConfig:
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InputError(str(path), f"cannot read the TestGrid config: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(str(path), f"not UTF-8 text (byte {exc.start}); expected a YAML file") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise InputError(str(path), f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
+                             line=mark.line + 1 if mark else None) from None
+        if data is None:
+            return cls(str(path))
+        if isinstance(data, Mapping) and "jobs" not in data and {"dashboards", "test_groups"} & set(data):
+            return cls(str(path), _testgrid_entries(path, data))
+        if not isinstance(data, Mapping) or set(data) - {"jobs"} or not isinstance(data.get("jobs", {}), Mapping):
+            raise InputError(str(path), 'expected a mapping with one key, "jobs", mapping job names or globs '
+                             "to options (include_test, exclude_test, base_options, num_columns_recent, "
+                             "num_failures_to_alert, num_passes_to_disable_alert), or a TestGrid config "
+                             "(dashboards, test_groups)")
+        return cls(str(path), tuple((str(key), _entry(path, f"jobs.{key}", value))
+                                    for key, value in (data.get("jobs") or {}).items()))
+
+    def options_for(self, job: str) -> TabOptions:
+        """The options of ``job``: every matching entry, in file order."""
+        merged = TabOptions()
+        for key, options in self.entries:
+            if key == job or fnmatch.fnmatchcase(job, key):
+                merged = merged.then(options)
+        return merged
+
+
+def _entry(path: str | Path, place: str, value: Any) -> TabOptions:
+    if value is None:
+        return TabOptions()
+    if not isinstance(value, Mapping):
+        raise InputError(str(path), f"expected a mapping of options, got {type(value).__name__}", place=place)
+    unknown = sorted(set(map(str, value)) - _OPTION_KEYS)
+    if unknown:
+        raise InputError(str(path), f"unknown option {unknown[0]!r}; expected one of {', '.join(sorted(_OPTION_KEYS))}",
+                         place=place)
+
+    def regexes(key: str) -> tuple[str, ...]:
+        raw = value.get(key)
+        items = [] if raw is None else [raw] if isinstance(raw, str) else raw
+        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+            raise InputError(str(path), f"{key}: expected a regex or a list of regexes", place=place)
+        try:
+            return check_regexes(items, where=key)
+        except UsageError as exc:
+            raise InputError(str(path), str(exc), place=place) from None
+
+    def number(key: str, low: int) -> int | None:
+        raw = value.get(key)
+        if raw is None:
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < low:
+            raise InputError(str(path), f"{key}: expected an integer ≥ {low}, got {raw!r}", place=place)
+        return raw
+
+    include, exclude = regexes("include_test"), regexes("exclude_test")
+    base = value.get("base_options")
+    if base is not None:
+        if not isinstance(base, str):
+            raise InputError(str(path), "base_options: expected TestGrid's query string, e.g. "
+                             "exclude-filter-by-regex=Monitor%5Cscluster", place=place)
+        from_base = SummaryConfig.from_base_options(base)
+        try:
+            include = check_regexes(from_base.include, where="base_options") + include
+            exclude = check_regexes(from_base.exclude, where="base_options") + exclude
+        except UsageError as exc:
+            raise InputError(str(path), str(exc), place=place) from None
+    return TabOptions(include=include, exclude=exclude, num_columns_recent=number("num_columns_recent", 1),
+                      num_failures_to_alert=number("num_failures_to_alert", 0),
+                      num_passes_to_disable_alert=number("num_passes_to_disable_alert", 1))
+
+
+def _testgrid_entries(path: str | Path, data: Mapping[str, Any]) -> tuple[tuple[str, TabOptions], ...]:
+    """Entries from TestGrid's own ``config.yaml`` (``Configuration``): one per dashboard tab,
+    keyed by the tab's name (the job a dump of it is stored under). A tab takes its
+    ``base_options``, ``num_columns_recent`` and ``alert_options`` (num_failures_to_alert,
+    num_passes_to_disable_alert), falling back to its test group's; a tab name found on several
+    dashboards keeps the first. Other TestGrid options are ignored."""
+    def items(value: Any, what: str) -> list[Mapping[str, Any]]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise InputError(str(path), f"{what}: expected a list of mappings (TestGrid's config.yaml)", place=what)
+        return value
+
+    groups = {str(g.get("name")): g for g in items(data.get("test_groups"), "test_groups")}
+    entries: dict[str, TabOptions] = {}
+    for board in items(data.get("dashboards"), "dashboards"):
+        for tab in items(board.get("dashboard_tab"), f"dashboards.{board.get('name')}.dashboard_tab"):
+            name = str(tab.get("name") or "")
+            if not name or name in entries:
+                continue
+            group = groups.get(str(tab.get("test_group_name")), {})
+            alert = tab.get("alert_options") if isinstance(tab.get("alert_options"), Mapping) else {}
+            # proto3: 0 means unset, so the test group's (or the default) applies
+            options = {"base_options": tab.get("base_options") or None,
+                       "num_columns_recent": tab.get("num_columns_recent") or group.get("num_columns_recent") or None,
+                       "num_failures_to_alert": alert.get("num_failures_to_alert") or group.get("num_failures_to_alert")
+                       or None,
+                       "num_passes_to_disable_alert": alert.get("num_passes_to_disable_alert")
+                       or group.get("num_passes_to_disable_alert") or None}
+            entries[name] = _entry(path, f"dashboards.{board.get('name')}.dashboard_tab.{name}",
+                                   {k: v for k, v in options.items() if v is not None})
+    return tuple(entries.items())
+
+
+def job_options(job: str, *, config: TestGridConfig | None = None, given: TabOptions | None = None) -> TabOptions:
+    """The options a job's tab is summarised with: the config file's, then ``given`` (the command line)."""
+    options = config.options_for(job) if config else TabOptions()
+    return options.then(given) if given else options
+
+
+def filtered_grid(grid: Grid, options: TabOptions) -> Grid:
+    """The grid with the tab's include/exclude filters applied (what TestGrid shows)."""
+    return grid.filter(include=options.include, exclude=options.exclude)
+
+
+# ---------------------------------------------------------------- imported summaries
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSummary:
+    """A tab summary as TestGrid published it (``ciscope ingest …summary.json``)."""
+
+    tab: str
+    source: str
+    last_run_ms: int | None
+    overall_status: str
+    status: str
+    latest_green: str
+    alerts: tuple[Alert, ...]
+    ingested_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tab": self.tab, "source": self.source, "last_run": self.last_run_ms,
+                "overall_status": self.overall_status, "status": self.status, "latest_green": self.latest_green,
+                "alerts": [_alert_json(a) for a in self.alerts], "ingested_at": self.ingested_at}
+
+
+def upstream_summaries(store: Store, /, *, tab: str | None = None) -> list[UpstreamSummary]:
+    """Imported tab summaries (every tab, or one), by tab, newest last run first."""
+    where, params = (" WHERE tab = ?", [tab]) if tab else ("", [])
+    rows = store.query(
+        "SELECT tab, source, last_run, overall_status, status, latest_green, alerts, ingested_at"
+        f" FROM testgrid_summaries{where} ORDER BY tab, last_run DESC NULLS LAST, ingested_at DESC", params)
+    return [UpstreamSummary(tab=t, source=src, last_run_ms=_ms(last), overall_status=overall, status=status,
+                            latest_green=green or "", alerts=tuple(Alert(**a) for a in orjson.loads(alerts or "[]")),
+                            ingested_at=at)
+            for t, src, last, overall, status, green, alerts, at in rows]
+
+
+COMPARED = ("overall_status", "status", "latest_green", "alerts")
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """Whether ciscope's recomputation says what TestGrid published for the same tab.
+
+    Comparable when the published summary's last run is one of the job's stored runs: the
+    recomputation is then taken as of that run (:meth:`Grid.as_of`), so a summary captured
+    before newer runs were ingested is still checked. ``agrees`` is None when not comparable
+    (``reason`` says why)."""
+
+    agrees: bool | None
+    differs: tuple[str, ...] = ()
+    as_of_ms: int | None = None
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"agrees": self.agrees, "differs": list(self.differs), "as_of": self.as_of_ms, "reason": self.reason}
+
+
+def _alert_keys(alerts: Iterable[Alert]) -> list[tuple[Any, ...]]:
+    """What a published summary says about each alert (it names no builds)."""
+    return sorted((a.test, a.fail_count, a.fail_time_ms, a.pass_time_ms, a.failure_message) for a in alerts)
+
+
+def compare_upstream(upstream: UpstreamSummary, grid: Grid, config: SummaryConfig,
+                     current: TabSummary | None = None) -> Agreement:
+    """Compare a published summary with ciscope's recomputation of the same tab."""
+    if upstream.last_run_ms is None:
+        if grid.columns:
+            return Agreement(None, reason="the published tab had no runs; the stored job has some")
+        mine, as_of = current or tab_summary(grid, config=config), None
+    elif upstream.last_run_ms in grid.started_ms:
+        as_of = upstream.last_run_ms
+        newest = grid.columns[0].started_ms == as_of
+        mine = current if newest and current else tab_summary(grid if newest else grid.as_of(as_of), config=config)
+    elif grid.columns and grid.columns[0].started_ms is not None and upstream.last_run_ms > grid.columns[0].started_ms:
+        return Agreement(None, reason=f"the published summary is newer: its last run ({_iso(upstream.last_run_ms)}) "
+                         f"started after the newest stored run ({_iso(grid.columns[0].started_ms)})")
+    else:
+        return Agreement(None, reason=f"the published summary's last run ({_iso(upstream.last_run_ms)}) is not "
+                         f"among the {len(grid.columns)} runs considered")
+    theirs = {"overall_status": upstream.overall_status, "status": upstream.status,
+              "latest_green": upstream.latest_green, "alerts": _alert_keys(upstream.alerts)}
+    ours = {"overall_status": mine.overall_status.label, "status": mine.status, "latest_green": mine.latest_green,
+            "alerts": _alert_keys(mine.alerts)}
+    differs = tuple(f for f in COMPARED if theirs[f] != ours[f])
+    return Agreement(not differs, differs, as_of)
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pick_upstream(candidates: Sequence[UpstreamSummary], grid: Grid) -> UpstreamSummary | None:
+    """The published summary to show beside a job: the newest whose last run is stored (or,
+    for an empty grid, one of an empty tab), else the newest."""
+    stored = set(grid.started_ms)
+    for candidate in candidates:
+        if (candidate.last_run_ms in stored) if candidate.last_run_ms else not grid.columns:
+            return candidate
+    return candidates[0] if candidates else None
+
+
+# ---------------------------------------------------------------- summaries per job
+
+
+@dataclass(frozen=True, slots=True)
+class TabReport:
+    """One job's tab summary, the config it was computed with, and the published summary
+    of the same tab with the comparison, when one was imported."""
+
+    job: str
+    summary: TabSummary
+    config: SummaryConfig = field(default_factory=SummaryConfig)
+    upstream: UpstreamSummary | None = None
+    agreement: Agreement | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**summary_json(self.job, self.summary),
+                "filters": {"include": list(self.config.include), "exclude": list(self.config.exclude)},
+                "upstream": self.upstream.as_dict() if self.upstream else None,
+                "agreement": self.agreement.as_dict() if self.agreement else None}
+
+
 def job_summary(store: Store, job: str, /, *, config: SummaryConfig | None = None,
                 columns: int | None = DEFAULT_COLUMNS) -> dict[str, Any]:
-    """TestGrid's tab summary of one job."""
-    grid = job_grid(store, job, columns=columns, messages=True)
-    summary = tab_summary(grid, config=config)
-    return summary_json(job, summary)
+    """TestGrid's tab summary of one job, as :meth:`TabReport.as_dict`."""
+    return tab_report(store, job, config=config, columns=columns).as_dict()
 
 
 def summary_json(job: str, summary: TabSummary) -> dict[str, Any]:
@@ -146,6 +503,36 @@ def summary_json(job: str, summary: TabSummary) -> dict[str, Any]:
         "stale_alert": summary.stale_alert,
         "alerts": [_alert_json(a) for a in summary.alerts],
     }
+
+
+def tab_report(store: Store, job: str, /, *, config: SummaryConfig | None = None,
+               columns: int | None = DEFAULT_COLUMNS, upstream: Sequence[UpstreamSummary] | None = None) -> TabReport:
+    """One job's :class:`TabReport` (``upstream``: the imported summaries of its tab, read
+    from the store when not given)."""
+    config = config or SummaryConfig()
+    grid = job_grid(store, job, columns=columns, messages=True)
+    summary = tab_summary(grid, config=config)
+    candidates = upstream_summaries(store, tab=job) if upstream is None else upstream
+    chosen = _pick_upstream(candidates, grid)
+    agreement = compare_upstream(chosen, grid, config, summary) if chosen else None
+    return TabReport(job, summary, config, chosen, agreement)
+
+
+def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConfig | None = None,
+                given: TabOptions | None = None, columns: int | None = DEFAULT_COLUMNS) -> list[TabReport]:
+    """The tab report of every job (or one), by job name; jobs without runs (empty TestGrid
+    tabs) included, shown STALE as TestGrid shows them."""
+    jobs = [row[0] for row in store.query("SELECT job FROM jobs" + (" WHERE job = ?" if job else "") + " ORDER BY job",
+                                          [job] if job else [])]
+    if job and not jobs:
+        raise UsageError(f"no job {job!r} in the store; `ciscope runs` lists the stored runs, "
+                         "`ciscope summary --imported` the imported TestGrid summaries")
+    published: dict[str, list[UpstreamSummary]] = {}
+    for summary in upstream_summaries(store):
+        published.setdefault(summary.tab, []).append(summary)
+    return [tab_report(store, name, config=job_options(name, config=config, given=given).summary_config(),
+                       columns=columns, upstream=published.get(name, []))
+            for name in jobs]
 
 
 def job_summaries(store: Store, /, *, job: str | None = None, config: SummaryConfig | None = None,

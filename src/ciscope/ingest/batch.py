@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..analysis.grid import Grid
 from ..errors import InputError, UsageError
 from ..model import Run, RunStatus, run_failed
 from ..store.base import Store
@@ -288,21 +287,9 @@ def _reports_started(files: Sequence[Path]) -> datetime | None:
     return min(found) if found else None
 
 
-def read_testgrid(source: str, *, job: str | None = None) -> tuple[list[Run], dict[str, Any]]:
+def read_testgrid(source: str, *, job: str | None = None) -> testgrid.TestGridSource:
     """A saved or live TestGrid response: a /table gives runs, a /summary tab summaries."""
-    if source.startswith(("http://", "https://")):
-        obj = testgrid.fetch_json(source, cache_dir=testgrid_cache())
-    else:
-        if not Path(source).exists():
-            raise InputError(source, "no such file")
-        obj = testgrid.read_json(source)
-    if testgrid.is_table(obj):
-        grid = Grid.from_testgrid_table(obj, source=source)
-        return testgrid.grid_to_runs(grid, job=job, source=source), {}
-    if testgrid.is_summary(obj):
-        return [], testgrid.parse_summary(obj, source=source)
-    raise InputError(source, "not a TestGrid /table response (tests + timestamps) nor a /summary "
-                     "(tabs with overall_status): the JSON inputs ciscope ingests")
+    return testgrid.read_source(source, job=job, cache_dir=testgrid_cache())
 
 
 def testgrid_cache() -> Path:
@@ -549,12 +536,16 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
                 progress(done, total)
     for source in testgrid:
         try:
-            runs, summaries = read_testgrid(source, job=bare.job if bare else None)
-            for run in runs:
+            got = read_testgrid(source, job=bare.job if bare else None)
+            for run in got.runs:
                 take(run)
-            if summaries:
-                store.write_testgrid_summaries(summaries, source=source)
-                report.summaries += len(summaries)
+            if got.summaries:
+                store.write_testgrid_summaries(got.summaries, source=source)
+                report.summaries += len(got.summaries)
+            if got.job and not got.runs:  # an empty tab: keep the job, shown as STALE
+                store.register_job(got.job)
+                report.warnings.append(f"{source}: tab {got.job!r} has no results (an empty, STALE tab); "
+                                       "its job is stored without runs")
         except InputError as exc:
             report.refused.append(Refused(source, str(exc)))
         done += 1

@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import orjson
 
@@ -49,9 +51,9 @@ from ..errors import HostileInputError, InputError, ReportError
 from ..model import Run, RunStatus, Status, TestResult
 
 __all__ = [
-    "fetch_json", "fetch_summary", "fetch_tab_summaries_v1", "fetch_tab_v1", "fetch_table",
-    "grid_from_api_v1", "grid_to_runs", "is_summary", "is_table", "parse_summary", "read_json",
-    "read_summary", "read_table",
+    "TestGridSource", "fetch_json", "fetch_summary", "fetch_tab_summaries_v1", "fetch_tab_v1",
+    "fetch_table", "grid_from_api_v1", "grid_to_runs", "is_summary", "is_table", "parse_summary",
+    "read_json", "read_source", "read_summary", "read_table", "tab_of",
 ]
 
 MAX_JSON_BYTES = 256 << 20  # the largest real table seen is ~2.4 MB; state protos cap at 10 MB
@@ -85,11 +87,92 @@ def _loads(data: bytes, source: str) -> Any:
 
 
 def read_table(path: str | os.PathLike[str], *, name: str | None = None,
-               dashboard: str = "") -> Grid:
-    """A saved legacy ``/table`` response as a :class:`Grid` (``name`` = the tab; default
-    the table's ``test-group-name``)."""
-    return Grid.from_testgrid_table(read_json(path), name=name, dashboard=dashboard,
+               dashboard: str | None = None) -> Grid:
+    """A saved legacy ``/table`` response as a :class:`Grid`. ``name`` (the tab) and
+    ``dashboard`` default to what :func:`tab_of` finds in the file name and the table."""
+    table = read_json(path)
+    tab, board = tab_of(str(path), table)
+    return Grid.from_testgrid_table(table, name=tab if name is None else name,
+                                    dashboard=board if dashboard is None else dashboard,
                                     source=str(path))
+
+
+# A saved tab: ``<dashboard>__<tab>.table[.<capture>].json`` (the shared dumps' names).
+_SAVED_TAB = re.compile(r"^(?P<dashboard>.+?)__(?P<tab>.+?)(?:\.table(?:\.[^.]*)?)?\.json$")
+# ``tab=NAME`` in a URL query or in a file name made from one (``…-table-show-stale-tests=&tab=NAME``).
+_TAB_PARAM = re.compile(r"(?:^|[?&])tab=(?P<tab>[^&]+)")
+
+
+def tab_of(source: str, table: Mapping[str, Any]) -> tuple[str, str]:
+    """``(tab, dashboard)`` a saved or fetched ``/table`` response belongs to: the job its runs
+    are stored under. The table itself names only its test group, in a mangled spelling
+    (``releaseopenshiftocpinstallere2egcpfips44``), so the name comes, first found, from:
+
+    1. the URL's ``tab=`` query parameter (``…/{dashboard}/table?tab=NAME``; the dashboard is
+       the segment before ``table``), or ``tab=NAME`` in a file name saved from such a URL;
+    2. a file or URL path named ``<dashboard>__<tab>.table[.<suffix>].json`` (or
+       ``<dashboard>__<tab>.json``);
+    3. the last segment of the table's ``query`` (the GCS prefix of a Prow test group, i.e.
+       the Prow job name: ``origin-ci-test/logs/<job>``);
+    4. the table's ``test-group-name``.
+    """
+    parts = urlsplit(source) if source.startswith(("http://", "https://")) else None
+    if parts is not None:
+        segments = unquote(parts.path).strip("/").split("/")
+        tab = parse_qs(parts.query).get("tab", [""])[0]
+        if tab:  # …/{dashboard}/table?tab=NAME
+            return tab, segments[-2] if len(segments) >= 2 and segments[-1] == "table" else ""
+        base = segments[-1]
+    else:
+        base = Path(source).name
+    found = _TAB_PARAM.search(base)
+    if found:
+        return unquote(found["tab"]).removesuffix(".json"), ""
+    saved = _SAVED_TAB.match(base)
+    if saved:
+        return saved["tab"], saved["dashboard"]
+    query = str(table.get("query") or "").rstrip("/")
+    if query:
+        return query.rsplit("/", 1)[-1], ""
+    return str(table.get("test-group-name", "")), ""
+
+
+@dataclass(slots=True)
+class TestGridSource:
+    """What one saved or live TestGrid response gives ingest."""
+
+    __test__ = False  # not a pytest test class
+
+    source: str
+    job: str | None = None  # a /table: the job its runs are stored under (its tab by default)
+    runs: list[Run] = field(default_factory=list)  # a /table: one run per column
+    summaries: dict[str, TabSummary] = field(default_factory=dict)  # a /summary, by tab
+
+
+def read_source(source: str, *, job: str | None = None,
+                cache_dir: str | os.PathLike[str] | None = None) -> TestGridSource:
+    """A saved file or ``http(s)`` URL holding a legacy ``/table`` (→ runs of the job ``job``,
+    default :func:`tab_of`) or a ``/summary`` / API v1 ``tab-summaries`` (→ tab summaries).
+    A table without columns (an empty, STALE tab) gives its tab and no runs."""
+    if source.startswith(("http://", "https://")):
+        obj = fetch_json(source, cache_dir=cache_dir)
+    else:
+        if not Path(source).exists():
+            raise InputError(source, "no such file")
+        obj = read_json(source)
+    if is_table(obj):
+        tab, dashboard = tab_of(source, obj)
+        name = job or tab
+        if not name:
+            raise ReportError(source, "cannot tell which tab this table is: no tab= in the URL, "
+                              "no <dashboard>__<tab>.table.json file name, no query and no "
+                              "test-group-name; give --job NAME")
+        grid = Grid.from_testgrid_table(obj, name=tab or name, dashboard=dashboard, source=source)
+        return TestGridSource(source, job=name, runs=grid_to_runs(grid, job=name, source=source))
+    if is_summary(obj):
+        return TestGridSource(source, summaries=parse_summary(obj, source=source))
+    raise InputError(source, "not a TestGrid /table response (tests + timestamps) nor a /summary "
+                     "(tabs with overall_status): the JSON inputs ciscope ingests")
 
 
 def read_summary(path: str | os.PathLike[str]) -> dict[str, TabSummary]:
@@ -349,9 +432,17 @@ OVERALL_ROWS = ("Overall", "Pod")
 def grid_to_runs(grid: Grid, *, job: str | None = None, source: str = "") -> list[Run]:
     """One run per column of a TestGrid grid: each non-blank cell becomes the test's attempts
     (FLAKY → a failed then a passed attempt; RUNNING/UNKNOWN cells carry no result). The run
-    status comes from the ``Overall`` row when the grid has one, else from its cells."""
+    status comes from the ``Overall`` row when the grid has one, else from its cells.
+
+    What the grid needs to be rebuilt as it was (:func:`ciscope.analysis.summary.job_grid`)
+    goes to the run's ``metadata``: ``format`` = ``"testgrid table"``, ``dashboard``,
+    ``tab``, ``overall`` (the column's ``Overall`` cell, a TestGrid code; ``null`` when the
+    table has no ``Overall`` row — then the rebuilt grid has none either),
+    ``overall_message`` and ``extra`` (the column's custom header values, which TestGrid
+    names builds by)."""
     name = job or grid.name
-    overall = grid.statuses[grid.tests.index("Overall")] if "Overall" in grid.tests else None
+    row = grid.tests.index("Overall") if "Overall" in grid.tests else None
+    overall = grid.statuses[row] if row is not None else None
     runs = []
     for c, column in enumerate(grid.columns):
         results: list[TestResult] = []
@@ -359,7 +450,7 @@ def grid_to_runs(grid: Grid, *, job: str | None = None, source: str = "") -> lis
             if test in OVERALL_ROWS:
                 continue
             for attempt, status in enumerate(_CELL_ATTEMPTS.get(grid.statuses[r][c], ())):
-                message = grid.messages[r][c] if status in (Status.FAILED, Status.ERROR) else None
+                message = grid.messages[r][c] if status is not Status.PASSED else None  # a failure or skip reason
                 duration = grid.durations[r][c] if grid.durations else None
                 results.append(TestResult(name=test, status=status, attempt=attempt, duration=duration,
                                           failure_message=message or None, file="testgrid"))
@@ -372,9 +463,14 @@ def grid_to_runs(grid: Grid, *, job: str | None = None, source: str = "") -> lis
             passed = {r.test_id for r in results if r.status is Status.PASSED}
             run_status = RunStatus.FAILURE if failed - passed else RunStatus.SUCCESS
         started = datetime.fromtimestamp(column.started_ms / 1000, timezone.utc) if column.started_ms else None
+        metadata: dict[str, object] = {
+            "format": "testgrid table", "dashboard": grid.dashboard, "tab": grid.name,
+            "overall": overall[c] if overall is not None else None,
+            "overall_message": grid.messages[row][c] if row is not None else "",
+            "extra": list(column.extra)}
         runs.append(Run(job=name, build=column.build, status=run_status, started_at=started,
                         commit=column.commit, results=results, source=source,
-                        metadata={"format": "testgrid table", "dashboard": grid.dashboard}))
+                        metadata=metadata))
     return runs
 
 

@@ -567,6 +567,13 @@ class Store:
             self.rollback()
             raise StoreError(f"{self.url}: could not store TestGrid summaries from {source}: {exc}") from exc
 
+    def register_job(self, job: str) -> None:
+        """Store a job that has no runs (yet), e.g. an empty TestGrid tab; no-op if known."""
+        try:
+            self.execute("INSERT INTO jobs VALUES (?, ?, ?, ?) ON CONFLICT (job) DO NOTHING", (job, "{}", None, None))
+        except Exception as exc:
+            raise StoreError(f"{self.url}: could not store job {job!r}: {exc}") from exc
+
     def _delete_runs(self, run_ids: Sequence[int]) -> None:
         for start in range(0, len(run_ids), 5000):
             chunk = list(run_ids[start : start + 5000])
