@@ -98,7 +98,7 @@ function startGrid(root) {
     ctx.fillStyle = "#f3f5fa";
     ctx.fillRect(0, 0, w, HEAD_H);
     ctx.fillStyle = "#334";
-    ctx.fillText(`${job}`.slice(0, 60), 4, 14);
+    ctx.fillText(fit(job, NAME_W - 8), 4, 14);
     ctx.fillStyle = "#667";
     ctx.fillText("newest →→ older", 4, 32);
     for (let c = firstCol; c < lastCol; c++) {
