@@ -159,6 +159,8 @@ function startGrid(root) {
   // For tests and scripts: where a (test, build) cell is, its status, the rows shown.
   window.ciscopeGrid = {
     shown: () => shown.map((r) => r.name),
+    builds: () => cols.map((c) => c.build),
+    draw,
     status(test, build) {
       const row = rows.find((r) => r.name === test), c = cols.findIndex((x) => x.build === build);
       return row && c >= 0 ? STATUS[row.cells[c]][0] : null;
