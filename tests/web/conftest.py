@@ -100,10 +100,13 @@ def fill(url: str, demo: Path) -> None:
             "--started", "2020-01-01T00:00:00Z")
 
 
-def start(db: str, reference: str, engine: str) -> tuple[Server, subprocess.Popen[bytes]]:
+def start(db: str, reference: str, engine: str, *, global_options: tuple[str, ...] = (),
+          serve_options: tuple[str, ...] = ()) -> tuple[Server, subprocess.Popen[bytes]]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    process = subprocess.Popen([sys.executable, "-m", "ciscope.cli", "--db", db, "serve", "--port", str(port)],
+    env.pop("CISCOPE_FINGERPRINTS", None)
+    process = subprocess.Popen([sys.executable, "-m", "ciscope.cli", "--db", db, *global_options, "serve",
+                                "--port", str(port), *serve_options],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     server = Server(f"http://127.0.0.1:{port}", reference, engine)
     deadline = time.monotonic() + 60

@@ -1,5 +1,6 @@
-"""Read endpoints under ``/api/``: each returns what the matching ``ciscope COMMAND --json``
-prints, from the same library function (see :mod:`ciscope.web.reports`).
+"""Endpoints under ``/api/``. Reads return what the matching ``ciscope COMMAND --json``
+prints, from the same library function (see :mod:`ciscope.web.reports`); ``POST /api/upload``
+stores uploaded runs (:mod:`ciscope.web.upload`), with a token.
 
 Lists are paginated with ``limit`` and ``offset``; the full length is in the ``X-Total-Count``
 header, so the body stays exactly the CLI's JSON.
@@ -7,18 +8,26 @@ header, so the body stays exactly the CLI's JSON.
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from ..analysis.flakes import FlakeOptions
 from ..analysis.grid import SummaryConfig
+from ..analysis.known import prepare
 from ..analysis.regressions import RegressionOptions
+from ..errors import UsageError
+from ..ingest.batch import BareRunOptions
+from ..store.base import Store
 from . import reports
 from .app import JSONResponse, StoreAccess
 from .reports import Filters
+from .tokens import verify_token
+from .upload import Limits, UploadRefused, UploadReport, ingest_archive
 
 
 class ErrorBody(BaseModel):
@@ -171,3 +180,70 @@ def clusters(request: Request, days: Days = None, job: Job = None, until: Until 
     result = _store(request).call(reports.clusters, Filters(job=job, days=days, until=until), top=top,
                                   min_size=min_size, suggest=suggest, include_known=include_known)
     return _json(result["items"][offset:], result["clusters"])
+
+
+# ------------------------------------------------------------------ uploads
+
+uploads = APIRouter(prefix="/api", tags=["uploads"], responses={
+    **_ERRORS,
+    401: {"model": ErrorBody, "description": "No token, or not a live one (`ciscope token create`)"},
+    413: {"model": ErrorBody, "description": "Too large, or a decompression bomb: nothing was used"},
+})
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _variants(values: list[str]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"variant {value!r}: expected key=value, e.g. platform=aws")
+        out[key.strip()] = val.strip()
+    return out
+
+
+def _upload(store: Store, body: IO[bytes], size: int, bare: BareRunOptions, fingerprints: str | None,
+            limits: Limits) -> UploadReport:
+    classifier = None
+    if fingerprints is not None:  # as `ciscope ingest`: history follows the directory, new runs are matched
+        classifier, _, _ = prepare(store, fingerprints)
+    return ingest_archive(store, body, size, bare=bare, classifier=classifier, limits=limits)
+
+
+@uploads.post("/upload", summary="Upload a tar.gz of Prow run folders, or of JUnit/xUnit/subunit files with run metadata",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/gzip": {"schema": {"type": "string", "format": "binary"}}}}})
+async def upload(request: Request,
+                 job: Annotated[str | None, Query(description="Job of bare report files.")] = None,
+                 build: Annotated[str | None, Query(description="Build id of bare report files.")] = None,
+                 started: Annotated[datetime | None, Query(description="Start time of bare report files.")] = None,
+                 commit: Annotated[str | None, Query(description="Commit tested by bare report files.")] = None,
+                 branch: Annotated[str | None, Query(description="Branch of bare report files.")] = None,
+                 variant: Annotated[list[str], Query(description="KEY=VALUE, repeatable.")] = [],  # noqa: B006
+                 ) -> JSONResponse:
+    """The body is a tar archive (gzip, bzip2 or xz compressed, or not). Each file of it gets an
+    answer: stored, already stored, or refused with the reason. Needs `Authorization: Bearer TOKEN`."""
+    access = _store(request)
+    if await run_in_threadpool(access.call, verify_token, _bearer(request)) is None:
+        raise HTTPException(401, "a live API token is needed: `Authorization: Bearer TOKEN` "
+                                 "(`ciscope token create NAME` makes one)", headers={"WWW-Authenticate": "Bearer"})
+    bare = BareRunOptions(job=job, build=build, started=reports.utc(started), commit=commit, branch=branch,
+                          variants=_variants(variant))
+    limits: Limits = request.app.state.limits
+    size = 0
+    with tempfile.SpooledTemporaryFile(max_size=16 * 2**20) as body:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limits.max_body:
+                raise UploadRefused(f"the upload is larger than {limits.max_body} bytes (`ciscope serve --max-upload`)")
+            body.write(chunk)
+        if size == 0:
+            raise UsageError("empty body: send a tar.gz archive")
+        body.seek(0)
+        report = await run_in_threadpool(access.call, _upload, body, size, bare, request.app.state.fingerprints,
+                                         limits)
+    return JSONResponse(report, status_code=200 if report.ok else 207)

@@ -81,6 +81,8 @@ def error_body(status: int, error: str, errors: list[str] | None = None) -> dict
 
 
 def status_of(exc: CiscopeError) -> int:
+    if isinstance(getattr(exc, "status", None), int):
+        return int(exc.status)  # type: ignore[attr-defined]
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(exc, (UsageError, InputError)):
@@ -104,8 +106,11 @@ def _error_response(request: Request, status: int, error: str, errors: list[str]
     return render_error(request, status, error)
 
 
-def create_app(db: str, *, fingerprints: str | None = None) -> FastAPI:
-    """The ciscope web application over the store at ``db``."""
+def create_app(db: str, *, fingerprints: str | None = None, max_upload: int | None = None) -> FastAPI:
+    """The ciscope web application over the store at ``db``; uploads are matched against the
+    fingerprint directory ``fingerprints`` (None: none) and refused beyond ``max_upload`` bytes."""
+    from .upload import Limits
+
     access = StoreAccess(db)
 
     @asynccontextmanager
@@ -128,13 +133,16 @@ def create_app(db: str, *, fingerprints: str | None = None) -> FastAPI:
     )
     app.state.store = access
     app.state.fingerprints = fingerprints
+    app.state.limits = Limits() if max_upload is None else Limits(max_body=max_upload)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"{request.url.path}: no such page or endpoint (see /api/docs)"
-        return _error_response(request, exc.status_code, message)
+        response = _error_response(request, exc.status_code, message)
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -177,9 +185,11 @@ def create_app(db: str, *, fingerprints: str | None = None) -> FastAPI:
         )
 
     from .api import router as api_router
+    from .api import uploads
     from .pages import router as pages_router
 
     app.include_router(api_router)
+    app.include_router(uploads)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
