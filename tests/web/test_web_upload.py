@@ -192,3 +192,38 @@ def test_parallel_uploads_lose_and_duplicate_nothing(upload_server: Server, demo
     job = folders[0].parent.name
     grid = upload_server.get(f"/api/grid/{quote(job, safe='')}").json()
     assert len(grid["column_ids"]) == sum(1 for f in folders if f.parent.name == job)
+
+
+def test_token_commands_table_and_json(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'tokens.duckdb'}"
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["--db", url, "token", "create", "alice"])
+    assert shown.exit_code == 0 and shown.stdout.strip().startswith("cis_")
+    created = run_cli("--db", url, "token", "create", "ci.bot-1", "--json")
+    assert created["name"] == "ci.bot-1" and created["token"].startswith(created["prefix"])
+    table = runner.invoke(cli, ["--db", url, "token", "list"]).stdout
+    assert "alice" in table and "ci.bot-1" in table and created["prefix"] in table and created["token"] not in table
+    listed = run_cli("--db", url, "token", "list", "--json")
+    assert [t["name"] for t in listed] == ["alice", "ci.bot-1"] and all(t["revoked_at"] is None for t in listed)
+    assert runner.invoke(cli, ["--db", url, "token", "revoke", "alice"]).exit_code == 0
+    revoked = run_cli("--db", url, "token", "revoke", "ci.bot-1", "--json")
+    assert revoked["revoked_at"] is not None
+    for args, text in ((["token", "create", "alice"], "exists"), (["token", "create", "bad name!"], "token name"),
+                       (["token", "revoke", "nobody"], "no such token")):
+        done = subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", url, *args], capture_output=True, text=True,
+                              timeout=60, check=False, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+        assert done.returncode == 2 and text in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_upload_table_output(upload_server: Server, tmp_path: Path) -> None:
+    report = tmp_path / "junit-t.xml"
+    report.write_text(XSS_JUNIT)
+    done = subprocess.run([sys.executable, "-m", "ciscope.cli", "upload", "--server", upload_server.base, "--token",
+                           upload_server.token, str(report), "--job", "table-job"], capture_output=True, text=True,
+                          timeout=300, check=False, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert done.returncode == 0, done.stderr
+    assert "junit-t.xml" in done.stdout and "stored" in done.stdout and "1 run(s) stored" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "ciscope.cli", "upload", "--server", "http://127.0.0.1:1",
+                           "--token", "cis_x", str(report), "--job", "j"], capture_output=True, text=True,
+                          timeout=60, check=False, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert done.returncode == 4 and "cannot reach the server" in done.stderr and "Traceback" not in done.stderr
