@@ -9,6 +9,7 @@ and what is accepted.
      ├── StoreError            the database refused or cannot be reached
      │    └── UnknownEngineError  a --db URL names an engine ciscope does not have
      └── UsageError            arguments that do not fit together
+          └── NotFoundError    a named job, run or test is not in the store
 """
 
 from __future__ import annotations
@@ -67,3 +68,7 @@ class UsageError(CiscopeError):
     """Options that do not fit together, or a missing required one."""
 
     exit_code = 2
+
+
+class NotFoundError(UsageError):
+    """A job, run or test named by the user is not in the store (HTTP 404 in the API)."""

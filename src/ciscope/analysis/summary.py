@@ -111,7 +111,8 @@ def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS
             ids,
         ):
             message_grid[index[test]][position[run_id]] = (message or "")[:1000]
-    duration_rows = [[None if np.isnan(x) else float(x) for x in row] for row in durations]
+    # one vectorised pass (NaN → None) instead of a Python test per cell: 900k cells at 300 × 3,000
+    duration_rows = np.where(np.isnan(durations), None, durations).tolist()
     if not has_overall:
         return Grid(name=job, columns=cols, tests=ordered, statuses=status.tolist(), messages=message_grid,
                     durations=duration_rows)

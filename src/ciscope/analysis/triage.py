@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import UsageError
+from ..errors import NotFoundError, UsageError
 from ..queries.window import Window, naive_utc, now
 from ..store.base import Store
 
@@ -57,7 +57,7 @@ def find_run(store: Store, ref: str, job: str | None = None) -> dict[str, Any]:
         if not rows and ref.lstrip("-").isdigit():
             rows = store.query_dicts(f"SELECT {cols} FROM runs WHERE run_id = ?", (int(ref),))
     if not rows:
-        raise UsageError(f"{ref}: no such run (give a build id, JOB/BUILD or a run_id; see `ciscope runs`)")
+        raise NotFoundError(f"{ref}: no such run (give a build id, JOB/BUILD or a run_id; see `ciscope runs`)")
     if len(rows) > 1:
         jobs = ", ".join(sorted(r["job"] for r in rows))
         raise UsageError(f"{ref}: several jobs have this build ({jobs}); say which with --job")

@@ -1,0 +1,243 @@
+"""Endpoints under ``/api/``. Reads return what the matching ``ciscope COMMAND --json``
+prints, from the same library function (see :mod:`ciscope.web.reports`); ``POST /api/upload``
+stores uploaded runs (:mod:`ciscope.web.upload`), with a token.
+
+Lists are paginated with ``limit`` and ``offset``; the full length is in the ``X-Total-Count``
+header, so the body stays exactly the CLI's JSON.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from typing import IO, Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from ..analysis.flakes import FlakeOptions
+from ..analysis.grid import SummaryConfig
+from ..analysis.known import prepare
+from ..analysis.regressions import RegressionOptions
+from ..errors import UsageError
+from ..ingest.batch import BareRunOptions
+from ..store.base import Store
+from . import reports
+from .app import JSONResponse, StoreAccess
+from ..queries.window import Window
+from .tokens import verify_token
+from .upload import Limits, UploadRefused, UploadReport, ingest_archive
+
+
+class ErrorBody(BaseModel):
+    """Every error of the API."""
+
+    ok: bool = False
+    error: str
+    errors: list[str]
+    status: int
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Arguments that do not fit together"},
+    404: {"model": ErrorBody, "description": "Unknown job, run or test"},
+    422: {"model": ErrorBody, "description": "A parameter has the wrong type or range"},
+    503: {"model": ErrorBody, "description": "The store cannot be reached"},
+}
+router = APIRouter(prefix="/api", tags=["reports"], responses=_ERRORS)
+
+Job = Annotated[str | None, Query(description="Only this job.")]
+Limit = Annotated[int | None, Query(ge=0, description="At most N items (after offset).")]
+Offset = Annotated[int, Query(ge=0, description="Skip the first N items.")]
+Days = Annotated[int | None, Query(ge=1, description="Only the last N days.")]
+Since = Annotated[datetime | None, Query(description="Only runs started at or after this ISO 8601 time.")]
+Until = Annotated[datetime | None, Query(
+    description="End of the window (ISO 8601); default: the start of the newest run stored.")]
+IncludeKnown = Annotated[bool, Query(description="Count failures explained by known-bug fingerprints too.")]
+
+
+def _store(request: Request) -> StoreAccess:
+    access: StoreAccess = request.app.state.store
+    return access
+
+
+def _json(value: Any, total: int | None = None) -> JSONResponse:
+    """``value`` encoded as the CLI encodes it (returned as a response, so FastAPI does not
+    re-encode it first); ``total`` goes to ``X-Total-Count``."""
+    return JSONResponse(value, headers=None if total is None else {"X-Total-Count": str(total)})
+
+
+def _page(items: list[Any], limit: int | None, offset: int) -> JSONResponse:
+    end = None if limit is None else offset + limit
+    return _json(items[offset:end], len(items))
+
+
+@router.get("/runs", summary="Runs, newest first (`ciscope runs --json`)")
+def runs(request: Request, job: Job = None, since: Since = None, days: Days = None,
+         limit: Limit = None, offset: Offset = 0) -> JSONResponse:
+    rows = _store(request).call(reports.runs, Window(job=job, since=since, days=days))
+    return _page(rows, limit, offset)
+
+
+@router.get("/tests", summary="Per (job, test) counts and rates (`ciscope tests --json`)")
+def tests(request: Request, job: Job = None, since: Since = None, days: Days = None,
+          limit: Limit = None, offset: Offset = 0) -> JSONResponse:
+    rows = _store(request).call(reports.tests, Window(job=job, since=since, days=days))
+    return _page(rows, limit, offset)
+
+
+@router.get("/tests/{test:path}", summary="One test's history across jobs: runs, rates per job and per day")
+def test_history(request: Request, test: Annotated[str, Path(description="The test id (as in /api/tests).")],
+                 job: Job = None, limit: Annotated[int | None, Query(ge=0, description="At most N runs listed.")] = 200
+                 ) -> JSONResponse:
+    return _json(_store(request).call(reports.history, test, Window(job=job), limit=limit))
+
+
+@router.get("/grid/{job}", summary="TestGrid-style grid of a job (`ciscope grid JOB --json`)")
+def grid(request: Request, job: str,
+         columns: Annotated[int, Query(ge=0, le=100_000, description="Newest N runs (0: all).")] = 100) -> JSONResponse:
+    return _json(_store(request).call(reports.grid, job, columns=columns))
+
+
+@router.get("/summary", summary="TestGrid's tab summary per job (`ciscope summary --json`)")
+def summary(request: Request, job: Job = None,
+            columns: Annotated[int, Query(ge=0, description="Newest N runs of each job considered.")] = 100,
+            recent: Annotated[int, Query(ge=1, description="TestGrid's num_columns_recent.")] = 10,
+            alert_after: Annotated[int, Query(ge=1, description="Consecutive failures that open an alert.")] = 3,
+            close_after: Annotated[int, Query(ge=1, description="Passes that close an alert.")] = 1,
+            limit: Limit = None, offset: Offset = 0) -> JSONResponse:
+    config = SummaryConfig(num_columns_recent=recent, num_failures_to_alert=alert_after,
+                           num_passes_to_disable_alert=close_after)
+    rows = _store(request).call(reports.summary, Window(job=job), columns=columns, config=config)
+    return _page(rows, limit, offset)
+
+
+@router.get("/flaky", summary="Flaky tests, most failed runs caused first (`ciscope flaky --json`)")
+def flaky(request: Request, job: Job = None, days: Days = None, until: Until = None,
+          all: Annotated[bool, Query(description="Every test, not only the flaky ones.")] = False,
+          min_runs: Annotated[int, Query(ge=1)] = 10, min_flakes: Annotated[int, Query(ge=1)] = 2,
+          exclude_known: Annotated[bool, Query(description="Leave out failures known bugs explain "
+                                                       "(`--exclude-known`).")] = False,
+          limit: Limit = None, offset: Offset = 0) -> JSONResponse:
+    rows = _store(request).call(reports.flaky, Window(job=job, days=days, until=until),
+                                options=FlakeOptions(min_runs=min_runs, min_flakes=min_flakes), show_all=all,
+                                exclude_known=exclude_known)
+    return _page(rows, limit, offset)
+
+
+@router.get("/regressions", summary="Significant pass-rate drops with the first bad run (`ciscope regressions --json`)")
+def regressions(request: Request, job: Job = None, until: Until = None,
+                basis_days: Annotated[int, Query(ge=1)] = 30, sample_days: Annotated[int, Query(ge=1)] = 7,
+                confidence: Annotated[float, Query(gt=0, lt=1)] = 0.95, pity: Annotated[float, Query(ge=0)] = 5.0,
+                min_failures: Annotated[int, Query(ge=1)] = 3, plain_fisher: bool = False,
+                include_known: IncludeKnown = False, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
+    options = RegressionOptions(basis_days=basis_days, sample_days=sample_days, confidence=confidence,
+                                pity=pity, min_failures=min_failures, correct_for_flaky_basis=not plain_fisher)
+    rows = _store(request).call(reports.regressions, Window(job=job, until=until), options=options,
+                                include_known=include_known)
+    return _page(rows, limit, offset)
+
+
+@router.get("/triage/{ref:path}", summary="What made a run fail (`ciscope triage REF --json`)")
+def triage(request: Request, ref: Annotated[str, Path(description="A build id, JOB/BUILD, or a run_id.")],
+           job: Job = None) -> JSONResponse:
+    return _json(_store(request).call(reports.run_triage, ref, Window(job=job)))
+
+
+@router.get("/bugs", summary="Known bugs by hits (`ciscope bugs --json`)")
+def bugs(request: Request,
+         days: Annotated[int, Query(ge=1, description="Length of the hourly series.")] = 10,
+         job: Job = None, until: Until = None, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
+    rows = _store(request).call(reports.bugs, Window(job=job, days=days, until=until))
+    return _page(rows, limit, offset)
+
+
+@router.get("/unclassified", summary="Failed runs no fingerprint explains (`ciscope unclassified --json`)")
+def unclassified(request: Request, days: Days = None, job: Job = None, until: Until = None,
+                 limit: Annotated[int | None, Query(ge=0, description="At most N runs listed (rates count all).")] = 50,
+                 offset: Offset = 0) -> JSONResponse:
+    end = None if limit is None else offset + limit
+    result = _store(request).call(reports.uncategorized, Window(job=job, days=days, until=until), limit=None)
+    total = len(result["runs"])
+    result["runs"] = result["runs"][offset:end]
+    return _json(result, total)
+
+
+@router.get("/clusters", summary="Clusters of unexplained failures (`ciscope clusters --json`)")
+def clusters(request: Request, days: Days = None, job: Job = None, until: Until = None,
+             limit: Annotated[int | None, Query(ge=0, description="At most N clusters, largest first (--top).")] = 50,
+             offset: Offset = 0, min_size: Annotated[int, Query(ge=1)] = 1,
+             suggest: Annotated[bool, Query(description="Suggest a fingerprint per cluster.")] = True,
+             include_known: IncludeKnown = False) -> JSONResponse:
+    top = None if limit is None else offset + limit
+    result = _store(request).call(reports.clusters, Window(job=job, days=days, until=until), top=top,
+                                  min_size=min_size, suggest=suggest, include_known=include_known)
+    return _json(result["items"][offset:], result["clusters"])
+
+
+# ------------------------------------------------------------------ uploads
+
+uploads = APIRouter(prefix="/api", tags=["uploads"], responses={
+    **_ERRORS,
+    401: {"model": ErrorBody, "description": "No token, or not a live one (`ciscope token create`)"},
+    413: {"model": ErrorBody, "description": "Too large, or a decompression bomb: nothing was used"},
+})
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _variants(values: list[str]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"variant {value!r}: expected key=value, e.g. platform=aws")
+        out[key.strip()] = val.strip()
+    return out
+
+
+def _upload(store: Store, body: IO[bytes], size: int, bare: BareRunOptions, fingerprints: str | None,
+            limits: Limits) -> UploadReport:
+    classifier = None
+    if fingerprints is not None:  # as `ciscope ingest`: history follows the directory, new runs are matched
+        classifier, _, _ = prepare(store, fingerprints)
+    return ingest_archive(store, body, size, bare=bare, classifier=classifier, limits=limits)
+
+
+@uploads.post("/upload", summary="Upload a tar.gz of Prow run folders, or of JUnit/xUnit/subunit files with run metadata",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/gzip": {"schema": {"type": "string", "format": "binary"}}}}})
+async def upload(request: Request,
+                 job: Annotated[str | None, Query(description="Job of bare report files.")] = None,
+                 build: Annotated[str | None, Query(description="Build id of bare report files.")] = None,
+                 started: Annotated[datetime | None, Query(description="Start time of bare report files.")] = None,
+                 commit: Annotated[str | None, Query(description="Commit tested by bare report files.")] = None,
+                 branch: Annotated[str | None, Query(description="Branch of bare report files.")] = None,
+                 variant: Annotated[list[str], Query(description="KEY=VALUE, repeatable.")] = [],  # noqa: B006
+                 ) -> JSONResponse:
+    """The body is a tar archive (gzip, bzip2 or xz compressed, or not). Each file of it gets an
+    answer: stored, already stored, or refused with the reason. Needs `Authorization: Bearer TOKEN`."""
+    access = _store(request)
+    if await run_in_threadpool(access.call, verify_token, _bearer(request)) is None:
+        raise HTTPException(401, "a live API token is needed: `Authorization: Bearer TOKEN` "
+                                 "(`ciscope token create NAME` makes one)", headers={"WWW-Authenticate": "Bearer"})
+    bare = BareRunOptions(job=job, build=build, started=reports.utc(started), commit=commit, branch=branch,
+                          variants=_variants(variant))
+    limits: Limits = request.app.state.limits
+    size = 0
+    with tempfile.SpooledTemporaryFile(max_size=16 * 2**20) as body:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limits.max_body:
+                raise UploadRefused(f"the upload is larger than {limits.max_body} bytes (`ciscope serve --max-upload`)")
+            body.write(chunk)
+        if size == 0:
+            raise UsageError("empty body: send a tar.gz archive")
+        body.seek(0)
+        report = await run_in_threadpool(access.call, _upload, body, size, bare, request.app.state.fingerprints,
+                                         limits)
+    return JSONResponse(report, status_code=200 if report.ok else 207)

@@ -1,0 +1,195 @@
+"""The FastAPI application: the store it owns, JSON encoding, the one error shape, static files.
+
+The server owns the store: one connection, used by one request at a time (a lock), from
+FastAPI's thread pool (every endpoint is a plain ``def``), so an analysis never blocks the
+event loop and DuckDB's single writer is never contended by the server itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import CiscopeError, InputError, NotFoundError, StoreError, UsageError
+from ..store.base import Store, connect
+
+log = logging.getLogger("ciscope.web")
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NUMPY  # as the CLI's emit_json
+T = TypeVar("T")
+
+
+class JSONResponse(Response):
+    """JSON encoded as the CLI's ``--json`` encodes it: times in ISO 8601 with ``Z``,
+    dataclasses as objects."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=JSON_OPTIONS)
+
+
+class StoreAccess:
+    """The server's store: opened (and migrated) once, used under a lock."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        with self._lock:
+            if self._store is None:
+                self._store = connect(self.url)
+
+    @contextmanager
+    def use(self) -> Iterator[Store]:
+        with self._lock:
+            if self._store is None:
+                self._store = connect(self.url)
+            yield self._store
+
+    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(store, *args, **kwargs)`` under the lock."""
+        with self.use() as store:
+            return fn(store, *args, **kwargs)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+def error_body(status: int, error: str, errors: list[str] | None = None) -> dict[str, Any]:
+    """The one error shape of the API."""
+    return {"ok": False, "error": error, "errors": errors if errors is not None else [error], "status": status}
+
+
+def status_of(exc: CiscopeError) -> int:
+    if isinstance(getattr(exc, "status", None), int):
+        return int(exc.status)  # type: ignore[attr-defined]
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, (UsageError, InputError)):
+        return 400
+    if isinstance(exc, StoreError):
+        return 503
+    return 500
+
+
+def _wants_json(request: Request) -> bool:
+    """API and asset errors are JSON; a page's error is an HTML page."""
+    path = request.url.path
+    return path.startswith(("/api/", "/static/")) or path == "/openapi.json"
+
+
+def _error_response(request: Request, status: int, error: str, errors: list[str] | None = None) -> Response:
+    if _wants_json(request):
+        return JSONResponse(error_body(status, error, errors), status_code=status)
+    from .pages import render_error
+
+    return render_error(request, status, error)
+
+
+def create_app(db: str, *, fingerprints: str | None = None, max_upload: int | None = None) -> FastAPI:
+    """The ciscope web application over the store at ``db``; uploads are matched against the
+    fingerprint directory ``fingerprints`` (None: none) and refused beyond ``max_upload`` bytes."""
+    from .upload import Limits
+
+    access = StoreAccess(db)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        access.open()  # a bad --db fails at start, not at the first request
+        yield
+        access.close()
+
+    app = FastAPI(
+        title="ciscope",
+        version=__version__,
+        description="CI history: runs, tests, TestGrid grids, flakes, regressions, known bugs. "
+                    "Every endpoint returns what `ciscope COMMAND --json` prints. Errors: "
+                    '`{"ok": false, "error": str, "errors": [str], "status": int}`.',
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        default_response_class=JSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.store = access
+    app.state.fingerprints = fingerprints
+    app.state.limits = Limits() if max_upload is None else Limits(max_body=max_upload)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"{request.url.path}: no such page or endpoint (see /api/docs)"
+        response = _error_response(request, exc.status_code, message)
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+                  + (f" (got {e['input']!r})" if "input" in e and e["input"] is not None else "")
+                  for e in exc.errors()]
+        return _error_response(request, 422, errors[0] if errors else "invalid request", errors)
+
+    @app.exception_handler(CiscopeError)
+    async def ciscope_error(request: Request, exc: CiscopeError) -> Response:
+        return _error_response(request, status_of(exc), str(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s", request.url.path)
+        return _error_response(request, 500, f"internal error: {type(exc).__name__} (see the server log)")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        response: Response = await call_next(request)
+        # Defence in depth for untrusted test names and messages: no inline script on our
+        # pages, nothing loaded from or sent to another origin. The API docs page is
+        # FastAPI's, with one inline script that starts Swagger UI.
+        script = "'self' 'unsafe-inline'" if request.url.path == "/api/docs" else "'self'"
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; script-src {script}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="ciscope API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    from .api import router as api_router
+    from .api import uploads
+    from .pages import router as pages_router
+
+    app.include_router(api_router)
+    app.include_router(uploads)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
