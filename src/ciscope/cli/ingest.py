@@ -100,6 +100,8 @@ def _finish_ingest(report: Any, as_json: bool) -> None:
     )
     if report.classified:
         summary += f"; {report.classified} run(s) matched known bugs"
+    if report.baselines:
+        summary += f"; {report.baselines} disruption/alert baseline row(s) imported"
     stderr.print(summary)
     for warning in report.warnings:
         stderr.print(f"[yellow]warning[/yellow] {escape(warning)}")

@@ -22,7 +22,8 @@ from ..model import Run, RunStatus, Status
 from ..store.base import Store
 from .junit import parse_junit
 from .prow import RUN_MARKERS, find_run_folders, read_run, read_run_metadata
-from . import parallel, testgrid
+from . import disruption, parallel, testgrid
+from ..store.disruption import write_baselines
 from .subunit import parse_subunit
 from ..analysis.grid import Grid
 
@@ -58,6 +59,7 @@ class IngestReport:
     pending: int = 0  # stored runs with no finished.json yet
     results: int = 0
     summaries: int = 0  # TestGrid tab summaries imported
+    baselines: int = 0  # disruption/alert baseline rows imported from query_results.json
     refused: list[Refused] = field(default_factory=list)
     seconds: float = 0.0
     classified: int = 0  # stored runs with at least one known-bug match
@@ -71,6 +73,7 @@ class IngestReport:
             "pending": self.pending,
             "results": self.results,
             "summaries": self.summaries,
+            "baselines": self.baselines,
             "refused": [{"path": r.path, "reason": r.reason} for r in self.refused],
             "classified": self.classified,
             "warnings": self.warnings,
@@ -311,6 +314,8 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
 
     def take(run: Run) -> None:
         nonlocal pending_results
+        if run.disruption is not None:
+            report.warnings.extend(run.disruption.warnings)
         pending.append(run)
         pending_results += len(run.results)
         if pending_results >= BATCH_RESULTS or len(pending) >= BATCH_RUNS:
@@ -380,6 +385,13 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
             if progress:
                 progress(done, total)
     for source in testgrid:
+        if disruption.looks_like_query_results(source):  # origin's baselines, not TestGrid
+            try:
+                report.baselines += write_baselines(store, disruption.read_query_results(source))
+            except InputError as exc:
+                report.refused.append(Refused(source, str(exc)))
+            done += 1
+            continue
         try:
             runs, summaries = read_testgrid(source, job=bare.job if bare else None)
             for run in runs:

@@ -26,11 +26,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..model import Run
 
 DISRUPTION_FILE = re.compile(r"^backend-disruption[^/]*\.json$")
 ALERTS_FILE = re.compile(r"^alerts?[^/]*\.json$")  # ci-tools selects the prefix "alert"
@@ -102,6 +105,7 @@ class RunDisruption:
     backends: list[DisruptionSample] = field(default_factory=list)
     alerts: list[AlertSample] = field(default_factory=list)
     master_nodes_updated: str | None = None
+    job_type: dict[str, str] = field(default_factory=dict)  # see ciscope.ingest.job_variants.job_type
     files: list[str] = field(default_factory=list)  # read successfully, relative to the run folder
     warnings: list[str] = field(default_factory=list)  # bad files, skipped
 
@@ -141,7 +145,9 @@ def read_backend_disruption(path: str | os.PathLike[str]) -> list[DisruptionSamp
         place = f"BackendDisruptions[{key!r}]"
         if not isinstance(entry, dict):
             raise DisruptionFileError(str(path), "expected an object with BackendName, ConnectionType, DisruptedDuration", place=place)
-        backend = entry.get("BackendName") or entry.get("Name") or key
+        # the key is the full backend name in every origin version ("kube-api-new-connections");
+        # BackendName of old files may lack the connection type
+        backend = key
         duration = entry.get("DisruptedDuration", "0s")
         if not isinstance(duration, str):
             raise DisruptionFileError(str(path), f"DisruptedDuration = {duration!r}: expected a Go duration string such as \"12s\"", place=place)
@@ -389,3 +395,27 @@ def query_results_document(baselines: Baselines) -> list[dict[str, Any]]:
         })
         out.append(row)
     return out
+
+
+def read_run_folder(folder: Path, run: Run) -> RunDisruption | None:
+    """The disruption, alert and cluster-data files anywhere under a run folder's
+    ``artifacts/``, summed, with the run's job type (its variants; a release in its
+    metadata, ``metadata.release`` = ``X.Y``; else the job-name rules); None when it has none."""
+    from .job_variants import job_type
+
+    artifacts = folder / "artifacts"
+    if not artifacts.is_dir():
+        return None
+    paths = []
+    for dirpath, dirnames, filenames in os.walk(artifacts):
+        dirnames.sort()
+        paths.extend(Path(dirpath) / name for name in filenames if is_artifact(name))
+    if not paths:
+        return None
+    found = read_run_artifacts(paths, root=folder)
+    variants: dict[str, Any] = dict(run.variants)
+    release = run.metadata.get("release")
+    if "release" not in variants and isinstance(release, str) and re.fullmatch(r"\d+\.\d+", release):
+        variants["release"] = release
+    found.job_type = job_type(run.job, variants)
+    return found

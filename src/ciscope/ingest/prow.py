@@ -24,6 +24,7 @@ import orjson
 
 from ..errors import RunFolderError
 from ..model import Run, RunStatus, TestResult
+from .disruption import read_run_folder as read_disruption
 from .junit import parse_junit
 
 RUN_MARKERS = ("started.json", "finished.json", "prowjob.json")
@@ -139,6 +140,7 @@ def read_run(folder: str | os.PathLike[str], *, job: str | None = None,
     """
     run = read_run_metadata(folder, job=job, build=build, variants=variants)
     run.results, run.logs = _read_artifacts(Path(folder))
+    run.disruption = read_disruption(Path(folder), run)  # docs/disruption.md
     return run
 
 

@@ -26,6 +26,8 @@ import pyarrow.compute as pc
 
 from ..errors import StoreError, UnknownEngineError
 from ..model import Evidence, Run, RunStatus, Status, TestResult, plain_test_id
+from .disruption import RUN_TABLES as DISRUPTION_TABLES
+from .disruption import disruption_tables
 
 DEFAULT_URL = "duckdb:///./ciscope.duckdb"
 
@@ -185,6 +187,7 @@ def arrow_batch(runs: Sequence[Run], *, now: datetime | None = None) -> Batch:
         "test_verdicts": verdicts,
         "matches": evidence_table([(rid, run.evidence) for rid, run in zip(run_ids, runs)], now=now),
     }
+    tables.update(disruption_tables(runs))
     return Batch(run_ids=run_ids, tables=tables, results=results.num_rows)
 
 
@@ -471,8 +474,8 @@ class Store:
         try:
             if report.replaced:
                 self._delete_runs(report.replaced)
-            for table in ("runs", "test_results", "test_verdicts", "matches"):
-                if batch.tables[table].num_rows:
+            for table in ("runs", "test_results", "test_verdicts", "matches", *DISRUPTION_TABLES):
+                if table in batch.tables and batch.tables[table].num_rows:
                     self.append(table, batch.tables[table])
             self._upsert_jobs(todo)
             self.commit()
@@ -509,7 +512,7 @@ class Store:
         for start in range(0, len(run_ids), 5000):
             chunk = list(run_ids[start : start + 5000])
             marks = ",".join("?" * len(chunk))
-            for table in ("matches", "test_verdicts", "test_results", "runs"):
+            for table in ("matches", "test_verdicts", "test_results", *DISRUPTION_TABLES, "runs"):
                 self.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", chunk)
 
     def _upsert_jobs(self, runs: Sequence[Run]) -> None:

@@ -1,0 +1,202 @@
+"""Disruption baselines and run checks from the store (the pure rules are in
+:mod:`ciscope.analysis.disruption`).
+
+Percentiles are computed by the engine with the portable ordered-set aggregate
+``PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY seconds)`` (DuckDB and PostgreSQL): the same
+definition as :func:`ciscope.analysis.disruption.percentile_cont`, tested to agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..ingest.disruption import (
+    AlertSample,
+    BaselineRow,
+    Baselines,
+    DisruptionSample,
+    read_query_results,
+)
+from ..store.base import Store
+from .disruption import BaselineIndex, RunCheck, check_run, previous_release
+
+DISRUPTION_DAYS = 30  # upstream's LookbackDays
+ALERT_DAYS = 7  # upstream's Alerts_Unified_LastWeek_P95
+
+_KEY = "r.release, r.from_release, r.platform, r.architecture, r.network, r.topology"
+_PERCENTILES = ", ".join(
+    f"percentile_cont({q}) WITHIN GROUP (ORDER BY v.seconds) AS p{p}" for p, q in ((50, 0.5), (75, 0.75), (95, 0.95), (99, 0.99))
+)
+
+
+def _window(store: Store, days: int, at: datetime | None, before: datetime | None) -> tuple[datetime, datetime, str]:
+    """(start, end, comparison of the end): ``days`` up to ``at`` (default the newest run with
+    disruption data, included) or strictly ``before`` a time (a run's own start)."""
+    if before is not None:
+        return before - timedelta(days=days), before, "<"
+    if at is None:
+        rows = store.query("SELECT max(started_at) FROM disruption_runs")
+        at = rows[0][0] if rows and rows[0][0] is not None else datetime(1970, 1, 1)
+    return at - timedelta(days=days), at, "<="
+
+
+def _release_filter(releases: Sequence[str] | None) -> tuple[str, list[Any]]:
+    if not releases:
+        return "", []
+    return f" AND r.release IN ({','.join('?' * len(releases))})", list(releases)
+
+
+def releases_for(release: str | None, previous: str | None) -> list[str] | None:
+    """``--release R [--previous-release P]``: R and P (default the release before R)."""
+    if release is None:
+        if previous is not None:
+            raise UsageError("--previous-release needs --release")
+        return None
+    return [r for r in (release, previous or previous_release(release)) if r]
+
+
+def disruption_baselines(store: Store, /, *, days: int = DISRUPTION_DAYS, at: datetime | None = None,
+                         before: datetime | None = None, releases: Sequence[str] | None = None) -> Baselines:
+    """Per backend × job type × MasterNodesUpdated: P50/P75/P95/P99, mean and job runs of the
+    runs in the window, keeping what upstream keeps (an upgrade only with its control plane
+    updated)."""
+    start, end, op = _window(store, days, at, before)
+    extra, params = _release_filter(releases)
+    sql = f"""
+        SELECT v.backend AS name, {_KEY}, r.master_nodes_updated, count(*) AS job_runs,
+               {_PERCENTILES}, avg(CAST(v.seconds AS DOUBLE PRECISION)) AS mean
+        FROM disruption_seconds v JOIN disruption_runs r ON r.run_id = v.run_id
+        WHERE r.started_at > ? AND r.started_at {op} ?
+          AND (r.master_nodes_updated <> 'N' OR r.from_release = ''){extra}
+        GROUP BY v.backend, {_KEY}, r.master_nodes_updated
+        ORDER BY v.backend, {_KEY}, r.master_nodes_updated"""
+    rows = store.query_dicts(sql, (start, end, *params))
+    return Baselines("disruption", "current", [_row(r) for r in rows], source=f"store: {days} days to {end:%Y-%m-%d %H:%M}")
+
+
+def alert_baselines(store: Store, /, *, days: int = ALERT_DAYS, at: datetime | None = None,
+                    before: datetime | None = None, releases: Sequence[str] | None = None) -> Baselines:
+    """Per alert × namespace × level × job type. Every run with alert data counts: a run that
+    did not see an alert known for its release (seen by any run of the release in the window)
+    counts as zero seconds — ci-tools injects those zero rows at upload."""
+    start, end, op = _window(store, days, at, before)
+    extra, params = _release_filter(releases)
+    sql = f"""
+        WITH r AS (
+            SELECT run_id, started_at, release, from_release, platform, architecture, network, topology
+            FROM disruption_runs r
+            WHERE r.alert_files > 0 AND r.started_at > ? AND r.started_at {op} ?{extra}),
+        k AS (
+            SELECT a.alert, a.namespace, a.level, r.release,
+                   min(r.started_at) AS first_observed, max(r.started_at) AS last_observed
+            FROM alert_seconds a JOIN r ON r.run_id = a.run_id
+            GROUP BY a.alert, a.namespace, a.level, r.release),
+        v AS (
+            SELECT k.alert, k.namespace, k.level, k.first_observed, k.last_observed, r.*,
+                   COALESCE(a.seconds, 0) AS seconds
+            FROM r JOIN k ON k.release = r.release
+            LEFT JOIN alert_seconds a ON a.run_id = r.run_id AND a.alert = k.alert
+                 AND a.namespace = k.namespace AND a.level = k.level)
+        SELECT v.alert AS name, v.namespace, v.level, {_KEY.replace('r.', 'v.')},
+               min(v.first_observed) AS first_observed, max(v.last_observed) AS last_observed,
+               count(*) AS job_runs, {_PERCENTILES}, avg(CAST(v.seconds AS DOUBLE PRECISION)) AS mean
+        FROM v
+        GROUP BY v.alert, v.namespace, v.level, {_KEY.replace('r.', 'v.')}
+        ORDER BY v.alert, v.namespace, v.level, {_KEY.replace('r.', 'v.')}"""
+    rows = store.query_dicts(sql, (start, end, *params))
+    return Baselines("alerts", "current", [_row(r) for r in rows], source=f"store: {days} days to {end:%Y-%m-%d %H:%M}")
+
+
+def _row(r: dict[str, Any]) -> BaselineRow:
+    def number(value: Any) -> float | None:
+        return None if value is None else float(value)
+
+    def when(value: Any) -> str | None:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else None
+
+    return BaselineRow(
+        name=r["name"], namespace=r.get("namespace") or "", level=r.get("level") or "", release=r["release"],
+        from_release=r["from_release"], platform=r["platform"], architecture=r["architecture"],
+        network=r["network"], topology=r["topology"], master_nodes_updated=r.get("master_nodes_updated"),
+        job_runs=int(r["job_runs"]), p50=number(r["p50"]), p75=number(r["p75"]),
+        p95=float(r["p95"] or 0.0), p99=float(r["p99"] or 0.0), mean=number(r["mean"]),
+        first_observed=when(r.get("first_observed")), last_observed=when(r.get("last_observed")),
+    )
+
+
+def imported_baselines(store: Store, /, kind: str, *, source: str | None = None) -> Baselines | None:
+    """Baselines imported with ``ciscope ingest query_results.json``: those of ``source``, else
+    of the file imported last for ``kind``; None when there are none."""
+    if source is None:
+        rows = store.query("SELECT source FROM disruption_baselines WHERE kind = ? "
+                           "ORDER BY imported_at DESC, source LIMIT 1", (kind,))
+        if not rows:
+            return None
+        source = rows[0][0]
+    rows = store.query_dicts(
+        "SELECT * FROM disruption_baselines WHERE kind = ? AND source = ? "
+        "ORDER BY name, namespace, level, release, from_release, platform, architecture, network, topology",
+        (kind, source))
+    if not rows:
+        return None
+    out = [BaselineRow(
+        name=r["name"], namespace=r["namespace"], level=r["level"], release=r["release"],
+        from_release=r["from_release"], platform=r["platform"], architecture=r["architecture"],
+        network=r["network"], topology=r["topology"], master_nodes_updated=r["master_nodes_updated"],
+        job_runs=r["job_runs"], p50=r["p50"], p75=r["p75"], p95=float(r["p95"]), p99=float(r["p99"]),
+        first_observed=r["first_observed"], last_observed=r["last_observed"],
+    ) for r in rows]
+    return Baselines(kind, rows[0]["format"], out, source=source)
+
+
+def load_baselines(store: Store, spec: str, kind: str, **window: Any) -> Baselines | None:
+    """Baselines named on the command line: ``store`` (computed), ``imported`` (the file
+    imported last), or a ``query_results.json`` path."""
+    if spec == "store":
+        return disruption_baselines(store, **window) if kind == "disruption" else alert_baselines(store, **window)
+    if spec == "imported":
+        return imported_baselines(store, kind)
+    if not Path(spec).exists():
+        raise UsageError(f"{spec}: no such file; expected 'store', 'imported' or a query_results.json file")
+    found = read_query_results(spec)
+    return found if found.kind == kind else None
+
+
+def check(store: Store, ref: str, /, *, job: str | None = None, baselines: Sequence[str] = ("store",),
+          days: int = DISRUPTION_DAYS, alert_days: int = ALERT_DAYS) -> RunCheck:
+    """Verdicts of one run's backends and alerts against the best-matching history.
+
+    ``baselines``: ``store`` (computed from the runs before this one: ``days`` for disruption,
+    ``alert_days`` for alerts), ``imported``, or ``query_results.json`` files (disruption and
+    alert files are told apart by their content)."""
+    from .triage import find_run
+
+    run = find_run(store, ref, job)
+    rows = store.query_dicts("SELECT * FROM disruption_runs WHERE run_id = ?", (run["run_id"],))
+    if not rows:
+        raise UsageError(f"{ref}: run {run['job']} {run['build']} has no disruption or alert data "
+                         "(backend-disruption_*.json / alerts_*.json under artifacts/)")
+    info = rows[0]
+    job_type = {k: info[k] for k in ("release", "from_release", "platform", "architecture", "network", "topology")}
+    backends = [DisruptionSample(b, c, int(s)) for b, c, s in store.query(
+        "SELECT backend, connection_type, seconds FROM disruption_seconds WHERE run_id = ? "
+        "ORDER BY backend, connection_type", (run["run_id"],))]
+    alerts = [AlertSample(n, ns, lv, int(s)) for n, ns, lv, s in store.query(
+        "SELECT alert, namespace, level, seconds FROM alert_seconds WHERE run_id = ? "
+        "ORDER BY alert, namespace, level", (run["run_id"],))]
+    releases = releases_for(info["release"], None) if info["release"] else None
+    found: dict[str, Baselines] = {}
+    for spec in baselines:
+        for kind, window_days in (("disruption", days), ("alerts", alert_days)):
+            window = {"days": window_days, "before": info["started_at"], "releases": releases} if spec == "store" else {}
+            got = load_baselines(store, spec, kind, **window)
+            if got is not None:
+                found.setdefault(kind, got)
+    disruption = found.get("disruption") or Baselines("disruption", "current", [])
+    alert_history = found.get("alerts") or Baselines("alerts", "current", [])
+    return check_run(run["job"], run["build"], job_type, backends, alerts,
+                     disruption=BaselineIndex(disruption), alert_history=BaselineIndex(alert_history))

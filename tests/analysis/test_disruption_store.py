@@ -1,0 +1,166 @@
+"""Disruption artifacts through ingest into the store, baselines computed by the engine (both
+engines), imported query_results.json, and run checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from runfolders import write_run
+
+from ciscope.analysis.disruption import Sample, compute_baselines, percentile_cont
+from ciscope.analysis.disruption_store import (
+    alert_baselines,
+    check,
+    disruption_baselines,
+    imported_baselines,
+)
+from ciscope.ingest.batch import ingest
+from ciscope.ingest.disruption import read_query_results
+
+JOB = "periodic-ci-openshift-release-master-nightly-4.19-e2e-aws-ovn"
+RUNS = 110
+
+
+def kube_api_seconds(build: int) -> int:
+    return (build * 7) % 11  # 0..10, deterministic
+
+
+def add_artifacts(folder: Path, build: int, *, bad: bool = False) -> None:
+    junit = folder / "artifacts" / "e2e-aws-ovn" / "openshift-e2e-test" / "artifacts" / "junit"
+    junit.mkdir(parents=True, exist_ok=True)
+    seconds = kube_api_seconds(build)
+    # two phase files: 0.5 s + (seconds − 1 + 0.2) s → ceil each: 1 + seconds = seconds + 1 … keep it exact:
+    first, second = (f"{seconds}s", "0s") if build % 2 else ("0s", f"{seconds}s")
+    for stamp, duration in (("000000", first), ("010000", second)):
+        (junit / f"backend-disruption_20261101-{stamp}.json").write_text(json.dumps({"BackendDisruptions": {
+            "kube-api-new-connections": {"BackendName": "kube-api-new-connections", "ConnectionType": "New",
+                                         "DisruptedDuration": duration},
+            "image-registry-reused-connections": {"BackendName": "image-registry-reused-connections",
+                                                  "ConnectionType": "Reused", "DisruptedDuration": "0.1s"},
+        }}))
+    alerts = [{"Name": "Watchdog2", "Namespace": "", "Level": "Warning", "Duration": "0s"}]
+    if build % 10 == 0:
+        alerts.append({"Name": "KubePodNotReady", "Namespace": "openshift-etcd", "Level": "Warning", "Duration": "29.5s"})
+    (junit / "alerts_20261101-000000.json").write_text(json.dumps({"Alerts": alerts}))
+    (junit / "cluster-data_20261101-000000.json").write_text('{"MasterNodesUpdated": "N"}')
+    if bad:
+        (junit / "backend-disruption_20261101-020000.json").write_text("{not json")
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    for build in range(1, RUNS + 1):
+        folder = write_run(root, JOB, str(build), result="SUCCESS")
+        add_artifacts(folder, build, bad=build == RUNS)
+    return root
+
+
+def test_ingest_stores_seconds_and_job_types(store, history):
+    report = ingest(store, [history], workers=1)
+    assert report.runs == RUNS and not report.refused
+    assert len(report.warnings) == 1 and "backend-disruption_20261101-020000.json" in report.warnings[0]
+    assert "malformed JSON" in report.warnings[0] and "run kept" in report.warnings[0]
+    runs = store.query_dicts("SELECT * FROM disruption_runs ORDER BY started_at")
+    assert len(runs) == RUNS
+    # started.json's metadata says release 4.18, platform aws, network ovn: run variants win over the job name
+    first = runs[0]
+    assert (first["release"], first["from_release"], first["platform"], first["architecture"], first["network"],
+            first["topology"], first["master_nodes_updated"], first["disruption_files"], first["alert_files"]) == (
+        "4.18", "", "aws", "amd64", "ovn", "ha", "N", 2, 1)
+    seconds = dict(store.query(
+        "SELECT r.build, s.seconds FROM disruption_seconds s JOIN runs r ON r.run_id = s.run_id "
+        "WHERE s.backend = 'kube-api-new-connections'"))
+    assert seconds == {str(b): kube_api_seconds(b) for b in range(1, RUNS + 1)}
+    assert store.query("SELECT DISTINCT seconds FROM disruption_seconds WHERE backend LIKE 'image-registry%'") == [(2,)]
+    assert store.query("SELECT count(*), min(seconds) FROM alert_seconds WHERE alert = 'KubePodNotReady'") == [(11, 30)]
+    # re-ingest is a no-op, --replace rewrites without duplicating
+    assert ingest(store, [history], workers=1).skipped == RUNS
+    ingest(store, [history / "logs" / JOB / "5"], replace=True, workers=1)
+    assert store.query("SELECT count(*) FROM disruption_seconds")[0][0] == 2 * RUNS
+    assert store.query("SELECT count(*) FROM disruption_runs")[0][0] == RUNS
+
+
+def test_engine_baselines_equal_the_reference_implementation(store, history):
+    ingest(store, [history], workers=1)
+    got = disruption_baselines(store, days=30)
+    samples = [Sample(backend, "4.18", "", "aws", "amd64", "ovn", "ha", seconds=s, master_nodes_updated="N")
+               for b in range(1, RUNS + 1)
+               for backend, s in (("kube-api-new-connections", kube_api_seconds(b)), ("image-registry-reused-connections", 2))]
+    expected = compute_baselines(samples)
+    assert [r.name for r in got.rows] == [r.name for r in expected.rows]
+    for mine, ref in zip(got.rows, expected.rows):
+        assert mine.job_runs == ref.job_runs == RUNS
+        for p in ("p50", "p75", "p95", "p99", "mean"):
+            assert getattr(mine, p) == pytest.approx(getattr(ref, p)), p
+    # a window of 1 day holds the last 24 runs (started hourly)
+    assert {r.job_runs for r in disruption_baselines(store, days=1).rows} == {24}
+    assert disruption_baselines(store, releases=["4.20", "4.19"]).rows == []
+
+
+def test_unseen_known_alerts_count_as_zero(store, history):
+    ingest(store, [history], workers=1)
+    rows = {r.name: r for r in alert_baselines(store, days=30).rows}
+    kube = rows["KubePodNotReady"]
+    assert (kube.namespace, kube.level, kube.job_runs) == ("openshift-etcd", "Warning", RUNS)
+    values = [30] * 11 + [0] * (RUNS - 11)
+    assert kube.p95 == pytest.approx(percentile_cont(values, 0.95))
+    assert kube.p99 == pytest.approx(percentile_cont(values, 0.99)) and kube.p50 == 0
+    assert rows["Watchdog2"].p99 == 0 and rows["Watchdog2"].job_runs == RUNS
+
+
+def test_check_a_run_against_the_runs_before_it(store, history, tmp_path):
+    worse = write_run(tmp_path / "more", JOB, "120", result="SUCCESS")
+    add_artifacts(worse, 120)
+    ingest(store, [history], workers=1)
+    kube_p99 = percentile_cont([kube_api_seconds(b) for b in range(1, RUNS + 1)], 0.99)
+    # make run 120 clearly worse than allowed: rewrite its disruption before ingest
+    doc = json.loads((next(worse.rglob("backend-disruption_20261101-000000.json"))).read_text())
+    doc["BackendDisruptions"]["kube-api-new-connections"]["DisruptedDuration"] = "2m"
+    next(worse.rglob("backend-disruption_20261101-000000.json")).write_text(json.dumps(doc))
+    ingest(store, [tmp_path / "more"], workers=1)
+    result = check(store, "120")
+    by_backend = {v.backend: v for v in result.backends}
+    kube = by_backend["kube-api-new-connections"]
+    assert kube.match == "exact" and kube.baseline.job_runs == RUNS
+    assert kube.allowed_seconds == round(max(kube_p99, 1) + 5)  # p99 = 10: max(15, 12) = 15
+    assert (kube.observed_seconds, kube.verdict) == (120 + kube_api_seconds(120), "fail")
+    assert by_backend["image-registry-reused-connections"].verdict == "pass"
+    assert result.verdict == "fail"
+    kube_alert = next(a for a in result.alerts if a.alert == "KubePodNotReady")
+    # history: 30 s in 11 of 110 runs, 0 s (unseen) in the others → P95 = P99 = 30: 30 s passes
+    assert kube_alert.match == "exact" and kube_alert.baseline.job_runs == RUNS
+    assert (kube_alert.flake_after, kube_alert.fail_after, kube_alert.verdict) == (30, 30, "pass")
+
+
+def test_imported_baselines_and_checks_against_them(store, history, shared_data):
+    path = shared_data / "openshift" / "disruption" / "query_results_origin-2025-04-03_rel4.18-4.19.json"
+    report = ingest(store, [path], workers=1)
+    assert report.baselines == 4432 and not report.refused
+    assert ingest(store, [path], workers=1).baselines == 4432  # replaced, not duplicated
+    assert store.query("SELECT count(*) FROM disruption_baselines")[0][0] == 4432
+    got = imported_baselines(store, "disruption")
+    assert got.rows and got.format == "current"
+    assert sorted(got.rows, key=lambda r: r.job_type() + (r.name,)) == sorted(
+        read_query_results(path).rows, key=lambda r: r.job_type() + (r.name,))
+    ingest(store, [history], workers=1)
+    result = check(store, "3", baselines=["imported"])
+    kube = next(v for v in result.backends if v.backend == "kube-api-new-connections")
+    assert kube.match in ("exact", "previous_release") or kube.verdict == "skipped"
+
+
+def test_parallel_ingest_stores_the_same_rows(tmp_path, history):
+    """Worker processes build the disruption tables too (≥ 80 folders: the parallel path)."""
+    from ciscope.store import connect
+
+    tables = {}
+    for workers in (1, 2):
+        with connect(f"duckdb:///{tmp_path / f'w{workers}.duckdb'}") as s:
+            report = ingest(s, [history], workers=workers)
+            assert len(report.warnings) == 1 and "run kept" in report.warnings[0]
+            tables[workers] = [s.query(f"SELECT * EXCLUDE (run_id) FROM {t} ORDER BY ALL")
+                               for t in ("disruption_seconds", "alert_seconds")] + [
+                s.query("SELECT * EXCLUDE (run_id) FROM disruption_runs ORDER BY ALL")]
+    assert tables[1] == tables[2] and len(tables[1][0]) == 2 * RUNS
