@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from disruption_runs import JOB, RUNS, add_artifacts, kube_api_seconds, write_history
 from runfolders import write_run
 
 from ciscope.analysis.disruption import Sample, compute_baselines, percentile_cont
@@ -19,43 +20,10 @@ from ciscope.analysis.disruption_store import (
 from ciscope.ingest.batch import ingest
 from ciscope.ingest.disruption import read_query_results
 
-JOB = "periodic-ci-openshift-release-master-nightly-4.19-e2e-aws-ovn"
-RUNS = 110
-
-
-def kube_api_seconds(build: int) -> int:
-    return (build * 7) % 11  # 0..10, deterministic
-
-
-def add_artifacts(folder: Path, build: int, *, bad: bool = False) -> None:
-    junit = folder / "artifacts" / "e2e-aws-ovn" / "openshift-e2e-test" / "artifacts" / "junit"
-    junit.mkdir(parents=True, exist_ok=True)
-    seconds = kube_api_seconds(build)
-    # two phase files: 0.5 s + (seconds − 1 + 0.2) s → ceil each: 1 + seconds = seconds + 1 … keep it exact:
-    first, second = (f"{seconds}s", "0s") if build % 2 else ("0s", f"{seconds}s")
-    for stamp, duration in (("000000", first), ("010000", second)):
-        (junit / f"backend-disruption_20261101-{stamp}.json").write_text(json.dumps({"BackendDisruptions": {
-            "kube-api-new-connections": {"BackendName": "kube-api-new-connections", "ConnectionType": "New",
-                                         "DisruptedDuration": duration},
-            "image-registry-reused-connections": {"BackendName": "image-registry-reused-connections",
-                                                  "ConnectionType": "Reused", "DisruptedDuration": "0.1s"},
-        }}))
-    alerts = [{"Name": "Watchdog2", "Namespace": "", "Level": "Warning", "Duration": "0s"}]
-    if build % 10 == 0:
-        alerts.append({"Name": "KubePodNotReady", "Namespace": "openshift-etcd", "Level": "Warning", "Duration": "29.5s"})
-    (junit / "alerts_20261101-000000.json").write_text(json.dumps({"Alerts": alerts}))
-    (junit / "cluster-data_20261101-000000.json").write_text('{"MasterNodesUpdated": "N"}')
-    if bad:
-        (junit / "backend-disruption_20261101-020000.json").write_text("{not json")
-
 
 @pytest.fixture
 def history(tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    for build in range(1, RUNS + 1):
-        folder = write_run(root, JOB, str(build), result="SUCCESS")
-        add_artifacts(folder, build, bad=build == RUNS)
-    return root
+    return write_history(tmp_path / "data")
 
 
 def test_ingest_stores_seconds_and_job_types(store, history):

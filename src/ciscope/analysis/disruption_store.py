@@ -22,7 +22,14 @@ from ..ingest.disruption import (
     read_query_results,
 )
 from ..store.base import Store
-from .disruption import BaselineIndex, RunCheck, check_run, previous_release
+from .disruption import (
+    BaselineIndex,
+    Comparison,
+    RunCheck,
+    check_run,
+    compare_baselines,
+)
+from .disruption import previous_release as release_before
 
 DISRUPTION_DAYS = 30  # upstream's LookbackDays
 ALERT_DAYS = 7  # upstream's Alerts_Unified_LastWeek_P95
@@ -56,7 +63,7 @@ def releases_for(release: str | None, previous: str | None) -> list[str] | None:
         if previous is not None:
             raise UsageError("--previous-release needs --release")
         return None
-    return [r for r in (release, previous or previous_release(release)) if r]
+    return [r for r in (release, previous or release_before(release)) if r]
 
 
 def disruption_baselines(store: Store, /, *, days: int = DISRUPTION_DAYS, at: datetime | None = None,
@@ -200,3 +207,42 @@ def check(store: Store, ref: str, /, *, job: str | None = None, baselines: Seque
     alert_history = found.get("alerts") or Baselines("alerts", "current", [])
     return check_run(run["job"], run["build"], job_type, backends, alerts,
                      disruption=BaselineIndex(disruption), alert_history=BaselineIndex(alert_history))
+
+
+def baselines(store: Store, /, *, kind: str = "disruption", days: int | None = None, at: datetime | None = None,
+              release: str | None = None, previous_release: str | None = None) -> Baselines:
+    """``ciscope disruption baseline``: baselines of ``kind`` computed from the store over
+    ``days`` (default 30 for disruption, 7 for alerts) up to ``at`` (default: the newest run
+    with disruption data), limited to ``release`` and its previous release when given."""
+    releases = releases_for(release, previous_release)
+    if kind == "alerts":
+        return alert_baselines(store, days=days or ALERT_DAYS, at=at, releases=releases)
+    if kind != "disruption":
+        raise UsageError(f"kind = {kind!r}: expected disruption or alerts")
+    return disruption_baselines(store, days=days or DISRUPTION_DAYS, at=at, releases=releases)
+
+
+def report(store: Store | None, /, *, old: str | None = None, new: str | None = None, old_days: int | None = None,
+           new_days: int | None = None, kind: str | None = None, leeway: float = 30.0,
+           release: str | None = None, previous_release: str | None = None) -> Comparison:
+    """``ciscope disruption report``: compare two baseline sets, each a ``query_results.json``
+    file (``old``/``new``) or computed from the store. From the store, NEW covers the
+    ``new_days`` up to the newest run and OLD the ``old_days`` before NEW's window."""
+    if (old is None) == (old_days is None) or (new is None) == (new_days is None):
+        raise UsageError("give OLD as a file or --old-days N, and NEW as a file or --new-days N (one of each)")
+    if store is None and (old_days or new_days):
+        raise UsageError("--old-days / --new-days compute baselines from a store: none was given")
+    new_set = read_query_results(new) if new is not None else None
+    old_set = read_query_results(old) if old is not None else None
+    loaded = new_set or old_set
+    kind = kind or (loaded.kind if loaded is not None else "disruption")
+    if new_set is None and store is not None:
+        new_set = baselines(store, kind=kind, days=new_days)
+    if old_set is None and store is not None:
+        rows = store.query("SELECT max(started_at) FROM disruption_runs")
+        end = rows[0][0] if rows and rows[0][0] is not None else datetime(1970, 1, 1)
+        old_set = baselines(store, kind=kind, days=old_days, at=end - timedelta(days=new_days or 0))
+    assert old_set is not None and new_set is not None
+    if old_set.kind != new_set.kind:
+        raise UsageError(f"OLD holds {old_set.kind} baselines but NEW holds {new_set.kind}: compare like with like")
+    return compare_baselines(old_set, new_set, leeway=leeway, release=release, previous=previous_release)
