@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from disruption_runs import JOB, RUNS, write_history
+from disruption_runs import JOB, RUNS, add_artifacts, write_history
+from runfolders import write_run
 
 from ciscope.cli import cli
 from ciscope.errors import CiscopeError
@@ -71,23 +72,32 @@ def test_baseline_table_json_and_query_results(loaded):
     assert json.loads(out) == []
 
 
-def test_check_table_and_json(loaded):
+def test_check_table_and_json(loaded, tmp_path):
     code, out, _ = invoke(loaded, "disruption", "check", "100", "--json")
     assert code == 0
     doc = json.loads(out)
     assert set(doc) == {"job", "build", "job_type", "verdict", "backends", "alerts"}
     assert doc["job_type"] == {"release": "4.18", "from_release": "", "platform": "aws", "architecture": "amd64",
                                "network": "ovn", "topology": "ha"}
-    # 99 runs before run 100: fewer than 100, and no 4.17 history → skipped with the reason
+    # history ends at the start of the run's (UTC) day: 88 runs before it — fewer than 100, and
+    # no 4.17 history → skipped with the reason
     kube = next(b for b in doc["backends"] if b["backend"] == "kube-api-new-connections")
-    assert kube["verdict"] == "skipped" and "only 99 historical runs" in kube["reason"]
+    assert kube["verdict"] == "skipped" and "only 88 historical runs" in kube["reason"]
     assert kube["test"].startswith("[sig-api-machinery] disruption/kube-api connection/new")
-    code, out, _ = invoke(loaded, "disruption", "check", f"{JOB}/{RUNS}", "--json")
+    # a run on a later day has all 110 before it
+    from ciscope.ingest.batch import ingest
+    from ciscope.store import connect
+
+    add_artifacts(write_run(tmp_path / "late", JOB, "130", result="SUCCESS"), 130)
+    with connect(loaded) as store:
+        ingest(store, [tmp_path / "late"], workers=1)
+    code, out, _ = invoke(loaded, "disruption", "check", f"{JOB}/130", "--json")
     doc = json.loads(out)
     kube = next(b for b in doc["backends"] if b["backend"] == "kube-api-new-connections")
-    assert (kube["verdict"], kube["match"], kube["baseline"]["job_runs"]) == ("pass", "exact", RUNS - 1)
-    code, out, _ = invoke(loaded, "disruption", "check", str(RUNS))
-    assert code == 0 and "kube-api-new-connections" in out and "pass" in out
+    assert (kube["verdict"], kube["match"], kube["baseline"]["job_runs"]) == ("pass", "exact", RUNS)
+    assert doc["alerts"][0]["alert"] == "KubePodNotReady" and doc["alerts"][0]["verdict"] == "pass"
+    code, out, _ = invoke(loaded, "disruption", "check", "130")
+    assert code == 0 and "kube-api-new-connections" in out and "pass" in out and "KubePodNotReady" in out
     code, _, err = invoke(loaded, "disruption", "check", "nope")
     assert code == 2 and "nope: no such run" in err
 
@@ -129,3 +139,12 @@ def test_bad_input_exits_with_clear_errors(tmp_path, shared_data):
     done = subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", db, "ingest", str(bad)],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 3 and "row 0" in done.stderr and "refused" in done.stderr
+
+
+def test_record_table_and_json(loaded):
+    code, out, _ = invoke(loaded, "disruption", "record", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["runs"] == RUNS and doc["failed_runs"] == []
+    assert set(doc) == {"runs", "tests", "failed", "flaked", "skipped", "kept_upstream", "failed_runs"}
+    code, out, _ = invoke(loaded, "disruption", "record")
+    assert code == 0 and f"{RUNS} run(s) judged" in out

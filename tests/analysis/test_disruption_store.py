@@ -132,3 +132,42 @@ def test_parallel_ingest_stores_the_same_rows(tmp_path, history):
                                for t in ("disruption_seconds", "alert_seconds")] + [
                 s.query("SELECT * EXCLUDE (run_id) FROM disruption_runs ORDER BY ALL")]
     assert tables[1] == tables[2] and len(tables[1][0]) == 2 * RUNS
+
+
+KUBE_TEST = "[sig-api-machinery] disruption/kube-api connection/new should be available throughout the test"
+
+
+def test_record_verdicts_as_test_results(store, history, tmp_path):
+    from ciscope.analysis.disruption_store import SYNTHETIC_SUITE, record_verdicts
+
+    worse = write_run(tmp_path / "more", JOB, "120", result="SUCCESS")
+    add_artifacts(worse, 120)
+    first = next(worse.rglob("backend-disruption_20261101-000000.json"))
+    doc = json.loads(first.read_text())
+    doc["BackendDisruptions"]["kube-api-new-connections"]["DisruptedDuration"] = "2m"
+    first.write_text(json.dumps(doc))
+    # run 121 already has origin's own test of that name in its junit: origin's verdict is kept
+    upstream = write_run(tmp_path / "more", JOB, "121", result="SUCCESS",
+                         junit=f'<testsuite name="openshift-tests"><testcase name="{KUBE_TEST}"/></testsuite>')
+    add_artifacts(upstream, 121)
+    ingest(store, [history, tmp_path / "more"], workers=1)
+    before = dict(store.query("SELECT build, tests FROM runs"))
+
+    report = record_verdicts(store)
+    assert report.runs == RUNS + 2 and report.kept_upstream == 1
+    assert report.failed_runs == [{"job": JOB, "build": "120"}]
+    verdicts = dict(store.query(
+        "SELECT r.build, v.verdict FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id WHERE v.test = ?", (KUBE_TEST,)))
+    assert verdicts["120"] == "failed" and verdicts["121"] == "passed" and verdicts["1"] == "skipped"
+    message = store.query("SELECT failure_message FROM test_results t JOIN runs r ON r.run_id = t.run_id "
+                          "WHERE r.build = '120' AND t.test = ?", (KUBE_TEST,))[0][0]
+    assert message == f"observed {120 + kube_api_seconds(120)} s, allowed 15 s"
+    after = dict(store.query("SELECT build, tests FROM runs"))
+    # run 120: 2 backends + 1 alert judged, all with history; run 1 judged nothing (skipped do not count)
+    assert after["120"] == before["120"] + 3 and after["1"] == before["1"]
+    assert store.query("SELECT failed_tests FROM runs WHERE build = '120'") == [(2,)]  # junit's one + disruption
+    counts = store.query("SELECT count(*) FROM test_results WHERE suite = ?", (SYNTHETIC_SUITE,))
+    again = record_verdicts(store)  # idempotent: replaced, not duplicated
+    assert again.tests == report.tests
+    assert store.query("SELECT count(*) FROM test_results WHERE suite = ?", (SYNTHETIC_SUITE,)) == counts
+    assert dict(store.query("SELECT build, tests FROM runs")) == after

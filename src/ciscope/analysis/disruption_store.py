@@ -9,11 +9,12 @@ definition as :func:`ciscope.analysis.disruption.percentile_cont`, tested to agr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import StoreError, UsageError
 from ..ingest.disruption import (
     AlertSample,
     BaselineRow,
@@ -21,7 +22,8 @@ from ..ingest.disruption import (
     DisruptionSample,
     read_query_results,
 )
-from ..store.base import Store
+from ..model import Run, RunStatus, Status, TestResult
+from ..store.base import Store, arrow_batch
 from .disruption import (
     BaselineIndex,
     Comparison,
@@ -173,13 +175,61 @@ def load_baselines(store: Store, spec: str, kind: str, **window: Any) -> Baselin
     return found if found.kind == kind else None
 
 
+JOB_TYPE = ("release", "from_release", "platform", "architecture", "network", "topology")
+SYNTHETIC_SUITE = "ciscope disruption"  # suite of the verdicts written as test results
+
+
+def history_end(started_at: datetime | None) -> datetime | None:
+    """Where a run's history ends: 00:00 UTC of the day it started (upstream's baselines are
+    a daily report), so the run, its day and later runs are never part of its own history."""
+    return None if started_at is None else started_at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class _History:
+    """Baselines by (spec, kind, history end, release), computed once per key: checking many
+    runs costs one query per day and release, not per run."""
+
+    def __init__(self, store: Store, specs: Sequence[str], days: int, alert_days: int) -> None:
+        self.store, self.specs, self.days, self.alert_days = store, list(specs), days, alert_days
+        self._cache: dict[tuple[str, str, datetime | None, str], BaselineIndex] = {}
+
+    def index(self, kind: str, end: datetime | None, release: str) -> BaselineIndex:
+        for spec in self.specs:
+            key = (spec, kind, end if spec == "store" else None, release if spec == "store" else "")
+            if key not in self._cache:
+                window: dict[str, Any] = {}
+                if spec == "store":
+                    window = {"days": self.days if kind == "disruption" else self.alert_days, "before": end,
+                              "releases": releases_for(release, None) if release else None}
+                got = load_baselines(self.store, spec, kind, **window)
+                self._cache[key] = BaselineIndex(got) if got is not None else None  # type: ignore[assignment]
+            if self._cache[key] is not None:
+                return self._cache[key]
+        return BaselineIndex(Baselines(kind, "current", []))
+
+
+def _judge(store: Store, history: _History, info: dict[str, Any], job: str, build: str) -> RunCheck:
+    rid = info["run_id"]
+    backends = [DisruptionSample(b, c, int(s)) for b, c, s in store.query(
+        "SELECT backend, connection_type, seconds FROM disruption_seconds WHERE run_id = ? "
+        "ORDER BY backend, connection_type", (rid,))]
+    alerts = [AlertSample(n, ns, lv, int(s)) for n, ns, lv, s in store.query(
+        "SELECT alert, namespace, level, seconds FROM alert_seconds WHERE run_id = ? "
+        "ORDER BY alert, namespace, level", (rid,))]
+    end = history_end(info["started_at"])
+    return check_run(job, build, {k: info[k] for k in JOB_TYPE}, backends, alerts,
+                     disruption=history.index("disruption", end, info["release"]),
+                     alert_history=history.index("alerts", end, info["release"]))
+
+
 def check(store: Store, ref: str, /, *, job: str | None = None, baselines: Sequence[str] = ("store",),
           days: int = DISRUPTION_DAYS, alert_days: int = ALERT_DAYS) -> RunCheck:
     """Verdicts of one run's backends and alerts against the best-matching history.
 
-    ``baselines``: ``store`` (computed from the runs before this one: ``days`` for disruption,
-    ``alert_days`` for alerts), ``imported``, or ``query_results.json`` files (disruption and
-    alert files are told apart by their content)."""
+    ``baselines`` (the first that has data wins, per kind): ``store`` — computed from the
+    ``days`` (alerts: ``alert_days``) before the UTC day the run started, limited to its
+    release and the previous one; ``imported``; or ``query_results.json`` files (disruption
+    and alert files are told apart by their content)."""
     from .triage import find_run
 
     run = find_run(store, ref, job)
@@ -187,26 +237,114 @@ def check(store: Store, ref: str, /, *, job: str | None = None, baselines: Seque
     if not rows:
         raise UsageError(f"{ref}: run {run['job']} {run['build']} has no disruption or alert data "
                          "(backend-disruption_*.json / alerts_*.json under artifacts/)")
-    info = rows[0]
-    job_type = {k: info[k] for k in ("release", "from_release", "platform", "architecture", "network", "topology")}
-    backends = [DisruptionSample(b, c, int(s)) for b, c, s in store.query(
-        "SELECT backend, connection_type, seconds FROM disruption_seconds WHERE run_id = ? "
-        "ORDER BY backend, connection_type", (run["run_id"],))]
-    alerts = [AlertSample(n, ns, lv, int(s)) for n, ns, lv, s in store.query(
-        "SELECT alert, namespace, level, seconds FROM alert_seconds WHERE run_id = ? "
-        "ORDER BY alert, namespace, level", (run["run_id"],))]
-    releases = releases_for(info["release"], None) if info["release"] else None
-    found: dict[str, Baselines] = {}
-    for spec in baselines:
-        for kind, window_days in (("disruption", days), ("alerts", alert_days)):
-            window = {"days": window_days, "before": info["started_at"], "releases": releases} if spec == "store" else {}
-            got = load_baselines(store, spec, kind, **window)
-            if got is not None:
-                found.setdefault(kind, got)
-    disruption = found.get("disruption") or Baselines("disruption", "current", [])
-    alert_history = found.get("alerts") or Baselines("alerts", "current", [])
-    return check_run(run["job"], run["build"], job_type, backends, alerts,
-                     disruption=BaselineIndex(disruption), alert_history=BaselineIndex(alert_history))
+    return _judge(store, _History(store, baselines, days, alert_days), rows[0], run["job"], run["build"])
+
+
+@dataclass(slots=True)
+class RecordReport:
+    """What :func:`record_verdicts` wrote."""
+
+    runs: int = 0  # runs judged
+    tests: int = 0  # synthetic test results written
+    failed: int = 0  # backend or alert tests that failed
+    flaked: int = 0  # alert tests that flaked (a failed and a passed attempt)
+    skipped: int = 0  # tests without usable history (written as skipped)
+    kept_upstream: int = 0  # verdicts not written: the run's own junit has a test of that name
+    failed_runs: list[dict[str, str]] = field(default_factory=list)  # {job, build}: a backend or alert failed
+
+
+def _synthetic_results(result: RunCheck, existing: set[str]) -> tuple[list[TestResult], int]:
+    """Test results of a check: pass → passed, fail → failed, flake → failed then passed (as
+    origin writes two junit cases), skipped → skipped. Tests the run already has are left out."""
+    out: list[TestResult] = []
+    kept = 0
+    verdicts = [(v.test, v.verdict, v.reason or f"observed {v.observed_seconds} s, allowed {v.allowed_seconds} s")
+                for v in result.backends]
+    verdicts += [(a.test, a.verdict, a.reason or f"observed {a.observed_seconds} s, flake after {a.flake_after:g} s, "
+                  f"fail after {a.fail_after:g} s") for a in result.alerts]
+    for test, verdict, message in verdicts:
+        if test in existing:
+            kept += 1
+            continue
+        if verdict in ("fail", "flake"):
+            out.append(TestResult(test, Status.FAILED, suite=SYNTHETIC_SUITE, failure_message=message,
+                                  failure_type="disruption", file="disruption"))
+        if verdict in ("pass", "flake"):
+            out.append(TestResult(test, Status.PASSED, suite=SYNTHETIC_SUITE, attempt=1 if verdict == "flake" else 0,
+                                  file="disruption"))
+        if verdict == "skipped":
+            out.append(TestResult(test, Status.SKIPPED, suite=SYNTHETIC_SUITE, failure_message=message,
+                                  file="disruption"))
+    return out, kept
+
+
+def record_verdicts(store: Store, /, *, run_ids: Sequence[int] | None = None, baselines: Sequence[str] = ("store",),
+                    days: int = DISRUPTION_DAYS, alert_days: int = ALERT_DAYS) -> RecordReport:
+    """Write the verdicts of runs with disruption data (default: all) as test results of
+    those runs (suite ``ciscope disruption``), named as origin names its tests, so they show
+    in grids, flakes and regressions. Idempotent: a run's previous synthetic results are
+    replaced; the run's counters (tests, failed, flaked) are recomputed. One transaction."""
+    report = RecordReport()
+    sql = ("SELECT d.*, r.build, r.status, r.started_at AS run_started FROM disruption_runs d "
+           "JOIN runs r ON r.run_id = d.run_id")
+    infos = store.query_dicts(sql + " ORDER BY d.started_at, d.run_id")
+    if run_ids is not None:
+        wanted = set(run_ids)
+        infos = [i for i in infos if i["run_id"] in wanted]
+    if not infos:
+        return report
+    history = _History(store, baselines, days, alert_days)
+    ids = [i["run_id"] for i in infos]
+    existing: dict[int, set[str]] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start:start + 5000]
+        for rid, test in store.query_in(
+                "SELECT DISTINCT run_id, test FROM test_results WHERE suite <> ? AND run_id IN ({marks})",
+                chunk, (SYNTHETIC_SUITE,)):
+            existing.setdefault(rid, set()).add(test)
+    runs: list[Run] = []
+    for info in infos:
+        result = _judge(store, history, info, info["job"], info["build"])
+        results, kept = _synthetic_results(result, existing.get(info["run_id"], set()))
+        report.runs += 1
+        report.kept_upstream += kept
+        report.tests += len({r.name for r in results})
+        report.failed += sum(1 for v in result.backends if v.verdict == "fail") + sum(
+            1 for a in result.alerts if a.verdict == "fail")
+        report.flaked += sum(1 for a in result.alerts if a.verdict == "flake")
+        report.skipped += sum(1 for r in results if r.status is Status.SKIPPED)
+        if result.verdict == "fail":
+            report.failed_runs.append({"job": info["job"], "build": info["build"]})
+        runs.append(Run(job=info["job"], build=info["build"], status=RunStatus(info["status"]),
+                        started_at=info["run_started"], results=results))
+    batch = arrow_batch(runs)
+    store.begin()
+    try:
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start:start + 5000]
+            marks = ",".join("?" * len(chunk))
+            store.execute(f"DELETE FROM test_verdicts WHERE run_id IN ({marks}) AND test IN "
+                          f"(SELECT test FROM test_results WHERE suite = ? AND run_id = test_verdicts.run_id)",
+                          (*chunk, SYNTHETIC_SUITE))
+            store.execute(f"DELETE FROM test_results WHERE suite = ? AND run_id IN ({marks})", (SYNTHETIC_SUITE, *chunk))
+        for table in ("test_results", "test_verdicts"):
+            if batch.tables[table].num_rows:
+                store.append(table, batch.tables[table])
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start:start + 5000]
+            marks = ",".join("?" * len(chunk))
+            store.execute(
+                "UPDATE runs SET "
+                "tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id AND v.verdict <> 'skipped'), "
+                "failed_tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id "
+                "AND v.verdict IN ('failed', 'error')), "
+                "flaked_tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id AND v.verdict = 'flaky') "
+                f"WHERE run_id IN ({marks})", chunk)
+        store.commit()
+    except Exception as exc:
+        store.rollback()
+        raise StoreError(f"{store.url}: could not store the disruption verdicts of {len(ids)} run(s): {exc}") from exc
+    return report
 
 
 def baselines(store: Store, /, *, kind: str = "disruption", days: int | None = None, at: datetime | None = None,

@@ -217,3 +217,33 @@ def check(obj: Context, ref: str, job: str | None, baseline_specs: tuple[str, ..
             _add_row(table, a.alert, a.namespace or "-", a.level, a.observed_seconds, _seconds(a.flake_after),
                      _seconds(a.fail_after), Text(a.verdict, style=_VERDICT_STYLE[a.verdict]), history)
         out.print(table)
+
+
+@disruption.command()
+@click.option("--baseline", "baseline_specs", multiple=True, metavar="store|imported|FILE",
+              help="History to judge against (repeatable), as for `check`. Default: store.")
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="Disruption history window (store).")
+@click.option("--alert-days", type=click.IntRange(min=1), default=7, show_default=True, help="Alert history window (store).")
+@json_option
+@click.pass_obj
+def record(obj: Context, baseline_specs: tuple[str, ...], days: int, alert_days: int, as_json: bool) -> None:
+    """Write every run's disruption and alert verdicts as test results of the run (suite
+    "ciscope disruption", named as origin names its tests), so they show in grids, flakes and
+    regressions. Re-running replaces them; a test the run's own junit already has is left alone."""
+    from ..analysis.disruption_store import record_verdicts
+
+    report = record_verdicts(obj.store, baselines=baseline_specs or ("store",), days=days, alert_days=alert_days)
+    if as_json:
+        emit_json(dataclasses.asdict(report))
+        return
+    out = _out()
+    out.print(f"{report.runs} run(s) judged: {report.tests} test(s) written, {report.failed} failed, "
+              f"{report.flaked} flaked, {report.skipped} skipped (no usable history), "
+              f"{report.kept_upstream} left to the run's own junit", markup=False)
+    if report.failed_runs:
+        table = Table(title=f"{len(report.failed_runs)} run(s) noticeably worse than history", title_justify="left")
+        table.add_column("job", overflow="fold")
+        table.add_column("build")
+        for r in report.failed_runs:
+            _add_row(table, r["job"], r["build"])
+        out.print(table)
