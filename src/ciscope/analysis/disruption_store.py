@@ -208,14 +208,28 @@ class _History:
         return BaselineIndex(Baselines(kind, "current", []))
 
 
-def _judge(store: Store, history: _History, info: dict[str, Any], job: str, build: str) -> RunCheck:
+def _samples(store: Store, run_ids: Sequence[int]) -> tuple[dict[int, list[DisruptionSample]], dict[int, list[AlertSample]]]:
+    """The stored seconds of runs, two queries per 5,000 runs."""
+    backends: dict[int, list[DisruptionSample]] = {}
+    alerts: dict[int, list[AlertSample]] = {}
+    for start in range(0, len(run_ids), 5000):
+        chunk = list(run_ids[start:start + 5000])
+        for rid, b, c, s in store.query_in(
+                "SELECT run_id, backend, connection_type, seconds FROM disruption_seconds WHERE run_id IN ({marks}) "
+                "ORDER BY run_id, backend, connection_type", chunk):
+            backends.setdefault(rid, []).append(DisruptionSample(b, c, int(s)))
+        for rid, n, ns, lv, s in store.query_in(
+                "SELECT run_id, alert, namespace, level, seconds FROM alert_seconds WHERE run_id IN ({marks}) "
+                "ORDER BY run_id, alert, namespace, level", chunk):
+            alerts.setdefault(rid, []).append(AlertSample(n, ns, lv, int(s)))
+    return backends, alerts
+
+
+def _judge(store: Store, history: _History, info: dict[str, Any], job: str, build: str,
+           samples: tuple[dict[int, list[DisruptionSample]], dict[int, list[AlertSample]]] | None = None) -> RunCheck:
     rid = info["run_id"]
-    backends = [DisruptionSample(b, c, int(s)) for b, c, s in store.query(
-        "SELECT backend, connection_type, seconds FROM disruption_seconds WHERE run_id = ? "
-        "ORDER BY backend, connection_type", (rid,))]
-    alerts = [AlertSample(n, ns, lv, int(s)) for n, ns, lv, s in store.query(
-        "SELECT alert, namespace, level, seconds FROM alert_seconds WHERE run_id = ? "
-        "ORDER BY alert, namespace, level", (rid,))]
+    backends_of, alerts_of = samples or _samples(store, [rid])
+    backends, alerts = backends_of.get(rid, []), alerts_of.get(rid, [])
     end = history_end(info["started_at"])
     return check_run(job, build, {k: info[k] for k in JOB_TYPE}, backends, alerts,
                      disruption=history.index("disruption", end, info["release"]),
@@ -303,8 +317,9 @@ def record_verdicts(store: Store, /, *, run_ids: Sequence[int] | None = None, ba
                 chunk, (SYNTHETIC_SUITE,)):
             existing.setdefault(rid, set()).add(test)
     runs: list[Run] = []
+    samples = _samples(store, ids)
     for info in infos:
-        result = _judge(store, history, info, info["job"], info["build"])
+        result = _judge(store, history, info, info["job"], info["build"], samples)
         results, kept = _synthetic_results(result, existing.get(info["run_id"], set()))
         report.runs += 1
         report.kept_upstream += kept

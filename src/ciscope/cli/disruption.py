@@ -247,3 +247,17 @@ def record(obj: Context, baseline_specs: tuple[str, ...], days: int, alert_days:
         for r in report.failed_runs:
             _add_row(table, r["job"], r["build"])
         out.print(table)
+
+
+def demo_summary(store: Any, truth: dict[str, Any]) -> None:
+    """`ciscope demo`: record the disruption verdicts and check them against the planted
+    worse runs. Alert history spans 30 days here: each demo job is its own job type, too few
+    runs in upstream's 7-day window to judge."""
+    from ..analysis.disruption_store import record_verdicts
+
+    report = record_verdicts(store, alert_days=30)
+    planted = {(w["job"], w["build"]) for w in truth.get("disruption", {}).get("worse_runs", [])}
+    failed = {(r["job"], r["build"]) for r in report.failed_runs}
+    _out().print(f"disruption: {report.runs} run(s) judged, {len(failed)} worse than history "
+                 f"({len(failed & planted)} of {len(planted)} planted outages found); verdicts stored as tests "
+                 f"(`ciscope disruption record`, `ciscope disruption check RUN`)", markup=False)

@@ -137,6 +137,9 @@ def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> Non
         f"{report.classified} run(s) matched known bugs"
     )
     _print_summary(obj.store, truth)
+    from .disruption import demo_summary
+
+    demo_summary(obj.store, truth)
     if report.refused:
         for refused in report.refused:
             stderr.print(f"[red]refused[/red] {escape(refused.path)}: {escape(refused.reason)}")
