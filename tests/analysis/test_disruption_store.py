@@ -171,3 +171,13 @@ def test_record_verdicts_as_test_results(store, history, tmp_path):
     assert again.tests == report.tests
     assert store.query("SELECT count(*) FROM test_results WHERE suite = ?", (SYNTHETIC_SUITE,)) == counts
     assert dict(store.query("SELECT build, tests FROM runs")) == after
+
+
+def test_duckdb_fast_path_equals_the_portable_sql(tmp_path, history):
+    from ciscope.store import connect
+
+    with connect(f"duckdb:///{tmp_path / 'd.duckdb'}") as s:
+        ingest(s, [history], workers=1)
+        for window in ({"days": 30}, {"days": 1}, {"days": 30, "releases": ["4.18", "4.17"]}):
+            fast, portable = disruption_baselines(s, **window), disruption_baselines(s, portable=True, **window)
+            assert fast.rows == portable.rows and fast.rows

@@ -24,6 +24,7 @@ from ..ingest.disruption import (
 )
 from ..model import Run, RunStatus, Status, TestResult
 from ..store.base import Store, arrow_batch
+from ..store.disruption import PERCENTILES_SQL, baselines_sql
 from .disruption import (
     BaselineIndex,
     Comparison,
@@ -37,9 +38,6 @@ DISRUPTION_DAYS = 30  # upstream's LookbackDays
 ALERT_DAYS = 7  # upstream's Alerts_Unified_LastWeek_P95
 
 _KEY = "r.release, r.from_release, r.platform, r.architecture, r.network, r.topology"
-_PERCENTILES = ", ".join(
-    f"percentile_cont({q}) WITHIN GROUP (ORDER BY v.seconds) AS p{p}" for p, q in ((50, 0.5), (75, 0.75), (95, 0.95), (99, 0.99))
-)
 
 
 def _window(store: Store, days: int, at: datetime | None, before: datetime | None) -> tuple[datetime, datetime, str]:
@@ -69,20 +67,15 @@ def releases_for(release: str | None, previous: str | None) -> list[str] | None:
 
 
 def disruption_baselines(store: Store, /, *, days: int = DISRUPTION_DAYS, at: datetime | None = None,
-                         before: datetime | None = None, releases: Sequence[str] | None = None) -> Baselines:
+                         before: datetime | None = None, releases: Sequence[str] | None = None,
+                         portable: bool = False) -> Baselines:
     """Per backend × job type × MasterNodesUpdated: P50/P75/P95/P99, mean and job runs of the
     runs in the window, keeping what upstream keeps (an upgrade only with its control plane
-    updated)."""
+    updated). ``portable`` forces the portable SQL on DuckDB (see
+    :func:`ciscope.store.disruption.baselines_sql`)."""
     start, end, op = _window(store, days, at, before)
     extra, params = _release_filter(releases)
-    sql = f"""
-        SELECT v.backend AS name, {_KEY}, r.master_nodes_updated, count(*) AS job_runs,
-               {_PERCENTILES}, avg(CAST(v.seconds AS DOUBLE PRECISION)) AS mean
-        FROM disruption_seconds v JOIN disruption_runs r ON r.run_id = v.run_id
-        WHERE r.started_at > ? AND r.started_at {op} ?
-          AND (r.master_nodes_updated <> 'N' OR r.from_release = ''){extra}
-        GROUP BY v.backend, {_KEY}, r.master_nodes_updated
-        ORDER BY v.backend, {_KEY}, r.master_nodes_updated"""
+    sql = baselines_sql("portable" if portable else store.name, end_op=op, release_filter=extra)
     rows = store.query_dicts(sql, (start, end, *params))
     return Baselines("disruption", "current", [_row(r) for r in rows], source=f"store: {days} days to {end:%Y-%m-%d %H:%M}")
 
@@ -112,7 +105,7 @@ def alert_baselines(store: Store, /, *, days: int = ALERT_DAYS, at: datetime | N
                  AND a.namespace = k.namespace AND a.level = k.level)
         SELECT v.alert AS name, v.namespace, v.level, {_KEY.replace('r.', 'v.')},
                min(v.first_observed) AS first_observed, max(v.last_observed) AS last_observed,
-               count(*) AS job_runs, {_PERCENTILES}, avg(CAST(v.seconds AS DOUBLE PRECISION)) AS mean
+               count(*) AS job_runs, {PERCENTILES_SQL}, avg(CAST(v.seconds AS DOUBLE PRECISION)) AS mean
         FROM v
         GROUP BY v.alert, v.namespace, v.level, {_KEY.replace('r.', 'v.')}
         ORDER BY v.alert, v.namespace, v.level, {_KEY.replace('r.', 'v.')}"""

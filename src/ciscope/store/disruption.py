@@ -104,3 +104,43 @@ def write_baselines(store: Store, baselines: Baselines) -> int:
         store.rollback()
         raise StoreError(f"{store.url}: could not store the baselines of {baselines.source}: {exc}") from exc
     return table.num_rows
+
+
+_TYPE = "release, from_release, platform, architecture, network, topology, master_nodes_updated"
+PERCENTILES_SQL = ", ".join(
+    f"percentile_cont({q}) WITHIN GROUP (ORDER BY v.seconds) AS p{p}" for p, q in ((50, 0.5), (75, 0.75), (95, 0.95), (99, 0.99))
+)
+
+
+def baselines_sql(engine: str, *, end_op: str, release_filter: str) -> str:
+    """The disruption baselines query (parameters: window start, window end, releases…).
+
+    Portable: the ordered-set aggregate ``PERCENTILE_CONT(q) WITHIN GROUP`` (PostgreSQL and
+    DuckDB). DuckDB's fast path computes the four quantiles in one pass per group
+    (``quantile_cont(x, [list])``) and groups by backend × an integer job-type key instead of
+    eight strings: twice as fast on 10M rows (benchmarks/BENCHMARKS.md); a test checks both
+    give the same rows."""
+    where = (f"r.started_at > ? AND r.started_at {end_op} ? "
+             f"AND (r.master_nodes_updated <> 'N' OR r.from_release = ''){release_filter}")
+    order = ", ".join(f"k.{c}" for c in _TYPE.split(", "))
+    if engine == "duckdb":
+        return f"""
+            WITH r AS (SELECT r.run_id, dense_rank() OVER (ORDER BY {_TYPE}) AS t, {_TYPE}
+                       FROM disruption_runs r WHERE {where}),
+            g AS (SELECT v.backend, r.t, count(*) AS job_runs,
+                         quantile_cont(v.seconds, [0.5, 0.75, 0.95, 0.99]) AS q,
+                         avg(CAST(v.seconds AS DOUBLE)) AS mean
+                  FROM disruption_seconds v JOIN r ON r.run_id = v.run_id GROUP BY v.backend, r.t),
+            k AS (SELECT DISTINCT t, {_TYPE} FROM r)
+            SELECT g.backend AS name, {order}, g.job_runs, g.q[1] AS p50, g.q[2] AS p75, g.q[3] AS p95,
+                   g.q[4] AS p99, g.mean
+            FROM g JOIN k ON k.t = g.t
+            ORDER BY name, {order}"""
+    key = ", ".join(f"r.{c}" for c in _TYPE.split(", "))
+    return f"""
+        SELECT v.backend AS name, {key}, count(*) AS job_runs,
+               {PERCENTILES_SQL}, avg(CAST(v.seconds AS DOUBLE PRECISION)) AS mean
+        FROM disruption_seconds v JOIN disruption_runs r ON r.run_id = v.run_id
+        WHERE {where}
+        GROUP BY v.backend, {key}
+        ORDER BY v.backend, {key}"""
