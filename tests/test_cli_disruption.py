@@ -65,6 +65,12 @@ def test_baseline_table_json_and_query_results(loaded):
     assert alerts["KubePodNotReady"]["job_runs"] == RUNS and alerts["KubePodNotReady"]["level"] == "Warning"
     code, out, _ = invoke(loaded, "disruption", "baseline", "--kind", "alerts")
     assert code == 0 and "KubePodNotReady" in out
+    code, out, _ = invoke(loaded, "disruption", "baseline", "--kind", "alerts", "--format", "query-results")
+    doc = {r["AlertName"]: r for r in json.loads(out)}
+    assert list(doc["KubePodNotReady"]) == ["AlertName", "AlertNamespace", "AlertLevel", "FirstObserved", "LastObserved",
+                                            "Release", "FromRelease", "Platform", "Architecture", "Network", "Topology",
+                                            "MasterNodesUpdated", "JobRuns", "P95", "P99", "P75", "P50"]
+    assert doc["KubePodNotReady"]["FirstObserved"].endswith("Z") and doc["KubePodNotReady"]["AlertLevel"] == "Warning"
 
     code, out, _ = invoke(loaded, "disruption", "baseline", "--release", "4.19", "--json")
     assert len(json.loads(out)) == 2  # 4.19 and the previous release, 4.18

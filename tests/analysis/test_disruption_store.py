@@ -113,6 +113,11 @@ def test_imported_baselines_and_checks_against_them(store, history, shared_data)
     assert got.rows and got.format == "current"
     assert sorted(got.rows, key=lambda r: r.job_type() + (r.name,)) == sorted(
         read_query_results(path).rows, key=lambda r: r.job_type() + (r.name,))
+    alerts = shared_data / "openshift" / "alerts" / "query_results_origin-2022-12-05_rel4.12.json"
+    assert ingest(store, [alerts], workers=1).baselines == 795
+    got_alerts = imported_baselines(store, "alerts")
+    assert (got_alerts.format, len(got_alerts.rows)) == ("legacy", 795)
+    assert imported_baselines(store, "disruption").source == str(path)  # each kind its own last import
     ingest(store, [history], workers=1)
     result = check(store, "3", baselines=["imported"])
     kube = next(v for v in result.backends if v.backend == "kube-api-new-connections")
