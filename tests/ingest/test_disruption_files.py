@@ -199,3 +199,12 @@ def test_bad_rules_file_names_the_rule(tmp_path):
     rules.write_text("rules:\n  - variant: platform\n    match: '('\n")
     with pytest.raises(InputError, match=r"invalid regular expression"):
         load_rules(str(rules))
+
+
+def test_only_origin_artifact_names_are_taken():
+    from ciscope.ingest.disruption import is_artifact
+
+    assert is_artifact("backend-disruption_20250101-000000.json") and is_artifact("alerts_20250101-000000.json")
+    assert is_artifact("cluster-data_20250101-000000.json")
+    assert not is_artifact("alertmanager.json") and not is_artifact("alerts.yaml")
+    assert not is_artifact("backend-disruption.txt") and not is_artifact("junit_e2e.xml")

@@ -35,9 +35,11 @@ from ..errors import InputError
 if TYPE_CHECKING:
     from ..model import Run
 
-DISRUPTION_FILE = re.compile(r"^backend-disruption[^/]*\.json$")
-ALERTS_FILE = re.compile(r"^alerts?[^/]*\.json$")  # ci-tools selects the prefix "alert"
-CLUSTER_DATA_FILE = re.compile(r"^cluster-data[^/]*\.json$")
+# origin names them <prefix>_<YYYYMMDD-HHMMSS>.json; ci-tools selects by prefix alone ("alert"),
+# which would also take e.g. must-gather's alertmanager*.json: the underscore is required here
+DISRUPTION_FILE = re.compile(r"^backend-disruption_[^/]*\.json$")
+ALERTS_FILE = re.compile(r"^alerts_[^/]*\.json$")
+CLUSTER_DATA_FILE = re.compile(r"^cluster-data_[^/]*\.json$")
 MAX_ARTIFACT_BYTES = 64 << 20
 
 JOB_TYPE_FIELDS = ("release", "from_release", "platform", "architecture", "network", "topology")
