@@ -84,7 +84,7 @@ def kept(master_nodes_updated: str | None, from_release: str) -> bool:
 def compute_baselines(samples: Iterable[Sample], *, kind: str = "disruption") -> Baselines:
     """Baselines of in-memory samples (the reference implementation the store's SQL is
     tested against). Rows sorted by key."""
-    groups: dict[tuple[object, ...], list[float]] = {}
+    groups: dict[tuple[str, ...], list[float]] = {}
     for s in samples:
         if not kept(s.master_nodes_updated, s.from_release):
             continue
@@ -92,10 +92,10 @@ def compute_baselines(samples: Iterable[Sample], *, kind: str = "disruption") ->
                s.network, s.topology, s.master_nodes_updated or "")
         groups.setdefault(key, []).append(float(s.seconds))
     rows = []
-    for key in sorted(groups):
-        values = np.asarray(groups[key], dtype=float)
+    for group in sorted(groups):
+        values = np.asarray(groups[group], dtype=float)
         p50, p75, p95, p99 = (float(v) for v in np.percentile(values, PERCENTILES))
-        name, namespace, level, release, from_release, platform, arch, network, topology, mnu = key
+        name, namespace, level, release, from_release, platform, arch, network, topology, mnu = group
         rows.append(BaselineRow(
             name=str(name), namespace=str(namespace), level=str(level), release=str(release),
             from_release=str(from_release), platform=str(platform), architecture=str(arch),
@@ -229,9 +229,10 @@ _OWNERS = (
 def disruption_test_name(backend: str, connection_type: str) -> str:
     """origin's test name for a backend: ``[sig-…] disruption/<backend> connection/<new|reused>
     should be available throughout the test`` (the sig is ciscope's guess from the name)."""
-    base = re.sub(r"-(new|reused)-connections$", "", backend)
-    connection = (connection_type or (re.search(r"-(new|reused)-connections$", backend) or [None, "new"])[1]).lower()
-    owner = next((sig for prefix, sig in _OWNERS if base.startswith(prefix) or prefix in base), "sig-network")
+    suffix = re.search(r"-(new|reused)-connections$", backend)
+    base = backend[: suffix.start()] if suffix else backend
+    connection = (connection_type or (suffix.group(1) if suffix else "new")).lower()
+    owner = next((sig for part, sig in _OWNERS if part in base), "sig-network")
     return f"[{owner}] disruption/{base} connection/{connection} should be available throughout the test"
 
 

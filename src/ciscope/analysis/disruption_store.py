@@ -134,11 +134,11 @@ def imported_baselines(store: Store, /, kind: str, *, source: str | None = None)
     """Baselines imported with ``ciscope ingest query_results.json``: those of ``source``, else
     of the file imported last for ``kind``; None when there are none."""
     if source is None:
-        rows = store.query("SELECT source FROM disruption_baselines WHERE kind = ? "
+        last = store.query("SELECT source FROM disruption_baselines WHERE kind = ? "
                            "ORDER BY imported_at DESC, source LIMIT 1", (kind,))
-        if not rows:
+        if not last:
             return None
-        source = rows[0][0]
+        source = last[0][0]
     rows = store.query_dicts(
         "SELECT * FROM disruption_baselines WHERE kind = ? AND source = ? "
         "ORDER BY name, namespace, level, release, from_release, platform, architecture, network, topology",

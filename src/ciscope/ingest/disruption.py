@@ -214,8 +214,8 @@ def read_run_artifacts(paths: Iterable[Path], *, root: Path | None = None) -> Ru
                     key = (sample.backend, sample.connection_type)
                     backends[key] = backends.get(key, 0) + sample.seconds
             elif ALERTS_FILE.match(name):
-                for key, seconds in read_alert_durations(path).items():
-                    alerts[key] = alerts.get(key, 0.0) + seconds
+                for alert_key, seconds in read_alert_durations(path).items():
+                    alerts[alert_key] = alerts.get(alert_key, 0.0) + seconds
             elif CLUSTER_DATA_FILE.match(name):
                 value = read_master_nodes_updated(path)
                 if value:
@@ -408,7 +408,7 @@ def read_run_folder(folder: Path, run: Run) -> RunDisruption | None:
     artifacts = folder / "artifacts"
     if not artifacts.is_dir():
         return None
-    paths = []
+    paths: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(artifacts):
         dirnames.sort()
         paths.extend(Path(dirpath) / name for name in filenames if is_artifact(name))
