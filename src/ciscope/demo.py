@@ -867,14 +867,11 @@ UPGRADE_FACTOR = 4.0
 WORSE_RATE = 0.03
 
 
-def _go_duration(seconds: float) -> str:
-    minutes, rest = divmod(seconds, 60.0)
-    return f"{int(minutes)}m{rest:.3f}s" if minutes else f"{rest:.3f}s"
-
-
 def _write_disruption(junit: Path, seed: int, job: Job, plan: RunPlan, stamp: str, truth: dict[str, Any]) -> None:
     """backend-disruption, alerts and cluster-data files of a run that ran its e2e tests: one
     set per phase for upgrade jobs (the seconds split between them), as openshift-tests writes."""
+    from .analysis.disruption import format_go_duration
+
     rng = Random(f"{seed}/disruption/{job.name}/{plan.index}")  # own stream: the rest is unchanged
     upgrade = job.variants.get("upgrade", "none") != "none"
     factor = UPGRADE_FACTOR if upgrade else 1.0
@@ -900,13 +897,13 @@ def _write_disruption(junit: Path, seed: int, job: Job, plan: RunPlan, stamp: st
         suffix = f"{stamp}-{phase}" if phases == 2 else stamp
         doc = {"BackendDisruptions": {name: {
             "Name": name, "BackendName": name, "ConnectionType": conn,
-            "DisruptedDuration": _go_duration(seconds[name] * part),
+            "DisruptedDuration": format_go_duration(round(seconds[name] * part, 3)),
             "DisruptionMessages": [f"{name} was unreachable during disruption"] if seconds[name] else [],
             "LoadBalancerType": "", "Protocol": "", "TargetAPI": ""} for name, conn, *_ in BACKENDS}}
         _dump(junit / f"backend-disruption_{suffix}.json", doc)
         known = [{"Name": n, "Namespace": "", "Level": lv, "Duration": "0s"} for n, _, _, *_ in ALERTS
                  for lv in ("Warning", "Critical")]
-        seen = [{"Name": n, "Namespace": ns, "Level": lv, "Duration": _go_duration(s * part)} for n, ns, lv, s in alerts]
+        seen = [{"Name": n, "Namespace": ns, "Level": lv, "Duration": format_go_duration(round(s * part, 3))} for n, ns, lv, s in alerts]
         _dump(junit / f"alerts_{suffix}.json", {"Alerts": seen + known})
         mnu = ("Y" if rng.random() < 0.95 else "N") if upgrade else "N"
         _dump(junit / f"cluster-data_{suffix}.json", {"MasterNodesUpdated": mnu if phase == phases - 1 else "N"})
