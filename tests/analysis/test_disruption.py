@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ciscope.analysis.disruption import (
     BaselineIndex,
@@ -210,3 +212,18 @@ def test_report_on_real_baselines_with_a_worse_copy(shared_data):
     assert got.increased == expected_increases and len(got.rows) == expected_rows > 0
     increases = [r.p95_increase for r in got.rows]
     assert increases == sorted(increases, reverse=True)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=60),
+       st.sampled_from([0.5, 0.75, 0.95, 0.99]))
+def test_percentile_cont_is_numpys_linear_percentile(values, q):
+    import numpy as np
+
+    assert percentile_cont(values, q) == pytest.approx(float(np.percentile(values, q * 100)), abs=1e-9)
+
+
+@given(st.floats(min_value=0, max_value=5000, allow_nan=False), st.sampled_from(["ha", "single", "dual", "compact"]))
+def test_allowed_seconds_is_never_below_p99_plus_the_grace(p99, topology):
+    allowed = allowed_seconds(p99, topology)
+    grace = {"single": 10, "dual": 60}.get(topology, 5)
+    assert allowed >= max(p99, 1) + grace - 0.5
