@@ -72,6 +72,10 @@ def test_baseline_table_json_and_query_results(loaded):
                                             "MasterNodesUpdated", "JobRuns", "P95", "P99", "P75", "P50"]
     assert doc["KubePodNotReady"]["FirstObserved"].endswith("Z") and doc["KubePodNotReady"]["AlertLevel"] == "Warning"
 
+    code, out, _ = invoke(loaded, "disruption", "baseline", "--at", "2026-10-27T00:00:00Z", "--days", "1", "--json")
+    assert {r["job_runs"] for r in json.loads(out)} == {16}  # runs 1-16 started 08:33-23:33 on 2026-10-26
+    code, _, err = invoke(loaded, "disruption", "baseline", "--at", "yesterday")
+    assert code == 2 and "--at" in err
     code, out, _ = invoke(loaded, "disruption", "baseline", "--release", "4.19", "--json")
     assert len(json.loads(out)) == 2  # 4.19 and the previous release, 4.18
     code, out, _ = invoke(loaded, "disruption", "baseline", "--release", "4.19", "--previous-release", "4.17", "--json")
