@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 import click
@@ -83,7 +83,7 @@ def baseline(obj: Context, kind: str | None, days: int | None, at: str | None, r
         raise click.BadParameter(f"{at!r}: expected an ISO 8601 time such as 2026-11-01T12:00:00Z",
                                  param_hint="--at") from None
     if end is not None:
-        end = end.astimezone(timezone.utc).replace(tzinfo=None)  # the store's times are naive UTC
+        end = end.astimezone(UTC).replace(tzinfo=None)  # the store's times are naive UTC
     found = baselines(obj.store, kind=kind, days=days, at=end, release=release,
                       previous_release=previous_release)
     fmt = fmt or ("json" if as_json else "table")
