@@ -544,6 +544,7 @@ def generate(out: str | os.PathLike[str], *, seed: int = 1, end: datetime | None
         "aborted_runs": [], "failures": [], "infra_hotspot": sc.hotspot, "slowdowns": sc.slowdowns,
         "durations": {n: {"median": round(math.exp(i.mu), 3), "sigma": round(i.sigma, 3)} for n, i in sc.tests.items()},
         "bugs": {}, "unknown_families": {},
+        "disruption": {"backends": [b[0] for b in BACKENDS], "alerts": [a[0] for a in ALERTS], "worse_runs": []},
     }
     example = Random(f"{seed}/examples")
     for bug in sc.bugs:
@@ -680,6 +681,8 @@ def _write_run(root: Path, sc: Scenario, job: Job, plan: RunPlan, truth: dict[st
         (folder / path).write_bytes(data)
     (folder / "build-log.txt").write_text("\n".join(log) + "\n")
     _write_metadata(folder, rel, sc, job, plan, rng, state, int(t), namespace)
+    if plan.kind == "ok":
+        _write_disruption(folder / "artifacts" / "junit", sc.seed, job, plan, stamp, truth)
 
 
 def _install_failure(rng: Random, sc: Scenario, row: dict[str, str], truth: dict[str, Any]) -> Report:
@@ -841,6 +844,69 @@ def _write_metadata(folder: Path, rel: str, sc: Scenario, job: Job, plan: RunPla
         "spec": {"type": kind, "agent": "kubernetes", "cluster": plan.cluster, "namespace": "ci-tests",
                  "job": job.name, "refs": refs, "report": job.presubmit},
         "status": status})
+
+
+# OpenShift disruption artifacts (docs/disruption.md). Backend, connection type, share of runs
+# with any disruption, median and sigma (lognormal) of the disrupted seconds; upgrades disrupt
+# more (UPGRADE_FACTOR × the share, × the seconds). A few runs are genuinely worse: one backend
+# is down for minutes (truth "disruption.worse_runs").
+BACKENDS = [
+    ("kube-api-new-connections", "New", 0.15, 2.0, 0.6),
+    ("kube-api-reused-connections", "Reused", 0.10, 1.5, 0.5),
+    ("openshift-api-new-connections", "New", 0.15, 2.0, 0.6),
+    ("oauth-api-reused-connections", "Reused", 0.08, 1.5, 0.5),
+    ("ingress-to-console-new-connections", "New", 0.30, 3.0, 0.6),
+    ("image-registry-new-connections", "New", 0.20, 2.0, 0.6),
+]
+ALERTS = [  # name, namespace, level, share of runs, median seconds, sigma
+    ("KubePodNotReady", "openshift-etcd", "Warning", 0.12, 60.0, 0.8),
+    ("etcdMembersDown", "openshift-etcd", "Critical", 0.03, 30.0, 0.6),
+    ("TargetDown", "openshift-monitoring", "Warning", 0.08, 120.0, 0.7),
+]
+UPGRADE_FACTOR = 4.0
+WORSE_RATE = 0.03
+
+
+def _write_disruption(junit: Path, seed: int, job: Job, plan: RunPlan, stamp: str, truth: dict[str, Any]) -> None:
+    """backend-disruption, alerts and cluster-data files of a run that ran its e2e tests: one
+    set per phase for upgrade jobs (the seconds split between them), as openshift-tests writes."""
+    from .analysis.disruption import format_go_duration
+
+    rng = Random(f"{seed}/disruption/{job.name}/{plan.index}")  # own stream: the rest is unchanged
+    upgrade = job.variants.get("upgrade", "none") != "none"
+    factor = UPGRADE_FACTOR if upgrade else 1.0
+    seconds: dict[str, float] = {}
+    for name, _conn, share, median, sigma in BACKENDS:
+        hit = rng.random() < min(1.0, share * factor)
+        seconds[name] = median * factor * math.exp(sigma * rng.gauss(0, 1)) if hit else 0.0
+    # planted in the later 40 % of a job's runs, where the history holds enough runs to judge them
+    if plan.index >= 0.6 * len(job.plans) and rng.random() < WORSE_RATE:
+        name, _conn, _share, median, sigma = rng.choice(BACKENDS)
+        seconds[name] = median * factor * math.exp(4 * sigma) * 3 + rng.uniform(60, 180)
+        truth["disruption"]["worse_runs"].append({"job": job.name, "build": plan.build, "backend": name,
+                                                  "seconds": math.ceil(seconds[name])})
+    alerts = []
+    for name, namespace, level, share, median, sigma in ALERTS:
+        if rng.random() < min(1.0, share * factor):
+            alerts.append((name, namespace, level, median * math.exp(sigma * rng.gauss(0, 1))))
+    phases = 2 if upgrade else 1
+    split = rng.uniform(0.2, 0.8)
+    junit.mkdir(parents=True, exist_ok=True)
+    for phase in range(phases):
+        part = (split if phase == 0 else 1 - split) if phases == 2 else 1.0
+        suffix = f"{stamp}-{phase}" if phases == 2 else stamp
+        doc = {"BackendDisruptions": {name: {
+            "Name": name, "BackendName": name, "ConnectionType": conn,
+            "DisruptedDuration": format_go_duration(round(seconds[name] * part, 3)),
+            "DisruptionMessages": [f"{name} was unreachable during disruption"] if seconds[name] else [],
+            "LoadBalancerType": "", "Protocol": "", "TargetAPI": ""} for name, conn, *_ in BACKENDS}}
+        _dump(junit / f"backend-disruption_{suffix}.json", doc)
+        known = [{"Name": n, "Namespace": "", "Level": lv, "Duration": "0s"} for n, _, _, *_ in ALERTS
+                 for lv in ("Warning", "Critical")]
+        seen = [{"Name": n, "Namespace": ns, "Level": lv, "Duration": format_go_duration(round(s * part, 3))} for n, ns, lv, s in alerts]
+        _dump(junit / f"alerts_{suffix}.json", {"Alerts": seen + known})
+        mnu = ("Y" if rng.random() < 0.95 else "N") if upgrade else "N"
+        _dump(junit / f"cluster-data_{suffix}.json", {"MasterNodesUpdated": mnu if phase == phases - 1 else "N"})
 
 
 def _dump(path: Path, obj: Any) -> None:

@@ -16,6 +16,10 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .ingest.disruption import RunDisruption
 
 
 class Status(str, enum.Enum):
@@ -168,6 +172,7 @@ class Run:
     logs: list[str] = field(default_factory=list)  # paths of logs kept for later matching
     evidence: list[Evidence] = field(default_factory=list)  # known-bug matches found at ingest
     source: str = ""  # folder or file it was ingested from
+    disruption: RunDisruption | None = None  # OpenShift disruption/alert artifacts (docs/disruption.md)
 
     @property
     def run_id(self) -> int:

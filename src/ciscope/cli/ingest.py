@@ -119,6 +119,8 @@ def _finish_ingest(report: Any, as_json: bool) -> None:
         summary += f"; {report.classified} run(s) matched known bugs"
     if report.incomplete:
         summary += f"; {report.incomplete} run(s) stored incomplete"
+    if report.baselines:
+        summary += f"; {report.baselines} disruption/alert baseline row(s) imported"
     stderr.print(summary)
     for warning in report.warnings:
         stderr.print(f"[yellow]warning[/yellow] {escape(warning)}")
@@ -157,6 +159,9 @@ def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> Non
         f"{report.classified} run(s) matched known bugs"
     )
     _print_summary(obj.store, truth)
+    from .disruption import demo_summary
+
+    demo_summary(obj.store, truth)
     if report.refused:
         for refused in report.refused:
             stderr.print(f"[red]refused[/red] {escape(refused.path)}: {escape(refused.reason)}")

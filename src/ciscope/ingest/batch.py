@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 from ..errors import InputError, UsageError
 from ..model import Run, RunStatus, run_failed
 from ..store.base import Store
+from ..store.disruption import write_baselines
+from . import disruption, parallel, testgrid
 from .junit import read_reports
-from . import parallel, testgrid
 from .logs import is_log, log_started, log_status, main_log
 from .prow import (
     RUN_MARKERS,
@@ -72,6 +73,7 @@ class IngestReport:
     pending: int = 0  # stored runs with no finished.json yet
     results: int = 0
     summaries: int = 0  # TestGrid tab summaries imported
+    baselines: int = 0  # disruption/alert baseline rows imported from query_results.json
     refused: list[Refused] = field(default_factory=list)
     seconds: float = 0.0
     classified: int = 0  # stored runs with at least one known-bug match
@@ -86,6 +88,7 @@ class IngestReport:
             "pending": self.pending,
             "results": self.results,
             "summaries": self.summaries,
+            "baselines": self.baselines,
             "refused": [r.as_dict() for r in self.refused],
             "incomplete": self.incomplete,
             "classified": self.classified,
@@ -465,6 +468,8 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
 
     def take(run: Run) -> None:
         nonlocal pending_results
+        if run.disruption is not None:
+            report.warnings.extend(run.disruption.warnings)
         pending.append(run)
         pending_results += len(run.results)
         if pending_results >= BATCH_RESULTS or len(pending) >= BATCH_RUNS:
@@ -535,6 +540,13 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
             if progress:
                 progress(done, total)
     for source in testgrid:
+        if disruption.looks_like_query_results(source):  # origin's baselines, not TestGrid
+            try:
+                report.baselines += write_baselines(store, disruption.read_query_results(source))
+            except InputError as exc:
+                report.refused.append(Refused(source, str(exc)))
+            done += 1
+            continue
         try:
             got = read_testgrid(source, job=bare.job if bare else None)
             for run in got.runs:

@@ -93,6 +93,8 @@ def read_chunk(task: tuple[list[str], str | None]) -> Chunk:
                 continue
             if classifier is not None:
                 classifier.classify(run)
+            if run.disruption is not None:
+                out.warnings.extend(run.disruption.warnings)
             by_id[run.run_id] = run  # the last copy of a run wins, as in Store.write_runs
         if classifier is not None:
             out.warnings.extend(classifier.warnings)

@@ -24,6 +24,7 @@ import orjson
 
 from ..errors import InputError, RunFolderError
 from ..model import Run, RunStatus, TestResult
+from .disruption import read_run_folder as read_disruption
 from .junit import read_reports
 
 RUN_MARKERS = ("started.json", "finished.json", "prowjob.json")
@@ -141,6 +142,7 @@ def read_run(folder: str | os.PathLike[str], *, job: str | None = None,
     run = read_run_metadata(folder, job=job, build=build, variants=variants)
     run.results, run.logs, refused = _read_artifacts(Path(folder))
     mark_incomplete(run, refused)
+    run.disruption = read_disruption(Path(folder), run)  # docs/disruption.md
     return run
 
 

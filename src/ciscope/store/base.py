@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 from ..errors import StoreError, UnknownEngineError
 from ..model import Evidence, Run, RunStatus, Status, TestResult, test_id
 from . import DEFAULT_URL  # defined in the package, where importing it costs nothing
+from .disruption import RUN_TABLES as DISRUPTION_TABLES
+from .disruption import disruption_tables
 
 RUNS_SCHEMA = pa.schema(
     [
@@ -95,7 +97,7 @@ RUN_VARIANTS_SCHEMA = pa.schema([("run_id", pa.int64()), ("key", pa.string()), (
 SCHEMAS = {"runs": RUNS_SCHEMA, "test_results": RESULTS_SCHEMA, "test_verdicts": VERDICTS_SCHEMA,
            "matches": MATCHES_SCHEMA, "explanations": EXPLANATIONS_SCHEMA, "run_variants": RUN_VARIANTS_SCHEMA}
 #: Tables holding rows of a run (deleted with it, written with it), children before ``runs``.
-RUN_TABLES = ("matches", "explanations", "run_variants", "test_verdicts", "test_results", "runs")
+RUN_TABLES = ("matches", "explanations", "run_variants", *DISRUPTION_TABLES, "test_verdicts", "test_results", "runs")
 
 def _utc_naive(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
@@ -190,6 +192,7 @@ def arrow_batch(runs: Sequence[Run], *, now: datetime | None = None) -> Batch:
                                            for rid, run in zip(run_ids, runs) if run.evidence),
         "run_variants": variants_table((rid, run.variants) for rid, run in zip(run_ids, runs)),
     }
+    tables.update(disruption_tables(runs))
     return Batch(run_ids=run_ids, tables=tables, results=results.num_rows)
 
 
