@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
+from ..report import reports
 from ..store.base import connect
-from .app import Context, _out, cli, emit_json, json_option, stderr
+from .app import Context, cli, emit_json, format_option, stderr
 
 
 @cli.group()
@@ -16,8 +17,9 @@ def db() -> None:
 @db.command()
 @click.pass_obj
 def migrate(obj: Context) -> None:
-    """Bring the schema up to date (every command does this on connect)."""
-    store = connect(obj.db, migrate=False)
+    """Bring the schema up to date (ingest, demo and reclassify do this on connect; read
+    commands never change the schema and ask for this command when it is older than the code)."""
+    store = connect(obj.db, migrate=False, wait=obj.wait, on_wait=obj._waiting)
     try:
         applied = store.migrate()
         stderr.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
@@ -27,7 +29,7 @@ def migrate(obj: Context) -> None:
 
 
 @db.command()
-@json_option
+@format_option
 @click.pass_obj
 def info(obj: Context, as_json: bool) -> None:
     """Engine, schema version and row counts."""
@@ -37,4 +39,4 @@ def info(obj: Context, as_json: bool) -> None:
     if as_json:
         emit_json(value)
     else:
-        _out().print(value)
+        obj.show(reports.db_info(value))
