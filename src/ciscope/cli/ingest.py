@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +60,35 @@ def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | N
             raise UsageError("ingest testgrid: give one or more TestGrid /table or /summary URLs or saved .json files")
     bare = BareRunOptions(job=job, build=build, started=_datetime(started), commit=commit,
                           branch=branch, variants=_variants(variants))
-    classifier = _classifier(obj, obj.fingerprint_dir())
-    with progress_bar("ingesting runs") as update:
-        report = run_ingest(obj.writable_store, paths, bare=bare, replace=replace, progress=update, classifier=classifier,
-                            workers=workers)
+    with stored_on_interrupt(obj.writable_store):
+        classifier = _classifier(obj, obj.fingerprint_dir())
+        with progress_bar("ingesting runs") as update:
+            report = run_ingest(obj.writable_store, paths, bare=bare, replace=replace, progress=update,
+                                classifier=classifier, workers=workers)
     _finish_ingest(report, as_json)
+
+
+def _run_count(store: Store) -> int:
+    return int(store.query("SELECT count(*) FROM runs")[0][0])
+
+
+@contextmanager
+def stored_on_interrupt(store: Store) -> Iterator[None]:
+    """Ctrl-C while writing: roll back the batch in progress and exit 130 with one line saying
+    what the batches committed before the interrupt stored (each batch is one transaction)."""
+    before = _run_count(store)
+    try:
+        yield
+    except KeyboardInterrupt:
+        with suppress(Exception):  # no transaction was open: nothing to undo
+            store.rollback()
+        try:
+            stored = f"{_run_count(store) - before} new run(s) stored"
+        except Exception:  # noqa: BLE001 - the connection did not survive: say what is certain
+            stored = "the batches committed before it are stored"
+        stderr.print(f"interrupted: {stored} (batches committed before the interrupt); nothing of the batch in "
+                     "progress was stored. Run the same command again to go on: stored runs are skipped.")
+        sys.exit(130)
 
 
 def _classifier(obj: Context, directory: Path | None) -> Any:
@@ -124,9 +150,10 @@ def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> Non
         truth = demo_module.generate(out, seed=seed, runs_per_job=runs_per_job, days=days, progress=update)
     stderr.print(f"wrote {sum(1 for _ in Path(out).rglob('started.json'))} run folders, {Path(out) / 'truth.json'} "
                  f"and {Path(out) / 'fingerprints'}/ (one file per known bug)")
-    classifier = _classifier(obj, obj.fingerprint_dir() if obj.fingerprints else Path(out) / "fingerprints")
-    with progress_bar("ingesting runs") as update:
-        report = run_ingest(obj.writable_store, [out], progress=update, classifier=classifier)
+    with stored_on_interrupt(obj.writable_store):
+        classifier = _classifier(obj, obj.fingerprint_dir() if obj.fingerprints else Path(out) / "fingerprints")
+        with progress_bar("ingesting runs") as update:
+            report = run_ingest(obj.writable_store, [out], progress=update, classifier=classifier)
     stderr.print(
         f"{report.runs} run(s) stored, {report.skipped} already stored, {report.pending} pending; "
         f"{report.results} test results in {report.seconds:.1f} s into {obj.db}; "

@@ -12,12 +12,18 @@ without re-running the caller's main script (they need nothing from it): a scrip
 ``if __name__ == "__main__"`` guard, or read from standard input, can ingest in parallel too.
 At most ``AHEAD`` chunks per worker are submitted and not yet consumed, so a slow consumer (a
 PostgreSQL COPY) holds a bounded number of finished chunks, whatever the input's size.
+
+Ctrl-C reaches every process of the terminal's process group. Workers ignore it (no traceback
+per worker); the main process gets ``KeyboardInterrupt``, stops the workers at once (their
+chunks were not stored: only the main process writes) and lets it propagate, so the caller can
+say what the batches committed before the interrupt stored.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 import types
 from collections import deque
@@ -108,6 +114,23 @@ def read_chunk(task: tuple[list[str], str | None]) -> Chunk:
         gc.enable()
 
 
+def _quiet_worker() -> None:
+    """Worker initializer: Ctrl-C is the main process's to handle (see the module docstring)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool: Any) -> None:
+    """Stop a pool now: pending chunks cancelled, running workers terminated (their work is
+    only in memory; nothing of it was stored)."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        if process.is_alive():
+            process.terminate()
+    for process in workers:
+        process.join(timeout=5)
+
+
 @contextmanager
 def _bare_main() -> Iterator[None]:
     """While workers start: a ``__main__`` with no file nor spec, so ``spawn`` does not make
@@ -146,7 +169,9 @@ def read_parallel(tasks: Iterable[tuple[list[str], int]], workers: int, fingerpr
         pending.append((future, len(folders), skipped))
         return True
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_quiet_worker)
+    try:
         for _ in range(workers * AHEAD):
             if not submit(pool):
                 break
@@ -156,6 +181,10 @@ def read_parallel(tasks: Iterable[tuple[list[str], int]], workers: int, fingerpr
             chunk.folders, chunk.skipped = read + skipped, skipped
             submit(pool)  # keep the workers busy while the consumer stores this chunk
             yield chunk
+    except BaseException:  # Ctrl-C, an error, or the consumer stopped early (GeneratorExit)
+        _stop(pool)
+        raise
+    pool.shutdown()
 
 
 def merge(parts: list[Chunk]) -> tuple[list[Run], Batch]:

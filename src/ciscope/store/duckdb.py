@@ -107,6 +107,8 @@ class DuckDBStore(Store):
                 time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
                 pause = min(pause * 2, 0.5)
 
+    # Ctrl-C during a statement: DuckDB cancels it and raises InterruptException, an ordinary
+    # Exception that would read as a store failure; it is the user's interrupt.
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         try:
             self.con.execute(sql, list(params))
@@ -114,13 +116,19 @@ class DuckDBStore(Store):
             raise KeyboardInterrupt from None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql, list(params)).fetchall()
+        try:
+            return self.con.execute(sql, list(params)).fetchall()
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        relation = self.con.sql(sql, params=list(params) or None)
-        if hasattr(relation, "to_arrow_table"):  # DuckDB >= 1.4 renamed arrow()
-            return relation.to_arrow_table()
-        return relation.arrow()
+        try:
+            relation = self.con.sql(sql, params=list(params) or None)
+            if hasattr(relation, "to_arrow_table"):  # DuckDB >= 1.4 renamed arrow()
+                return relation.to_arrow_table()
+            return relation.arrow()
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None
 
     def append(self, table: str, data: pa.Table) -> None:
         self.con.register("_ciscope_append", data)
