@@ -136,7 +136,7 @@ def _finish_ingest(report: Any, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--seed", default=1, show_default=True, help="Random seed: the same seed gives the same history.")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Random seed: the same seed gives the same history.")
 @click.option("--out", default="demo-data", show_default=True, type=click.Path(path_type=str), help="Folder to write the run folders and truth.json into.")
 @click.option("--runs-per-job", type=click.IntRange(min=1), default=200, show_default=True, help="Runs per job.")
 @click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="Days of history, ending today.")
