@@ -14,7 +14,8 @@ At most ``AHEAD`` chunks per worker are submitted and not yet consumed, so a slo
 PostgreSQL COPY) holds a bounded number of finished chunks, whatever the input's size.
 
 Ctrl-C reaches every process of the terminal's process group. Workers ignore it (no traceback
-per worker); the main process gets ``KeyboardInterrupt``, stops the workers at once (their
+per worker: they start with SIGINT blocked, inherited from the main process, which blocks it
+while it starts one, and then ignore it); the main process gets ``KeyboardInterrupt``, stops the workers at once (their
 chunks were not stored: only the main process writes) and lets it propagate, so the caller can
 say what the batches committed before the interrupt stored.
 """
@@ -114,6 +115,23 @@ def read_chunk(task: tuple[list[str], str | None]) -> Chunk:
         gc.enable()
 
 
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """While a worker starts: SIGINT blocked, so the new process inherits the block (a Ctrl-C
+    during its start-up, before :func:`_quiet_worker` runs, would print a traceback). A signal
+    that arrives meanwhile stays pending and is delivered to this process on unblocking."""
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _quiet_worker() -> None:
     """Worker initializer: Ctrl-C is the main process's to handle (see the module docstring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -161,7 +179,7 @@ def read_parallel(tasks: Iterable[tuple[list[str], int]], workers: int, fingerpr
             return False
         folders, skipped = task
         if folders:
-            with _bare_main():  # a submission may start a worker
+            with _bare_main(), _sigint_blocked():  # a submission may start a worker
                 future = pool.submit(read_chunk, (folders, fingerprints))
         else:
             future = Future()
