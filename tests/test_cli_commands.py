@@ -73,7 +73,7 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("demo")
     db = f"duckdb:///{tmp / 'demo.duckdb'}"
     done = subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", db, "demo", "--out", str(tmp / "data"),
-                           "--runs-per-job", "40"], capture_output=True, text=True, timeout=600)
+                           "--runs-per-job", "40"], check=False, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     result = CliRunner().invoke(cli, ["--db", db, "runs", "--json"])
     runs = json.loads(result.stdout)
@@ -139,7 +139,7 @@ def split_md(line: str) -> list[str]:
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ciscope.cli", *args], capture_output=True, text=True, timeout=300,
+    return subprocess.run([sys.executable, "-m", "ciscope.cli", *args], check=False, capture_output=True, text=True, timeout=300,
                           env={**os.environ, **env})
 
 

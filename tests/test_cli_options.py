@@ -10,10 +10,9 @@ from pathlib import Path
 
 import click
 import pytest
+from runfolders import write_run
 
 from ciscope.cli import cli
-
-from runfolders import write_run
 
 
 def all_params() -> list[tuple[str, click.Parameter]]:
@@ -50,7 +49,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def ciscope(*args: str, db: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", db, *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", db, *args], check=False, capture_output=True, text=True,
                           timeout=120, env={**os.environ, "COLUMNS": "200"})
 
 

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from runfolders import write_run
 
 READ_COMMANDS = [("runs",), ("tests",), ("flaky",), ("clusters",), ("bugs",), ("unclassified",), ("summary",),
@@ -21,7 +20,7 @@ READ_COMMANDS = [("runs",), ("tests",), ("flaky",), ("clusters",), ("bugs",), ("
 
 
 def ciscope(*args: str, db: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", db, *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", db, *args], check=False, capture_output=True, text=True,
                           timeout=180, cwd=cwd, env={**os.environ, "COLUMNS": "200", **env})
 
 
@@ -76,7 +75,7 @@ def _can_mount_read_only() -> str:
     if shutil.which("unshare") is None or os.geteuid() != 0:
         return "needs root and unshare to make a read-only mount"
     probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs none /mnt && mount -o remount,ro /mnt"],
-                           capture_output=True)
+                           check=False, capture_output=True)
     return "" if probe.returncode == 0 else f"cannot make a read-only mount here: {probe.stderr.decode().strip()}"
 
 
@@ -92,7 +91,7 @@ def in_read_only_folder(folder: Path, mountpoint: Path, command: list[str], *, w
     if writable_file:
         steps.append(f"mount --bind {folder / writable_file} {mountpoint / writable_file}")
     script = " && ".join(steps) + ' && exec "$@"'
-    return subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", *command], capture_output=True, text=True,
+    return subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", *command], check=False, capture_output=True, text=True,
                           timeout=180, env={**os.environ, "COLUMNS": "200"})
 
 

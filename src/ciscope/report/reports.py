@@ -181,6 +181,10 @@ def _cells(statuses: list[int]) -> Text:
     return out
 
 
+def _status_at(index: int) -> Callable[[dict[str, Any]], int]:
+    return lambda row: row["statuses"][index]
+
+
 def grid(g: Any, *, all_rows: bool = False, width: int | None = None) -> View:
     """Rows of the grid ``g`` (:class:`ciscope.analysis.grid.Grid`): ``Overall`` and the tests
     that failed or flaked in a shown run, or every test with ``all_rows``. ``width`` limits the
@@ -190,7 +194,7 @@ def grid(g: Any, *, all_rows: bool = False, width: int | None = None) -> View:
     rows = [{"test": test, "statuses": row[:shown_runs]} for test, row in zip(g.tests, g.statuses)]
     kept = [r for r in rows if all_rows or r["test"] == "Overall" or FAILING.intersection(r["statuses"])]
     hidden = len(rows) - len(kept)
-    per_run = [field("test")] + [Column(column.build, column.build, lambda r, i=i: r["statuses"][i], right=True)
+    per_run = [field("test")] + [Column(column.build, column.build, _status_at(i), right=True)
                                  for i, column in enumerate(g.columns[:shown_runs])]
     columns = [field("test"), Column("statuses", "runs, newest left", key("statuses"), _cells, nowrap=True)]
     heading = (f"{g.name}: {len(g.tests)} rows × {len(g.columns)} runs"
