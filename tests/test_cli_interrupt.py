@@ -84,3 +84,24 @@ def test_ctrl_c_during_parallel_ingest(tree: Path, tmp_path: Path, delay: float)
                            check=False, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert f"{600 - runs} run(s) stored" in again.stderr and f"{runs} already stored" in again.stderr
+
+
+
+@pytest.mark.parametrize("method", ["query", "query_arrow", "execute"])
+def test_an_interrupted_duckdb_statement_is_a_keyboard_interrupt(method: str) -> None:
+    """DuckDB cancels an interrupted statement (Ctrl-C, or ``interrupt()`` as here) and raises an
+    ordinary exception (RuntimeError "Query interrupted" in DuckDB 2.0), which would be reported
+    as a store failure ("could not store N runs"). The store raises KeyboardInterrupt instead."""
+    import threading
+
+    from ciscope.store.duckdb import DuckDBStore
+
+    store = DuckDBStore("duckdb://:memory:")
+    timer = threading.Timer(0.5, store.con.interrupt)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            getattr(store, method)("SELECT count(*) FROM range(100000000000) a")
+    finally:
+        timer.cancel()
+        store.close()

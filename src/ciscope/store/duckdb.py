@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -45,6 +46,21 @@ def lock_holder(message: str) -> int | None:
     """The PID DuckDB names in a lock error ("Conflicting lock is held in … (PID 1234)"), if any."""
     found = _LOCK_HOLDER.search(message)
     return int(found.group(1)) if found else None
+
+
+@contextmanager
+def _interrupts() -> Iterator[None]:
+    """Ctrl-C during a statement: DuckDB cancels it and raises an ordinary exception
+    (``InterruptException``; DuckDB 2.0: ``RuntimeError("Query interrupted")``) that would read
+    as a store failure. It is the user's interrupt: raise KeyboardInterrupt."""
+    try:
+        yield
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    except RuntimeError as exc:
+        if str(exc) == "Query interrupted":
+            raise KeyboardInterrupt from None
+        raise
 
 
 class DuckDBStore(Store):
@@ -107,28 +123,20 @@ class DuckDBStore(Store):
                 time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
                 pause = min(pause * 2, 0.5)
 
-    # Ctrl-C during a statement: DuckDB cancels it and raises InterruptException, an ordinary
-    # Exception that would read as a store failure; it is the user's interrupt.
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        try:
+        with _interrupts():
             self.con.execute(sql, list(params))
-        except duckdb.InterruptException:
-            raise KeyboardInterrupt from None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
+        with _interrupts():
             return self.con.execute(sql, list(params)).fetchall()
-        except duckdb.InterruptException:
-            raise KeyboardInterrupt from None
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        try:
+        with _interrupts():
             relation = self.con.sql(sql, params=list(params) or None)
             if hasattr(relation, "to_arrow_table"):  # DuckDB >= 1.4 renamed arrow()
                 return relation.to_arrow_table()
             return relation.arrow()
-        except duckdb.InterruptException:
-            raise KeyboardInterrupt from None
 
     def append(self, table: str, data: pa.Table) -> None:
         self.con.register("_ciscope_append", data)
