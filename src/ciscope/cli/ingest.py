@@ -60,8 +60,9 @@ def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | N
             raise UsageError("ingest testgrid: give one or more TestGrid /table or /summary URLs or saved .json files")
     bare = BareRunOptions(job=job, build=build, started=_datetime(started), commit=commit,
                           branch=branch, variants=_variants(variants))
+    directory = obj.fingerprint_dir()  # a bad one is refused before the store is opened (or created)
     with stored_on_interrupt(obj.writable_store):
-        classifier = _classifier(obj, obj.fingerprint_dir())
+        classifier = _classifier(obj, directory)
         with progress_bar("ingesting runs") as update:
             report = run_ingest(obj.writable_store, paths, bare=bare, replace=replace, progress=update,
                                 classifier=classifier, workers=workers)
@@ -150,8 +151,9 @@ def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> Non
         truth = demo_module.generate(out, seed=seed, runs_per_job=runs_per_job, days=days, progress=update)
     stderr.print(f"wrote {sum(1 for _ in Path(out).rglob('started.json'))} run folders, {Path(out) / 'truth.json'} "
                  f"and {Path(out) / 'fingerprints'}/ (one file per known bug)")
+    directory = obj.fingerprint_dir() if obj.fingerprints else Path(out) / "fingerprints"
     with stored_on_interrupt(obj.writable_store):
-        classifier = _classifier(obj, obj.fingerprint_dir() if obj.fingerprints else Path(out) / "fingerprints")
+        classifier = _classifier(obj, directory)
         with progress_bar("ingesting runs") as update:
             report = run_ingest(obj.writable_store, [out], progress=update, classifier=classifier)
     stderr.print(
