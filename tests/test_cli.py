@@ -81,6 +81,7 @@ def test_every_command_has_help():
 
 def test_db_info(tmp_path):
     db = f"duckdb:///{tmp_path / 'c.duckdb'}"
+    assert run_cli("db", "migrate", db=db).returncode == 0  # read commands never create a store
     info = json.loads(run_cli("db", "info", "--json", db=db).stdout)
     assert info["engine"] == "duckdb" and info["schema_version"] >= 1
     assert info["rows"] == {"jobs": 0, "runs": 0, "test_results": 0, "test_verdicts": 0}

@@ -87,11 +87,11 @@ def test_fingerprints_check_and_directory_errors(tmp_path):
     assert env.returncode == 0 and json.loads(env.stdout)["classified"] == 2
 
 
-def test_flaky_and_regressions_include_known_flag(tmp_path):
+def test_flaky_exclude_known_and_regressions_include_known_flags(tmp_path):
     setup(tmp_path)
     assert cli("ingest", "data", cwd=tmp_path).returncode == 0
-    for command in ("flaky", "regressions"):
+    for command, flag in (("flaky", "--exclude-known"), ("regressions", "--include-known")):
         plain = cli(command, "--json", cwd=tmp_path)
-        known = cli(command, "--json", "--include-known", cwd=tmp_path)
+        known = cli(command, "--json", flag, cwd=tmp_path)
         assert plain.returncode == 0 and known.returncode == 0, (plain.stderr, known.stderr)
         assert isinstance(json.loads(known.stdout), list)

@@ -55,6 +55,7 @@ def test_fingerprint_check_without_history_imports_nothing_heavy(tmp_path: Path)
 
 def test_a_command_that_reads_the_store_still_works(tmp_path: Path) -> None:
     """The store is imported when a command needs it (the probe itself can see it)."""
+    assert imported("--db", f"duckdb:///{tmp_path / 'x.duckdb'}", "db", "migrate")["code"] == 0  # read commands never create a store
     result = imported("--db", f"duckdb:///{tmp_path / 'x.duckdb'}", "runs", "--json")
     assert result["code"] == 0
     assert "pyarrow" in result["heavy"]  # type: ignore[operator]

@@ -133,7 +133,7 @@ def test_cluster_json_shape_and_record_types():
                                     "normalized", "suggested_fingerprint"]
     assert only.first_seen is None and only.members == [("r1", "j", "t", None)]
     stamped = cluster(failures(["Error: boom 42"]))[0].to_dict()
-    assert stamped["first_seen"] == "2026-01-01T00:00:00+00:00"
+    assert stamped["first_seen"] == datetime(2026, 1, 1, tzinfo=timezone.utc)  # the JSON writer adds the Z
     assert cluster([]) == []
 
 

@@ -535,7 +535,7 @@ def test_clusters_of_unexplained_failures_with_suggested_fingerprints(store, tmp
     assert (deploy["size"], deploy["runs"], deploy["tests"], deploy["jobs"]) == (4, 4, 1, 1)
     assert refused["top_tests"] == [{"test": "[sig-net] dial", "failures": 6}, {"test": "[sig-node] kubelet", "failures": 2}]
     assert (refused["job_names"], refused["latest_run"]) == ([JOB], {"job": JOB, "build": "6"})
-    assert (deploy["first_seen"], deploy["last_seen"]) == (at(1).isoformat(), at(4).isoformat())
+    assert (deploy["first_seen"], deploy["last_seen"]) == (at(1), at(4))
     assert refused["example"] == DIAL_TEXTS[0] and deploy["example"] == DEPLOY_TEXTS[0]
     for item, members, others in ((refused, DIAL_TEXTS, DEPLOY_TEXTS), (deploy, DEPLOY_TEXTS, DIAL_TEXTS)):
         pattern = re.compile(item["suggested_fingerprint"])

@@ -208,11 +208,11 @@ class Cluster:
     group_ids: list[str] = field(default_factory=list)  # cluster_key of every merged group, id first
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape (``members`` left out; times as ISO 8601 when they are datetimes)."""
-        def iso(value: Any) -> Any:
-            return value.isoformat() if hasattr(value, "isoformat") else value
+        """The JSON shape (``members`` left out). Times stay as they are (datetimes from the
+        store, naive UTC): the JSON writer renders them as ISO 8601 with ``Z`` like every other
+        time, and tables format them."""
         return {"id": self.id, "size": self.size, "runs": self.runs, "tests": self.tests, "jobs": self.jobs,
-                "first_seen": iso(self.first_seen), "last_seen": iso(self.last_seen), "example": self.example,
+                "first_seen": self.first_seen, "last_seen": self.last_seen, "example": self.example,
                 "normalized": self.normalized, "suggested_fingerprint": self.suggested_fingerprint}
 
 

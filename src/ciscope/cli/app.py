@@ -1,9 +1,15 @@
 """The ``ciscope`` command group, its shared options and output helpers. Thin: parse arguments, call one library function, render.
 
-Data goes to stdout (tables, or JSON with ``--json``); messages and progress to stderr.
+Data goes to stdout (a table, JSON, CSV or Markdown: ``--format``, rendered from the report's
+column spec in :mod:`ciscope.report.reports`); messages and progress to stderr, never hard-wrapped.
 
-Exit codes: 0 success; 1 unexpected error; 2 usage error (bad option, unknown engine);
-3 some input was refused (the rest was stored; each refusal is listed); 4 store error.
+Exit codes: 0 success; 1 unexpected error; 2 usage error (bad option, unknown engine, an output
+file that cannot be written); 3 some input was refused (the rest was stored; each refusal is
+listed); 4 store error (no store, locked past --wait, schema too old, not writable);
+130 interrupted (Ctrl-C).
+
+Read commands open the store read-only (:attr:`Context.store`: it must exist, is never created
+nor migrated); only ingest, demo, reclassify and db migrate write (:attr:`Context.writable_store`).
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
@@ -30,13 +37,17 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import __version__
-from ..errors import CiscopeError
+from ..errors import CiscopeError, UsageError
+from ..report.table import FORMATS, View, print_table, write_csv, write_markdown
 from ..store import DEFAULT_URL
 
 if TYPE_CHECKING:
     from ..store.base import Store
 
-stderr = Console(stderr=True, highlight=False)
+# soft_wrap: a message is one line however long (a path is never split across lines)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+DEFAULT_WAIT = 60.0
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _out() -> Console:
@@ -77,11 +88,18 @@ def progress_bar(label: str) -> Iterator[Any]:
 
 
 class Context:
-    def __init__(self, db: str, fingerprints: str | None = None, fingerprints_from_env: bool = False) -> None:
+    """What every command gets: the store (read-only or writable), the fingerprint directory,
+    and the output format chosen with ``--format``/``--json``."""
+
+    def __init__(self, db: str, fingerprints: str | None = None, fingerprints_from_env: bool = False,
+                 wait: float = DEFAULT_WAIT) -> None:
         self.db = db
         self.fingerprints = fingerprints
         self.fingerprints_from_env = fingerprints_from_env  # errors then name CISCOPE_FINGERPRINTS
+        self.wait = wait
+        self.format = "table"
         self._store: Store | None = None
+        self._writable: Store | None = None
 
     def fingerprint_dir(self) -> Path | None:
         """--fingerprints, else CISCOPE_FINGERPRINTS, else ./fingerprints when it exists."""
@@ -89,18 +107,50 @@ class Context:
 
         return fingerprint_dir(None if self.fingerprints_from_env else self.fingerprints)
 
+    @staticmethod
+    def _waiting(message: str) -> None:
+        stderr.print(message, markup=False)
+
     @property
     def store(self) -> Store:
+        """The store for reading: it must exist (else "no store at …", exit 4); a DuckDB file
+        is opened read-only; no migration runs. The writable store when one is open."""
+        if self._writable is not None:
+            return self._writable
         if self._store is None:
             # pyarrow and numpy: imported only by commands that use the store
             from ..store.base import connect
 
-            self._store = connect(self.db)
+            self._store = connect(self.db, read_only=True, wait=self.wait, on_wait=self._waiting)
         return self._store
 
+    @property
+    def writable_store(self) -> Store:
+        """The store for writing: created (with its folder) when missing, migrated."""
+        if self._writable is None:
+            if self._store is not None:  # DuckDB: one process opens a file one way only
+                self._store.close()
+                self._store = None
+            from ..store.base import connect
+
+            self._writable = connect(self.db, wait=self.wait, on_wait=self._waiting)
+        return self._writable
+
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+        for store in (self._store, self._writable):
+            if store is not None:
+                store.close()
+        self._store = self._writable = None
+
+    def show(self, view: View) -> None:
+        """Write a report's view to stdout in the chosen format (table, csv or markdown)."""
+        if self.format == "csv":
+            write_csv(view, sys.stdout)
+        elif self.format == "markdown":
+            write_markdown(view, sys.stdout)
+        else:
+            print_table(view, _out())
+        sys.stdout.flush()
 
 
 setup_tests_option = click.option(
@@ -109,6 +159,46 @@ setup_tests_option = click.option(
     "('' turns the rule off). Default: Sippy's install/infrastructure tests (see docs/flakes.md).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Write JSON to stdout instead of a table.")
 job_option = click.option("--job", help="Only this job.")
+
+
+def format_option(command: F) -> F:
+    """``--format table|json|csv|markdown`` and ``--json`` (the alias of ``--format json``).
+    The command still receives ``as_json``; the format is in :attr:`Context.format`, which
+    :meth:`Context.show` follows."""
+
+    @click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+                  help="Output: table (default), json, csv (the main table) or markdown.")
+    @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+    @functools.wraps(command)
+    def wrapper(*args: Any, output_format: str | None, as_json: bool, **kwargs: Any) -> Any:
+        if as_json and output_format not in (None, "json"):
+            raise UsageError(f"--json and --format {output_format} contradict each other: give one")
+        chosen = "json" if as_json else output_format or "table"
+        context = click.get_current_context().find_object(Context)
+        if context is not None:
+            context.format = chosen
+        return command(*args, as_json=chosen == "json", **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def output_file(param: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A click callback for an option naming a file to write: its folder must exist and be
+    writable (checked before any work; a usage error, exit 2)."""
+
+    def check(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        folder = os.path.dirname(os.path.abspath(value))
+        if os.path.isdir(value):
+            raise click.BadParameter(f"{value}: is a folder; give a file name", param_hint=param)
+        if not os.path.isdir(folder):
+            raise click.BadParameter(f"{value}: no folder {folder}", param_hint=param)
+        if not os.access(folder, os.W_OK):
+            raise click.BadParameter(f"{value}: folder {folder} is not writable", param_hint=param)
+        return value
+
+    return check
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -125,14 +215,25 @@ job_option = click.option("--job", help="Only this job.")
     type=click.Path(path_type=str),
     help="Fingerprint directory (one YAML file per known bug). Env: CISCOPE_FINGERPRINTS. Default: ./fingerprints when it exists.",
 )
+@click.option(
+    "--wait",
+    envvar="CISCOPE_WAIT",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_WAIT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for a DuckDB store another process has open for writing (0: fail at once). "
+         "`ciscope serve` shares one store between many clients. Env: CISCOPE_WAIT.",
+)
 @click.version_option(__version__, prog_name="ciscope")
 @click.pass_context
-def cli(ctx: click.Context, db: str, fingerprints: str | None) -> None:
+def cli(ctx: click.Context, db: str, fingerprints: str | None, wait: float) -> None:
     """ciscope: is it me, a known bug, a flake, or a regression?
 
     Ingest CI job runs and test results, keep their history, and ask it questions.
     """
-    context = Context(db, fingerprints, ctx.get_parameter_source("fingerprints") is click.core.ParameterSource.ENVIRONMENT)
+    context = Context(db, fingerprints, ctx.get_parameter_source("fingerprints") is click.core.ParameterSource.ENVIRONMENT,
+                      wait)
     ctx.obj = context
     ctx.call_on_close(context.close)
 
@@ -194,6 +295,7 @@ def window_options(*, days: bool = True) -> Callable[[Callable[..., Any]], Calla
 
 
 
+# helpers of the commands not yet written as report views (disruption, serve)
 def _add_row(table: Table, *values: Any) -> None:
     """Add a row whose strings are data, not markup: test names like "[sig-network] …"
     would otherwise be eaten as rich markup tags."""
@@ -210,24 +312,16 @@ def _fmt_time(value: datetime | str | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
-def _sparkline(counts: list[int], width: int) -> str:
-    """Counts folded into ``width`` buckets, drawn with block characters."""
-    if not counts:
-        return ""
-    step = max(1, -(-len(counts) // width))
-    sums = [sum(counts[i:i + step]) for i in range(0, len(counts), step)]
-    top = max(sums) or 1
-    blocks = " ▁▂▃▄▅▆▇█"
-    return "".join(blocks[min(8, -(-v * 8 // top))] for v in sums)
-
-
 def main() -> None:
     """Console entry point: render ciscope errors as one clear line and an exit code."""
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        stderr.print("aborted")
-        sys.exit(1)
+    except click.exceptions.Abort:  # click turns Ctrl-C into Abort
+        stderr.print("interrupted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .app import Context, _out, cli, emit_json, json_option, stderr
+from ..report import reports
+from .app import Context, cli, emit_json, format_option, stderr
 
 
 @cli.group()
@@ -15,10 +16,11 @@ def db() -> None:
 @db.command()
 @click.pass_obj
 def migrate(obj: Context) -> None:
-    """Bring the schema up to date (every command does this on connect)."""
+    """Bring the schema up to date (ingest, demo and reclassify do this on connect; read
+    commands never change the schema and ask for this command when it is older than the code)."""
     from ..store.base import connect
 
-    store = connect(obj.db, migrate=False)
+    store = connect(obj.db, migrate=False, wait=obj.wait, on_wait=obj._waiting)
     try:
         applied = store.migrate()
         stderr.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
@@ -28,7 +30,7 @@ def migrate(obj: Context) -> None:
 
 
 @db.command()
-@json_option
+@format_option
 @click.pass_obj
 def info(obj: Context, as_json: bool) -> None:
     """Engine, schema version and row counts."""
@@ -38,4 +40,4 @@ def info(obj: Context, as_json: bool) -> None:
     if as_json:
         emit_json(value)
     else:
-        _out().print(value)
+        obj.show(reports.db_info(value))

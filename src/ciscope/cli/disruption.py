@@ -240,7 +240,7 @@ def record(obj: Context, baseline_specs: tuple[str, ...], days: int, alert_days:
     regressions. Re-running replaces them; a test the run's own junit already has is left alone."""
     from ..analysis.disruption_store import record_verdicts
 
-    report = record_verdicts(obj.store, baselines=baseline_specs or ("store",), days=days, alert_days=alert_days)
+    report = record_verdicts(obj.writable_store, baselines=baseline_specs or ("store",), days=days, alert_days=alert_days)
     if as_json:
         emit_json(dataclasses.asdict(report))
         return

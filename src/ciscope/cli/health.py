@@ -5,19 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.table import Table
 
 from ..errors import UsageError
 from ..queries.window import Window
+from ..report import reports
 from .app import (
     Context,
-    _add_row,
-    _fmt_time,
-    _out,
-    _pct,
     cli,
     emit_json,
-    json_option,
+    format_option,
     setup_tests_option,
     stderr,
     window_options,
@@ -26,8 +22,8 @@ from .app import (
 
 @cli.command()
 @window_options()
-@click.option("--limit", type=int, help="At most N runs (newest first).")
-@json_option
+@click.option("--limit", type=click.IntRange(min=1), help="At most N runs (newest first).")
+@format_option
 @click.pass_obj
 def runs(obj: Context, window: Window, limit: int | None, as_json: bool) -> None:
     """List runs, newest first."""
@@ -37,18 +33,12 @@ def runs(obj: Context, window: Window, limit: int | None, as_json: bool) -> None
     if as_json:
         emit_json(rows)
         return
-    table = Table()
-    for column in ("job", "build", "status", "started_at", "commit", "tests", "failed_tests", "flaked_tests"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        _add_row(table, row["job"], row["build"], row["status"], _fmt_time(row["started_at"]),
-                      (row["commit"] or "")[:12], str(row["tests"]), str(row["failed_tests"]), str(row["flaked_tests"]))
-    _out().print(table)
+    obj.show(reports.runs(rows))
 
 
 @cli.command()
 @window_options()
-@json_option
+@format_option
 @click.pass_obj
 def tests(obj: Context, window: Window, as_json: bool) -> None:
     """Per (job, test): runs, passed, failed, flaked, skipped, pass/working/flake rates."""
@@ -58,13 +48,7 @@ def tests(obj: Context, window: Window, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    table = Table()
-    for column in ("job", "test", "runs", "passed", "failed", "flaked", "skipped", "pass", "working", "flake"):
-        table.add_column(column, overflow="fold", justify="left" if column in ("job", "test") else "right")
-    for r in rows:
-        _add_row(table, r["job"], r["test"], *(str(r[k]) for k in ("runs", "passed", "failed", "flaked", "skipped")),
-                      *(_pct(r[k]) for k in ("pass_rate", "working_rate", "flake_rate")))
-    _out().print(table)
+    obj.show(reports.tests(rows))
 
 @cli.command()
 @window_options()
@@ -76,7 +60,7 @@ def tests(obj: Context, window: Window, as_json: bool) -> None:
 @click.option("--exclude-known", is_flag=True,
               help="Leave out failures explained by known-bug fingerprints (tests that flake only because of a known bug disappear).")
 @setup_tests_option
-@json_option
+@format_option
 @click.pass_obj
 def flaky(obj: Context, window: Window, show_all: bool, min_runs: int, min_flakes: int,
           exclude_known: bool, setup_tests: str, as_json: bool) -> None:
@@ -96,14 +80,7 @@ def flaky(obj: Context, window: Window, show_all: bool, min_runs: int, min_flake
     if as_json:
         emit_json(rows)
         return
-    table = Table()
-    for column in ("job", "test", "runs", "flaked", "same commit", "isolated fails", "flip score", "flake rate", "last flake", "verdict"):
-        table.add_column(column, overflow="fold", justify="left" if column in ("job", "test", "verdict", "last flake") else "right")
-    for r in rows:
-        _add_row(table, r["job"], r["test"], str(r["runs"]), str(r["flaked"]), str(r["same_commit_flips"]),
-                      str(r["isolated_failures"]), f"{r['flip_score']:.1f}", _pct(r["flake_rate"]),
-                      _fmt_time(r["last_flake"]), r["verdict"])
-    _out().print(table)
+    obj.show(reports.flaky(rows))
 
 
 @cli.command()
@@ -111,13 +88,13 @@ def flaky(obj: Context, window: Window, show_all: bool, min_runs: int, min_flake
 @click.option("--basis-days", default=30, show_default=True, type=click.IntRange(min=1), help="Basis window length, before the sample.")
 @click.option("--sample-days", default=7, show_default=True, type=click.IntRange(min=1),
               help="Sample window length, ending at --until or now (the newest run).")
-@click.option("--confidence", default=0.95, show_default=True, help="Fisher exact test confidence.")
-@click.option("--pity", default=5.0, show_default=True, help="Pass-rate drop (points) always tolerated.")
-@click.option("--min-failures", default=3, show_default=True, help="Sample failures needed to report.")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95, show_default=True, help="Fisher exact test confidence.")
+@click.option("--pity", type=click.FloatRange(0, 100), default=5.0, show_default=True, help="Pass-rate drop (points) always tolerated.")
+@click.option("--min-failures", type=click.IntRange(min=1), default=3, show_default=True, help="Sample failures needed to report.")
 @click.option("--plain-fisher", is_flag=True, help="Sippy's plain level for every test: no correction for tests that already failed in the basis.")
 @click.option("--include-known", is_flag=True, help="Count failures explained by known-bug fingerprints too (left out by default).")
 @setup_tests_option
-@json_option
+@format_option
 @click.pass_obj
 def regressions(obj: Context, window: Window, basis_days: int, sample_days: int, confidence: float,
                 pity: float, min_failures: int, plain_fisher: bool, include_known: bool, setup_tests: str,
@@ -137,15 +114,7 @@ def regressions(obj: Context, window: Window, basis_days: int, sample_days: int,
     if as_json:
         emit_json(rows)
         return
-    table = Table()
-    for column in ("job", "test", "status", "basis", "sample", "p", "first bad build", "first bad commit"):
-        table.add_column(column, overflow="fold")
-    for r in rows:
-        _add_row(table, r["job"], r["test"], r["status"],
-                      f"{_pct(r['basis']['pass_rate'])} of {r['basis']['runs']}",
-                      f"{_pct(r['sample']['pass_rate'])} of {r['sample']['runs']}",
-                      f"{r['p_value']:.2g}", r["first_bad_build"] or "-", (r["first_bad_commit"] or "-")[:12])
-    _out().print(table)
+    obj.show(reports.regressions(rows))
 
 
 def _infra(setup_tests: str | None) -> Any:

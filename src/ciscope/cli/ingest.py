@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from ..errors import UsageError
 from ..model import RunStatus
+from ..report import reports
+from ..report.table import Column, Section, View, pct, print_table
 from .app import (
     Context,
-    _add_row,
     _datetime,
     _out,
-    _pct,
     _variants,
     cli,
     emit_json,
@@ -72,11 +72,36 @@ def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | N
     bare = BareRunOptions(job=job, build=build, started=_datetime(started), commit=commit,
                           branch=branch, variants=_variants(variants), status=RunStatus(status) if status else None,
                           run_per=run_per)
-    classifier = _classifier(obj, obj.fingerprint_dir())
-    with progress_bar("ingesting runs") as update:
-        report = run_ingest(obj.store, paths, bare=bare, replace=replace, progress=update, classifier=classifier,
-                            workers=workers)
+    directory = obj.fingerprint_dir()  # a bad one is refused before the store is opened (or created)
+    with stored_on_interrupt(obj.writable_store):
+        classifier = _classifier(obj, directory)
+        with progress_bar("ingesting runs") as update:
+            report = run_ingest(obj.writable_store, paths, bare=bare, replace=replace, progress=update,
+                                classifier=classifier, workers=workers)
     _finish_ingest(report, as_json)
+
+
+def _run_count(store: Store) -> int:
+    return int(store.query("SELECT count(*) FROM runs")[0][0])
+
+
+@contextmanager
+def stored_on_interrupt(store: Store) -> Iterator[None]:
+    """Ctrl-C while writing: roll back the batch in progress and exit 130 with one line saying
+    what the batches committed before the interrupt stored (each batch is one transaction)."""
+    before = _run_count(store)
+    try:
+        yield
+    except KeyboardInterrupt:
+        with suppress(Exception):  # no transaction was open: nothing to undo
+            store.rollback()
+        try:
+            stored = f"{_run_count(store) - before} new run(s) stored"
+        except Exception:  # noqa: BLE001 - the connection did not survive: say what is certain
+            stored = "the batches committed before it are stored"
+        stderr.print(f"interrupted: {stored} (batches committed before the interrupt); nothing of the batch in "
+                     "progress was stored. Run the same command again to go on: stored runs are skipped.")
+        sys.exit(130)
 
 
 def _classifier(obj: Context, directory: Path | None, *, implicit: bool | None = None) -> Any:
@@ -89,7 +114,7 @@ def _classifier(obj: Context, directory: Path | None, *, implicit: bool | None =
     if implicit is None:
         implicit = obj.fingerprints is None or obj.fingerprints_from_env
     with progress_bar("re-classifying history") as update:
-        classifier, done, rejected = prepare(obj.store, directory, progress=update, implicit=implicit)
+        classifier, done, rejected = prepare(obj.writable_store, directory, progress=update, implicit=implicit)
     for r in rejected:
         stderr.print(f"[yellow]fingerprint skipped[/yellow] {escape(r['file'])}: {escape(r['error'])}"
                      + (f" (hint: {escape(r['hint'])})" if r.get("hint") else ""))
@@ -135,10 +160,10 @@ def _finish_ingest(report: Any, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--seed", default=1, show_default=True, help="Random seed: the same seed gives the same history.")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Random seed: the same seed gives the same history.")
 @click.option("--out", default="demo-data", show_default=True, type=click.Path(path_type=str), help="Folder to write the run folders and truth.json into.")
-@click.option("--runs-per-job", default=200, show_default=True, help="Runs per job.")
-@click.option("--days", default=30, show_default=True, help="Days of history, ending today.")
+@click.option("--runs-per-job", type=click.IntRange(min=1), default=200, show_default=True, help="Runs per job.")
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="Days of history, ending today.")
 @click.pass_obj
 def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> None:
     """Write a realistic synthetic CI history (with its ground truth), ingest it, summarize it."""
@@ -149,19 +174,20 @@ def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> Non
         truth = demo_module.generate(out, seed=seed, runs_per_job=runs_per_job, days=days, progress=update)
     stderr.print(f"wrote {sum(1 for _ in Path(out).rglob('started.json'))} run folders, {Path(out) / 'truth.json'} "
                  f"and {Path(out) / 'fingerprints'}/ (one file per known bug)")
-    classifier = _classifier(obj, obj.fingerprint_dir() if obj.fingerprints else Path(out) / "fingerprints",
-                             implicit=bool(obj.fingerprints_from_env))
-    with progress_bar("ingesting runs") as update:
-        report = run_ingest(obj.store, [out], progress=update, classifier=classifier)
+    directory = obj.fingerprint_dir() if obj.fingerprints else Path(out) / "fingerprints"
+    with stored_on_interrupt(obj.writable_store):
+        classifier = _classifier(obj, directory, implicit=bool(obj.fingerprints_from_env))
+        with progress_bar("ingesting runs") as update:
+            report = run_ingest(obj.writable_store, [out], progress=update, classifier=classifier)
     stderr.print(
         f"{report.runs} run(s) stored, {report.skipped} already stored, {report.pending} pending; "
         f"{report.results} test results in {report.seconds:.1f} s into {obj.db}; "
         f"{report.classified} run(s) matched known bugs"
     )
-    _print_summary(obj.store, truth)
+    _print_summary(obj.writable_store, truth)
     from .disruption import demo_summary
 
-    demo_summary(obj.store, truth)
+    demo_summary(obj.writable_store, truth)
     if report.refused:
         for refused in report.refused:
             stderr.print(f"[red]refused[/red] {escape(refused.path)}: {escape(refused.reason)}")
@@ -169,73 +195,57 @@ def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> Non
 
 
 def _print_summary(store: Store, truth: dict[str, Any]) -> None:
-    """What the demo shows: TestGrid status per job, flaky tests, regressions — each
-    checked against the demo's ground truth."""
+    """What the demo shows: TestGrid status per job, flaky tests, regressions, known bugs and
+    failure clusters — each checked against the demo's ground truth, with the columns of the
+    commands that show them (:mod:`ciscope.report.reports`)."""
     from ..analysis.flakes import flaky_tests
     from ..analysis.regressions import regressions
     from ..analysis.summary import job_summaries
+    from ..analysis.triage import bugs, failure_clusters, unclassified
 
-    out = _out()
-    table = Table(title="jobs (TestGrid tab summary)", title_justify="left")
-    for column in ("job", "runs", "status", "recent columns", "alerts"):
-        table.add_column(column, overflow="fold")
+    def planted(truth_keys: Any) -> Column:
+        return Column("planted", "planted?", lambda r: "yes" if (r["job"], r["test"]) in truth_keys else "no")
+
+    def pick(columns: list[Column], *names: str) -> list[Column]:
+        return [c for c in columns if c.name in names]
+
     counts = dict(store.query("SELECT job, count(*) FROM runs GROUP BY job"))
-    colors = {"PASSING": "green", "FLAKY": "magenta", "FAILING": "red", "BROKEN": "red", "STALE": "yellow"}
-    for row in job_summaries(store):
-        _add_row(table, row["job"], counts.get(row["job"], 0),
-                 Text(row["overall_status"], style=colors.get(row["overall_status"], "")), row["status"], len(row["alerts"]))
-    out.print(table)
+    runs_column = Column("runs", "runs", lambda r: counts.get(r["job"], 0), right=True)
+    sections = [Section(reports.SUMMARY[:1] + [runs_column] + reports.SUMMARY[1:3]
+                        + [Column("alerts", "alerts", lambda r: len(r["alerts"]), right=True)],
+                        job_summaries(store), "jobs (TestGrid tab summary)")]
 
     flaky = flaky_tests(store, only_flaky=True)
     truth_flaky = {(f["job"], f["test"]) for f in truth.get("flaky", [])}
     found = {(r["job"], r["test"]) for r in flaky}
-    table = Table(title=f"flaky tests: {len(flaky)} found; {len(found & truth_flaky)} of {len(truth_flaky)} "
-                        f"planted flakes, {len(found - truth_flaky)} others (top 10 by failed runs caused)",
-                  title_justify="left")
-    for column in ("job", "test", "runs", "flaked", "isolated fails", "flip score", "planted?"):
-        table.add_column(column, overflow="fold")
-    for r in flaky[:10]:
-        _add_row(table, r["job"], r["test"], r["runs"], r["flaked"], r["isolated_failures"], f"{r['flip_score']:.1f}",
-                 "yes" if (r["job"], r["test"]) in truth_flaky else "no")
-    out.print(table)
+    sections.append(Section(
+        pick(reports.FLAKY, "job", "test", "runs", "flaked", "isolated_failures", "flip_score") + [planted(truth_flaky)],
+        flaky[:10], f"flaky tests: {len(flaky)} found; {len(found & truth_flaky)} of {len(truth_flaky)} planted flakes, "
+                    f"{len(found - truth_flaky)} others (top 10 by failed runs caused)"))
 
     found_reg = regressions(store)
     truth_reg = {(r["job"], r["test"]): r["first_bad_build"] for r in truth.get("regressions", [])}
     exact = sum(1 for r in found_reg if truth_reg.get((r["job"], r["test"])) == r["first_bad_build"])
-    table = Table(title=f"regressions: {len(found_reg)} found; {exact} of {len(truth_reg)} planted ones with the exact first bad build",
-                  title_justify="left")
-    for column in ("job", "test", "status", "basis", "sample", "first bad build", "planted?"):
-        table.add_column(column, overflow="fold")
-    for r in found_reg[:10]:
-        key = (r["job"], r["test"])
-        _add_row(table, r["job"], r["test"], r["status"], _pct(r["basis"]["pass_rate"]), _pct(r["sample"]["pass_rate"]),
-                 r["first_bad_build"] or "-", "yes" if key in truth_reg else "no")
-    out.print(table)
-    _print_known(store, truth)
-    stderr.print("next: ciscope runs | tests | flaky | regressions | summary | grid JOB | bugs | unclassified | clusters"
-                 " | triage BUILD  (add --json for data)")
+    sections.append(Section(
+        pick(reports.REGRESSIONS, "job", "test", "status", "basis_pass_rate", "sample_pass_rate", "first_bad_build")
+        + [planted(truth_reg)], found_reg[:10],
+        f"regressions: {len(found_reg)} found; {exact} of {len(truth_reg)} planted ones with the exact first bad build"))
 
-
-def _print_known(store: Store, truth: dict[str, Any]) -> None:
-    """Known bugs and failure clusters, checked against the demo's ground truth."""
-    from ..analysis.triage import bugs, failure_clusters, unclassified
-
-    out = _out()
     rate = unclassified(store)
-    found = bugs(store)
-    table = Table(title=f"known bugs: {rate['classified']} of {rate['failed_runs']} failed runs classified "
-                        f"({_pct(rate['classification_rate'])})", title_justify="left")
-    for column in ("bug", "title", "failed runs", "last 7 d", "jobs"):
-        table.add_column(column, overflow="fold")
-    for b in found:
-        _add_row(table, b["bug"], b["title"], b["hits"]["all"], b["hits"]["7d"], len(b["jobs"]))
-    out.print(table)
+    found_bugs = bugs(store)
+    sections.append(Section(
+        [reports.field("bug"), reports.field("title"),
+         Column("hits_all", "failed runs", lambda b: b["hits"]["all"], right=True),
+         Column("hits_7d", "last 7 d", lambda b: b["hits"]["7d"], right=True),
+         Column("jobs", "jobs", lambda b: len(b["jobs"]), right=True)], found_bugs,
+        f"known bugs: {rate['classified']} of {rate['failed_runs']} failed runs classified "
+        f"({pct(rate['classification_rate'])})"))
     clusters = failure_clusters(store, top=8)
     families = truth.get("unknown_families", {})
-    table = Table(title=f"unexplained failures: {clusters['failures']} in {clusters['clusters']} clusters "
-                        f"(demo planted {len(families)} unknown families; top {clusters['shown']})", title_justify="left")
-    for column in ("cluster", "size", "runs", "tests", "example", "suggested fingerprint"):
-        table.add_column(column, overflow="fold")
-    for c in clusters["items"]:
-        _add_row(table, c["id"], c["size"], c["runs"], c["tests"], c["example"][:100], c["suggested_fingerprint"] or "-")
-    out.print(table)
+    sections.append(Section(
+        pick(reports.CLUSTERS, "id", "size", "runs", "tests", "example", "suggested_fingerprint"), clusters["items"],
+        f"unexplained failures: {clusters['failures']} in {clusters['clusters']} clusters "
+        f"(demo planted {len(families)} unknown families; top {clusters['shown']})"))
+    print_table(View(sections), _out())
+    stderr.print("next: ciscope runs | tests | flaky | regressions | summary | grid JOB | bugs | unclassified | clusters"
+                 " | triage BUILD  (add --format json|csv|markdown for data)")

@@ -8,18 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from ..errors import UsageError
+from ..report import reports
 from .app import (
     Context,
-    _add_row,
-    _fmt_time,
     _out,
-    _pct,
-    _sparkline,
     cli,
     emit_json,
+    format_option,
     job_option,
     json_option,
     progress_bar,
@@ -121,8 +118,8 @@ def reclassify(obj: Context, full: bool, as_json: bool) -> None:
     for r in rejected:
         stderr.print(f"[yellow]fingerprint skipped[/yellow] {escape(r['file'])}: {escape(r['error'])}")
     with progress_bar("re-classifying history") as update:
-        report = run_reclassify(obj.store, fps, full=full, progress=update)
-    refresh_titles(obj.store, fps)
+        report = run_reclassify(obj.writable_store, fps, full=full, progress=update)
+    refresh_titles(obj.writable_store, fps)
     if as_json:
         emit_json({**report.as_dict(), "rejected": rejected})
     stderr.print(_reclassify_line(report) if not report.nothing_to_do else
@@ -136,7 +133,7 @@ def reclassify(obj: Context, full: bool, as_json: bool) -> None:
 @cli.command()
 @click.argument("ref")
 @job_option
-@json_option
+@format_option
 @click.pass_obj
 def triage(obj: Context, ref: str, job: str | None, as_json: bool) -> None:
     """What made run REF fail (a build id, JOB/BUILD, or a run_id): known bugs with evidence,
@@ -147,35 +144,23 @@ def triage(obj: Context, ref: str, job: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    out = _out()
-    out.print(f"[bold]{result['job']}[/bold] {result['build']}: {result['status']}"
-              + (f", commit {result['commit'][:12]}" if result["commit"] else ""))
-    table = Table(title=f"{len(result['failures'])} failed test(s)", title_justify="left")
-    for column in ("test", "bugs", "evidence / message"):
-        table.add_column(column, overflow="fold")
-    for f in result["failures"]:
-        ev = f["evidence"][0] if f["evidence"] else None
-        _add_row(table, f["test"], ", ".join(f["bugs"]) or "unexplained",
-                 f"{ev['file']}:{ev['line']}: {ev['text']}" if ev else f["message"])
-    if result["failures"]:
-        out.print(table)
-    for e in result["run_evidence"]:
-        out.print(f"  {e['bug']}: {e['file']}:{e['line']}: {e['text']}", markup=False)
-    if result.get("log_reason"):
-        lr = result["log_reason"]
-        out.print(f"failure lines of {lr['file']} (lines {lr['start']}-{lr['end']}):", markup=False)
-        for line in lr["text"].splitlines():
-            out.print(f"  {line}", markup=False, highlight=False)
-    for r in result.get("incomplete") or []:
-        out.print(f"incomplete: {r['reason']}", markup=False)
-    out.print(f"advice: {result['advice']}", markup=False)
+    obj.show(reports.triage(result))
+    if obj.format == "table":  # the failure lines of a log-only run, and what was left out
+        out = _out()
+        if result.get("log_reason"):
+            lr = result["log_reason"]
+            out.print(f"failure lines of {lr['file']} (lines {lr['start']}-{lr['end']}):", markup=False)
+            for line in lr["text"].splitlines():
+                out.print(f"  {line}", markup=False, highlight=False)
+        for r in result.get("incomplete") or []:
+            out.print(f"incomplete: {r['reason']}", markup=False)
 
 
 @cli.command()
 @click.option("--days", default=10, show_default=True, type=click.IntRange(min=1),
               help="Length of the hourly series (and of the ranking window), ending at --until or now.")
 @window_options(days=False)
-@json_option
+@format_option
 @click.pass_obj
 def bugs(obj: Context, days: int, window: Window, as_json: bool) -> None:
     """Known bugs by hits: distinct failed runs in the last 24 h, 7 d, 10 d and all time."""
@@ -185,19 +170,12 @@ def bugs(obj: Context, days: int, window: Window, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    table = Table(title=f"known bugs ({len(result)})", title_justify="left")
-    for column in ("bug", "title", "24 h", "7 d", "10 d", "all", "share", "jobs", "last seen", f"last {days} d"):
-        table.add_column(column, overflow="fold")
-    for b in result:
-        h = b["hits"]
-        _add_row(table, b["bug"], b["title"], h["24h"], h["7d"], h["10d"], h["all"], _pct(b["share"]), len(b["jobs"]),
-                 _fmt_time(b["last_seen"]), _sparkline(b["hourly"]["counts"], 24))
-    _out().print(table)
+    obj.show(reports.bugs(result, days))
 
 @cli.command()
 @window_options()
-@click.option("--limit", type=int, default=50, show_default=True, help="At most N runs listed (the rates count all).")
-@json_option
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, help="At most N runs listed (the rates count all).")
+@format_option
 @click.pass_obj
 def unclassified(obj: Context, window: Window, limit: int, as_json: bool) -> None:
     """Failed runs no fingerprint explains, and the classification rate overall and per job."""
@@ -207,30 +185,16 @@ def unclassified(obj: Context, window: Window, limit: int, as_json: bool) -> Non
     if as_json:
         emit_json(result)
         return
-    out = _out()
-    table = Table(title=f"classification rate: {_pct(result['classification_rate'])} "
-                        f"({result['classified']} of {result['failed_runs']} failed runs)", title_justify="left")
-    for column in ("job", "failed runs", "classified", "rate"):
-        table.add_column(column, overflow="fold")
-    for j in result["jobs"]:
-        _add_row(table, j["job"], j["failed_runs"], j["classified"], _pct(j["classification_rate"]))
-    out.print(table)
-    table = Table(title=f"unclassified failed runs ({result['unclassified']}, newest first)", title_justify="left")
-    for column in ("job", "build", "started", "failed tests", "reason", "cluster"):
-        table.add_column(column, overflow="fold")
-    for r in result["runs"]:
-        _add_row(table, r["job"], r["build"], _fmt_time(r["started_at"]), r["failed_tests"], (r["message"] or "")[:120],
-                 r["cluster"] or "-")
-    out.print(table)
+    obj.show(reports.unclassified(result))
 
 
 @cli.command()
 @window_options()
-@click.option("--top", type=int, default=50, show_default=True, help="At most N clusters, largest first.")
-@click.option("--min-size", type=int, default=1, show_default=True, help="Leave out clusters with fewer failures.")
+@click.option("--top", type=click.IntRange(min=1), default=50, show_default=True, help="At most N clusters, largest first.")
+@click.option("--min-size", type=click.IntRange(min=1), default=1, show_default=True, help="Leave out clusters with fewer failures.")
 @click.option("--no-suggest", is_flag=True, help="Skip the suggested fingerprints (faster).")
 @click.option("--include-known", is_flag=True, help="Cluster failures explained by known bugs too.")
-@json_option
+@format_option
 @click.pass_obj
 def clusters(obj: Context, window: Window, top: int, min_size: int, no_suggest: bool,
              include_known: bool, as_json: bool) -> None:
@@ -242,11 +206,4 @@ def clusters(obj: Context, window: Window, top: int, min_size: int, no_suggest: 
     if as_json:
         emit_json(result["items"])
         return
-    table = Table(title=f"{result['failures']} unexplained failures in {result['clusters']} clusters "
-                        f"(largest {result['shown']})", title_justify="left")
-    for column in ("cluster", "size", "runs", "tests", "jobs", "last seen", "example", "suggested fingerprint"):
-        table.add_column(column, overflow="fold")
-    for c in result["items"]:
-        _add_row(table, c["id"], c["size"], c["runs"], c["tests"], c["jobs"], _fmt_time(c["last_seen"]),
-                 c["example"][:160], c["suggested_fingerprint"] or "-")
-    _out().print(table)
+    obj.show(reports.clusters(result))

@@ -66,7 +66,7 @@ def token_create(obj: Context, name: str, as_json: bool) -> None:
     """Create a token for NAME (a CI system or person) and print it: it is not shown again."""
     from ..web.tokens import create_token
 
-    new = create_token(obj.store, name)
+    new = create_token(obj.writable_store, name)
     if as_json:
         emit_json(new)
         return
@@ -102,7 +102,7 @@ def token_revoke(obj: Context, name: str, as_json: bool) -> None:
     """Revoke the token of NAME: uploads with it are refused from now on."""
     from ..web.tokens import revoke_token
 
-    info = revoke_token(obj.store, name)
+    info = revoke_token(obj.writable_store, name)
     if as_json:
         emit_json(info)
         return
@@ -119,7 +119,8 @@ def token_revoke(obj: Context, name: str, as_json: bool) -> None:
 @click.option("--commit", help="Commit tested by bare report files.")
 @click.option("--branch", help="Branch or release of bare report files.")
 @click.option("--variant", "variants", multiple=True, metavar="KEY=VALUE", help="Variant of bare report files (repeatable).")
-@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the server's answer.")
+@click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds to wait for the server's answer.")
 @json_option
 def upload(paths: tuple[str, ...], server: str, token: str | None, job: str | None, build: str | None,
            started: str | None, commit: str | None, branch: str | None, variants: tuple[str, ...], timeout: float,

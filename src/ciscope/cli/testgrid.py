@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from ..errors import UsageError
+from ..report import reports
 from .app import (
     Context,
-    _add_row,
     _out,
     cli,
     emit_json,
+    format_option,
     job_option,
-    json_option,
+    output_file,
     stderr,
 )
 
@@ -55,13 +54,14 @@ def _load_config(path: str | None) -> TestGridConfig | None:
 
 @cli.command()
 @click.argument("job")
-@click.option("--columns", default=100, show_default=True, help="Newest N runs (0: all).")
-@click.option("--npz", "npz_file", type=click.Path(dir_okay=False, path_type=str), help="Write the status matrix, durations and labels as a NumPy .npz file.")
-@click.option("--parquet", "parquet_file", type=click.Path(dir_okay=False, path_type=str), help="Write one row per cell (test, build, started, status, duration, message) as Parquet.")
+@click.option("--columns", type=click.IntRange(min=0), default=100, show_default=True, help="Newest N runs (0: all).")
+@click.option("--npz", "npz_file", callback=output_file("--npz"), help="Write the status matrix, durations and labels as a NumPy .npz file.")
+@click.option("--parquet", "parquet_file", callback=output_file("--parquet"), help="Write one row per cell (test, build, started, status, duration, message) as Parquet.")
+@click.option("--all-rows", is_flag=True, help="Show every test, also those with no failure in the runs shown (table, csv, markdown).")
 @_tab_options
-@json_option
+@format_option
 @click.pass_obj
-def grid(obj: Context, job: str, columns: int, npz_file: str | None, parquet_file: str | None,
+def grid(obj: Context, job: str, columns: int, npz_file: str | None, parquet_file: str | None, all_rows: bool,
          include_tests: tuple[str, ...], exclude_tests: tuple[str, ...], testgrid_config: str | None,
          as_json: bool) -> None:
     """TestGrid-style grid of JOB: rows = tests, columns = runs (newest first), TestGrid status codes.
@@ -81,44 +81,34 @@ def grid(obj: Context, job: str, columns: int, npz_file: str | None, parquet_fil
     g = filtered_grid(g, options)
     if not g.columns:
         stderr.print(f"{job}: no runs (an empty TestGrid tab: STALE, no completed results)")
-    if npz_file:
-        write_npz(g, npz_file)
-        stderr.print(f"wrote {npz_file}: {len(g.tests)} tests × {len(g.columns)} runs")
-    if parquet_file:
-        write_parquet(g, parquet_file)
-        stderr.print(f"wrote {parquet_file}")
+    for path, write in ((npz_file, write_npz), (parquet_file, write_parquet)):
+        if path:
+            try:
+                write(g, path)
+            except OSError as exc:
+                raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+            stderr.print(f"wrote {path}: {len(g.tests)} tests × {len(g.columns)} runs", markup=False)
     if as_json:
         emit_json(grid_json(g, tab_summary(g, config=options.summary_config())))
-    elif g.columns and not (npz_file or parquet_file):
-        _print_grid(g)
-
-
-_CELL = {0: " ", 1: "[green]■[/]", 2: "[green]■[/]", 3: "[dim]s[/]", 4: "[blue]R[/]", 12: "[red]✖[/]",
-         13: "[magenta]F[/]", 9: "[red]T[/]", 6: "?", 5: "?", 7: "?", 8: "?", 10: "[red]✖[/]", 11: "[red]✖[/]",
-         14: "[red]✖[/]", 15: "[green]■[/]"}
-
-
-def _print_grid(g: Any) -> None:
-    out = _out()
-    width = max(10, (out.width or 120) - 62)
-    shown = g.columns[:width]
-    out.print(f"[bold]{g.name}[/] — {len(g.tests)} rows × {len(g.columns)} runs (newest left; ■ pass ✖ fail F flaky s skip R running)")
-    for test, row in zip(g.tests, g.statuses):
-        if test != "Overall" and not any(v in (12, 13, 9, 10, 11, 14) for v in row):
-            continue
-        cells = "".join(_CELL.get(v, "?") for v in row[: len(shown)])
-        out.print(Text(f"{test[:58]:<58}  ") + Text.from_markup(cells), highlight=False)
+    elif not g.columns:
+        return
+    elif obj.format != "table":
+        obj.show(reports.grid(g, all_rows=all_rows))
+    elif not (npz_file or parquet_file):
+        # the runs that fit beside the test names (names up to 60 characters wide; longer ones fold)
+        width = _out().width - min(60, max((len(t) for t in g.tests), default=0)) - 7
+        obj.show(reports.grid(g, all_rows=all_rows, width=width))
 
 
 @cli.command()
 @job_option
-@click.option("--columns", default=100, show_default=True, help="Newest N runs of each job considered.")
+@click.option("--columns", type=click.IntRange(min=0), default=100, show_default=True, help="Newest N runs of each job considered (0: all).")
 @click.option("--recent", type=click.IntRange(min=1), help="TestGrid's num_columns_recent (default: the config file's, else 10).")
 @click.option("--alert-after", type=click.IntRange(min=0), help="Consecutive failures that open an alert (default: config, else 3).")
 @click.option("--close-after", type=click.IntRange(min=1), help="Passes that close an alert (default: config, else 1).")
 @_tab_options
 @click.option("--imported", is_flag=True, help="List the tab summaries imported from TestGrid (/summary files) as published.")
-@json_option
+@format_option
 @click.pass_obj
 def summary(obj: Context, job: str | None, columns: int, recent: int | None, alert_after: int | None,
             close_after: int | None, include_tests: tuple[str, ...], exclude_tests: tuple[str, ...],
@@ -137,55 +127,13 @@ def summary(obj: Context, job: str | None, columns: int, recent: int | None, ale
         if as_json:
             emit_json([u.as_dict() for u in published])
             return
-        _print_imported(published)
+        obj.show(reports.imported([u.as_dict() for u in published]))
         return
     given = _given(include_tests, exclude_tests, num_columns_recent=recent, num_failures_to_alert=alert_after,
                    num_passes_to_disable_alert=close_after)
-    reports = tab_reports(obj.store, job=job, config=_load_config(testgrid_config), given=given,
-                          columns=columns or None)
+    tab_reports_ = tab_reports(obj.store, job=job, config=_load_config(testgrid_config), given=given,
+                               columns=columns or None)
     if as_json:
-        emit_json([r.as_dict() for r in reports])
+        emit_json([r.as_dict() for r in tab_reports_])
         return
-    table = Table()
-    for column in ("job", "status", "recent columns", "latest green", "alerts", "upstream", "agrees"):
-        table.add_column(column, overflow="fold")
-    for r in reports:
-        s = r.summary
-        label = s.overall_status.label
-        alerts = ", ".join(f"{a.test} ({a.fail_count})" for a in s.alerts[:3])
-        more = f" +{len(s.alerts) - 3}" if len(s.alerts) > 3 else ""
-        status = s.status if not s.stale_alert or s.stale_alert == s.status else f"{s.status} ({s.stale_alert})"
-        upstream: Text | str = "-"
-        if r.upstream:  # the published status, and its status string where it differs from ours
-            upstream = Text(r.upstream.overall_status, style=_COLORS.get(r.upstream.overall_status, ""))
-            if r.upstream.status != s.status:
-                upstream.append(f": {r.upstream.status}")
-        _add_row(table, r.job, Text(label, style=_COLORS.get(label, "white")), status, s.latest_green, alerts + more,
-                 upstream, _agrees(r.agreement))
-    _out().print(table)
-
-
-_COLORS = {"PASSING": "green", "FLAKY": "magenta", "FAILING": "red", "BROKEN": "red", "STALE": "yellow"}
-
-
-def _agrees(agreement: Any) -> Text | str:
-    if agreement is None:
-        return "-"
-    if agreement.agrees is None:
-        return Text("not comparable", style="dim")
-    if agreement.agrees:
-        return Text("yes", style="green")
-    return Text("no: " + ", ".join(agreement.differs), style="red")
-
-
-def _print_imported(published: list[Any]) -> None:
-    from datetime import UTC, datetime
-
-    table = Table()
-    for column in ("tab", "last run", "status", "recent columns", "latest green", "alerts", "source"):
-        table.add_column(column, overflow="fold")
-    for u in published:
-        when = datetime.fromtimestamp(u.last_run_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M") if u.last_run_ms else "-"
-        _add_row(table, u.tab, when, Text(u.overall_status, style=_COLORS.get(u.overall_status, "")), u.status,
-                 u.latest_green, len(u.alerts), u.source)
-    _out().print(table)
+    obj.show(reports.summary([r.as_dict() for r in tab_reports_]))

@@ -12,12 +12,19 @@ without re-running the caller's main script (they need nothing from it): a scrip
 ``if __name__ == "__main__"`` guard, or read from standard input, can ingest in parallel too.
 At most ``AHEAD`` chunks per worker are submitted and not yet consumed, so a slow consumer (a
 PostgreSQL COPY) holds a bounded number of finished chunks, whatever the input's size.
+
+Ctrl-C reaches every process of the terminal's process group. Workers ignore it (no traceback
+per worker: they start with SIGINT blocked, inherited from the main process, which blocks it
+while it starts one, and then ignore it); the main process gets ``KeyboardInterrupt``, stops the workers at once (their
+chunks were not stored: only the main process writes) and lets it propagate, so the caller can
+say what the batches committed before the interrupt stored.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 import types
 from collections import deque
@@ -111,6 +118,40 @@ def read_chunk(task: tuple[list[str], str | None]) -> Chunk:
 
 
 @contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """While a worker starts: SIGINT blocked, so the new process inherits the block (a Ctrl-C
+    during its start-up, before :func:`_quiet_worker` runs, would print a traceback). A signal
+    that arrives meanwhile stays pending and is delivered to this process on unblocking."""
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _quiet_worker() -> None:
+    """Worker initializer: Ctrl-C is the main process's to handle (see the module docstring)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool: Any) -> None:
+    """Stop a pool now: pending chunks cancelled, running workers terminated (their work is
+    only in memory; nothing of it was stored)."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        if process.is_alive():
+            process.terminate()
+    for process in workers:
+        process.join(timeout=5)
+
+
+@contextmanager
 def _bare_main() -> Iterator[None]:
     """While workers start: a ``__main__`` with no file nor spec, so ``spawn`` does not make
     each worker re-import the caller's script (which would re-run an unguarded ingest)."""
@@ -140,7 +181,7 @@ def read_parallel(tasks: Iterable[tuple[list[str], int]], workers: int, fingerpr
             return False
         folders, skipped = task
         if folders:
-            with _bare_main():  # a submission may start a worker
+            with _bare_main(), _sigint_blocked():  # a submission may start a worker
                 future = pool.submit(read_chunk, (folders, fingerprints))
         else:
             future = Future()
@@ -148,7 +189,9 @@ def read_parallel(tasks: Iterable[tuple[list[str], int]], workers: int, fingerpr
         pending.append((future, len(folders), skipped))
         return True
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_quiet_worker)
+    try:
         for _ in range(workers * AHEAD):
             if not submit(pool):
                 break
@@ -158,6 +201,10 @@ def read_parallel(tasks: Iterable[tuple[list[str], int]], workers: int, fingerpr
             chunk.folders, chunk.skipped = read + skipped, skipped
             submit(pool)  # keep the workers busy while the consumer stores this chunk
             yield chunk
+    except BaseException:  # Ctrl-C, an error, or the consumer stopped early (GeneratorExit)
+        _stop(pool)
+        raise
+    pool.shutdown()
 
 
 def merge(parts: list[Chunk]) -> tuple[list[Run], Batch]:

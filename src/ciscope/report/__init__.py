@@ -1,1 +1,2 @@
-"""Renderers and exporters of analysis results (NumPy, Parquet, Markdown, JSON)."""
+"""Rendering results: one column spec per report (reports.py) rendered as a terminal table, CSV or
+Markdown (table.py); grids exported as NumPy or Parquet (export.py)."""

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import orjson
 import pyarrow as pa
@@ -658,9 +658,21 @@ def engines() -> dict[str, type[Store]]:
     return {"duckdb": DuckDBStore, "postgresql": PostgresStore, "postgres": PostgresStore}
 
 
-def connect(url: str = DEFAULT_URL, *, migrate: bool = True) -> Store:
+def latest_version(engine: str) -> int:
+    """The schema version this code brings a store to (its newest migration)."""
+    return max((version for version, _, _ in migrations(engine)), default=0)
+
+
+def connect(url: str = DEFAULT_URL, *, migrate: bool = True, read_only: bool = False, wait: float = 0.0,
+            on_wait: Callable[[str], None] | None = None) -> Store:
     """Open the store at ``url`` (``duckdb:///path``, ``duckdb://:memory:``,
-    ``postgresql://user@host:port/db``) and bring its schema up to date."""
+    ``postgresql://user@host:port/db``) and bring its schema up to date.
+
+    ``read_only``: for reading only — the store must exist (a missing one is a
+    :class:`StoreError` "no store at …", never created), a DuckDB file is opened read-only, and
+    no migration runs: a schema older than the code is an error asking for ``ciscope db
+    migrate``. ``wait``: seconds to wait for a DuckDB file locked by another process
+    (``on_wait(message)`` is called once when waiting starts)."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
     available = engines()
     if scheme not in available:
@@ -668,7 +680,29 @@ def connect(url: str = DEFAULT_URL, *, migrate: bool = True) -> Store:
             f"Unknown database URL {url!r}: expected one of "
             "duckdb:///PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB"
         )
-    store = available[scheme](url)
-    if migrate:
+    if scheme == "duckdb":
+        from .duckdb import duckdb_path
+
+        read_only = read_only and duckdb_path(url) != ":memory:"  # a fresh in-memory store is empty
+        store = available[scheme](url, read_only=read_only, wait=wait, on_wait=on_wait)  # type: ignore[call-arg]
+    else:
+        store = available[scheme](url)
+    if read_only:
+        try:
+            _check_readable(store)
+        except BaseException:
+            store.close()
+            raise
+    elif migrate:
         store.migrate()
     return store
+
+
+def _check_readable(store: Store) -> None:
+    version, needed = store.schema_version(), latest_version(store.name)
+    if version == 0:
+        raise StoreError(f"no store at {store.url}: `ciscope ingest` or `ciscope demo` creates one "
+                         "(or give another with --db / CISCOPE_DB)")
+    if version < needed:
+        raise StoreError(f"the store at {store.url} has schema version {version}, this ciscope needs {needed}: "
+                         "run `ciscope db migrate` (read commands never change the schema)")

@@ -1,18 +1,30 @@
 """Embedded DuckDB engine: the default store, one file, no server.
 
 Arrow tables are appended by letting DuckDB scan them directly (zero copy).
+
+One process at a time may write a DuckDB file, and while it has the file open for writing no
+other process can open it at all (DuckDB's file lock). Opening therefore waits for the lock,
+up to ``wait`` seconds, saying once what it waits for (``on_wait``); ``ciscope serve`` is the
+way to share one DuckDB store between many clients. Read commands open the file read-only
+(several readers may share it) and never create it.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from ..errors import StoreError
 from .base import Store
+
+_LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
 
 
 def duckdb_path(url: str) -> str:
@@ -25,40 +37,121 @@ def duckdb_path(url: str) -> str:
     return ":memory:" if path in ("", ":memory:") else path
 
 
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def lock_holder(message: str) -> int | None:
+    """The PID DuckDB names in a lock error ("Conflicting lock is held in … (PID 1234)"), if any."""
+    found = _LOCK_HOLDER.search(message)
+    return int(found.group(1)) if found else None
+
+
+@contextmanager
+def _interrupts() -> Iterator[None]:
+    """Ctrl-C during a statement: DuckDB cancels it and raises an ordinary exception
+    (``InterruptException``; DuckDB 2.0: ``RuntimeError("Query interrupted")``) that would read
+    as a store failure. It is the user's interrupt: raise KeyboardInterrupt."""
+    try:
+        yield
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    except RuntimeError as exc:
+        if str(exc) == "Query interrupted":
+            raise KeyboardInterrupt from None
+        raise
+
+
 class DuckDBStore(Store):
-    """``duckdb:///relative/or/absolute/path.duckdb`` or ``duckdb://:memory:``."""
+    """``duckdb:///relative/or/absolute/path.duckdb`` or ``duckdb://:memory:``.
+
+    ``read_only``: open an existing file for reading only (a missing file is an error, never
+    created); ``wait``: seconds to wait for another process's lock; ``on_wait(message)`` is
+    called once when waiting starts."""
 
     name = "duckdb"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False, wait: float = 0.0,
+                 on_wait: Callable[[str], None] | None = None) -> None:
         super().__init__(url)
         self.path = path = duckdb_path(url)
+        self.read_only = read_only = read_only and path != ":memory:"
+        if path != ":memory:":
+            if read_only:
+                if not os.path.isfile(path):
+                    raise StoreError(f"no store at {path}: `ciscope ingest` or `ciscope demo` creates one "
+                                     "(or give another with --db / CISCOPE_DB)")
+            else:
+                self._prepare_folder(path)
+        self.con = self._open(path, read_only, wait, on_wait)
+
+    @staticmethod
+    def _prepare_folder(path: str) -> None:
+        parent = os.path.dirname(os.path.abspath(path))
         try:
-            if path != ":memory:":
-                parent = os.path.dirname(os.path.abspath(path))
-                os.makedirs(parent, exist_ok=True)
-            self.con = duckdb.connect(path)
-        except (duckdb.Error, OSError) as exc:
-            raise StoreError(f"cannot open DuckDB database {path!r}: {exc}") from exc
+            os.makedirs(parent, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store folder {parent}: {exc.strerror}") from exc
+        if not os.access(parent, os.W_OK):
+            raise StoreError(f"cannot write the store {path}: its folder {parent} is not writable (DuckDB keeps "
+                             f"its journal {os.path.basename(path)}.wal there); read commands can still query it")
+        if os.path.exists(path) and not os.access(path, os.W_OK):
+            raise StoreError(f"cannot write the store {path}: the file is read-only; read commands can still query it")
+
+    def _open(self, path: str, read_only: bool, wait: float,
+              on_wait: Callable[[str], None] | None) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + max(0.0, wait)
+        told = False
+        pause = 0.05
+        while True:
+            try:
+                return duckdb.connect(path, read_only=read_only)
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc):
+                    raise StoreError(f"cannot open DuckDB database {path}: {exc}") from exc
+                pid = lock_holder(str(exc))
+                holder = f"process {pid}" if pid else "another process"
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"{path} is locked by {holder} (a DuckDB file has one writer, and no reader while it "
+                        f"writes); gave up after {wait:g} s (--wait / CISCOPE_WAIT). To share one store between "
+                        "many clients run `ciscope serve`, or use PostgreSQL") from None
+                if not told and on_wait is not None:
+                    on_wait(f"waiting up to {wait:g} s for {path}: locked by {holder} (--wait / CISCOPE_WAIT)")
+                    told = True
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                pause = min(pause * 2, 0.5)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.con.execute(sql, list(params))
+        with _interrupts():
+            self.con.execute(sql, list(params))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql, list(params)).fetchall()
+        with _interrupts():
+            return self.con.execute(sql, list(params)).fetchall()
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        relation = self.con.sql(sql, params=list(params) or None)
-        if hasattr(relation, "to_arrow_table"):  # DuckDB >= 1.4 renamed arrow()
-            return relation.to_arrow_table()
-        return relation.arrow()
+        with _interrupts():
+            relation = self.con.sql(sql, params=list(params) or None)
+            if hasattr(relation, "to_arrow_table"):  # DuckDB >= 1.4 renamed arrow()
+                return relation.to_arrow_table()
+            return relation.arrow()
 
     def append(self, table: str, data: pa.Table) -> None:
         self.con.register("_ciscope_append", data)
         try:
-            self.con.execute(f"INSERT INTO {table} SELECT * FROM _ciscope_append")
+            self.execute(f"INSERT INTO {table} SELECT * FROM _ciscope_append")
         finally:
             self.con.unregister("_ciscope_append")
+
+    def rollback(self) -> None:
+        """Roll back; a COMMIT that failed (e.g. the journal could not be written) has already
+        ended the transaction, which is not a second error."""
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass
 
     def table_exists(self, table: str) -> bool:
         rows = self.query(
