@@ -25,10 +25,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein, LCSseq
 
-__all__ = ["Cluster", "cluster", "cluster_key", "normalize", "suggest_regex"]
+__all__ = ["Cluster", "Variable", "cluster", "cluster_key", "normalize", "suggest_regex"]
 
 MAX_TEXT = 10_000  # triage's max_cluster_text_length
 TRUNCATED = "\n...[truncated]...\n"
@@ -181,6 +182,22 @@ def cluster_key(text: str) -> str:
     return hashlib.sha256(normalize(text).encode()).hexdigest()[:16]
 
 
+SIMILARITY = 0.75  # share of token positions that must agree for a text to join a template
+
+
+@dataclass(slots=True)
+class Variable:
+    """A wildcard of a cluster's template: its token position, up to five example values (the
+    most common first, as normalized tokens) and how many distinct values the cluster has there."""
+
+    position: int
+    examples: list[str]
+    distinct: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"position": self.position, "examples": self.examples, "distinct": self.distinct}
+
+
 @dataclass(slots=True)
 class Cluster:
     """Failures whose normalized texts are the same or nearly the same.
@@ -206,6 +223,8 @@ class Cluster:
     members: list[Member] = field(default_factory=list, repr=False)
     variants: int = 1  # distinct normalized texts merged into this cluster
     group_ids: list[str] = field(default_factory=list)  # cluster_key of every merged group, id first
+    template: str = ""  # the representative's template: its normalized tokens, <*> where its texts differ
+    variables: list[Variable] = field(default_factory=list)  # per <*> of the template: the values seen there
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape (``members`` left out; times as ISO 8601 when they are datetimes)."""
@@ -213,7 +232,24 @@ class Cluster:
             return value.isoformat() if hasattr(value, "isoformat") else value
         return {"id": self.id, "size": self.size, "runs": self.runs, "tests": self.tests, "jobs": self.jobs,
                 "first_seen": iso(self.first_seen), "last_seen": iso(self.last_seen), "example": self.example,
-                "normalized": self.normalized, "suggested_fingerprint": self.suggested_fingerprint}
+                "normalized": self.normalized, "template": self.template,
+                "variables": [v.to_dict() for v in self.variables],
+                "suggested_fingerprint": self.suggested_fingerprint}
+
+
+def _variables(template: list[str], keys: list[tuple[list[str], int]], examples: int = 5) -> list[Variable]:
+    """Per wildcard of ``template``: the most common values of its keys there (weighted by
+    failures; ties: lexical order), at most ``examples``, and how many distinct values."""
+    out = []
+    for position, token in enumerate(template):
+        if token != WILDCARD:
+            continue
+        counts: dict[str, int] = defaultdict(int)
+        for tokens, weight in keys:
+            counts[tokens[position]] += weight
+        common = sorted(counts, key=lambda v: (-counts[v], v))[:examples]
+        out.append(Variable(position=position, examples=common, distinct=len(counts)))
+    return out
 
 
 def _field(record: Any, name: str) -> Any:
@@ -222,7 +258,8 @@ def _field(record: Any, name: str) -> Any:
     return getattr(record, name, None)
 
 
-def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, suggest: bool = True) -> list[Cluster]:
+def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, similarity: float = SIMILARITY,
+            suggest: bool = True) -> list[Cluster]:
     """Group failure texts into clusters, largest first (ties by id).
 
     Each failure is a mapping or an object with ``text`` and, optionally, the opaque keys
@@ -253,7 +290,7 @@ def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, suggest: 
             key = normalized[text] = normalize(text)
         groups[key].append(i)
     keys = sorted(groups, key=lambda k: (-len(groups[k]), k))
-    leader = _merge(keys, max_distance)
+    leader, miner, template_of = _merge(keys, max_distance, similarity)
     parts: dict[int, list[int]] = defaultdict(list)  # leader position -> key positions
     for position, lead in enumerate(leader):
         parts[lead].append(position)
@@ -276,6 +313,7 @@ def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, suggest: 
         if suggest:
             fingerprint = _suggest([keys[p] for p in positions], sorted({texts[i] for i in indexes}), pool, lead)
         rep = keys[lead]
+        template = miner.tokens(template_of[lead])
         out.append(Cluster(
             id=hashlib.sha256(rep.encode()).hexdigest()[:16], size=len(indexes),
             runs=len({members[i][0] for i in indexes if members[i][0] is not None}),
@@ -284,39 +322,164 @@ def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, suggest: 
             first_seen=min(times) if times else None, last_seen=max(times) if times else None,
             example=texts[min(groups[rep], key=earliest)], normalized=rep, suggested_fingerprint=fingerprint,
             members=[members[i] for i in indexes], variants=len(positions),
-            group_ids=[hashlib.sha256(keys[p].encode()).hexdigest()[:16] for p in sorted(positions, key=lambda p: p != lead)]))
+            group_ids=[hashlib.sha256(keys[p].encode()).hexdigest()[:16] for p in sorted(positions, key=lambda p: p != lead)],
+            template=_render(template),
+            variables=_variables(template, [(_tokens(keys[p]), len(groups[keys[p]])) for p in positions
+                                            if template_of[p] == template_of[lead]])))
     out.sort(key=lambda c: (-c.size, c.id))
     return out
 
 
-def _merge(keys: list[str], max_distance: float) -> list[int]:
-    """Leader clustering of ``keys`` (already in their visiting order): the position of each
-    key's representative. Candidates are pre-bucketed by length (the edit distance is at least
-    the length difference), then checked by rapidfuzz with a score cutoff."""
+def _merge(keys: list[str], max_distance: float, similarity: float) -> tuple[list[int], _Templates, list[int]]:
+    """Cluster ``keys`` (already in their visiting order): the position of each key's
+    representative, the mined templates and each key's template.
+
+    1. Templates (:class:`_Templates`): keys of the same token count whose tokens agree in at
+       least ``similarity`` of the positions share a template; the first key of a template is
+       its representative.
+    2. The edit-distance floor (triage's rule): each template's representative joins the
+       nearest earlier cluster representative within ``max_distance`` (Levenshtein, exact),
+       else it is a cluster representative itself. Only representatives of similar length
+       that share one of its rarer word pairs are compared (an inverted index), so texts that
+       merge with nothing cost no more than their own index look-ups.
+    """
+    miner = _Templates(similarity)
+    template_of = [miner.add(_tokens(key)) for key in keys]
+    first: dict[int, int] = {}
+    for position, template in enumerate(template_of):
+        first.setdefault(template, position)
     leader = list(range(len(keys)))
-    by_length: dict[int, list[int]] = defaultdict(list)
-    for position, key in enumerate(keys):
+    heads = sorted(first.values())
+    features = {p: _features(miner, keys[p]) for p in heads}
+    frequency: dict[int, int] = defaultdict(int)
+    for found in features.values():
+        for feature in found:
+            frequency[feature] += 1
+    postings: dict[int, list[int]] = defaultdict(list)  # feature -> cluster representatives having it
+    for position in heads:
+        key = keys[position]
         size = len(key)
         # |la - lb| <= distance < max_distance * (la + lb) / 2 bounds lb around la
         low = int(size * (1 - max_distance / 2) / (1 + max_distance / 2)) - 1
         high = int(size * (1 + max_distance / 2) / (1 - max_distance / 2)) + 1
-        candidates = [p for n in range(max(low, 0), high + 1) for p in by_length.get(n, ())]
+        shared = sorted((frequency[f], f) for f in features[position] if frequency[f] > 1)[:_PROBES]
+        candidates = sorted({p for _, f in shared for p in postings.get(f, ()) if low <= len(keys[p]) <= high})
         best: tuple[int, int] | None = None
-        if candidates:
-            cutoff = int(max_distance * (size + high) / 2) - 1
-            if cutoff >= 1:
-                found = process.extract(key, [keys[p] for p in candidates], scorer=Levenshtein.distance,
-                                        score_cutoff=cutoff, limit=None)
-                for _, distance, index in found:
-                    p = candidates[index]
-                    limit = int(max_distance * (size + len(keys[p])) / 2)
-                    if limit > 1 and distance < limit and (best is None or (distance, p) < best):
-                        best = (int(distance), p)
+        cutoff = int(max_distance * (size + high) / 2) - 1
+        if candidates and cutoff >= 1:
+            found = process.extract(key, [keys[p] for p in candidates], scorer=Levenshtein.distance,
+                                    score_cutoff=cutoff, limit=None)
+            for _, distance, index in found:
+                p = candidates[index]
+                limit = int(max_distance * (size + len(keys[p])) / 2)
+                if limit > 1 and distance < limit and (best is None or (distance, p) < best):
+                    best = (int(distance), p)
         if best is None:
-            by_length[size].append(position)
+            for feature in features[position]:
+                postings[feature].append(position)
         else:
             leader[position] = best[1]
-    return leader
+    for position, template in enumerate(template_of):
+        leader[position] = leader[first[template]]
+    return leader, miner, template_of
+
+
+_PROBES = 8  # rarest shared word pairs of a representative looked up in the index
+
+
+def _features(miner: _Templates, key: str) -> set[int]:
+    """Word pairs of a key (single words too when it has fewer than three), as integers."""
+    ids = [miner.vocabulary.setdefault(t, len(miner.vocabulary)) for t in _tokens(key)]
+    out = {a * 1_000_003 + b for a, b in zip(ids, ids[1:])}
+    if len(ids) < 3:
+        out.update(-1 - a for a in ids)
+    return out
+
+
+# --- template mining -------------------------------------------------------------------------
+
+WILDCARD = "<*>"
+_WORD = re.compile(r"[^\s]+|\n")
+_VARIABLE = re.compile(r"[\d<]")  # a digit or a mask in a token: never a tree branch (Drain's rule)
+
+
+def _tokens(key: str) -> list[str]:
+    """Whitespace-separated tokens of a normalized text; line breaks are tokens too."""
+    return _WORD.findall(key)
+
+
+class _Bucket:
+    """Templates of one token count and prefix: token ids as rows of a growing matrix (-1: a wildcard)."""
+
+    __slots__ = ("matrix", "count", "templates")
+
+    def __init__(self, width: int) -> None:
+        self.matrix = np.empty((4, width), dtype=np.int32)
+        self.count = 0
+        self.templates: list[int] = []
+
+    def append(self, ids: np.ndarray, template: int) -> int:
+        if self.count == len(self.matrix):
+            self.matrix = np.concatenate([self.matrix, np.empty_like(self.matrix)])
+        self.matrix[self.count] = ids
+        self.templates.append(template)
+        self.count += 1
+        return self.count - 1
+
+
+class _Templates:
+    """Drain-like template mining (He et al., ICWS 2017), deterministic for a given visiting
+    order. A key's bucket is its token count and first ``depth`` tokens (a token with a digit
+    or a mask counts as a wildcard there); the key joins the bucket's template with most equal
+    positions when they are at least ``similarity`` of its tokens (ties: the oldest template),
+    and the positions where they differ become wildcards; otherwise it starts a template. One
+    vectorised comparison per key against all templates of its bucket."""
+
+    def __init__(self, similarity: float, depth: int = 1) -> None:
+        self.similarity = similarity
+        self.depth = depth
+        self.vocabulary: dict[str, int] = {}
+        self.buckets: dict[tuple[Any, ...], _Bucket] = {}
+        self.where: list[tuple[_Bucket, int]] = []  # per template: its bucket and row
+        self._words: list[str] = []
+
+    def add(self, tokens: list[str]) -> int:
+        vocabulary = self.vocabulary
+        ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens), dtype=np.int32, count=len(tokens))
+        prefix = tuple(WILDCARD if _VARIABLE.search(t) else t for t in tokens[: self.depth])
+        bucket = self.buckets.get((len(tokens), *prefix))
+        if bucket is None:
+            bucket = self.buckets[(len(tokens), *prefix)] = _Bucket(len(tokens))
+        elif bucket.count:
+            if not tokens:
+                return bucket.templates[0]
+            rows = bucket.matrix[: bucket.count]
+            same = (rows == ids).sum(axis=1)
+            best = int(same.argmax())
+            if same[best] >= self.similarity * len(tokens):
+                row = rows[best]
+                row[row != ids] = -1
+                return bucket.templates[best]
+        template = len(self.where)
+        self.where.append((bucket, bucket.append(ids, template)))
+        return template
+
+    def tokens(self, template: int) -> list[str]:
+        """The template's tokens, :data:`WILDCARD` where its keys differ."""
+        bucket, row = self.where[template]
+        if len(self._words) != len(self.vocabulary):
+            self._words = list(self.vocabulary)
+        words = self._words
+        return [WILDCARD if i < 0 else words[i] for i in bucket.matrix[row].tolist()]
+
+
+def _render(tokens: Sequence[str]) -> str:
+    out: list[str] = []
+    for token in tokens:
+        if out and token != "\n" and out[-1] != "\n":
+            out.append(" ")
+        out.append(token)
+    return "".join(out)
 
 
 # --- suggested fingerprints ------------------------------------------------------------------
