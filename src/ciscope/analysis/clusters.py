@@ -20,14 +20,17 @@ See ``docs/clusters.md`` for the rules, the JSON shape and the measured accuracy
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein, LCSseq
+from rapidfuzz.distance import LCSseq, Levenshtein
 
 __all__ = ["Cluster", "Variable", "cluster", "cluster_key", "normalize", "suggest_regex"]
 
@@ -59,7 +62,7 @@ _HEXRUN = rf"(?=[0-9a-fA-F]{{7}})(?=[a-fA-F]*+\d)[0-9a-fA-F]*?[a-fA-F][0-9a-fA-F
 _TMP = r"[^\s'\"`<>()\[\]{},;:]*"
 _DIGIT_FIRST = [
     # the times, behind one cheap look-ahead: a short digit run and a date or clock separator
-    ("TIMES", rf"(?=\d{{1,8}}[-/.: T]\d|\d\d?\s+[A-Z])(?:"
+    ("TIMES", (rf"(?=\d{{1,8}}[-/.: T]\d|\d\d?\s+[A-Z])(?:"
               # "12 January 2017 11:34:35 -0700"
               rf"(?P<TIME1>\d{{1,2}}\s+{_MONTH}\s+\d{{4}}\s+{_CLOCK}{_ZONE})"
               # "2006-01-02T15:04:05.000Z", "2015-10-18 18:01:47,978", "2016/9/27:20:30:31.455", "2005.06.03",
@@ -68,28 +71,28 @@ _DIGIT_FIRST = [
               rf"|[T ,:/-]+{_CLOCK}{_ZONE})?(?!\d))"
               # "20171223-22:15:29:606", "12/10/25 13:52:29.244", "15:04:05"
               rf"|(?P<TIME4>(?:\d{{8}}[-T ]?\d\d?:\d\d?:\d\d?(?:[.,:]\d+)?|(?:\d\d?/\d\d?/\d{{2,4}},?\s+)?{_CLOCK})"
-              rf"{_ZONE}(?!\d)))"),
+              rf"{_ZONE}(?!\d)))")),
     ("UUID", _UUID),
     ("HEX", r"0x[0-9a-fA-F]+\b"),
-    ("IP", rf"\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?!\.?\d)(?::\d{{1,5}}(?!\d))?"),
+    ("IP", r"\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)(?::\d{1,5}(?!\d))?"),
     ("IP6", _IP6),
     ("HEXRUN", _HEXRUN),
     # numbers, and durations when a unit follows: "30s", "1m30.5s", "250ms", "3 seconds"
-    ("NUM", rf"(?<!\d\.)\d+(?:\.\d+)*(?P<unit>(?:ns|us|µs|ms|s|m|h|d)(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))*"
+    ("NUM", (rf"(?<!\d\.)\d+(?:\.\d+)*(?P<unit>(?:ns|us|µs|ms|s|m|h|d)(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))*"
             r"|\s?(?:(?:nano|micro|milli)?seconds?|secs?|minutes?|mins?|hours?|hrs?|days?)\b)?"
-            rf"{_E}"),
+            rf"{_E}")),
 ]
 _HEX_LETTER_FIRST = [("UUID2", _UUID), ("IP62", _IP6), ("HEXRUN2", _HEXRUN)]
 _LETTER_FIRST = [
     # "Jan  1 00:00:00.000", "Sun Dec 04 04:47:44 2005", "Mon, 12 January 2017 11:34:35 -0700"
-    ("TIMES2", rf"(?=[JFMASONDTWS][a-z])(?:(?P<TIME2>{_WDAY}{_MONTH}\s+\d{{1,2}},?\s+(?:\d{{4}}\s+)?{_CLOCK}{_ZONE}"
-               rf"(?:\s+\d{{4}}(?!\d))?)|(?P<TIME5>{_WDAY}\d{{1,2}}\s+{_MONTH}\s+\d{{4}}\s+{_CLOCK}{_ZONE}))"),
+    ("TIMES2", (rf"(?=[JFMASONDTWS][a-z])(?:(?P<TIME2>{_WDAY}{_MONTH}\s+\d{{1,2}},?\s+(?:\d{{4}}\s+)?{_CLOCK}{_ZONE}"
+               rf"(?:\s+\d{{4}}(?!\d))?)|(?P<TIME5>{_WDAY}\d{{1,2}}\s+{_MONTH}\s+\d{{4}}\s+{_CLOCK}{_ZONE}))")),
     # klog "I0102 15:04:05.000000"
     ("TIME6", rf"(?=[IWEF]\d)[IWEF]\d{{4}}\s+{_CLOCK}(?!\d)"),
     ("PATH", rf"(?=[A-Za-z]:\\)(?<![_.-])[A-Za-z]:\\(?:[^\\\s]+\\)*?(?:Temp|TEMP|tmp)\\{_TMP}"),
     # AWS "i-0abc…", "ip-10-0-1-2.ec2.internal", kind "kind-worker2", kops "nodes-us-east-1a-xxxx"
-    ("NODE", r"(?=[ikn])(?<![-_])(?:i-[0-9a-f]{8,17}|ip(?:-\d{1,3}){4}(?:\.[a-z0-9-]+)*\.internal|ip(?:-\d{1,3}){4}"
-             r"|kind-(?:worker|control-plane)\d*|nodes-[a-z0-9-]*?-[a-z0-9]{4})(?![\w-])"),
+    ("NODE", (r"(?=[ikn])(?<![-_])(?:i-[0-9a-f]{8,17}|ip(?:-\d{1,3}){4}(?:\.[a-z0-9-]+)*\.internal|ip(?:-\d{1,3}){4}"
+             r"|kind-(?:worker|control-plane)\d*|nodes-[a-z0-9-]*?-[a-z0-9]{4})(?![\w-])")),
     # GCE "minion-group-xxxx" / "default-pool-xxxx" (triage; the random part only)
     ("GCENODE", r"(?:minion-group|default-pool)-[-0-9a-z]{4,}"),
     ("GLUED", rf"[A-Za-z]++\d{{4,}}{_E}"),  # long digit runs ending a word: "build12345"
@@ -182,7 +185,7 @@ def cluster_key(text: str) -> str:
     return hashlib.sha256(normalize(text).encode()).hexdigest()[:16]
 
 
-SIMILARITY = 0.75  # share of token positions that must agree for a text to join a template
+SIMILARITY = 0.8  # share of token positions that must agree for a text to join a template
 
 
 @dataclass(slots=True)
@@ -290,7 +293,7 @@ def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, similarit
             key = normalized[text] = normalize(text)
         groups[key].append(i)
     keys = sorted(groups, key=lambda k: (-len(groups[k]), k))
-    leader, miner, template_of = _merge(keys, max_distance, similarity)
+    leader, tokens, template_of, miner = _merge(keys, max_distance, similarity)
     parts: dict[int, list[int]] = defaultdict(list)  # leader position -> key positions
     for position, lead in enumerate(leader):
         parts[lead].append(position)
@@ -313,7 +316,7 @@ def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, similarit
         if suggest:
             fingerprint = _suggest([keys[p] for p in positions], sorted({texts[i] for i in indexes}), pool, lead)
         rep = keys[lead]
-        template = miner.tokens(template_of[lead])
+        template = [WILDCARD if wild else token for token, wild in zip(tokens[lead], miner.wildcards(template_of[lead]))]
         out.append(Cluster(
             id=hashlib.sha256(rep.encode()).hexdigest()[:16], size=len(indexes),
             runs=len({members[i][0] for i in indexes if members[i][0] is not None}),
@@ -324,15 +327,16 @@ def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, similarit
             members=[members[i] for i in indexes], variants=len(positions),
             group_ids=[hashlib.sha256(keys[p].encode()).hexdigest()[:16] for p in sorted(positions, key=lambda p: p != lead)],
             template=_render(template),
-            variables=_variables(template, [(_tokens(keys[p]), len(groups[keys[p]])) for p in positions
+            variables=_variables(template, [(tokens[p], len(groups[keys[p]])) for p in positions
                                             if template_of[p] == template_of[lead]])))
     out.sort(key=lambda c: (-c.size, c.id))
     return out
 
 
-def _merge(keys: list[str], max_distance: float, similarity: float) -> tuple[list[int], _Templates, list[int]]:
+def _merge(keys: list[str], max_distance: float, similarity: float
+           ) -> tuple[list[int], list[list[str]], list[int], _Templates]:
     """Cluster ``keys`` (already in their visiting order): the position of each key's
-    representative, the mined templates and each key's template.
+    representative, each key's tokens, each key's template and the mined templates.
 
     1. Templates (:class:`_Templates`): keys of the same token count whose tokens agree in at
        least ``similarity`` of the positions share a template; the first key of a template is
@@ -340,17 +344,19 @@ def _merge(keys: list[str], max_distance: float, similarity: float) -> tuple[lis
     2. The edit-distance floor (triage's rule): each template's representative joins the
        nearest earlier cluster representative within ``max_distance`` (Levenshtein, exact),
        else it is a cluster representative itself. Only representatives of similar length
-       that share one of its rarer word pairs are compared (an inverted index), so texts that
-       merge with nothing cost no more than their own index look-ups.
+       that share one of its rarer word pairs are compared (an inverted index; see
+       :data:`_PROBES`), so a text that merges with nothing costs a bounded number of look-ups.
     """
     miner = _Templates(similarity)
-    template_of = [miner.add(_tokens(key)) for key in keys]
+    tokens = [_tokens(key) for key in keys]
+    ids = [miner.ids(words) for words in tokens]
+    template_of = [miner.add(row, words) for row, words in zip(ids, tokens)]
     first: dict[int, int] = {}
     for position, template in enumerate(template_of):
         first.setdefault(template, position)
     leader = list(range(len(keys)))
     heads = sorted(first.values())
-    features = {p: _features(miner, keys[p]) for p in heads}
+    features = {p: _features(ids[p]) for p in heads}
     frequency: dict[int, int] = defaultdict(int)
     for found in features.values():
         for feature in found:
@@ -362,18 +368,19 @@ def _merge(keys: list[str], max_distance: float, similarity: float) -> tuple[lis
         # |la - lb| <= distance < max_distance * (la + lb) / 2 bounds lb around la
         low = int(size * (1 - max_distance / 2) / (1 + max_distance / 2)) - 1
         high = int(size * (1 + max_distance / 2) / (1 - max_distance / 2)) + 1
-        shared = sorted((frequency[f], f) for f in features[position] if frequency[f] > 1)[:_PROBES]
-        candidates = sorted({p for _, f in shared for p in postings.get(f, ()) if low <= len(keys[p]) <= high})
-        best: tuple[int, int] | None = None
         cutoff = int(max_distance * (size + high) / 2) - 1
-        if candidates and cutoff >= 1:
-            found = process.extract(key, [keys[p] for p in candidates], scorer=Levenshtein.distance,
-                                    score_cutoff=cutoff, limit=None)
-            for _, distance, index in found:
-                p = candidates[index]
-                limit = int(max_distance * (size + len(keys[p])) / 2)
-                if limit > 1 and distance < limit and (best is None or (distance, p) < best):
-                    best = (int(distance), p)
+        best: tuple[int, int] | None = None
+        if cutoff >= 1:
+            probes = sorted((frequency[f], f) for f in features[position] if frequency[f] > 1)[:_PROBES]
+            candidates = sorted({p for _, f in probes for p in postings.get(f, ())[:_SCAN] if low <= len(keys[p]) <= high})
+            if candidates:
+                found = process.extract(key, [keys[p] for p in candidates], scorer=Levenshtein.distance,
+                                        score_cutoff=cutoff, limit=None)
+                for _, distance, index in found:
+                    p = candidates[index]
+                    limit = int(max_distance * (size + len(keys[p])) / 2)
+                    if limit > 1 and distance < limit and (best is None or (distance, p) < best):
+                        best = (int(distance), p)
         if best is None:
             for feature in features[position]:
                 postings[feature].append(position)
@@ -381,16 +388,21 @@ def _merge(keys: list[str], max_distance: float, similarity: float) -> tuple[lis
             leader[position] = best[1]
     for position, template in enumerate(template_of):
         leader[position] = leader[first[template]]
-    return leader, miner, template_of
+    return leader, tokens, template_of, miner
 
 
-_PROBES = 8  # rarest shared word pairs of a representative looked up in the index
+# A representative is compared with the earlier representatives that have one of its _PROBES
+# rarest word pairs (among those some other representative has too), at most _SCAN of them per
+# pair (the earliest: the largest clusters). A near-duplicate shares most word pairs, rare ones
+# included; a pair of texts within the edit distance whose every shared word pair is common
+# elsewhere can be missed (the price of not comparing every pair).
+_PROBES = 8
+_SCAN = 32
 
 
-def _features(miner: _Templates, key: str) -> set[int]:
+def _features(ids: list[int]) -> set[int]:
     """Word pairs of a key (single words too when it has fewer than three), as integers."""
-    ids = [miner.vocabulary.setdefault(t, len(miner.vocabulary)) for t in _tokens(key)]
-    out = {a * 1_000_003 + b for a, b in zip(ids, ids[1:])}
+    out = {a * 1_000_003 + b for a, b in pairwise(ids)}
     if len(ids) < 3:
         out.update(-1 - a for a in ids)
     return out
@@ -400,7 +412,12 @@ def _features(miner: _Templates, key: str) -> set[int]:
 
 WILDCARD = "<*>"
 _WORD = re.compile(r"[^\s]+|\n")
-_VARIABLE = re.compile(r"[\d<]")  # a digit or a mask in a token: never a tree branch (Drain's rule)
+# A token that looks variable is never a bucket's prefix: a digit or a mask in it (Drain's rule),
+# or a dotted, slashed, quoted or key=value name ("storage.(*Controller).sync", '"web-0"').
+_VARIABLE = re.compile(r"[\d<./\\\"'=@]|:.")
+# the typed masks of normalize(): compared as one kind of variable (a hex run and a number at
+# the same place are the same template: "iar 00106570 dear 0245a1c8")
+_ANY_MASK = re.compile("<(?:TIME|UUID|PATH|HEX|IP|PORT|NODE|POD|DURATION|NUM)>")
 
 
 def _tokens(key: str) -> list[str]:
@@ -411,7 +428,7 @@ def _tokens(key: str) -> list[str]:
 class _Bucket:
     """Templates of one token count and prefix: token ids as rows of a growing matrix (-1: a wildcard)."""
 
-    __slots__ = ("matrix", "count", "templates")
+    __slots__ = ("count", "matrix", "templates")
 
     def __init__(self, width: int) -> None:
         self.matrix = np.empty((4, width), dtype=np.int32)
@@ -441,36 +458,40 @@ class _Templates:
         self.vocabulary: dict[str, int] = {}
         self.buckets: dict[tuple[Any, ...], _Bucket] = {}
         self.where: list[tuple[_Bucket, int]] = []  # per template: its bucket and row
-        self._words: list[str] = []
 
-    def add(self, tokens: list[str]) -> int:
+    def ids(self, tokens: list[str]) -> list[int]:
+        """Token ids for comparison: every typed mask is the same variable (``<IP>:<PORT>`` and
+        ``<NUM>:<NUM>`` are one token)."""
         vocabulary = self.vocabulary
-        ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens), dtype=np.int32, count=len(tokens))
+        get = vocabulary.setdefault
+        return [get(_ANY_MASK.sub(WILDCARD, t) if "<" in t else t, len(vocabulary)) for t in tokens]
+
+    def add(self, ids: list[int], tokens: list[str]) -> int:
+        """The template of a key given its :meth:`ids` and tokens (for the bucket's prefix)."""
         prefix = tuple(WILDCARD if _VARIABLE.search(t) else t for t in tokens[: self.depth])
-        bucket = self.buckets.get((len(tokens), *prefix))
+        where = (len(tokens), *prefix)
+        bucket = self.buckets.get(where)
         if bucket is None:
-            bucket = self.buckets[(len(tokens), *prefix)] = _Bucket(len(tokens))
+            bucket = self.buckets[where] = _Bucket(len(tokens))
         elif bucket.count:
             if not tokens:
                 return bucket.templates[0]
+            row_ids = np.array(ids, dtype=np.int32)
             rows = bucket.matrix[: bucket.count]
-            same = (rows == ids).sum(axis=1)
+            same = (rows == row_ids).sum(axis=1)
             best = int(same.argmax())
-            if same[best] >= self.similarity * len(tokens):
+            if same[best] >= math.ceil(self.similarity * len(tokens) - 1e-9):
                 row = rows[best]
-                row[row != ids] = -1
+                row[row != row_ids] = -1
                 return bucket.templates[best]
         template = len(self.where)
-        self.where.append((bucket, bucket.append(ids, template)))
+        self.where.append((bucket, bucket.append(np.array(ids, dtype=np.int32), template)))
         return template
 
-    def tokens(self, template: int) -> list[str]:
-        """The template's tokens, :data:`WILDCARD` where its keys differ."""
+    def wildcards(self, template: int) -> list[bool]:
+        """Per token position of the template: whether its keys differ there."""
         bucket, row = self.where[template]
-        if len(self._words) != len(self.vocabulary):
-            self._words = list(self.vocabulary)
-        words = self._words
-        return [WILDCARD if i < 0 else words[i] for i in bucket.matrix[row].tolist()]
+        return (bucket.matrix[row] < 0).tolist()
 
 
 def _render(tokens: Sequence[str]) -> str:
