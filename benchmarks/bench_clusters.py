@@ -212,7 +212,7 @@ _SHAPES = [
 ]
 
 
-def synthetic_templates(count: int = 300, seed: int = 7) -> list[str]:
+def synthetic_templates(count: int = 300, seed: int = 7, shapes: list[int] | None = None) -> list[str]:
     """``count`` templates: a shape, three template-specific words and, for some, a stack trace
     of their own. A template is kept only if its normalized text is more than 20 % (edit
     distance) away from every template kept before, so that the ground truth agrees with the
@@ -252,6 +252,8 @@ def synthetic_templates(count: int = 300, seed: int = 7) -> list[str]:
             continue
         kept.append(key)
         out.append(template)
+        if shapes is not None:  # which of _SHAPES each template comes from
+            shapes.append(attempt % len(_SHAPES))
     return out
 
 
@@ -360,6 +362,11 @@ def speed(n: int, peer_n: int) -> None:
         for member in c.members:
             predicted[by_time[member[3]]] = k
     ga, purity = grouping_scores(truth, predicted)
+    shape_of: list[int] = []
+    synthetic_templates(300, 11, shape_of)  # the seed synthetic_failures uses
+    shape_ga, shape_purity = grouping_scores([shape_of[label] for label in truth], predicted)
+    print(f"against the 25 shapes (a template's words taken as variables): GA {shape_ga:.3f}, purity {shape_purity:.3f}",
+          file=sys.stderr)
     with_regex = sum(1 for c in clusters if c.suggested_fingerprint)
     print(f"{sum(c.variants for c in clusters):,} distinct normalized texts", file=sys.stderr)
     print("| what | failures | time | peak RSS | clusters | GA | purity | fingerprints |")
@@ -403,6 +410,17 @@ def speed(n: int, peer_n: int) -> None:
     alone = cluster(unrelated, suggest=False)
     print(f"| worst case: 20,000 unrelated texts (random words), `suggest=False` | 20,000 | {time.perf_counter() - began:.1f} s "
           f"| | {len(alone):,} | | | |")
+    more = [{"text": " ".join(rng.choices(vocabulary, k=rng.randint(8, 30)))} for _ in range(100_000)]
+    began = time.perf_counter()
+    alone = cluster(more, suggest=False)
+    print(f"| worst case: 100,000 unrelated texts (random words), `suggest=False` | 100,000 | "
+          f"{time.perf_counter() - began:.1f} s | | {len(alone):,} | | | |")
+    prefixed = [{"text": "fail [x.go:1]: " + t["text"]} for t in unrelated]
+    began = time.perf_counter()
+    alone = cluster(prefixed, suggest=False)
+    print(f"| same 20,000 with one common prefix (`fail [x.go:1]: …`), `suggest=False` | 20,000 | "
+          f"{time.perf_counter() - began:.1f} s | | {len(alone):,} | | | |")
+    del more, prefixed
     began = time.perf_counter()
     alone = cluster(unrelated)
     print(f"| same, with fingerprints | 20,000 | {time.perf_counter() - began:.1f} s | | {len(alone):,} | | | "
