@@ -423,7 +423,7 @@ def speed(n: int, peer_n: int) -> None:
     del more, prefixed
     began = time.perf_counter()
     alone = cluster(unrelated)
-    print(f"| same, with fingerprints | 20,000 | {time.perf_counter() - began:.1f} s | | {len(alone):,} | | | "
+    print(f"| 20,000 unrelated texts, with fingerprints | 20,000 | {time.perf_counter() - began:.1f} s | | {len(alone):,} | | | "
           f"{sum(1 for c in alone if c.suggested_fingerprint):,}/{len(alone):,} |")
     print(f"\npeer: {naive_time / peer_n * 1e3:.2f} ms per failure, {naive_time / ours_time:.0f}x the time of cluster() on the "
           f"same sample; linear extrapolation to {n:,}: {naive_time / peer_n * n:.0f} s (not run)")
