@@ -7,9 +7,12 @@ Three steps, each usable alone:
    text. It follows triage's ``summarize/text.go`` in rules and order — times first, then the
    noise, then long texts shortened — with typed masks (``<IP>``, ``<NUM>``, …) instead of
    triage's ``UNIQ1``, ``UNIQ2`` renaming, so a mask can later be turned back into a pattern.
-2. :func:`cluster` groups failures by normalized text, then merges groups whose texts are
-   within an edit distance of 10 % of their mean length (triage's rule, checked exactly with
-   rapidfuzz after a length bound).
+2. :func:`cluster` groups failures by normalized text, mines token templates (Drain-like:
+   texts of the same token count whose tokens agree in 80 % of the positions share a
+   template, ``<*>`` where they differ, so that one failure family naming different
+   components, hosts or objects is one cluster), then merges templates whose representative
+   texts are within an edit distance of 10 % of their mean length (triage's rule, checked
+   exactly with rapidfuzz among the candidates an index of word pairs proposes).
 3. :func:`suggest_regex` proposes a fingerprint for a cluster: a regex (openQA ``regex:`` /
    auto-review style, PCRE-compatible) that matches every member's raw text and no other text
    it is given, or ``None``.
@@ -203,14 +206,16 @@ class Variable:
 
 @dataclass(slots=True)
 class Cluster:
-    """Failures whose normalized texts are the same or nearly the same.
+    """Failures whose normalized texts share a template or are nearly the same.
 
     ``id`` is the first 16 hex digits of the SHA-256 of ``normalized``, the normalized text of
     the cluster's representative: its largest group of identical normalized texts (ties:
     the lexically smallest text). It does not depend on input order and stays the same on a
     re-run as long as that group stays the largest. ``members`` holds ``(run, job, test,
     time)`` per failure, in input order; ``example`` is the raw text of the representative's
-    earliest failure (ties: lexically smallest text).
+    earliest failure (ties: lexically smallest text). ``template`` is the representative's
+    template (``<*>`` where its texts differ) and ``variables`` the values seen at each
+    ``<*>``.
     """
 
     id: str
@@ -269,11 +274,14 @@ def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, similarit
     ``run``, ``job``, ``test`` and ``time`` (anything comparable: first/last seen).
 
     Failures with the same :func:`normalize` text form a group. Groups are then visited
-    largest first (ties: lexical order of the text) and each joins the nearest cluster
-    representative already chosen whose edit distance to it is below
+    largest first (ties: lexical order of the text). Each joins the template of its bucket
+    (same token count and first token) with which at least ``similarity`` of its token
+    positions agree, or starts one; each template's first group then joins the nearest
+    cluster representative already chosen whose edit distance to it is below
     ``int(max_distance · (len(a) + len(b)) / 2)`` — triage's rule, which never merges texts
-    when that limit is 1 or less — or becomes a new representative. ``suggest=False`` skips
-    the fingerprints (the slowest step).
+    when that limit is 1 or less — or becomes a new representative. ``similarity=1.0``
+    leaves templates out (only identical token sequences share one). ``suggest=False``
+    skips the fingerprints (the slowest step).
     """
     texts: list[str] = []
     members: list[Member] = []
