@@ -454,8 +454,8 @@ class _Bucket:
 
 class _Templates:
     """Drain-like template mining (He et al., ICWS 2017), deterministic for a given visiting
-    order. A key's bucket is its token count and first ``depth`` tokens (a token with a digit
-    or a mask counts as a wildcard there); the key joins the bucket's template with most equal
+    order. A key's bucket is its token count and first ``depth`` tokens (a token that looks
+    variable, :data:`_VARIABLE`, counts as a wildcard there); the key joins the bucket's template with most equal
     positions when they are at least ``similarity`` of its tokens (ties: the oldest template),
     and the positions where they differ become wildcards; otherwise it starts a template. One
     vectorised comparison per key against all templates of its bucket."""
