@@ -380,7 +380,13 @@ def _merge(keys: list[str], max_distance: float, similarity: float
         best: tuple[int, int] | None = None
         if cutoff >= 1:
             probes = sorted((frequency[f], f) for f in features[position] if frequency[f] > 1)[:_PROBES]
-            candidates = sorted({p for _, f in probes for p in postings.get(f, ())[:_SCAN] if low <= len(keys[p]) <= high})
+            hits: dict[int, int] = defaultdict(int)
+            for _, f in probes:
+                for p in postings.get(f, ())[:_SCAN]:
+                    if low <= len(keys[p]) <= high:
+                        hits[p] += 1
+            # the representatives sharing most of its rare pairs (ties: the earliest)
+            candidates = sorted(sorted(hits, key=lambda p: (-hits[p], p))[:_CANDIDATES])
             if candidates:
                 found = process.extract(key, [keys[p] for p in candidates], scorer=Levenshtein.distance,
                                         score_cutoff=cutoff, limit=None)
@@ -401,11 +407,13 @@ def _merge(keys: list[str], max_distance: float, similarity: float
 
 # A representative is compared with the earlier representatives that have one of its _PROBES
 # rarest word pairs (among those some other representative has too), at most _SCAN of them per
-# pair (the earliest: the largest clusters). A near-duplicate shares most word pairs, rare ones
-# included; a pair of texts within the edit distance whose every shared word pair is common
-# elsewhere can be missed (the price of not comparing every pair).
+# pair (the earliest: the largest clusters), and of those with the _CANDIDATES that share most
+# of these pairs. A near-duplicate shares most word pairs, rare ones included; a pair of texts
+# within the edit distance whose every shared word pair is common elsewhere can be missed (the
+# price of not comparing every pair: a bounded number of comparisons per representative).
 _PROBES = 8
 _SCAN = 32
+_CANDIDATES = 16
 
 
 def _features(ids: list[int]) -> set[int]:
@@ -466,13 +474,20 @@ class _Templates:
         self.vocabulary: dict[str, int] = {}
         self.buckets: dict[tuple[Any, ...], _Bucket] = {}
         self.where: list[tuple[_Bucket, int]] = []  # per template: its bucket and row
+        self._known: dict[str, int] = {}  # token -> id of its canonical form
 
     def ids(self, tokens: list[str]) -> list[int]:
         """Token ids for comparison: every typed mask is the same variable (``<IP>:<PORT>`` and
         ``<NUM>:<NUM>`` are one token)."""
-        vocabulary = self.vocabulary
-        get = vocabulary.setdefault
-        return [get(_ANY_MASK.sub(WILDCARD, t) if "<" in t else t, len(vocabulary)) for t in tokens]
+        vocabulary, known = self.vocabulary, self._known
+        out = []
+        for token in tokens:
+            found = known.get(token)
+            if found is None:
+                canonical = _ANY_MASK.sub(WILDCARD, token) if "<" in token else token
+                found = known[token] = vocabulary.setdefault(canonical, len(vocabulary))
+            out.append(found)
+        return out
 
     def add(self, ids: list[int], tokens: list[str]) -> int:
         """The template of a key given its :meth:`ids` and tokens (for the bucket's prefix)."""
