@@ -16,6 +16,7 @@ Sub-commands (results are printed as Markdown tables, ready for BENCHMARKS.md):
              ``cluster()`` on the same subsample
 
 Usage: python benchmarks/bench_clusters.py {loghub,reasons,speed} [--data DIR] [--n 500000] [--peer-n 20000]
+                                           [--drain-python /tmp/drainvenv/bin/python]
 The real data comes from ``--data`` (default: ``$CISCOPE_SHARED_DATA`` or ``../shared/data``).
 """
 
@@ -88,22 +89,86 @@ def loghub_systems(data: Path) -> dict[str, tuple[list[str], list[str], list[str
     return out
 
 
-def loghub(data: Path) -> dict[str, dict[str, float]]:
+# Drain's grouping accuracy on loghub-2k as published (Zhu et al., "Tools and Benchmarks for
+# Automated Log Parsing", ICSE-SEIP 2019, table of accuracies; original loghub labels, Content
+# column, per-system regexes and parameters); mean over these 10 systems: 0.881.
+DRAIN_PUBLISHED = {"Apache": 1.000, "BGL": 0.963, "HPC": 0.887, "Hadoop": 0.948, "HealthApp": 0.780,
+                   "Linux": 0.690, "Mac": 0.787, "OpenSSH": 0.788, "Windows": 0.997, "Zookeeper": 0.967}
+# The Drain benchmark's settings per system (logparser's benchmark/Drain_benchmark.py): masking
+# regexes, similarity threshold, tree depth.
+DRAIN_SETTINGS: dict[str, tuple[list[str], float, int]] = {
+    "Apache": ([r"(\d+\.){3}\d+"], 0.5, 4),
+    "BGL": ([r"core\.\d+"], 0.5, 4),
+    "HPC": ([r"=\d+"], 0.5, 4),
+    "Hadoop": ([r"(\d+\.){3}\d+"], 0.5, 4),
+    "HealthApp": ([], 0.2, 4),
+    "Linux": ([r"(\d+\.){3}\d+", r"\d{2}:\d{2}:\d{2}"], 0.39, 6),
+    "Mac": ([r"([\w-]+\.){2,}[\w-]+"], 0.7, 6),
+    "OpenSSH": ([r"(\d+\.){3}\d+", r"([\w-]+\.){2,}[\w-]+"], 0.6, 5),
+    "Windows": ([r"0x.*?\s"], 0.7, 5),
+    "Zookeeper": ([r"(/|)(\d+\.){3}\d+(:\d+)?"], 0.5, 4),
+}
+_DRAIN3 = """
+import json, sys
+from drain3 import TemplateMiner
+from drain3.masking import MaskingInstruction
+from drain3.template_miner_config import TemplateMinerConfig
+job = json.load(sys.stdin)
+config = TemplateMinerConfig()
+config.drain_sim_th, config.drain_depth, config.drain_max_children = job["st"], job["depth"], 100
+config.masking_instructions = [MaskingInstruction(r, "*") for r in job["regex"]]  # masked as <*>, as Drain does
+config.mask_prefix, config.mask_suffix = "<", ">"
+config.profiling_enabled = False
+miner = TemplateMiner(config=config)
+print(json.dumps([miner.add_log_message(t)["cluster_id"] for t in job["texts"]]))
+"""
+
+
+def drain3_labels(python: Path, texts: Sequence[str], regexes: Sequence[str] = (), similarity: float = 0.4,
+                  depth: int = 4) -> list[int]:
+    """The measured peer: drain3 (the maintained Drain implementation) run by ``python``, an
+    interpreter that has it (a throwaway venv: drain3 is no dependency of ciscope); one cluster
+    id per text. Defaults are drain3's own (no masking, similarity 0.4, depth 4)."""
+    import subprocess
+
+    job = json.dumps({"texts": list(texts), "regex": list(regexes), "st": similarity, "depth": depth})
+    done = subprocess.run([str(python), "-c", _DRAIN3], input=job, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def loghub(data: Path, drain_python: Path | None = None) -> dict[str, dict[str, float]]:
+    """Grouping accuracy per system: ``cluster()`` on the raw lines and on the Content column;
+    the peers: Drain's published accuracy and, with ``drain_python``, drain3 measured on the
+    same labels (Content column, the Drain benchmark's settings; and drain3's defaults)."""
     results: dict[str, dict[str, float]] = {}
-    print("| system | templates | GA raw | purity raw | clusters raw | GA content | purity content | clusters content |")
-    print("|---|---|---|---|---|---|---|---|")
+    peers = drain_python is not None
+    head = "| system | templates | GA raw | purity raw | clusters raw | GA content | purity content | clusters content |"
+    head += " drain3, Drain settings, content | drain3 defaults, raw | drain3 defaults, content |" if peers else ""
+    print(head + " Drain published |")
+    print("|---" * (head.count("|")) + "|")
     for name, (raw, content, labels) in loghub_systems(data).items():
         row: dict[str, float] = {}
         for mode, texts in (("raw", raw), ("content", content)):
             predicted = cluster_labels(texts)
             row[f"ga_{mode}"], row[f"purity_{mode}"] = grouping_scores(labels, predicted)
             row[f"clusters_{mode}"] = len(set(predicted))
+        line = (f"| {name} | {len(set(labels))} | {row['ga_raw']:.3f} | {row['purity_raw']:.3f} | {row['clusters_raw']} "
+                f"| {row['ga_content']:.3f} | {row['purity_content']:.3f} | {row['clusters_content']} |")
+        if drain_python is not None:
+            regexes, similarity, depth = DRAIN_SETTINGS[name]
+            row["drain3_tuned"] = grouping_scores(labels, drain3_labels(drain_python, content, regexes, similarity, depth))[0]
+            row["drain3_raw"] = grouping_scores(labels, drain3_labels(drain_python, raw))[0]
+            row["drain3_content"] = grouping_scores(labels, drain3_labels(drain_python, content))[0]
+            line += f" {row['drain3_tuned']:.3f} | {row['drain3_raw']:.3f} | {row['drain3_content']:.3f} |"
+        row["drain_published"] = DRAIN_PUBLISHED[name]
         results[name] = row
-        print(f"| {name} | {len(set(labels))} | {row['ga_raw']:.3f} | {row['purity_raw']:.3f} | {row['clusters_raw']} "
-              f"| {row['ga_content']:.3f} | {row['purity_content']:.3f} | {row['clusters_content']} |")
+        print(line + f" {DRAIN_PUBLISHED[name]:.3f} |")
     mean = {k: sum(r[k] for r in results.values()) / len(results) for k in next(iter(results.values()))}
-    print(f"| **mean** | | **{mean['ga_raw']:.3f}** | {mean['purity_raw']:.3f} | | **{mean['ga_content']:.3f}** "
-          f"| {mean['purity_content']:.3f} | |")
+    line = (f"| **mean** | | **{mean['ga_raw']:.3f}** | {mean['purity_raw']:.3f} | | **{mean['ga_content']:.3f}** "
+            f"| {mean['purity_content']:.3f} | |")
+    if peers:
+        line += f" {mean['drain3_tuned']:.3f} | {mean['drain3_raw']:.3f} | {mean['drain3_content']:.3f} |"
+    print(line + f" {mean['drain_published']:.3f} |")
     return results
 
 
@@ -147,7 +212,7 @@ _SHAPES = [
 ]
 
 
-def synthetic_templates(count: int = 300, seed: int = 7) -> list[str]:
+def synthetic_templates(count: int = 300, seed: int = 7, shapes: list[int] | None = None) -> list[str]:
     """``count`` templates: a shape, three template-specific words and, for some, a stack trace
     of their own. A template is kept only if its normalized text is more than 20 % (edit
     distance) away from every template kept before, so that the ground truth agrees with the
@@ -187,6 +252,8 @@ def synthetic_templates(count: int = 300, seed: int = 7) -> list[str]:
             continue
         kept.append(key)
         out.append(template)
+        if shapes is not None:  # which of _SHAPES each template comes from
+            shapes.append(attempt % len(_SHAPES))
     return out
 
 
@@ -295,6 +362,11 @@ def speed(n: int, peer_n: int) -> None:
         for member in c.members:
             predicted[by_time[member[3]]] = k
     ga, purity = grouping_scores(truth, predicted)
+    shape_of: list[int] = []
+    synthetic_templates(300, 11, shape_of)  # the seed synthetic_failures uses
+    shape_ga, shape_purity = grouping_scores([shape_of[label] for label in truth], predicted)
+    print(f"against the 25 shapes (a template's words taken as variables): GA {shape_ga:.3f}, purity {shape_purity:.3f}",
+          file=sys.stderr)
     with_regex = sum(1 for c in clusters if c.suggested_fingerprint)
     print(f"{sum(c.variants for c in clusters):,} distinct normalized texts", file=sys.stderr)
     print("| what | failures | time | peak RSS | clusters | GA | purity | fingerprints |")
@@ -338,9 +410,20 @@ def speed(n: int, peer_n: int) -> None:
     alone = cluster(unrelated, suggest=False)
     print(f"| worst case: 20,000 unrelated texts (random words), `suggest=False` | 20,000 | {time.perf_counter() - began:.1f} s "
           f"| | {len(alone):,} | | | |")
+    more = [{"text": " ".join(rng.choices(vocabulary, k=rng.randint(8, 30)))} for _ in range(100_000)]
+    began = time.perf_counter()
+    alone = cluster(more, suggest=False)
+    print(f"| worst case: 100,000 unrelated texts (random words), `suggest=False` | 100,000 | "
+          f"{time.perf_counter() - began:.1f} s | | {len(alone):,} | | | |")
+    prefixed = [{"text": "fail [x.go:1]: " + t["text"]} for t in unrelated]
+    began = time.perf_counter()
+    alone = cluster(prefixed, suggest=False)
+    print(f"| same 20,000 with one common prefix (`fail [x.go:1]: …`), `suggest=False` | 20,000 | "
+          f"{time.perf_counter() - began:.1f} s | | {len(alone):,} | | | |")
+    del more, prefixed
     began = time.perf_counter()
     alone = cluster(unrelated)
-    print(f"| same, with fingerprints | 20,000 | {time.perf_counter() - began:.1f} s | | {len(alone):,} | | | "
+    print(f"| 20,000 unrelated texts, with fingerprints | 20,000 | {time.perf_counter() - began:.1f} s | | {len(alone):,} | | | "
           f"{sum(1 for c in alone if c.suggested_fingerprint):,}/{len(alone):,} |")
     print(f"\npeer: {naive_time / peer_n * 1e3:.2f} ms per failure, {naive_time / ours_time:.0f}x the time of cluster() on the "
           f"same sample; linear extrapolation to {n:,}: {naive_time / peer_n * n:.0f} s (not run)")
@@ -499,9 +582,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--n", type=int, default=500_000)
     parser.add_argument("--peer-n", type=int, default=20_000)
+    parser.add_argument("--drain-python", type=Path, default=None,
+                        help="loghub: a Python interpreter with drain3 installed (e.g. /tmp/drainvenv/bin/python), "
+                             "to measure Drain on the same data")
     args = parser.parse_args(argv)
     if args.command == "loghub":
-        loghub(args.data)
+        loghub(args.data, args.drain_python)
     elif args.command == "speed":
         speed(args.n, args.peer_n)
     else:

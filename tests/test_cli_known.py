@@ -153,7 +153,8 @@ def test_ingest_and_reports_with_the_fingerprints_option(tmp_path):
 
     [c] = ok_json(ciscope("clusters", "--json", cwd=tmp_path))
     assert set(c) == {"id", "size", "runs", "tests", "jobs", "first_seen", "last_seen", "example", "normalized",
-                      "suggested_fingerprint", "group_ids", "top_tests", "job_names", "latest_run"}
+                      "template", "variables", "suggested_fingerprint", "group_ids", "top_tests", "job_names",
+                      "latest_run"}
     assert (c["size"], c["runs"], c["tests"], c["jobs"], c["example"]) == (2, 2, 1, 1, dial("10.0.0.1"))
     assert (c["top_tests"], c["job_names"], c["latest_run"]) == (
         [{"test": "[sig-net] dial", "failures": 2}], [JOB], {"job": JOB, "build": "104"})

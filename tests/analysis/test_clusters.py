@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ciscope.analysis.clusters import MAX_TEXT, Cluster, cluster, normalize, suggest_regex
+from ciscope.analysis.clusters import MAX_TEXT, Cluster, cluster, cluster_key, normalize, suggest_regex
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
@@ -130,7 +130,8 @@ def test_cluster_json_shape_and_record_types():
     (only,) = cluster([Record("Error: boom 42")])
     assert isinstance(only, Cluster)
     assert list(only.to_dict()) == ["id", "size", "runs", "tests", "jobs", "first_seen", "last_seen", "example",
-                                    "normalized", "suggested_fingerprint"]
+                                    "normalized", "template", "variables", "suggested_fingerprint"]
+    assert only.to_dict()["template"] == "Error: boom <NUM>" and only.to_dict()["variables"] == []
     assert only.first_seen is None and only.members == [("r1", "j", "t", None)]
     stamped = cluster(failures(["Error: boom 42"]))[0].to_dict()
     assert stamped["first_seen"] == datetime(2026, 1, 1, tzinfo=timezone.utc)  # the JSON writer adds the Z
@@ -179,10 +180,124 @@ def test_suggest_regex_property(template, members, others):
         assert not any(re.search(pattern, o) for o in others)
 
 
+# --- templates: one family, one cluster ------------------------------------------------------
+
+GOROUTINES = ["leaked goroutine 764 in storage.(*Controller).sync", "leaked goroutine 708 in dns.(*Controller).sync",
+              "leaked goroutine 12 in ingress.(*Operator).reconcile", "leaked goroutine 9911 in storage.(*Controller).sync",
+              "leaked goroutine 3 in csi.(*Driver).NodePublishVolume"]
+
+
+def assert_fingerprints_separate(clusters, records):
+    for c in clusters:
+        own = set(c.members)
+        if c.suggested_fingerprint is None:
+            continue
+        for record in records:
+            key = (record["run"], record["job"], record["test"], record["time"])
+            assert bool(re.search(c.suggested_fingerprint, record["text"])) == (key in own), (c.suggested_fingerprint, record)
+
+
+def test_a_family_differing_in_numbers_and_package_names_is_one_cluster():
+    records = failures(GOROUTINES + ["exit status 1"])
+    clusters = cluster(records)
+    family = clusters[0]
+    assert family.size == 5 and family.variants == 4  # storage twice: same normalized text
+    assert family.template == "leaked goroutine <NUM> in <*>"
+    [variable] = family.variables
+    assert (variable.position, variable.distinct) == (4, 4)
+    assert variable.examples[0] == "storage.(*Controller).sync"  # the most common first
+    assert set(variable.examples) == {"storage.(*Controller).sync", "dns.(*Controller).sync",
+                                      "ingress.(*Operator).reconcile", "csi.(*Driver).NodePublishVolume"}
+    assert family.to_dict()["variables"][0] == {"position": 4, "examples": variable.examples, "distinct": 4}
+    # every group is listed, the id is the largest group's; cluster_key stays the per-text group id
+    assert family.group_ids[0] == family.id == cluster_key(GOROUTINES[0]) == cluster_key(GOROUTINES[3])
+    assert set(family.group_ids) == {cluster_key(t) for t in GOROUTINES}
+    assert_fingerprints_separate(clusters, records)
+
+
+ROUTES = [f'route "{name}" in namespace "{ns}" not admitted: host already claimed by another route'
+          for name, ns in (("console", "openshift-console"), ("oauth-openshift", "openshift-authentication"),
+                           ("downloads", "openshift-console"), ("canary", "openshift-ingress-canary"),
+                           ("grafana", "openshift-monitoring"))]
+DEPLOYMENTS = [f'deployment "{name}" in namespace "{ns}" not available: {ready} of 2 replicas ready after {wait}'
+               for name, ns, ready, wait in (("router-default", "openshift-ingress", 0, "10m0s"),
+                                             ("thanos-querier", "openshift-monitoring", 1, "5m"),
+                                             ("console", "openshift-console", 1, "10m0s"),
+                                             ("packageserver", "openshift-operator-lifecycle-manager", 0, "90s"),
+                                             ("oauth-openshift", "openshift-authentication", 1, "3m30s"))]
+
+
+def test_routes_and_deployments_named_differently_are_one_cluster_each():
+    records = failures(ROUTES + DEPLOYMENTS)
+    clusters = cluster(records)
+    assert sorted(c.size for c in clusters) == [5, 5]
+    by_template = {c.template: c for c in clusters}
+    assert set(by_template) == {
+        "route <*> in namespace <*> not admitted: host already claimed by another route",
+        "deployment <*> in namespace <*> not available: <NUM> of <NUM> replicas ready after <DURATION>"}
+    route = by_template["route <*> in namespace <*> not admitted: host already claimed by another route"]
+    assert [(v.position, v.distinct) for v in route.variables] == [(1, 5), (4, 4)]
+    assert '"console"' in route.variables[0].examples
+    assert_fingerprints_separate(clusters, records)
+    # input order does not matter
+    shuffled = list(records)
+    random.Random(4).shuffle(shuffled)
+    assert [(c.id, c.size, c.template) for c in cluster(shuffled)] == [(c.id, c.size, c.template) for c in clusters]
+
+
+def test_different_words_in_short_texts_stay_apart():
+    # a template needs 80 % of the positions equal: in short texts one other word is a different failure
+    clusters = cluster(failures(["connection refused by etcd", "connection reset by etcd", "exit status 1"]))
+    assert len(clusters) == 3
+
+
+@pytest.fixture(scope="module")
+def demo_failures(tmp_path_factory):
+    """Unexplained failures of a small demo history (seed 1), each with its true cause."""
+    from ciscope.analysis.known import prepare
+    from ciscope.analysis.triage import unexplained_failures
+    from ciscope.demo import generate, write_fingerprints
+    from ciscope.ingest.batch import ingest
+    from ciscope.model import run_id
+    from ciscope.store import connect
+
+    base = tmp_path_factory.mktemp("demo")
+    truth = generate(base / "demo", seed=1, end=datetime(2026, 11, 1, tzinfo=timezone.utc), runs_per_job=60)
+    store = connect(f"duckdb:///{base / 'demo.duckdb'}")
+    write_fingerprints(truth, base / "demo" / "fingerprints")
+    classifier, _, _ = prepare(store, base / "demo" / "fingerprints")
+    ingest(store, [base / "demo"], classifier=classifier)
+    cause = {(run_id(f["job"], f["build"]), f["test"]): f["cause"] for f in truth["failures"]}
+    found = unexplained_failures(store)
+    store.close()
+    return truth, found, cause
+
+
+def test_demo_planted_families_are_one_cluster_each(demo_failures):
+    truth, found, cause = demo_failures
+    clusters = cluster(found, suggest=False)
+    families: dict[str, set[str]] = {}
+    pure = 0
+    for c in clusters:
+        causes = [cause.get((m[0], m[2]), "none") for m in c.members]
+        pure += max(causes.count(x) for x in set(causes))
+        for x in causes:
+            if x.startswith("unknown:"):
+                families.setdefault(x[len("unknown:"):], set()).add(c.id)
+    assert pure == len(found)  # purity 1.0: no cluster mixes causes
+    assert set(families) == set(truth["unknown_families"])  # 5 families, each met in this history
+    assert {name: len(ids) for name, ids in families.items()} == dict.fromkeys(truth["unknown_families"], 1)
+
+
 # --- real data -------------------------------------------------------------------------------
 
-# Grouping accuracy measured on loghub-2k (benchmarks/BENCHMARKS.md), rounded down: floors.
-LOGHUB_FLOOR = {"ga_raw": 0.58, "ga_content": 0.73}
+# Grouping accuracy measured on loghub-2k (benchmarks/BENCHMARKS.md), rounded down: floors. The
+# content floor is above Drain's, measured on the same labels with the Drain benchmark's own
+# per-system settings (0.881; 0.789 with drain3's defaults).
+LOGHUB_FLOOR = {"ga_raw": 0.77, "ga_content": 0.90}
+LOGHUB_SYSTEM_FLOOR = {  # content, per system (rounded down)
+    "Apache": 1.0, "BGL": 0.98, "HPC": 0.90, "Hadoop": 0.95, "HealthApp": 0.98, "Linux": 0.80, "Mac": 0.83,
+    "OpenSSH": 0.92, "Windows": 0.69, "Zookeeper": 0.98}
 
 
 @pytest.fixture(scope="module")
@@ -200,9 +315,11 @@ def test_loghub_grouping_accuracy_floor(loghub):
     assert len(loghub) == 10
     means = {}
     for mode, column in (("raw", 0), ("content", 1)):
-        scores = [grouping_scores(data[2], cluster_labels(data[column])) for data in loghub.values()]
-        means[f"ga_{mode}"] = sum(ga for ga, _ in scores) / len(scores)
-        assert all(purity > 0.85 for _, purity in scores)
+        scores = {name: grouping_scores(data[2], cluster_labels(data[column])) for name, data in loghub.items()}
+        means[f"ga_{mode}"] = sum(ga for ga, _ in scores.values()) / len(scores)
+        assert all(purity > 0.83 for _, purity in scores.values())
+        if mode == "content":
+            assert {name: ga for name, (ga, _) in scores.items() if ga < LOGHUB_SYSTEM_FLOOR[name]} == {}
     assert means["ga_raw"] >= LOGHUB_FLOOR["ga_raw"]
     assert means["ga_content"] >= LOGHUB_FLOOR["ga_content"]
     # Apache's 6 templates are recovered exactly

@@ -7,9 +7,12 @@ Three steps, each usable alone:
    text. It follows triage's ``summarize/text.go`` in rules and order — times first, then the
    noise, then long texts shortened — with typed masks (``<IP>``, ``<NUM>``, …) instead of
    triage's ``UNIQ1``, ``UNIQ2`` renaming, so a mask can later be turned back into a pattern.
-2. :func:`cluster` groups failures by normalized text, then merges groups whose texts are
-   within an edit distance of 10 % of their mean length (triage's rule, checked exactly with
-   rapidfuzz after a length bound).
+2. :func:`cluster` groups failures by normalized text, mines token templates (Drain-like:
+   texts of the same token count whose tokens agree in 80 % of the positions share a
+   template, ``<*>`` where they differ, so that one failure family naming different
+   components, hosts or objects is one cluster), then merges templates whose representative
+   texts are within an edit distance of 10 % of their mean length (triage's rule, checked
+   exactly with rapidfuzz among the candidates an index of word pairs proposes).
 3. :func:`suggest_regex` proposes a fingerprint for a cluster: a regex (openQA ``regex:`` /
    auto-review style, PCRE-compatible) that matches every member's raw text and no other text
    it is given, or ``None``.
@@ -20,15 +23,19 @@ See ``docs/clusters.md`` for the rules, the JSON shape and the measured accuracy
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from itertools import pairwise
+from typing import Any
 
+import numpy as np
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein, LCSseq
+from rapidfuzz.distance import LCSseq, Levenshtein
 
-__all__ = ["Cluster", "cluster", "cluster_key", "normalize", "suggest_regex"]
+__all__ = ["Cluster", "Variable", "cluster", "cluster_key", "normalize", "suggest_regex"]
 
 MAX_TEXT = 10_000  # triage's max_cluster_text_length
 TRUNCATED = "\n...[truncated]...\n"
@@ -58,7 +65,7 @@ _HEXRUN = rf"(?=[0-9a-fA-F]{{7}})(?=[a-fA-F]*+\d)[0-9a-fA-F]*?[a-fA-F][0-9a-fA-F
 _TMP = r"[^\s'\"`<>()\[\]{},;:]*"
 _DIGIT_FIRST = [
     # the times, behind one cheap look-ahead: a short digit run and a date or clock separator
-    ("TIMES", rf"(?=\d{{1,8}}[-/.: T]\d|\d\d?\s+[A-Z])(?:"
+    ("TIMES", (rf"(?=\d{{1,8}}[-/.: T]\d|\d\d?\s+[A-Z])(?:"
               # "12 January 2017 11:34:35 -0700"
               rf"(?P<TIME1>\d{{1,2}}\s+{_MONTH}\s+\d{{4}}\s+{_CLOCK}{_ZONE})"
               # "2006-01-02T15:04:05.000Z", "2015-10-18 18:01:47,978", "2016/9/27:20:30:31.455", "2005.06.03",
@@ -67,28 +74,28 @@ _DIGIT_FIRST = [
               rf"|[T ,:/-]+{_CLOCK}{_ZONE})?(?!\d))"
               # "20171223-22:15:29:606", "12/10/25 13:52:29.244", "15:04:05"
               rf"|(?P<TIME4>(?:\d{{8}}[-T ]?\d\d?:\d\d?:\d\d?(?:[.,:]\d+)?|(?:\d\d?/\d\d?/\d{{2,4}},?\s+)?{_CLOCK})"
-              rf"{_ZONE}(?!\d)))"),
+              rf"{_ZONE}(?!\d)))")),
     ("UUID", _UUID),
     ("HEX", r"0x[0-9a-fA-F]+\b"),
-    ("IP", rf"\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?!\.?\d)(?::\d{{1,5}}(?!\d))?"),
+    ("IP", r"\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)(?::\d{1,5}(?!\d))?"),
     ("IP6", _IP6),
     ("HEXRUN", _HEXRUN),
     # numbers, and durations when a unit follows: "30s", "1m30.5s", "250ms", "3 seconds"
-    ("NUM", rf"(?<!\d\.)\d+(?:\.\d+)*(?P<unit>(?:ns|us|µs|ms|s|m|h|d)(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))*"
+    ("NUM", (rf"(?<!\d\.)\d+(?:\.\d+)*(?P<unit>(?:ns|us|µs|ms|s|m|h|d)(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))*"
             r"|\s?(?:(?:nano|micro|milli)?seconds?|secs?|minutes?|mins?|hours?|hrs?|days?)\b)?"
-            rf"{_E}"),
+            rf"{_E}")),
 ]
 _HEX_LETTER_FIRST = [("UUID2", _UUID), ("IP62", _IP6), ("HEXRUN2", _HEXRUN)]
 _LETTER_FIRST = [
     # "Jan  1 00:00:00.000", "Sun Dec 04 04:47:44 2005", "Mon, 12 January 2017 11:34:35 -0700"
-    ("TIMES2", rf"(?=[JFMASONDTWS][a-z])(?:(?P<TIME2>{_WDAY}{_MONTH}\s+\d{{1,2}},?\s+(?:\d{{4}}\s+)?{_CLOCK}{_ZONE}"
-               rf"(?:\s+\d{{4}}(?!\d))?)|(?P<TIME5>{_WDAY}\d{{1,2}}\s+{_MONTH}\s+\d{{4}}\s+{_CLOCK}{_ZONE}))"),
+    ("TIMES2", (rf"(?=[JFMASONDTWS][a-z])(?:(?P<TIME2>{_WDAY}{_MONTH}\s+\d{{1,2}},?\s+(?:\d{{4}}\s+)?{_CLOCK}{_ZONE}"
+               rf"(?:\s+\d{{4}}(?!\d))?)|(?P<TIME5>{_WDAY}\d{{1,2}}\s+{_MONTH}\s+\d{{4}}\s+{_CLOCK}{_ZONE}))")),
     # klog "I0102 15:04:05.000000"
     ("TIME6", rf"(?=[IWEF]\d)[IWEF]\d{{4}}\s+{_CLOCK}(?!\d)"),
     ("PATH", rf"(?=[A-Za-z]:\\)(?<![_.-])[A-Za-z]:\\(?:[^\\\s]+\\)*?(?:Temp|TEMP|tmp)\\{_TMP}"),
     # AWS "i-0abc…", "ip-10-0-1-2.ec2.internal", kind "kind-worker2", kops "nodes-us-east-1a-xxxx"
-    ("NODE", r"(?=[ikn])(?<![-_])(?:i-[0-9a-f]{8,17}|ip(?:-\d{1,3}){4}(?:\.[a-z0-9-]+)*\.internal|ip(?:-\d{1,3}){4}"
-             r"|kind-(?:worker|control-plane)\d*|nodes-[a-z0-9-]*?-[a-z0-9]{4})(?![\w-])"),
+    ("NODE", (r"(?=[ikn])(?<![-_])(?:i-[0-9a-f]{8,17}|ip(?:-\d{1,3}){4}(?:\.[a-z0-9-]+)*\.internal|ip(?:-\d{1,3}){4}"
+             r"|kind-(?:worker|control-plane)\d*|nodes-[a-z0-9-]*?-[a-z0-9]{4})(?![\w-])")),
     # GCE "minion-group-xxxx" / "default-pool-xxxx" (triage; the random part only)
     ("GCENODE", r"(?:minion-group|default-pool)-[-0-9a-z]{4,}"),
     ("GLUED", rf"[A-Za-z]++\d{{4,}}{_E}"),  # long digit runs ending a word: "build12345"
@@ -181,16 +188,34 @@ def cluster_key(text: str) -> str:
     return hashlib.sha256(normalize(text).encode()).hexdigest()[:16]
 
 
+SIMILARITY = 0.8  # share of token positions that must agree for a text to join a template
+
+
+@dataclass(slots=True)
+class Variable:
+    """A wildcard of a cluster's template: its token position, up to five example values (the
+    most common first, as normalized tokens) and how many distinct values the cluster has there."""
+
+    position: int
+    examples: list[str]
+    distinct: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"position": self.position, "examples": self.examples, "distinct": self.distinct}
+
+
 @dataclass(slots=True)
 class Cluster:
-    """Failures whose normalized texts are the same or nearly the same.
+    """Failures whose normalized texts share a template or are nearly the same.
 
     ``id`` is the first 16 hex digits of the SHA-256 of ``normalized``, the normalized text of
     the cluster's representative: its largest group of identical normalized texts (ties:
     the lexically smallest text). It does not depend on input order and stays the same on a
     re-run as long as that group stays the largest. ``members`` holds ``(run, job, test,
     time)`` per failure, in input order; ``example`` is the raw text of the representative's
-    earliest failure (ties: lexically smallest text).
+    earliest failure (ties: lexically smallest text). ``template`` is the representative's
+    template (``<*>`` where its texts differ) and ``variables`` the values seen at each
+    ``<*>``.
     """
 
     id: str
@@ -206,6 +231,8 @@ class Cluster:
     members: list[Member] = field(default_factory=list, repr=False)
     variants: int = 1  # distinct normalized texts merged into this cluster
     group_ids: list[str] = field(default_factory=list)  # cluster_key of every merged group, id first
+    template: str = ""  # the representative's template: its normalized tokens, <*> where its texts differ
+    variables: list[Variable] = field(default_factory=list)  # per <*> of the template: the values seen there
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape (``members`` left out). Times stay as they are (datetimes from the
@@ -213,7 +240,24 @@ class Cluster:
         time, and tables format them."""
         return {"id": self.id, "size": self.size, "runs": self.runs, "tests": self.tests, "jobs": self.jobs,
                 "first_seen": self.first_seen, "last_seen": self.last_seen, "example": self.example,
-                "normalized": self.normalized, "suggested_fingerprint": self.suggested_fingerprint}
+                "normalized": self.normalized, "template": self.template,
+                "variables": [v.to_dict() for v in self.variables],
+                "suggested_fingerprint": self.suggested_fingerprint}
+
+
+def _variables(template: list[str], keys: list[tuple[list[str], int]], examples: int = 5) -> list[Variable]:
+    """Per wildcard of ``template``: the most common values of its keys there (weighted by
+    failures; ties: lexical order), at most ``examples``, and how many distinct values."""
+    out = []
+    for position, token in enumerate(template):
+        if token != WILDCARD:
+            continue
+        counts: dict[str, int] = defaultdict(int)
+        for tokens, weight in keys:
+            counts[tokens[position]] += weight
+        common = sorted(counts, key=lambda v: (-counts[v], v))[:examples]
+        out.append(Variable(position=position, examples=common, distinct=len(counts)))
+    return out
 
 
 def _field(record: Any, name: str) -> Any:
@@ -222,18 +266,22 @@ def _field(record: Any, name: str) -> Any:
     return getattr(record, name, None)
 
 
-def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, suggest: bool = True) -> list[Cluster]:
+def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, similarity: float = SIMILARITY,
+            suggest: bool = True) -> list[Cluster]:
     """Group failure texts into clusters, largest first (ties by id).
 
     Each failure is a mapping or an object with ``text`` and, optionally, the opaque keys
     ``run``, ``job``, ``test`` and ``time`` (anything comparable: first/last seen).
 
     Failures with the same :func:`normalize` text form a group. Groups are then visited
-    largest first (ties: lexical order of the text) and each joins the nearest cluster
-    representative already chosen whose edit distance to it is below
+    largest first (ties: lexical order of the text). Each joins the template of its bucket
+    (same token count and first token) with which at least ``similarity`` of its token
+    positions agree, or starts one; each template's first group then joins the nearest
+    cluster representative already chosen whose edit distance to it is below
     ``int(max_distance · (len(a) + len(b)) / 2)`` — triage's rule, which never merges texts
-    when that limit is 1 or less — or becomes a new representative. ``suggest=False`` skips
-    the fingerprints (the slowest step).
+    when that limit is 1 or less — or becomes a new representative. ``similarity=1.0``
+    leaves templates out (only identical token sequences share one). ``suggest=False``
+    skips the fingerprints (the slowest step).
     """
     texts: list[str] = []
     members: list[Member] = []
@@ -253,7 +301,7 @@ def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, suggest: 
             key = normalized[text] = normalize(text)
         groups[key].append(i)
     keys = sorted(groups, key=lambda k: (-len(groups[k]), k))
-    leader = _merge(keys, max_distance)
+    leader, tokens, template_of, miner = _merge(keys, max_distance, similarity)
     parts: dict[int, list[int]] = defaultdict(list)  # leader position -> key positions
     for position, lead in enumerate(leader):
         parts[lead].append(position)
@@ -276,6 +324,7 @@ def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, suggest: 
         if suggest:
             fingerprint = _suggest([keys[p] for p in positions], sorted({texts[i] for i in indexes}), pool, lead)
         rep = keys[lead]
+        template = [WILDCARD if wild else token for token, wild in zip(tokens[lead], miner.wildcards(template_of[lead]))]
         out.append(Cluster(
             id=hashlib.sha256(rep.encode()).hexdigest()[:16], size=len(indexes),
             runs=len({members[i][0] for i in indexes if members[i][0] is not None}),
@@ -284,27 +333,61 @@ def cluster(failures: Iterable[Any], /, *, max_distance: float = 0.10, suggest: 
             first_seen=min(times) if times else None, last_seen=max(times) if times else None,
             example=texts[min(groups[rep], key=earliest)], normalized=rep, suggested_fingerprint=fingerprint,
             members=[members[i] for i in indexes], variants=len(positions),
-            group_ids=[hashlib.sha256(keys[p].encode()).hexdigest()[:16] for p in sorted(positions, key=lambda p: p != lead)]))
+            group_ids=[hashlib.sha256(keys[p].encode()).hexdigest()[:16] for p in sorted(positions, key=lambda p: p != lead)],
+            template=_render(template),
+            variables=_variables(template, [(tokens[p], len(groups[keys[p]])) for p in positions
+                                            if template_of[p] == template_of[lead]])))
     out.sort(key=lambda c: (-c.size, c.id))
     return out
 
 
-def _merge(keys: list[str], max_distance: float) -> list[int]:
-    """Leader clustering of ``keys`` (already in their visiting order): the position of each
-    key's representative. Candidates are pre-bucketed by length (the edit distance is at least
-    the length difference), then checked by rapidfuzz with a score cutoff."""
+def _merge(keys: list[str], max_distance: float, similarity: float
+           ) -> tuple[list[int], list[list[str]], list[int], _Templates]:
+    """Cluster ``keys`` (already in their visiting order): the position of each key's
+    representative, each key's tokens, each key's template and the mined templates.
+
+    1. Templates (:class:`_Templates`): keys of the same token count whose tokens agree in at
+       least ``similarity`` of the positions share a template; the first key of a template is
+       its representative.
+    2. The edit-distance floor (triage's rule): each template's representative joins the
+       nearest earlier cluster representative within ``max_distance`` (Levenshtein, exact),
+       else it is a cluster representative itself. Only representatives of similar length
+       that share one of its rarer word pairs are compared (an inverted index; see
+       :data:`_PROBES`), so a text that merges with nothing costs a bounded number of look-ups.
+    """
+    miner = _Templates(similarity)
+    tokens = [_tokens(key) for key in keys]
+    ids = [miner.ids(words) for words in tokens]
+    template_of = [miner.add(row, words) for row, words in zip(ids, tokens)]
+    first: dict[int, int] = {}
+    for position, template in enumerate(template_of):
+        first.setdefault(template, position)
     leader = list(range(len(keys)))
-    by_length: dict[int, list[int]] = defaultdict(list)
-    for position, key in enumerate(keys):
+    heads = sorted(first.values())
+    features = {p: _features(ids[p]) for p in heads}
+    frequency: dict[int, int] = defaultdict(int)
+    for found in features.values():
+        for feature in found:
+            frequency[feature] += 1
+    postings: dict[int, list[int]] = defaultdict(list)  # feature -> cluster representatives having it
+    for position in heads:
+        key = keys[position]
         size = len(key)
         # |la - lb| <= distance < max_distance * (la + lb) / 2 bounds lb around la
         low = int(size * (1 - max_distance / 2) / (1 + max_distance / 2)) - 1
         high = int(size * (1 + max_distance / 2) / (1 - max_distance / 2)) + 1
-        candidates = [p for n in range(max(low, 0), high + 1) for p in by_length.get(n, ())]
+        cutoff = int(max_distance * (size + high) / 2) - 1
         best: tuple[int, int] | None = None
-        if candidates:
-            cutoff = int(max_distance * (size + high) / 2) - 1
-            if cutoff >= 1:
+        if cutoff >= 1:
+            probes = sorted((frequency[f], f) for f in features[position] if frequency[f] > 1)[:_PROBES]
+            hits: dict[int, int] = defaultdict(int)
+            for _, f in probes:
+                for p in postings.get(f, ())[:_SCAN]:
+                    if low <= len(keys[p]) <= high:
+                        hits[p] += 1
+            # the representatives sharing most of its rare pairs (ties: the earliest)
+            candidates = sorted(sorted(hits, key=lambda p: (-hits[p], p))[:_CANDIDATES])
+            if candidates:
                 found = process.extract(key, [keys[p] for p in candidates], scorer=Levenshtein.distance,
                                         score_cutoff=cutoff, limit=None)
                 for _, distance, index in found:
@@ -313,10 +396,134 @@ def _merge(keys: list[str], max_distance: float) -> list[int]:
                     if limit > 1 and distance < limit and (best is None or (distance, p) < best):
                         best = (int(distance), p)
         if best is None:
-            by_length[size].append(position)
+            for feature in features[position]:
+                postings[feature].append(position)
         else:
             leader[position] = best[1]
-    return leader
+    for position, template in enumerate(template_of):
+        leader[position] = leader[first[template]]
+    return leader, tokens, template_of, miner
+
+
+# A representative is compared with the earlier representatives that have one of its _PROBES
+# rarest word pairs (among those some other representative has too), at most _SCAN of them per
+# pair (the earliest: the largest clusters), and of those with the _CANDIDATES that share most
+# of these pairs. A near-duplicate shares most word pairs, rare ones included; a pair of texts
+# within the edit distance whose every shared word pair is common elsewhere can be missed (the
+# price of not comparing every pair: a bounded number of comparisons per representative).
+_PROBES = 8
+_SCAN = 32
+_CANDIDATES = 16
+
+
+def _features(ids: list[int]) -> set[int]:
+    """Word pairs of a key (single words too when it has fewer than three), as integers."""
+    out = {a * 1_000_003 + b for a, b in pairwise(ids)}
+    if len(ids) < 3:
+        out.update(-1 - a for a in ids)
+    return out
+
+
+# --- template mining -------------------------------------------------------------------------
+
+WILDCARD = "<*>"
+_WORD = re.compile(r"[^\s]+|\n")
+# A token that looks variable is never a bucket's prefix: a digit or a mask in it (Drain's rule),
+# or a dotted, slashed, quoted or key=value name ("storage.(*Controller).sync", '"web-0"').
+_VARIABLE = re.compile(r"[\d<./\\\"'=@]|:.")
+# the typed masks of normalize(): compared as one kind of variable (a hex run and a number at
+# the same place are the same template: "iar 00106570 dear 0245a1c8")
+_ANY_MASK = re.compile("<(?:TIME|UUID|PATH|HEX|IP|PORT|NODE|POD|DURATION|NUM)>")
+
+
+def _tokens(key: str) -> list[str]:
+    """Whitespace-separated tokens of a normalized text; line breaks are tokens too."""
+    return _WORD.findall(key)
+
+
+class _Bucket:
+    """Templates of one token count and prefix: token ids as rows of a growing matrix (-1: a wildcard)."""
+
+    __slots__ = ("count", "matrix", "templates")
+
+    def __init__(self, width: int) -> None:
+        self.matrix = np.empty((4, width), dtype=np.int32)
+        self.count = 0
+        self.templates: list[int] = []
+
+    def append(self, ids: np.ndarray, template: int) -> int:
+        if self.count == len(self.matrix):
+            self.matrix = np.concatenate([self.matrix, np.empty_like(self.matrix)])
+        self.matrix[self.count] = ids
+        self.templates.append(template)
+        self.count += 1
+        return self.count - 1
+
+
+class _Templates:
+    """Drain-like template mining (He et al., ICWS 2017), deterministic for a given visiting
+    order. A key's bucket is its token count and first ``depth`` tokens (a token that looks
+    variable, :data:`_VARIABLE`, counts as a wildcard there); the key joins the bucket's template with most equal
+    positions when they are at least ``similarity`` of its tokens (ties: the oldest template),
+    and the positions where they differ become wildcards; otherwise it starts a template. One
+    vectorised comparison per key against all templates of its bucket."""
+
+    def __init__(self, similarity: float, depth: int = 1) -> None:
+        self.similarity = similarity
+        self.depth = depth
+        self.vocabulary: dict[str, int] = {}
+        self.buckets: dict[tuple[Any, ...], _Bucket] = {}
+        self.where: list[tuple[_Bucket, int]] = []  # per template: its bucket and row
+        self._known: dict[str, int] = {}  # token -> id of its canonical form
+
+    def ids(self, tokens: list[str]) -> list[int]:
+        """Token ids for comparison: every typed mask is the same variable (``<IP>:<PORT>`` and
+        ``<NUM>:<NUM>`` are one token)."""
+        vocabulary, known = self.vocabulary, self._known
+        out = []
+        for token in tokens:
+            found = known.get(token)
+            if found is None:
+                canonical = _ANY_MASK.sub(WILDCARD, token) if "<" in token else token
+                found = known[token] = vocabulary.setdefault(canonical, len(vocabulary))
+            out.append(found)
+        return out
+
+    def add(self, ids: list[int], tokens: list[str]) -> int:
+        """The template of a key given its :meth:`ids` and tokens (for the bucket's prefix)."""
+        prefix = tuple(WILDCARD if _VARIABLE.search(t) else t for t in tokens[: self.depth])
+        where = (len(tokens), *prefix)
+        bucket = self.buckets.get(where)
+        if bucket is None:
+            bucket = self.buckets[where] = _Bucket(len(tokens))
+        elif bucket.count:
+            if not tokens:
+                return bucket.templates[0]
+            row_ids = np.array(ids, dtype=np.int32)
+            rows = bucket.matrix[: bucket.count]
+            same = (rows == row_ids).sum(axis=1)
+            best = int(same.argmax())
+            if same[best] >= math.ceil(self.similarity * len(tokens) - 1e-9):
+                row = rows[best]
+                row[row != row_ids] = -1
+                return bucket.templates[best]
+        template = len(self.where)
+        self.where.append((bucket, bucket.append(np.array(ids, dtype=np.int32), template)))
+        return template
+
+    def wildcards(self, template: int) -> list[bool]:
+        """Per token position of the template: whether its keys differ there."""
+        bucket, row = self.where[template]
+        return (bucket.matrix[row] < 0).tolist()
+
+
+def _render(tokens: Sequence[str]) -> str:
+    out: list[str] = []
+    for token in tokens:
+        if out and token != "\n" and out[-1] != "\n":
+            out.append(" ")
+        out.append(token)
+    return "".join(out)
 
 
 # --- suggested fingerprints ------------------------------------------------------------------

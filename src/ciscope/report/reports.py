@@ -189,8 +189,8 @@ def unclassified(result: dict[str, Any]) -> View:
 
 
 CLUSTERS = [field("id", "cluster"), number("size"), number("runs"), number("tests"), number("jobs"),
-            field("last_seen", "last seen", when), field("example", fmt=short(160)),
-            field("suggested_fingerprint", "suggested fingerprint")]
+            field("last_seen", "last seen", when), field("template", fmt=short(160)),
+            field("example", fmt=short(160)), field("suggested_fingerprint", "suggested fingerprint")]
 
 
 def clusters(result: dict[str, Any]) -> View:
