@@ -157,3 +157,13 @@ def test_window_options_through_the_cli(store_url):
     assert bad.returncode == 2 and "ISO 8601" in bad.stderr
     bad = _cli(store_url, "runs", "--days", "1", "--since", "2026-10-01")
     assert bad.returncode == 2 and "not both" in bad.stderr
+
+
+def test_failures_without_text_join_no_cluster(store):
+    """Real data (TestGrid dumps, some runners): failures with no message at all are counted,
+    not clustered — one giant cluster of empty texts says nothing about a cause."""
+    store.write_runs(history_runs({"t": "PFPFPF", "u": "PFPFPF"}))
+    store.execute("UPDATE test_results SET failure_message = NULL, failure_text = NULL WHERE test = 'u'")
+    result = failure_clusters(store)
+    assert (result["failures"], result["without_text"], result["clusters"]) == (6, 3, 1)
+    assert result["items"][0]["size"] == 3 and result["items"][0]["tests"] == 1

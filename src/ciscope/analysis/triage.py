@@ -260,11 +260,15 @@ def unexplained_failures(store: Store, *, window: Window | None = None,
 
 def failure_clusters(store: Store, *, window: Window | None = None, top: int | None = 50, min_size: int = 1,
                      suggest: bool = True, include_known: bool = False) -> dict[str, Any]:
-    """Clusters of unexplained test failures, largest first, with suggested fingerprints."""
+    """Clusters of unexplained test failures, largest first, with suggested fingerprints.
+
+    A failure without any text (no message, no output: TestGrid dumps, some runners) says
+    nothing about its cause: it joins no cluster and is counted in ``without_text``."""
     from .clusters import cluster
 
     failures = unexplained_failures(store, window=window, include_known=include_known)
-    clusters = [c for c in cluster(failures, suggest=suggest) if c.size >= min_size]
+    with_text = [f for f in failures if f["text"].strip()]
+    clusters = [c for c in cluster(with_text, suggest=suggest) if c.size >= min_size]
     builds = {f["run"]: (f["job"], f["build"]) for f in failures}
     shown = clusters[:top] if top is not None else clusters
     out = []
@@ -276,7 +280,8 @@ def failure_clusters(store: Store, *, window: Window | None = None, top: int | N
         latest = max(c.members, key=lambda m: (m[3] is not None, m[3] or datetime.min))
         d["latest_run"] = {"job": builds[latest[0]][0], "build": builds[latest[0]][1]}
         out.append(d)
-    return {"failures": len(failures), "clusters": len(clusters), "shown": len(out), "items": out}
+    return {"failures": len(failures), "without_text": len(failures) - len(with_text), "clusters": len(clusters),
+            "shown": len(out), "items": out}
 
 
 def _top(names: set[str], values: list[str], n: int = 5) -> list[dict[str, Any]]:

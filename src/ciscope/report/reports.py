@@ -194,8 +194,10 @@ CLUSTERS = [field("id", "cluster"), number("size"), number("runs"), number("test
 
 
 def clusters(result: dict[str, Any]) -> View:
+    without = result.get("without_text") or 0
     return View([Section(CLUSTERS, result["items"], f"{result['failures']} unexplained failures in "
-                         f"{result['clusters']} clusters (largest {result['shown']})")])
+                         f"{result['clusters']} clusters (largest {result['shown']})"
+                         + (f"; {without} without any failure text, not clustered" if without else ""))])
 
 
 def db_info(info: dict[str, Any]) -> View:
