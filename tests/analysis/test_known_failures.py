@@ -317,3 +317,15 @@ def test_log_match_explains_test_ids_ignoring_tempest_attributes(store, tmp_path
     fps, _ = load_directory(fp)
     reclassify(store, fps, full=True)
     assert orjson.loads(store.query("SELECT reason FROM runs")[0][0])["cluster"] == cluster_key("unrelated")
+
+
+def test_a_run_of_many_bare_files_is_scanned_without_error():
+    """Found on real data: a bare run's source is its files' paths joined by commas, longer
+    than a path may be; re-classifying it raised 'File name too long'."""
+    from ciscope.fingerprints import Fingerprint
+    from ciscope.model import Run, RunStatus, Status, TestResult
+
+    c = Classifier([Fingerprint.from_regex("No space left on device", id="B")])
+    run = Run("j", "1", RunStatus.FAILURE, results=[TestResult("t", Status.FAILED, failure_message=DISK)],
+              source=",".join([f"/data/reports/{'r' * 200}-{k}.xml" for k in range(40)]), logs=["build-log.txt"])
+    assert [(e.bug, e.test) for e in c.evidence(run)] == [("B", "t")]

@@ -85,6 +85,15 @@ def failure_text(result: TestResult) -> str:
     return f"{message}\n{text}" if message and text else (message or text)
 
 
+def _is_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder. A run's ``source`` may name several files (a bare run:
+    their paths joined by commas), far longer than a path can be: that is no folder."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def needs_scan(run: Run) -> bool:
     """Failed runs, and runs where some attempt failed (a retried failure can be a known bug)."""
     return run.status in (RunStatus.FAILURE, RunStatus.ERROR) or any(_failed(r) for r in run.results)
@@ -127,7 +136,7 @@ class Classifier:
                 if not any(e.bug == m.fingerprint and e.test == test for e in out):
                     out.append(Evidence(m.fingerprint, m.file or "junit", m.line, m.text, test))
         base = Path(folder) if folder is not None else (Path(run.source) if run.source else None)
-        if base is not None and base.is_dir():
+        if base is not None and _is_folder(base):
             for rel in run.logs:
                 path = base / rel
                 try:
@@ -250,7 +259,7 @@ def reclassify(store: Store, fps: Sequence[Fingerprint], *, backend: str | None 
         missing = 0
         for run in _runs_to_scan(store, progress):
             report.runs_scanned += 1
-            if run.logs and run.source and not Path(run.source).is_dir():
+            if run.logs and run.source and not _is_folder(Path(run.source)):
                 missing += 1
             found = classifier.evidence(run)
             if found:
