@@ -71,6 +71,26 @@ def test_job_filter_and_grid_match_the_cli(server: Server) -> None:
     assert all(r["job"] == job for r in server.get(f"/api/runs?job={quote(job)}").json())
 
 
+def test_window_filters_match_the_cli(duckdb_server: Server) -> None:
+    """The filters of every read command (branch, variant, test, days, until) are the API's too."""
+    runs = duckdb_server.cli("runs", "--json")
+    branch = next(r for r in runs if r.get("branch") is not None)["branch"] if any(
+        r.get("branch") for r in runs) else None
+    cases = [("/api/runs?variant=platform%3Daws", ["runs", "--variant", "platform=aws"]),
+             ("/api/tests?test=sig-network&days=5", ["tests", "--test", "sig-network", "--days", "5"]),
+             ("/api/flaky?variant=platform%3Daws&test=sig", ["flaky", "--variant", "platform=aws", "--test", "sig"]),
+             ("/api/unclassified?days=3", ["unclassified", "--days", "3"]),
+             ("/api/clusters?test=sig-storage", ["clusters", "--test", "sig-storage"])]
+    if branch:
+        cases.append((f"/api/runs?branch={quote(branch)}", ["runs", "--branch", branch]))
+    for path, args in cases:
+        answer = duckdb_server.get(path)
+        assert answer.status == 200, (path, answer.body)
+        assert answer.json() == duckdb_server.cli(*args, "--json"), path
+    assert_error(duckdb_server.get("/api/runs?variant=platform"), 400, "KEY=VALUE")
+    assert_error(duckdb_server.get("/api/tests?test=%28%5B"), 400, "not a regular expression")
+
+
 def test_triage_matches_the_cli(server: Server) -> None:
     run = a_failed_run(server)
     for ref in (run["build"], f"{run['job']}/{run['build']}"):

@@ -12,7 +12,7 @@ import tempfile
 from datetime import datetime
 from typing import IO, Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -55,6 +55,37 @@ Since = Annotated[datetime | None, Query(description="Only runs started at or af
 Until = Annotated[datetime | None, Query(
     description="End of the window (ISO 8601); default: the start of the newest run stored.")]
 IncludeKnown = Annotated[bool, Query(description="Count failures explained by known-bug fingerprints too.")]
+Branch = Annotated[str | None, Query(description="Only runs of this branch or release.")]
+Variant = Annotated[list[str] | None, Query(description="Only runs with this variant, KEY=VALUE (repeatable; all must hold).")]
+TestRegex = Annotated[str | None, Query(alias="test", description="Only tests whose id matches this regular expression.")]
+
+
+def _scope(job: str | None = None, days: float | None = None, since: datetime | None = None,
+           until: datetime | None = None, branch: str | None = None, variant: list[str] | None = None,
+           test: str | None = None) -> Window:
+    """The one window of every read command (``ciscope.queries.window``) from query parameters."""
+    pairs = []
+    for value in variant or []:
+        key, sep, val = value.partition("=")
+        if not sep:
+            raise UsageError(f"variant={value!r}: expected KEY=VALUE, e.g. platform=aws")
+        pairs.append((key.strip(), val.strip()))
+    return Window(job=job, days=days, since=since, until=until, branch=branch, variants=tuple(sorted(pairs)), test=test)
+
+
+def scope(job: Job = None, days: Annotated[float | None, Query(gt=0, description="Only the N days before now.")] = None,
+          since: Since = None, until: Until = None, branch: Branch = None, variant: Variant = None,
+          test: TestRegex = None) -> Window:
+    return _scope(job, days, since, until, branch, variant, test)
+
+
+def scope_no_days(job: Job = None, until: Until = None, branch: Branch = None, variant: Variant = None,
+                  test: TestRegex = None) -> Window:
+    return _scope(job, None, None, until, branch, variant, test)
+
+
+Scope = Annotated[Window, Depends(scope)]
+ScopeNoDays = Annotated[Window, Depends(scope_no_days)]
 
 
 def _store(request: Request) -> StoreAccess:
@@ -74,16 +105,14 @@ def _page(items: list[Any], limit: int | None, offset: int) -> JSONResponse:
 
 
 @router.get("/runs", summary="Runs, newest first (`ciscope runs --json`)")
-def runs(request: Request, job: Job = None, since: Since = None, days: Days = None,
-         limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).call(reports.runs, Window(job=job, since=since, days=days))
+def runs(request: Request, window: Scope, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
+    rows = _store(request).call(reports.runs, window)
     return _page(rows, limit, offset)
 
 
 @router.get("/tests", summary="Per (job, test) counts and rates (`ciscope tests --json`)")
-def tests(request: Request, job: Job = None, since: Since = None, days: Days = None,
-          limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).call(reports.tests, Window(job=job, since=since, days=days))
+def tests(request: Request, window: Scope, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
+    rows = _store(request).call(reports.tests, window)
     return _page(rows, limit, offset)
 
 
@@ -114,27 +143,27 @@ def summary(request: Request, job: Job = None,
 
 
 @router.get("/flaky", summary="Flaky tests, most failed runs caused first (`ciscope flaky --json`)")
-def flaky(request: Request, job: Job = None, days: Days = None, until: Until = None,
+def flaky(request: Request, window: Scope,
           all: Annotated[bool, Query(description="Every test, not only the flaky ones.")] = False,
           min_runs: Annotated[int, Query(ge=1)] = 10, min_flakes: Annotated[int, Query(ge=1)] = 2,
           exclude_known: Annotated[bool, Query(description="Leave out failures known bugs explain "
                                                        "(`--exclude-known`).")] = False,
           limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).call(reports.flaky, Window(job=job, days=days, until=until),
+    rows = _store(request).call(reports.flaky, window,
                                 options=FlakeOptions(min_runs=min_runs, min_flakes=min_flakes), show_all=all,
                                 exclude_known=exclude_known)
     return _page(rows, limit, offset)
 
 
 @router.get("/regressions", summary="Significant pass-rate drops with the first bad run (`ciscope regressions --json`)")
-def regressions(request: Request, job: Job = None, until: Until = None,
+def regressions(request: Request, window: ScopeNoDays,
                 basis_days: Annotated[int, Query(ge=1)] = 30, sample_days: Annotated[int, Query(ge=1)] = 7,
                 confidence: Annotated[float, Query(gt=0, lt=1)] = 0.95, pity: Annotated[float, Query(ge=0)] = 5.0,
                 min_failures: Annotated[int, Query(ge=1)] = 3, plain_fisher: bool = False,
                 include_known: IncludeKnown = False, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
     options = RegressionOptions(basis_days=basis_days, sample_days=sample_days, confidence=confidence,
                                 pity=pity, min_failures=min_failures, correct_for_flaky_basis=not plain_fisher)
-    rows = _store(request).call(reports.regressions, Window(job=job, until=until), options=options,
+    rows = _store(request).call(reports.regressions, window, options=options,
                                 include_known=include_known)
     return _page(rows, limit, offset)
 
@@ -147,31 +176,32 @@ def triage(request: Request, ref: Annotated[str, Path(description="A build id, J
 
 @router.get("/bugs", summary="Known bugs by hits (`ciscope bugs --json`)")
 def bugs(request: Request,
+         window: ScopeNoDays,
          days: Annotated[int, Query(ge=1, description="Length of the hourly series.")] = 10,
-         job: Job = None, until: Until = None, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).call(reports.bugs, Window(job=job, days=days, until=until))
+         limit: Limit = None, offset: Offset = 0) -> JSONResponse:
+    rows = _store(request).call(reports.bugs, window.replace(days=days))
     return _page(rows, limit, offset)
 
 
 @router.get("/unclassified", summary="Failed runs no fingerprint explains (`ciscope unclassified --json`)")
-def unclassified(request: Request, days: Days = None, job: Job = None, until: Until = None,
+def unclassified(request: Request, window: Scope,
                  limit: Annotated[int | None, Query(ge=0, description="At most N runs listed (rates count all).")] = 50,
                  offset: Offset = 0) -> JSONResponse:
     end = None if limit is None else offset + limit
-    result = _store(request).call(reports.uncategorized, Window(job=job, days=days, until=until), limit=None)
+    result = _store(request).call(reports.uncategorized, window, limit=None)
     total = len(result["runs"])
     result["runs"] = result["runs"][offset:end]
     return _json(result, total)
 
 
 @router.get("/clusters", summary="Clusters of unexplained failures (`ciscope clusters --json`)")
-def clusters(request: Request, days: Days = None, job: Job = None, until: Until = None,
+def clusters(request: Request, window: Scope,
              limit: Annotated[int | None, Query(ge=0, description="At most N clusters, largest first (--top).")] = 50,
              offset: Offset = 0, min_size: Annotated[int, Query(ge=1)] = 1,
              suggest: Annotated[bool, Query(description="Suggest a fingerprint per cluster.")] = True,
              include_known: IncludeKnown = False) -> JSONResponse:
     top = None if limit is None else offset + limit
-    result = _store(request).call(reports.clusters, Window(job=job, days=days, until=until), top=top,
+    result = _store(request).call(reports.clusters, window, top=top,
                                   min_size=min_size, suggest=suggest, include_known=include_known)
     return _json(result["items"][offset:], result["clusters"])
 
