@@ -388,9 +388,9 @@ def _merge(keys: list[str], max_distance: float, similarity: float
             # the representatives sharing most of its rare pairs (ties: the earliest)
             candidates = sorted(sorted(hits, key=lambda p: (-hits[p], p))[:_CANDIDATES])
             if candidates:
-                found = process.extract(key, [keys[p] for p in candidates], scorer=Levenshtein.distance,
-                                        score_cutoff=cutoff, limit=None)
-                for _, distance, index in found:
+                near = process.extract(key, [keys[p] for p in candidates], scorer=Levenshtein.distance,
+                                       score_cutoff=cutoff, limit=None)
+                for _, distance, index in near:
                     p = candidates[index]
                     limit = int(max_distance * (size + len(keys[p])) / 2)
                     if limit > 1 and distance < limit and (best is None or (distance, p) < best):

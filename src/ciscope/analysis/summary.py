@@ -112,7 +112,7 @@ def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS
         ):
             message_grid[index[test]][position[run_id]] = (message or "")[:1000]
     # one vectorised pass (NaN → None) instead of a Python test per cell: 900k cells at 300 × 3,000
-    duration_rows = np.where(np.isnan(durations), None, durations).tolist()
+    duration_rows = np.where(np.isnan(durations), None, durations).tolist()  # type: ignore[call-overload]
     if not has_overall:
         return Grid(name=job, columns=cols, tests=ordered, statuses=status.tolist(), messages=message_grid,
                     durations=duration_rows)
@@ -148,8 +148,9 @@ def grid_json(grid: Grid, summary: TabSummary | None = None) -> dict[str, Any]:
     messages per non-blank cell, ``timestamps`` in ms, ``changelists`` and ``column_ids``."""
     alerts = {a.test: a for a in (summary.alerts if summary else ())}
     tests = []
+    no_durations: list[list[float | None]] = [[None] * len(grid.columns)] * len(grid.tests)
     for name, statuses, messages, durations in zip(grid.tests, grid.statuses, grid.messages,
-                                                   grid.durations or [[None] * len(grid.columns)] * len(grid.tests)):
+                                                   grid.durations or no_durations):
         row: dict[str, Any] = {
             "name": name,
             "statuses": rle_encode(statuses),
@@ -344,7 +345,7 @@ def _testgrid_entries(path: str | Path, data: Mapping[str, Any]) -> tuple[tuple[
             if not name or name in entries:
                 continue
             group = groups.get(str(tab.get("test_group_name")), {})
-            alert = tab.get("alert_options") if isinstance(tab.get("alert_options"), Mapping) else {}
+            alert: Mapping[str, Any] = tab["alert_options"] if isinstance(tab.get("alert_options"), Mapping) else {}
             # proto3: 0 means unset, so the test group's (or the default) applies
             options = {"base_options": tab.get("base_options") or None,
                        "num_columns_recent": tab.get("num_columns_recent") or group.get("num_columns_recent") or None,

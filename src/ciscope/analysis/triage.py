@@ -76,7 +76,7 @@ def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
         "SELECT test FROM test_verdicts WHERE run_id = ? AND verdict IN ('failed', 'error') ORDER BY test", (rid,))]
     flaked = [t for (t,) in store.query(
         "SELECT test FROM test_verdicts WHERE run_id = ? AND verdict = 'flaky' ORDER BY test", (rid,))]
-    messages = {}
+    messages: dict[str, str] = {}
     for test, message, text in store.query(
             "SELECT test, failure_message, failure_text FROM test_results WHERE run_id = ?"
             " AND status IN ('failed', 'error') ORDER BY test, attempt", (rid,)):
@@ -193,8 +193,13 @@ def bugs(store: Store, *, window: Window | None = None, days: int = 10) -> list[
             "hourly": {"start": (end.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1))
                        if end is not None else None, "counts": series},
         })
-    out.sort(key=lambda b: (-sum(b["hourly"]["counts"]), -b["hits"]["all"], b["bug"]))
+    out.sort(key=_bug_rank)
     return out
+
+
+def _bug_rank(b: dict[str, Any]) -> tuple[int, int, str]:
+    """Most hits in the series first, then most hits of all time, then by id."""
+    return -sum(b["hourly"]["counts"]), -b["hits"]["all"], b["bug"]
 
 
 # ---------------------------------------------------------------------------- unclassified

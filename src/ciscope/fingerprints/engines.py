@@ -85,12 +85,12 @@ class Engine:
         #: pids with no usable pattern: a candidate everywhere
         self.always: list[int] = []
 
-    def scan(self, buf: bytes, skip: frozenset[int] | set[int] = frozenset()) -> list[tuple[int, int | None]]:
+    def scan(self, buf: bytes | bytearray, skip: frozenset[int] | set[int] = frozenset()) -> list[tuple[int, int | None]]:
         """``(pid, at)`` for each pattern occurring in ``buf``: ``at`` is the offset of the
         last byte of its first occurrence, or None when the position is unknown."""
         raise NotImplementedError
 
-    def locate(self, pid: int, buf: bytes, pos: int) -> int | None:
+    def locate(self, pid: int, buf: bytes | bytearray, pos: int) -> int | None:
         """Offset of the last byte of the first occurrence of ``pid`` starting at or after
         ``pos`` (an exact search: used for the simple Lucene anchors only)."""
         m = self.specs[pid].python.search(buf, pos)
@@ -162,7 +162,7 @@ class HyperscanEngine(Engine):
         db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
         return db
 
-    def scan(self, buf: bytes, skip: frozenset[int] | set[int] = frozenset()) -> list[tuple[int, int | None]]:
+    def scan(self, buf: bytes | bytearray, skip: frozenset[int] | set[int] = frozenset()) -> list[tuple[int, int | None]]:
         hits: list[tuple[int, int | None]] = [(pid, None) for pid in self.always]
         if self.db is not None and buf:
             found: list[tuple[int, int | None]] = []
@@ -170,7 +170,7 @@ class HyperscanEngine(Engine):
             hits.extend(found)
         return hits
 
-    def locate(self, pid: int, buf: bytes, pos: int) -> int | None:
+    def locate(self, pid: int, buf: bytes | bytearray, pos: int) -> int | None:
         if self.modes.get(pid) != "exact":
             return super().locate(pid, buf, pos)
         db = self._single.get(pid)
@@ -238,7 +238,7 @@ class RE2Engine(Engine):
             return None
         return (b"(?i)" if spec.literal_caseless else b"") + escape_bytes(spec.literal)
 
-    def scan(self, buf: bytes, skip: frozenset[int] | set[int] = frozenset()) -> list[tuple[int, int | None]]:
+    def scan(self, buf: bytes | bytearray, skip: frozenset[int] | set[int] = frozenset()) -> list[tuple[int, int | None]]:
         hits: list[tuple[int, int | None]] = [(pid, None) for pid in self.always]
         if self._compiled and buf:
             for idx in self._set.Match(buf) or ():
@@ -249,7 +249,7 @@ class RE2Engine(Engine):
                 hits.append((pid, None if m is None else max(m.end() - 1, m.start())))
         return hits
 
-    def locate(self, pid: int, buf: bytes, pos: int) -> int | None:
+    def locate(self, pid: int, buf: bytes | bytearray, pos: int) -> int | None:
         if self.modes.get(pid) != "exact":
             return super().locate(pid, buf, pos)
         m = self._single[pid].search(buf, pos)
@@ -304,7 +304,7 @@ class ReEngine(Engine):
             self._alternations.move_to_end(pids)
         return alt
 
-    def scan(self, buf: bytes, skip: frozenset[int] | set[int] = frozenset()) -> list[tuple[int, int | None]]:
+    def scan(self, buf: bytes | bytearray, skip: frozenset[int] | set[int] = frozenset()) -> list[tuple[int, int | None]]:
         hits: list[tuple[int, int | None]] = [(pid, None) for pid in self.always]
         needed = set(self._pieces) - set(skip)
         pos, n = 0, len(buf)

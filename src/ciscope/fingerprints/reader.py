@@ -23,7 +23,7 @@ def open_log(path: str | os.PathLike[str]) -> IO[bytes]:
     with open(path, "rb") as probe:
         magic = probe.read(6)
     if magic[:2] == b"\x1f\x8b":
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile is a binary IO
     if magic == b"\xfd7zXZ\x00":
         return lzma.open(path, "rb")
     if magic[:3] == b"BZh":

@@ -172,11 +172,11 @@ class _Translator:
             raise self.fail("recursion and subroutine calls are not supported", "spell the sub-pattern out")
         m = re.match(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?(:|\))", rest)
         if m:
-            on, off, end = m.group(1), m.group(2) or "", m.group(3)
+            on, off, ending = m.group(1), m.group(2) or "", m.group(3)
             for f in on + off:
                 if f not in _PY_FLAGS:
                     raise self.fail(f"inline option {f!r} is not supported", "supported options: i m s x")
-            if end == ")":
+            if ending == ")":
                 raise self.fail("inline options are only supported at the start of the pattern",
                                 f"move (?{on}) to the start, or scope it: (?{on}:…)")
             if "m" in on:

@@ -296,7 +296,7 @@ class Scan:
             if None in ats or self.window is None:
                 start = 0
             else:
-                lo = max(0, min(ats) - self.window)  # type: ignore[type-var]
+                lo = max(0, min(a for a in ats if a is not None) - self.window)
                 start = buf.rfind(b"\n", 0, lo) + 1 if lo else 0
             at_file_start = self.tail_at_start and (tail_len > 0 or self.first)
             search_buf: Buffer

@@ -462,8 +462,7 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
         report.replaced += len(written.replaced)
         report.skipped += len(written.skipped)
         report.results += written.results
-        stored = set(written.inserted) | set(written.replaced)
-        report.pending += sum(1 for r in pending if r.status is RunStatus.PENDING and r.run_id in stored)
+        report.pending += sum(1 for r in pending if r.status is RunStatus.PENDING and r.run_id in stored_ids)
         pending, pending_results = [], 0
 
     def take(run: Run) -> None:

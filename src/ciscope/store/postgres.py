@@ -65,7 +65,7 @@ class PostgresStore(Store):
             cur.execute(_pg_sql(sql), list(params) or None)
             names = [d.name for d in cur.description or []]
             rows = cur.fetchall()
-        columns = list(zip(*rows)) if rows else [[] for _ in names]
+        columns: list[Sequence[Any]] = list(zip(*rows)) if rows else [[] for _ in names]
         return pa.table({name: list(col) for name, col in zip(names, columns)}) if names else pa.table({})
 
     def append(self, table: str, data: pa.Table) -> None:
