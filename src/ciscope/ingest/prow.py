@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import orjson
 
 from ..errors import RunFolderError
-from ..model import Run, RunStatus, TestResult
+from ..model import LifecycleEvent, Run, RunStatus, TestResult
 from .junit import parse_junit
 
 RUN_MARKERS = ("started.json", "finished.json", "prowjob.json")
@@ -139,7 +139,15 @@ def read_run(folder: str | os.PathLike[str], *, job: str | None = None,
     """
     run = read_run_metadata(folder, job=job, build=build, variants=variants)
     run.results, run.logs = _read_artifacts(Path(folder))
+    run.events = _events(run, Path(folder))
     return run
+
+
+def _events(run: Run, folder: Path) -> list[LifecycleEvent]:
+    """Lifecycle events: ``artifacts/events.jsonl`` or what the folder tells (docs/timing.md)."""
+    from .events import prow_events
+
+    return prow_events(run, folder)
 
 
 def read_run_metadata(folder: str | os.PathLike[str], *, job: str | None = None,
