@@ -145,7 +145,10 @@ class TimingConfig:
         stall_reason = str(data.get("stall_reason", default.stall_reason))
         try:
             re.compile(stall_reason)
-        except re.error as exc:
+            import pyarrow.compute as pc
+
+            pc.match_substring_regex(pa.array([""]), stall_reason)  # the engine that searches (RE2)
+        except (re.error, pa.ArrowInvalid) as exc:
             raise UsageError(f"{source}: timing.stall_reason: not a regular expression ({exc})") from None
         return cls(phases=phases, rule=rule, stall_events=stall_events, stall_reason=stall_reason)
 
@@ -439,10 +442,11 @@ def stalled_runs(data: TimingData, config: TimingConfig) -> np.ndarray:
     if len(data.ev_name):
         hit = np.isin(data.ev_name.astype(str), list(config.stall_events))
         out[data.ev_run[hit]] = True
-    pattern = re.compile(config.stall_reason)
-    texts = [r for r in data.reason]
-    if any(texts):
-        out |= np.array([bool(t) and bool(pattern.search(t)) for t in texts], dtype=bool)
+    if data.runs:
+        import pyarrow.compute as pc
+
+        texts = pc.fill_null(pa.array(data.reason, pa.string()), "")
+        out |= np.asarray(pc.match_substring_regex(texts, config.stall_reason).to_numpy(zero_copy_only=False), dtype=bool)
     return out
 
 
