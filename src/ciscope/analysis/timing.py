@@ -642,7 +642,7 @@ def outliers(data: TimingData, *, by: str = "job", config: TimingConfig | None =
     runs_per = np.bincount(inverse, minlength=len(names))
     over_per = np.bincount(inverse, weights=over_any, minlength=len(names)).astype(int)
     stalled_per = np.bincount(inverse, weights=stalled, minlength=len(names)).astype(int)
-    rows = [WorkerOutliers(str(names[i]), int(runs_per[i]), int(over_per[i]), round(over_per[i] / runs_per[i], 4),
+    rows = [WorkerOutliers(str(names[i]), int(runs_per[i]), int(over_per[i]), round(float(over_per[i] / runs_per[i]), 4),
                            int(stalled_per[i]))
             for i in range(len(names)) if over_per[i] or stalled_per[i]]
     rows.sort(key=lambda w: (-w.share, -w.outlier_runs, w.worker))
