@@ -16,7 +16,8 @@ per run or event (only per group, per phase and per event name).
 - **outliers**: finished phases longer than their threshold, and open phases of unfinished runs
   whose elapsed time (now − start) already is.
 - A run is **stopped for slowness** when it has a stall event (``stall``, ``timeout``,
-  ``stopped_slow`` by default) or its reason says so (``timeout``, ``stall``, ``too slow`` …).
+  ``stopped_slow`` by default) or its reason says so (openQA's ``timeout: … exceeded
+  MAX_JOB_TIME``, ``too slow``, ``stall detected`` …).
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class TimingConfig:
     phases: tuple[Phase, ...] = DEFAULT_PHASES
     rule: ThresholdRule = field(default_factory=ThresholdRule)
     stall_events: tuple[str, ...] = ("stall", "timeout", "stopped_slow")
-    stall_reason: str = r"(?i)\b(timeout|timed out|stall(ed)?|too slow|MAX_JOB_TIME|MAX_SETUP_TIME)\b"
+    #: run-level reasons only (openQA's), not a test's "timed out": that is a test failure
+    stall_reason: str = r"(?i)(timeout: (test execution|setup) exceeded|MAX_JOB_TIME|MAX_SETUP_TIME|stopped for slowness|too slow|stall detected)"
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "config") -> TimingConfig:
