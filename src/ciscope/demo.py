@@ -847,7 +847,7 @@ def _write_metadata(folder: Path, rel: str, sc: Scenario, job: Job, plan: RunPla
 def _timing_truth(sc: Scenario) -> dict[str, Any]:
     """Ground truth of the lifecycle events: one slow worker (its provision phase takes
     ``slow_factor`` times as long) and two stalled runs (their boot hangs; a ``stall`` event)."""
-    slow = sorted(n for _, n in sc.nodes if n != sc.hotspot)[0]
+    slow = min(n for _, n in sc.nodes if n != sc.hotspot)
     ok = [p for p in sc.jobs[0].plans if p.kind == "ok"]
     stalls = [{"job": sc.jobs[0].name, "build": ok[len(ok) * k // 3].build} for k in (1, 2)] if len(ok) >= 3 else []
     return {"slow_worker": slow, "slow_phase": "provision", "slow_factor": 2.2, "stalls": stalls, "stall_phase": "boot"}
@@ -862,7 +862,7 @@ def _write_events(folder: Path, sc: Scenario, job: Job, plan: RunPlan, timing: d
     status = prowjob["status"]
 
     def epoch(text: str) -> float:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(text).timestamp()
 
     finished = folder / "finished.json"
     end = float(json.loads(finished.read_text())["timestamp"]) if finished.is_file() else None
