@@ -167,29 +167,63 @@ def _seconds(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return out
 
 
-def _objects(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
+@dataclass(slots=True)
+class Cat:
+    """A string column as codes into its distinct values (Arrow's dictionary encoding, in C++):
+    compared and grouped as integers, never as one Python string per row. Code -1 = null."""
+
+    codes: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, column: pa.ChunkedArray | pa.Array | None, length: int = 0) -> Cat:
+        if column is None:
+            return cls(np.full(length, -1, dtype=np.int32), np.array([], dtype=object))
+        import pyarrow.compute as pc
+
+        arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if not pa.types.is_string(arr.type):
+            arr = arr.cast(pa.string())
+        encoded = pc.dictionary_encode(arr)
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        values = np.array(encoded.dictionary.to_pylist(), dtype=object)
+        empty = np.flatnonzero(values == "")  # an empty string is no value
+        if len(empty):
+            codes = np.where(np.isin(codes, empty), -1, codes).astype(np.int32)
+        return cls(codes, values)
+
+    def eq(self, value: str) -> np.ndarray:
+        hit = np.flatnonzero(self.values == value)
+        return self.codes == hit[0] if len(hit) else np.zeros(len(self.codes), dtype=bool)
+
+    def isin(self, values: Iterable[str]) -> np.ndarray:
+        hit = np.flatnonzero(np.isin(self.values, list(values)))
+        return np.isin(self.codes, hit)
+
+    def at(self, i: int) -> str | None:
+        c = self.codes[i]
+        return None if c < 0 else str(self.values[c])
 
 
 @dataclass(slots=True)
 class TimingData:
-    """Runs (one row each) and their lifecycle events (``ev_run`` = the run's row index)."""
+    """Runs (one row each) and their lifecycle events (``ev_run`` = the run's row index).
+    Columns not fetched (e.g. ``requestor`` when not reported) are all-null."""
 
     run_id: np.ndarray
-    job: np.ndarray
-    build: np.ndarray
-    status: np.ndarray
+    job: Cat
+    build: Cat
+    status: Cat
     started: np.ndarray  # epoch seconds
-    run_worker: np.ndarray
-    reason: np.ndarray  # reason text or None
+    run_worker: Cat
+    reason: pa.Array  # reason text per run (searched with the stall regex)
     ev_run: np.ndarray
-    ev_name: np.ndarray
+    ev_name: Cat
     emitted: np.ndarray
     received: np.ndarray
-    worker: np.ndarray
-    device_group: np.ndarray
-    requestor: np.ndarray
-    iteration: np.ndarray
+    worker: Cat
+    device_group: Cat
+    requestor: Cat
 
     @property
     def runs(self) -> int:
@@ -198,25 +232,33 @@ class TimingData:
     @classmethod
     def from_arrow(cls, runs: pa.Table, events: pa.Table) -> TimingData:
         """``runs``: run_id, job, build, status, started_at, worker, reason; ``events``: run_id,
-        event, emitted_at, received_at, worker, device_group, requestor, iteration. Events of
+        event, emitted_at and any of received_at, worker, device_group, requestor. Events of
         runs not in ``runs`` are dropped."""
         import pyarrow.compute as pc
 
-        rid = runs["run_id"].combine_chunks()
-        where = pc.index_in(events["run_id"], value_set=rid)
-        keep = pc.is_valid(where)
-        if pc.sum(pc.invert(keep)).as_py():
+        rid = runs["run_id"].combine_chunks().cast(pa.int64())
+        where = pc.index_in(events["run_id"].cast(pa.int64()), value_set=rid)
+        if where.null_count:
+            keep = pc.is_valid(where)
             events = events.filter(keep)
             where = where.filter(keep)
+        m = events.num_rows
+
+        def col(name: str) -> pa.ChunkedArray | None:
+            return events[name] if name in events.column_names else None
+
+        received = col("received_at")
+        reason = runs["reason"].combine_chunks() if "reason" in runs.column_names else pa.nulls(runs.num_rows, pa.string())
         return cls(
             run_id=rid.to_numpy(zero_copy_only=False),
-            job=_objects(runs["job"]), build=_objects(runs["build"]), status=_objects(runs["status"]),
-            started=_seconds(runs["started_at"]), run_worker=_objects(runs["worker"]), reason=_objects(runs["reason"]),
+            job=Cat.of(runs["job"]), build=Cat.of(runs["build"]), status=Cat.of(runs["status"]),
+            started=_seconds(runs["started_at"]), run_worker=Cat.of(runs["worker"]),
+            reason=reason.cast(pa.string()),
             ev_run=np.asarray(where.to_numpy(zero_copy_only=False), dtype=np.int64),
-            ev_name=_objects(events["event"]), emitted=_seconds(events["emitted_at"]),
-            received=_seconds(events["received_at"]), worker=_objects(events["worker"]),
-            device_group=_objects(events["device_group"]), requestor=_objects(events["requestor"]),
-            iteration=np.asarray(events["iteration"].to_numpy(zero_copy_only=False), dtype=np.int64),
+            ev_name=Cat.of(events["event"]), emitted=_seconds(events["emitted_at"]),
+            received=_seconds(received) if received is not None else np.full(m, np.nan),
+            worker=Cat.of(col("worker"), m), device_group=Cat.of(col("device_group"), m),
+            requestor=Cat.of(col("requestor"), m),
         )
 
     @classmethod
@@ -257,31 +299,40 @@ class RunPhases:
 MEASURED, MISSING, OUT_OF_ORDER, OPEN, NOT_STARTED = 0, 1, 2, 3, 4
 
 
-def _occurrences(data: TimingData) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Per event name: (runs having it, first time, last time, count), from one sort."""
-    if not len(data.ev_run):
-        return {}
-    names, codes = np.unique(data.ev_name.astype(str), return_inverse=True)
-    order = np.lexsort((data.emitted, data.ev_run, codes))
-    c, r, t = codes[order], data.ev_run[order], data.emitted[order]
-    key_change = np.flatnonzero((np.diff(c) != 0) | (np.diff(r) != 0)) + 1
-    starts = np.concatenate(([0], key_change))
-    ends = np.concatenate((key_change, [len(c)]))
-    out = {}
-    name_bounds = np.searchsorted(c[starts], np.arange(len(names) + 1))
-    for i, name in enumerate(names):
-        s = starts[name_bounds[i]:name_bounds[i + 1]]
-        e = ends[name_bounds[i]:name_bounds[i + 1]]
-        out[str(name)] = (r[s], t[s], t[e - 1], e - s)
-    return out
+@dataclass(slots=True)
+class Occurrences:
+    """Per event name (``names[c]``) and run: the first and last emitted time (NaN when the run
+    has none) and how many times it occurs — from one pass of ``ufunc.at`` and ``bincount``
+    over a (name, run) key, no sort."""
+
+    names: dict[str, int]
+    first: np.ndarray  # (names, runs)
+    last: np.ndarray
+    count: np.ndarray
+
+
+def _occurrences(data: TimingData) -> Occurrences:
+    n, k = data.runs, len(data.ev_name.values)
+    names = {str(v): i for i, v in enumerate(data.ev_name.values)}
+    first = np.full(k * n, np.inf)
+    last = np.full(k * n, -np.inf)
+    valid = data.ev_name.codes >= 0
+    key = data.ev_name.codes[valid].astype(np.int64) * n + data.ev_run[valid]
+    t = data.emitted[valid]
+    np.minimum.at(first, key, t)
+    np.maximum.at(last, key, t)
+    count = np.bincount(key, minlength=k * n).reshape(k, n) if k and n else np.zeros((k, n), dtype=np.int64)
+    first[np.isinf(first)] = np.nan
+    last[np.isinf(last)] = np.nan
+    return Occurrences(names, first.reshape(k, n), last.reshape(k, n), count)
 
 
 def _unfinished(data: TimingData) -> np.ndarray:
-    return data.status == "pending"
+    return data.status.eq("pending")
 
 
 def phase_table(data: TimingData, phases: Sequence[Phase] = DEFAULT_PHASES,
-                occurrences: Mapping[str, tuple[np.ndarray, ...]] | None = None) -> RunPhases:
+                occurrences: Occurrences | None = None) -> RunPhases:
     """Start, end and state of every phase of every run."""
     occ = _occurrences(data) if occurrences is None else occurrences
     n = data.runs
@@ -289,15 +340,11 @@ def phase_table(data: TimingData, phases: Sequence[Phase] = DEFAULT_PHASES,
     end = np.full((len(phases), n), np.nan)
     for i, phase in enumerate(phases):
         for name in phase.start:  # first alternative the run has
-            if name in occ:
-                runs, first, _last, _count = occ[name]
-                free = np.isnan(start[i, runs])
-                start[i, runs[free]] = first[free]
+            if name in occ.names:
+                start[i] = np.where(np.isnan(start[i]), occ.first[occ.names[name]], start[i])
         for name in phase.end:
-            if name in occ:
-                runs, _first, last, _count = occ[name]
-                free = np.isnan(end[i, runs])
-                end[i, runs[free]] = last[free]
+            if name in occ.names:
+                end[i] = np.where(np.isnan(end[i]), occ.last[occ.names[name]], end[i])
     has_s, has_e = ~np.isnan(start), ~np.isnan(end)
     unfinished = _unfinished(data)[None, :]
     state = np.full(start.shape, MISSING, dtype=np.int8)
@@ -306,6 +353,8 @@ def phase_table(data: TimingData, phases: Sequence[Phase] = DEFAULT_PHASES,
     state[unfinished & has_s & ~has_e] = OPEN
     state[unfinished & ~has_s & ~has_e] = NOT_STARTED
     return RunPhases(tuple(phases), start, end, state)
+
+
 
 
 # -- results --------------------------------------------------------------------------------
@@ -353,7 +402,8 @@ class Iteration:
 
 @dataclass(slots=True)
 class Skew:
-    """received − emitted (seconds) over events with both; ``negative``: received before emitted."""
+    """received − emitted (seconds) over events with both; ``negative``: received before
+    emitted. ``p99`` overall only (null per group: it would need a sort of every event)."""
 
     count: int
     min: float | None
@@ -392,32 +442,73 @@ class TimingReport:
         return asdict(self)
 
 
-def _group_keys(data: TimingData, by: str) -> np.ndarray:
+@dataclass(slots=True)
+class Groups:
+    """The group of each run (``index`` into ``labels``, sorted), and the runs ordered by group
+    (``order``; group g is ``order[bounds[g]:bounds[g + 1]]``)."""
+
+    index: np.ndarray
+    labels: np.ndarray
+    order: np.ndarray
+    bounds: np.ndarray
+
+    def slices(self) -> Iterable[tuple[int, str, np.ndarray]]:
+        for g, label in enumerate(self.labels):
+            yield g, str(label), self.order[self.bounds[g]:self.bounds[g + 1]]
+
+    def count(self, mask: np.ndarray) -> np.ndarray:
+        """Per group: how many runs have ``mask``."""
+        return np.bincount(self.index, weights=mask, minlength=len(self.labels)).astype(np.int64)
+
+
+def _first_per_run(data: TimingData, column: Cat) -> np.ndarray:
+    """Per run: the code of ``column`` on its earliest event where it is set (-1 if never)."""
+    out = np.full(data.runs, -1, dtype=np.int64)
+    valid = column.codes >= 0
+    if not valid.any():
+        return out
+    runs, t = data.ev_run[valid], data.emitted[valid]
+    earliest = np.full(data.runs, np.inf)
+    np.minimum.at(earliest, runs, t)
+    at = np.flatnonzero(valid)[t == earliest[runs]]
+    out[data.ev_run[at][::-1]] = column.codes[at][::-1]  # ties: the first in input order
+    return out
+
+
+def _labels(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per run, the first part's value that is set (codes into each part's values), as indices
+    into the sorted labels that occur ("-" when none is)."""
+    label_of = np.full(n, -1, dtype=np.int64)
+    values: list[str] = []
+    for codes, vals in parts:
+        base = len(values)
+        values.extend(str(v) for v in vals)
+        fill = (label_of < 0) & (codes >= 0)
+        label_of[fill] = codes[fill] + base
+    values.append("-")
+    label_of[label_of < 0] = len(values) - 1
+    strings = np.array(values, dtype=object)
+    distinct = np.unique(strings)  # merge equal strings of different parts
+    remap = np.searchsorted(distinct, strings)
+    used, index = np.unique(remap[label_of], return_inverse=True)
+    return index, distinct[used]
+
+
+def _groups(data: TimingData, by: str) -> Groups:
     """The group of each run: its job, or the worker / device group of its first event that
     names one (else the run's worker); "-" when unknown."""
     if by not in GROUP_BY:
         raise UsageError(f"--by {by!r}: expected one of {', '.join(GROUP_BY)}")
     if by == "job":
-        keys = data.job.copy()
+        parts = [(data.job.codes, data.job.values)]
+    elif by == "worker":
+        parts = [(_first_per_run(data, data.worker), data.worker.values), (data.run_worker.codes, data.run_worker.values)]
     else:
-        column = data.worker if by == "worker" else data.device_group
-        keys = _first_per_run(data, column)
-        if by == "worker":
-            fill = np.array([k is None for k in keys], dtype=bool)
-            keys[fill] = data.run_worker[fill]
-    keys = np.where(np.array([k is None or k == "" for k in keys], dtype=bool), "-", keys)
-    return keys.astype(str)
-
-
-def _first_per_run(data: TimingData, column: np.ndarray) -> np.ndarray:
-    """Per run: the value of ``column`` on its earliest event where it is set (None if never)."""
-    out = np.full(data.runs, None, dtype=object)
-    present = np.flatnonzero(np.array([v is not None and v != "" for v in column], dtype=bool))
-    if len(present):
-        order = present[np.lexsort((data.emitted[present], data.ev_run[present]))]
-        runs, first = np.unique(data.ev_run[order], return_index=True)
-        out[runs] = column[order[first]]
-    return out
+        parts = [(_first_per_run(data, data.device_group), data.device_group.values)]
+    index, labels = _labels(parts, data.runs) if data.runs else (np.array([], dtype=np.int64), np.array([], dtype=object))
+    order = np.argsort(index, kind="stable")
+    bounds = np.searchsorted(index[order], np.arange(len(labels) + 1))
+    return Groups(index, labels, order, bounds)
 
 
 def _stats(values: np.ndarray) -> tuple[Any, ...]:
@@ -428,26 +519,39 @@ def _stats(values: np.ndarray) -> tuple[Any, ...]:
             _r(p50), _r(p90), _r(p99))
 
 
-def _skew(data: TimingData, mask: np.ndarray | None = None) -> Skew | None:
+def _skew(data: TimingData) -> Skew | None:
     s = data.received - data.emitted
-    ok = ~np.isnan(s) if mask is None else (~np.isnan(s) & mask)
-    v = s[ok]
+    v = s[~np.isnan(s)]
     if not len(v):
         return None
     return Skew(count=len(v), min=_r(v.min()), max=_r(v.max()), mean=_r(v.mean()),
                 p99=_r(np.percentile(v, 99)), negative=int((v < 0).sum()))
 
 
+def _group_skews(data: TimingData, groups: Groups) -> list[Skew | None]:
+    s = data.received - data.emitted
+    ok = ~np.isnan(s)
+    g = groups.index[data.ev_run[ok]] if data.runs else np.array([], dtype=np.int64)
+    v = s[ok]
+    k = len(groups.labels)
+    count = np.bincount(g, minlength=k)
+    total = np.bincount(g, weights=v, minlength=k)
+    negative = np.bincount(g, weights=v < 0, minlength=k)
+    low, high = np.full(k, np.inf), np.full(k, -np.inf)
+    np.minimum.at(low, g, v)
+    np.maximum.at(high, g, v)
+    return [Skew(int(count[i]), _r(low[i]), _r(high[i]), _r(total[i] / count[i]), None, int(negative[i]))
+            if count[i] else None for i in range(k)]
+
+
 def stalled_runs(data: TimingData, config: TimingConfig) -> np.ndarray:
     """Boolean per run: stopped for slowness (a stall event, or a reason that says so)."""
     out = np.zeros(data.runs, dtype=bool)
-    if len(data.ev_name):
-        hit = np.isin(data.ev_name.astype(str), list(config.stall_events))
-        out[data.ev_run[hit]] = True
+    out[data.ev_run[data.ev_name.isin(config.stall_events)]] = True
     if data.runs:
         import pyarrow.compute as pc
 
-        texts = pc.fill_null(pa.array(data.reason, pa.string()), "")
+        texts = pc.fill_null(data.reason, "")
         out |= np.asarray(pc.match_substring_regex(texts, config.stall_reason).to_numpy(zero_copy_only=False), dtype=bool)
     return out
 
@@ -457,47 +561,60 @@ def timing_report(data: TimingData, *, by: str = "job", config: TimingConfig | N
     """Phase statistics per group and phase, and per group: requestors, ongoing and queued
     runs, errors, stalls, iterations and skew."""
     config = config or TimingConfig()
-    keys = _group_keys(data, by)
-    groups, gidx = np.unique(keys, return_inverse=True) if data.runs else (np.array([], dtype=str), np.array([], dtype=np.int64))
+    groups = _groups(data, by)
     occ = _occurrences(data)
     table = phase_table(data, config.phases, occ)
     durations = table.duration
     rows: list[PhaseStats] = []
-    for g, group in enumerate(groups):
-        in_group = gidx == g
+    state_counts = {s: [groups.count(table.state[p] == s) for p in range(len(config.phases))]
+                    for s in (MISSING, OUT_OF_ORDER, OPEN)}
+    for g, label, runs in groups.slices():
         for p, phase in enumerate(config.phases):
-            state = table.state[p, in_group]
-            values = durations[p, in_group]
-            rows.append(PhaseStats(str(group), phase.name, *_stats(values[~np.isnan(values)]),
-                                   missing=int((state == MISSING).sum()), out_of_order=int((state == OUT_OF_ORDER).sum()),
-                                   open=int((state == OPEN).sum())))
+            values = durations[p, runs]
+            rows.append(PhaseStats(label, phase.name, *_stats(values[~np.isnan(values)]),
+                                   missing=int(state_counts[MISSING][p][g]),
+                                   out_of_order=int(state_counts[OUT_OF_ORDER][p][g]), open=int(state_counts[OPEN][p][g])))
     unfinished = _unfinished(data)
     queue = next((i for i, ph in enumerate(config.phases) if ph.name == "queue"), None)
-    queued = np.zeros(data.runs, dtype=bool)
-    if queue is not None:
-        queued = unfinished & (table.state[queue] == OPEN)
+    queued = unfinished & (table.state[queue] == OPEN) if queue is not None else np.zeros(data.runs, dtype=bool)
+    errored, failed = data.status.eq("error"), data.status.eq("failure")
     stalled = stalled_runs(data, config)
+    sizes = np.diff(groups.bounds)
+    counts = {name: groups.count(mask) for name, mask in
+              (("ongoing", unfinished), ("queued", queued), ("errored", errored), ("failed", failed), ("stalled", stalled))}
+    # requestors: per (group, requestor) number of runs
     requestor = _first_per_run(data, data.requestor)
-    ev_group = gidx[data.ev_run] if len(data.ev_run) else np.array([], dtype=np.int64)
+    has = requestor >= 0
+    nreq = max(len(data.requestor.values), 1)
+    pairs, pair_counts = np.unique(groups.index[has] * nreq + requestor[has], return_counts=True)
+    by_group: dict[int, list[Requestor]] = {}
+    for pair, c in zip(pairs.tolist(), pair_counts.tolist()):
+        by_group.setdefault(pair // nreq, []).append(Requestor(str(data.requestor.values[pair % nreq]), c))
+    # iterations: per event name, per group: runs having it, runs repeating it, max and mean count
+    k = len(groups.labels)
+    iterations: dict[int, list[Iteration]] = {}
+    for name, c in sorted(occ.names.items()):
+        count = occ.count[c]
+        present = count > 0
+        runs_with = groups.count(present)
+        repeated = groups.count(count > 1)
+        total = np.bincount(groups.index, weights=count, minlength=k)
+        top = np.zeros(k, dtype=np.int64)
+        np.maximum.at(top, groups.index, count)
+        for g in np.flatnonzero(runs_with):
+            iterations.setdefault(int(g), []).append(Iteration(name, int(runs_with[g]), int(repeated[g]), int(top[g]),
+                                                               round(float(total[g] / runs_with[g]), 3)))
+    skews = _group_skews(data, groups)
     summaries = []
-    for g, group in enumerate(groups):
-        in_group = gidx == g
-        status = data.status[in_group]
-        finished = int((status != "pending").sum())
-        errored = int((status == "error").sum())
-        names, counts = np.unique(np.array([r for r in requestor[in_group] if r], dtype=str), return_counts=True)
-        order = np.lexsort((names, -counts))
-        iterations = []
-        for name, (runs, _f, _l, count) in occ.items():
-            c = count[in_group[runs]]
-            if len(c):
-                iterations.append(Iteration(name, len(c), int((c > 1).sum()), int(c.max()), round(float(c.mean()), 3)))
+    for g, label, _runs in groups.slices():
+        finished = int(sizes[g] - counts["ongoing"][g])
+        errors = int(counts["errored"][g])
         summaries.append(GroupSummary(
-            group=str(group), runs=int(in_group.sum()), ongoing=int(unfinished[in_group].sum()),
-            queued=int(queued[in_group].sum()), errored=errored, failed=int((status == "failure").sum()),
-            error_share=round(errored / finished, 4) if finished else None, stalled=int(stalled[in_group].sum()),
-            requestors=[Requestor(str(names[i]), int(counts[i])) for i in order],
-            iterations=sorted(iterations, key=lambda it: it.event), skew=_skew(data, ev_group == g),
+            group=label, runs=int(sizes[g]), ongoing=int(counts["ongoing"][g]), queued=int(counts["queued"][g]),
+            errored=errors, failed=int(counts["failed"][g]),
+            error_share=round(errors / finished, 4) if finished else None, stalled=int(counts["stalled"][g]),
+            requestors=sorted(by_group.get(g, []), key=lambda r: (-r.requests, r.name)),
+            iterations=iterations.get(g, []), skew=skews[g],
         ))
     return TimingReport(by=by, now=now, runs=data.runs, events=len(data.ev_run), phases=rows,
                         groups=summaries, skew=_skew(data))
@@ -547,28 +664,28 @@ def thresholds(data: TimingData, *, by: str = "job", config: TimingConfig | None
     ``days`` before ``now`` (default: the newest run's start)."""
     config = config or TimingConfig()
     rule = config.rule
-    keys = _group_keys(data, by)
+    groups = _groups(data, by)
     table = phase_table(data, config.phases)
     end = _epoch(now)
     if end is None:
         end = float(np.nanmax(data.started)) if data.runs and not np.all(np.isnan(data.started)) else 0.0
     recent = (data.started >= end - rule.days * 86400) & (data.started <= end)
     durations = np.where(recent[None, :], table.duration, np.nan)
-    groups = np.unique(keys) if data.runs else np.array([], dtype=str)
     out = []
     for p, phase in enumerate(config.phases):
         every = durations[p][~np.isnan(durations[p])]
         overall = float(np.quantile(every, rule.quantile)) if len(every) >= rule.min_samples else None
-        for group in groups:
-            v = durations[p, keys == group]
+        for _g, label, runs in groups.slices():
+            v = durations[p, runs]
             v = v[~np.isnan(v)]
             if len(v) >= rule.min_samples:
                 q = float(np.quantile(v, rule.quantile))
-                out.append(Threshold(str(group), phase.name, _r(q * rule.factor), len(v), "group", _r(q)))
+                out.append(Threshold(label, phase.name, _r(q * rule.factor), len(v), "group", _r(q)))
             elif overall is not None:
-                out.append(Threshold(str(group), phase.name, _r(overall * rule.factor), len(every), "all", _r(overall)))
+                out.append(Threshold(label, phase.name, _r(overall * rule.factor), len(every), "all", _r(overall)))
             else:
-                out.append(Threshold(str(group), phase.name, None, len(v), "insufficient", None))
+                out.append(Threshold(label, phase.name, None, len(v), "insufficient", None))
+    out.sort(key=lambda t: ([p.name for p in config.phases].index(t.phase), t.group))
     return ThresholdReport(by=by, now=now, rule=rule, thresholds=out)
 
 
@@ -617,40 +734,33 @@ def outliers(data: TimingData, *, by: str = "job", config: TimingConfig | None =
     config = config or TimingConfig()
     limits = limits or thresholds(data, by=by, config=config, now=now)
     lookup = limits.lookup()
-    keys = _group_keys(data, by)
+    groups = _groups(data, by)
     table = phase_table(data, config.phases)
     at = _epoch(now)
     if at is None:
         at = float(np.nanmax(np.concatenate([data.started, data.emitted]))) if data.runs else 0.0
     stalled = stalled_runs(data, config)
-    workers = _group_keys(data, "worker")
+    workers = _groups(data, "worker")
     found: list[Outlier] = []
     over_any = np.zeros(data.runs, dtype=bool)
     for p, phase in enumerate(config.phases):
-        limit = np.array([lookup.get((k, phase.name), np.nan) for k in np.unique(keys)]) if data.runs else np.array([])
-        per_run = limit[np.searchsorted(np.unique(keys), keys)] if data.runs else np.array([])
+        limit = np.array([lookup.get((str(label), phase.name), np.nan) for label in groups.labels], dtype=float)
+        per_run = limit[groups.index] if data.runs else np.array([])
         measured = table.state[p] == MEASURED
         running = table.state[p] == OPEN
         seconds = np.where(measured, table.end[p] - table.start[p], np.where(running, at - table.start[p], np.nan))
         hit = np.flatnonzero(~np.isnan(per_run) & ~np.isnan(seconds) & (seconds > per_run))
         over_any[hit] = True
         for i in hit:  # only the outliers themselves
-            found.append(Outlier(int(data.run_id[i]), str(data.job[i]), str(data.build[i]), str(keys[i]),
-                                 None if workers[i] == "-" else str(workers[i]), phase.name,
+            worker = str(workers.labels[workers.index[i]])
+            found.append(Outlier(int(data.run_id[i]), data.job.at(i) or "", data.build.at(i) or "",
+                                 str(groups.labels[groups.index[i]]), None if worker == "-" else worker, phase.name,
                                  "finished" if measured[i] else "running", _r(seconds[i]) or 0.0,
                                  float(per_run[i]), round(float(seconds[i] / per_run[i]), 3), bool(stalled[i])))
     found.sort(key=lambda o: (-o.ratio, o.job, o.build, o.phase))
-    names, inverse = np.unique(workers, return_inverse=True) if data.runs else (np.array([]), np.array([], dtype=int))
-    runs_per = np.bincount(inverse, minlength=len(names))
-    over_per = np.bincount(inverse, weights=over_any, minlength=len(names)).astype(int)
-    stalled_per = np.bincount(inverse, weights=stalled, minlength=len(names)).astype(int)
-    rows = [WorkerOutliers(str(names[i]), int(runs_per[i]), int(over_per[i]), round(float(over_per[i] / runs_per[i]), 4),
+    runs_per, over_per, stalled_per = np.diff(workers.bounds), workers.count(over_any), workers.count(stalled)
+    rows = [WorkerOutliers(str(label), int(runs_per[i]), int(over_per[i]), round(float(over_per[i] / runs_per[i]), 4),
                            int(stalled_per[i]))
-            for i in range(len(names)) if over_per[i] or stalled_per[i]]
+            for i, label in enumerate(workers.labels) if over_per[i] or stalled_per[i]]
     rows.sort(key=lambda w: (-w.share, -w.outlier_runs, w.worker))
     return OutlierReport(by=by, now=now, outliers=found, workers=rows)
-
-
-def iter_durations(data: TimingData, phases: Iterable[Phase]) -> np.ndarray:
-    """Durations (phases × runs), NaN where not measured: for charts."""
-    return phase_table(data, tuple(phases)).duration

@@ -89,17 +89,22 @@ def timing_now(store: Store, window: Window) -> datetime | None:
 
 
 _RUN_COLUMNS = "r.run_id, r.job, r.build, r.status, r.started_at, r.worker, r.reason, r.metadata"
-_EVENT_COLUMNS = "e.run_id, e.event, e.emitted_at, e.received_at, e.worker, e.device_group, e.requestor, e.iteration"
+_OPTIONAL = ("received_at", "worker", "device_group", "requestor")
 
 
-def timing_data(store: Store, window: Window) -> TimingData:
-    """Runs of the window that have events, and their events."""
+def _needs(by: str, *extra: str) -> tuple[str, ...]:
+    return tuple(c for c in _OPTIONAL if c in extra or c == by)
+
+
+def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTIONAL) -> TimingData:
+    """Runs of the window that have events, and their events: run_id, event, emitted_at and
+    only the optional ``columns`` a report needs (received_at, worker, device_group, requestor)."""
     has_events = "EXISTS (SELECT 1 FROM run_events x WHERE x.run_id = r.run_id)"
     where, params = window.where(store, runs="r", extra=[has_events])
     runs = store.query_arrow(f"SELECT {_RUN_COLUMNS} FROM runs r{where}", params)
     where_e, params_e = window.where(store, runs="r")
-    events = store.query_arrow(f"SELECT {_EVENT_COLUMNS} FROM run_events e JOIN runs r ON r.run_id = e.run_id{where_e}",
-                               params_e)
+    wanted = ", ".join(["e.run_id", "e.event", "e.emitted_at", *(f"e.{c}" for c in columns if c in _OPTIONAL)])
+    events = store.query_arrow(f"SELECT {wanted} FROM run_events e JOIN runs r ON r.run_id = e.run_id{where_e}", params_e)
     # the text a stall reason is searched in: the run's reason and its metadata (an event file's error)
     reason, metadata = (pc.fill_null(runs[c].cast(pa.string()), "") for c in ("reason", "metadata"))
     text = pc.binary_join_element_wise(reason, metadata, " ")
@@ -109,7 +114,8 @@ def timing_data(store: Store, window: Window) -> TimingData:
 
 def timing_stats(store: Store, window: Window, *, by: str = "job", config: TimingConfig | None = None) -> TimingReport:
     """``ciscope timing``: phase statistics per group."""
-    return timing_report(timing_data(store, window), by=by, config=config, now=timing_now(store, window))
+    data = timing_data(store, window, _needs(by, "received_at", "requestor"))
+    return timing_report(data, by=by, config=config, now=timing_now(store, window))
 
 
 def _threshold_window(store: Store, window: Window, config: TimingConfig) -> Window:
@@ -122,7 +128,7 @@ def _threshold_window(store: Store, window: Window, config: TimingConfig) -> Win
 def timing_thresholds(store: Store, window: Window, *, by: str = "job", config: TimingConfig | None = None) -> ThresholdReport:
     """``ciscope timing thresholds``: a stall threshold per group and phase."""
     config = config or TimingConfig()
-    data = timing_data(store, _threshold_window(store, window, config))
+    data = timing_data(store, _threshold_window(store, window, config), _needs(by))
     return thresholds(data, by=by, config=config, now=timing_now(store, window))
 
 
@@ -130,8 +136,9 @@ def timing_outliers(store: Store, window: Window, *, by: str = "job", config: Ti
     """``ciscope timing outliers``: runs (finished or running) and workers over the thresholds."""
     config = config or TimingConfig()
     now = timing_now(store, window)
-    limits = thresholds(timing_data(store, _threshold_window(store, window, config)), by=by, config=config, now=now)
-    return outliers(timing_data(store, window), by=by, config=config, now=now, limits=limits)
+    limits = thresholds(timing_data(store, _threshold_window(store, window, config), _needs(by)), by=by, config=config,
+                        now=now)
+    return outliers(timing_data(store, window, _needs(by, "worker")), by=by, config=config, now=now, limits=limits)
 
 
 @dataclass(slots=True)
@@ -149,16 +156,16 @@ def chart_runs(store: Store, window: Window, *, config: TimingConfig | None = No
     from ..analysis.timing import phase_table
 
     config = config or TimingConfig()
-    data = timing_data(store, window)
+    data = timing_data(store, window, ())
     if not data.runs:
         return []
     durations = phase_table(data, config.phases).duration
-    order = sorted(range(data.runs), key=lambda i: (data.started[i], str(data.build[i])))
+    order = sorted(range(data.runs), key=lambda i: (data.started[i], data.build.at(i) or ""))
     out = []
     epoch = datetime(1970, 1, 1)
-    for i in order:
+    for i in order:  # one bar per run: the chart's own rows
         started = None if data.started[i] != data.started[i] else epoch + timedelta(seconds=float(data.started[i]))
-        out.append(ChartRun(f"{data.job[i]} #{data.build[i]}", started,
+        out.append(ChartRun(f"{data.job.at(i)} #{data.build.at(i)}", started,
                             {p.name: (None if durations[k, i] != durations[k, i] else float(durations[k, i]))
                              for k, p in enumerate(config.phases)}))
     return out
