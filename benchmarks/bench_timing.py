@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +105,7 @@ def best(fn, repeat: int) -> tuple[float, object]:
 
 
 def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def small(runs: int, repeat: int) -> None:
@@ -138,7 +138,7 @@ def small(runs: int, repeat: int) -> None:
         assert row.count == count and abs(row.mean - mean) < 1e-3 and abs(row.max - hi) < 1e-3, (key, row, count, mean)
     print(f"### {runs:,} runs, {events.num_rows:,} events ({uptime()})\n")
     print("| contender | ms | vs ciscope |\n|---|---:|---:|")
-    for name, seconds in (("ciscope (timing_report on Arrow tables)", core), ("ciscope end-to-end (DuckDB, 2 queries)", e2e),
+    for name, seconds in (("ciscope (TimingData.from_arrow + timing_report on the raw events)", core), ("ciscope end-to-end (timing_stats: DuckDB in memory, queries + statistics)", e2e),
                           ("NumPy prototype (record array, a mask per run)", proto)):
         print(f"| {name} | {seconds * 1000:.1f} | {seconds / core:.1f}× |")
     print("\nSame counts, means and maxima per (group, phase) as the prototype (checked).\n")

@@ -206,28 +206,53 @@ class Cat:
 
 
 @dataclass(slots=True)
+class Occurrences:
+    """Per event name (``names``: name → row) and run: the first and last emitted time (NaN
+    when the run has none) and how many times it occurs."""
+
+    names: dict[str, int]
+    first: np.ndarray  # (names, runs)
+    last: np.ndarray
+    count: np.ndarray
+
+
+@dataclass(slots=True)
 class TimingData:
-    """Runs (one row each) and their lifecycle events (``ev_run`` = the run's row index).
-    Columns not fetched (e.g. ``requestor`` when not reported) are all-null."""
+    """Runs (one row each) with what the statistics need of their lifecycle events, per run:
+    first/last time and count of each event name (:class:`Occurrences`), the worker, device
+    group and requestor the events name (the smallest when several), and the emit→receive
+    skew's count, sum, min, max and negatives. Built from raw events (:meth:`from_arrow`) or
+    from the per-run aggregates a store query computes (:meth:`from_aggregates`)."""
 
     run_id: np.ndarray
     job: Cat
-    build: Cat
+    build: pa.Array  # one distinct value a run: kept as Arrow strings, read only for the rows shown
     status: Cat
     started: np.ndarray  # epoch seconds
     run_worker: Cat
     reason: pa.Array  # reason text per run (searched with the stall regex)
-    ev_run: np.ndarray
-    ev_name: Cat
-    emitted: np.ndarray
-    received: np.ndarray
+    occ: Occurrences
     worker: Cat
     device_group: Cat
     requestor: Cat
+    skew_count: np.ndarray
+    skew_sum: np.ndarray
+    skew_min: np.ndarray
+    skew_max: np.ndarray
+    skew_negative: np.ndarray
+    events: int = 0
 
     @property
     def runs(self) -> int:
         return len(self.run_id)
+
+    @staticmethod
+    def _run_columns(runs: pa.Table) -> dict[str, Any]:
+        reason = runs["reason"].combine_chunks() if "reason" in runs.column_names else pa.nulls(runs.num_rows, pa.string())
+        return {"run_id": runs["run_id"].combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False),
+                "job": Cat.of(runs["job"]), "build": runs["build"].combine_chunks().cast(pa.string()), "status": Cat.of(runs["status"]),
+                "started": _seconds(runs["started_at"]), "run_worker": Cat.of(runs["worker"]),
+                "reason": reason.cast(pa.string())}
 
     @classmethod
     def from_arrow(cls, runs: pa.Table, events: pa.Table) -> TimingData:
@@ -236,30 +261,63 @@ class TimingData:
         runs not in ``runs`` are dropped."""
         import pyarrow.compute as pc
 
-        rid = runs["run_id"].combine_chunks().cast(pa.int64())
-        where = pc.index_in(events["run_id"].cast(pa.int64()), value_set=rid)
+        base = cls._run_columns(runs)
+        n = len(base["run_id"])
+        where = pc.index_in(events["run_id"].cast(pa.int64()), value_set=pa.array(base["run_id"]))
         if where.null_count:
             keep = pc.is_valid(where)
             events = events.filter(keep)
             where = where.filter(keep)
         m = events.num_rows
+        ev_run = np.asarray(where.to_numpy(zero_copy_only=False), dtype=np.int64)
+        emitted = _seconds(events["emitted_at"])
 
-        def col(name: str) -> pa.ChunkedArray | None:
-            return events[name] if name in events.column_names else None
+        def per_run(name: str) -> Cat:
+            return _smallest_per_run(Cat.of(events[name] if name in events.column_names else None, m), ev_run, n)
 
-        received = col("received_at")
-        reason = runs["reason"].combine_chunks() if "reason" in runs.column_names else pa.nulls(runs.num_rows, pa.string())
-        return cls(
-            run_id=rid.to_numpy(zero_copy_only=False),
-            job=Cat.of(runs["job"]), build=Cat.of(runs["build"]), status=Cat.of(runs["status"]),
-            started=_seconds(runs["started_at"]), run_worker=Cat.of(runs["worker"]),
-            reason=reason.cast(pa.string()),
-            ev_run=np.asarray(where.to_numpy(zero_copy_only=False), dtype=np.int64),
-            ev_name=Cat.of(events["event"]), emitted=_seconds(events["emitted_at"]),
-            received=_seconds(received) if received is not None else np.full(m, np.nan),
-            worker=Cat.of(col("worker"), m), device_group=Cat.of(col("device_group"), m),
-            requestor=Cat.of(col("requestor"), m),
-        )
+        received = _seconds(events["received_at"]) if "received_at" in events.column_names else np.full(m, np.nan)
+        skew = received - emitted
+        ok = ~np.isnan(skew)
+        runs_ok, v = ev_run[ok], skew[ok]
+        low, high = np.full(n, np.inf), np.full(n, -np.inf)
+        np.minimum.at(low, runs_ok, v)
+        np.maximum.at(high, runs_ok, v)
+        return cls(**base, occ=_occurrences(Cat.of(events["event"]), ev_run, emitted, n),
+                   worker=per_run("worker"), device_group=per_run("device_group"), requestor=per_run("requestor"),
+                   skew_count=np.bincount(runs_ok, minlength=n), skew_sum=np.bincount(runs_ok, weights=v, minlength=n),
+                   skew_min=low, skew_max=high, skew_negative=np.bincount(runs_ok, weights=v < 0, minlength=n),
+                   events=m)
+
+    @classmethod
+    def from_aggregates(cls, table: pa.Table, names: Sequence[str]) -> TimingData:
+        """From one row per run: the run columns, ``f{i}``/``l{i}``/``c{i}`` (first, last,
+        count of ``names[i]``), ``ev_worker``, ``ev_device_group``, ``ev_requestor`` and
+        ``skew_n``, ``skew_sum``, ``skew_min``, ``skew_max``, ``skew_neg`` (see
+        :func:`ciscope.queries.timing.timing_data`)."""
+        base = cls._run_columns(table)
+        n = len(base["run_id"])
+
+        def num(name: str, fill: float) -> np.ndarray:
+            col = table[name].combine_chunks()
+            out = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            return np.where(np.isnan(out), fill, out) if col.null_count else out
+
+        k = len(names)
+        first, last = np.empty((k, n)), np.empty((k, n))
+        count = np.zeros((k, n), dtype=np.int64)
+        for i in range(k):
+            first[i] = _seconds(table[f"f{i}"])
+            last[i] = _seconds(table[f"l{i}"])
+            count[i] = num(f"c{i}", 0).astype(np.int64)
+
+        def cat(name: str) -> Cat:
+            return _sorted_cat(Cat.of(table[name] if name in table.column_names else None, n))
+
+        skew_n = num("skew_n", 0)
+        return cls(**base, occ=Occurrences({str(x): i for i, x in enumerate(names)}, first, last, count),
+                   worker=cat("ev_worker"), device_group=cat("ev_device_group"), requestor=cat("ev_requestor"),
+                   skew_count=skew_n.astype(np.int64), skew_sum=num("skew_sum", 0.0), skew_min=num("skew_min", np.inf),
+                   skew_max=num("skew_max", -np.inf), skew_negative=num("skew_neg", 0), events=int(count.sum()))
 
     @classmethod
     def from_runs(cls, runs: Sequence[Run]) -> TimingData:
@@ -276,6 +334,44 @@ class TimingData:
             "reason": pa.array([_json(r.metadata["error"]) if "error" in r.metadata else None for r in runs], pa.string()),
         })
         return cls.from_arrow(table, events_table((r.run_id, r.events) for r in runs))
+
+
+def _sorted_cat(cat: Cat) -> Cat:
+    """The same column with its values sorted (codes renumbered): code order = string order."""
+    if not len(cat.values):
+        return cat
+    order = np.argsort(cat.values.astype(str))
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    codes = np.where(cat.codes >= 0, rank[np.maximum(cat.codes, 0)], -1).astype(np.int32)
+    return Cat(codes, cat.values[order])
+
+
+def _smallest_per_run(column: Cat, ev_run: np.ndarray, n: int) -> Cat:
+    """Per run: the smallest value of ``column`` among its events (as SQL's ``min``)."""
+    column = _sorted_cat(column)
+    big = np.iinfo(np.int32).max
+    best = np.full(n, big, dtype=np.int64)
+    valid = column.codes >= 0
+    np.minimum.at(best, ev_run[valid], column.codes[valid])
+    return Cat(np.where(best == big, -1, best).astype(np.int32), column.values)
+
+
+def _occurrences(names: Cat, ev_run: np.ndarray, emitted: np.ndarray, n: int) -> Occurrences:
+    """First/last time and count per (event name, run): one ``ufunc.at`` and one ``bincount``
+    over a (name, run) key, no sort."""
+    k = len(names.values)
+    first = np.full(k * n, np.inf)
+    last = np.full(k * n, -np.inf)
+    valid = names.codes >= 0
+    key = names.codes[valid].astype(np.int64) * n + ev_run[valid]
+    t = emitted[valid]
+    np.minimum.at(first, key, t)
+    np.maximum.at(last, key, t)
+    count = np.bincount(key, minlength=k * n).reshape(k, n) if k and n else np.zeros((k, n), dtype=np.int64)
+    first[np.isinf(first)] = np.nan
+    last[np.isinf(last)] = np.nan
+    return Occurrences({str(v): i for i, v in enumerate(names.values)}, first.reshape(k, n), last.reshape(k, n), count)
 
 
 # -- phases ---------------------------------------------------------------------------------
@@ -299,34 +395,6 @@ class RunPhases:
 MEASURED, MISSING, OUT_OF_ORDER, OPEN, NOT_STARTED = 0, 1, 2, 3, 4
 
 
-@dataclass(slots=True)
-class Occurrences:
-    """Per event name (``names[c]``) and run: the first and last emitted time (NaN when the run
-    has none) and how many times it occurs — from one pass of ``ufunc.at`` and ``bincount``
-    over a (name, run) key, no sort."""
-
-    names: dict[str, int]
-    first: np.ndarray  # (names, runs)
-    last: np.ndarray
-    count: np.ndarray
-
-
-def _occurrences(data: TimingData) -> Occurrences:
-    n, k = data.runs, len(data.ev_name.values)
-    names = {str(v): i for i, v in enumerate(data.ev_name.values)}
-    first = np.full(k * n, np.inf)
-    last = np.full(k * n, -np.inf)
-    valid = data.ev_name.codes >= 0
-    key = data.ev_name.codes[valid].astype(np.int64) * n + data.ev_run[valid]
-    t = data.emitted[valid]
-    np.minimum.at(first, key, t)
-    np.maximum.at(last, key, t)
-    count = np.bincount(key, minlength=k * n).reshape(k, n) if k and n else np.zeros((k, n), dtype=np.int64)
-    first[np.isinf(first)] = np.nan
-    last[np.isinf(last)] = np.nan
-    return Occurrences(names, first.reshape(k, n), last.reshape(k, n), count)
-
-
 def _unfinished(data: TimingData) -> np.ndarray:
     return data.status.eq("pending")
 
@@ -334,7 +402,7 @@ def _unfinished(data: TimingData) -> np.ndarray:
 def phase_table(data: TimingData, phases: Sequence[Phase] = DEFAULT_PHASES,
                 occurrences: Occurrences | None = None) -> RunPhases:
     """Start, end and state of every phase of every run."""
-    occ = _occurrences(data) if occurrences is None else occurrences
+    occ = data.occ if occurrences is None else occurrences
     n = data.runs
     start = np.full((len(phases), n), np.nan)
     end = np.full((len(phases), n), np.nan)
@@ -402,14 +470,12 @@ class Iteration:
 
 @dataclass(slots=True)
 class Skew:
-    """received − emitted (seconds) over events with both; ``negative``: received before
-    emitted. ``p99`` overall only (null per group: it would need a sort of every event)."""
+    """received − emitted (seconds) over events with both; ``negative``: received before emitted."""
 
     count: int
     min: float | None
     max: float | None
     mean: float | None
-    p99: float | None
     negative: int
 
 
@@ -461,20 +527,6 @@ class Groups:
         return np.bincount(self.index, weights=mask, minlength=len(self.labels)).astype(np.int64)
 
 
-def _first_per_run(data: TimingData, column: Cat) -> np.ndarray:
-    """Per run: the code of ``column`` on its earliest event where it is set (-1 if never)."""
-    out = np.full(data.runs, -1, dtype=np.int64)
-    valid = column.codes >= 0
-    if not valid.any():
-        return out
-    runs, t = data.ev_run[valid], data.emitted[valid]
-    earliest = np.full(data.runs, np.inf)
-    np.minimum.at(earliest, runs, t)
-    at = np.flatnonzero(valid)[t == earliest[runs]]
-    out[data.ev_run[at][::-1]] = column.codes[at][::-1]  # ties: the first in input order
-    return out
-
-
 def _labels(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per run, the first part's value that is set (codes into each part's values), as indices
     into the sorted labels that occur ("-" when none is)."""
@@ -502,9 +554,9 @@ def _groups(data: TimingData, by: str) -> Groups:
     if by == "job":
         parts = [(data.job.codes, data.job.values)]
     elif by == "worker":
-        parts = [(_first_per_run(data, data.worker), data.worker.values), (data.run_worker.codes, data.run_worker.values)]
+        parts = [(data.worker.codes, data.worker.values), (data.run_worker.codes, data.run_worker.values)]
     else:
-        parts = [(_first_per_run(data, data.device_group), data.device_group.values)]
+        parts = [(data.device_group.codes, data.device_group.values)]
     index, labels = _labels(parts, data.runs) if data.runs else (np.array([], dtype=np.int64), np.array([], dtype=object))
     order = np.argsort(index, kind="stable")
     bounds = np.searchsorted(index[order], np.arange(len(labels) + 1))
@@ -519,35 +571,34 @@ def _stats(values: np.ndarray) -> tuple[Any, ...]:
             _r(p50), _r(p90), _r(p99))
 
 
-def _skew(data: TimingData) -> Skew | None:
-    s = data.received - data.emitted
-    v = s[~np.isnan(s)]
-    if not len(v):
+def _skew_of(count: np.ndarray, total: np.ndarray, low: np.ndarray, high: np.ndarray, negative: np.ndarray,
+             i: int | None = None) -> Skew | None:
+    c = int(count.sum() if i is None else count[i])
+    if not c:
         return None
-    return Skew(count=len(v), min=_r(v.min()), max=_r(v.max()), mean=_r(v.mean()),
-                p99=_r(np.percentile(v, 99)), negative=int((v < 0).sum()))
+    if i is None:
+        return Skew(c, _r(low.min()), _r(high.max()), _r(total.sum() / c), int(negative.sum()))
+    return Skew(c, _r(low[i]), _r(high[i]), _r(total[i] / c), int(negative[i]))
 
 
 def _group_skews(data: TimingData, groups: Groups) -> list[Skew | None]:
-    s = data.received - data.emitted
-    ok = ~np.isnan(s)
-    g = groups.index[data.ev_run[ok]] if data.runs else np.array([], dtype=np.int64)
-    v = s[ok]
     k = len(groups.labels)
-    count = np.bincount(g, minlength=k)
-    total = np.bincount(g, weights=v, minlength=k)
-    negative = np.bincount(g, weights=v < 0, minlength=k)
+    g = groups.index
+    count = np.bincount(g, weights=data.skew_count, minlength=k)
+    total = np.bincount(g, weights=data.skew_sum, minlength=k)
+    negative = np.bincount(g, weights=data.skew_negative, minlength=k)
     low, high = np.full(k, np.inf), np.full(k, -np.inf)
-    np.minimum.at(low, g, v)
-    np.maximum.at(high, g, v)
-    return [Skew(int(count[i]), _r(low[i]), _r(high[i]), _r(total[i] / count[i]), None, int(negative[i]))
-            if count[i] else None for i in range(k)]
+    np.minimum.at(low, g, data.skew_min)
+    np.maximum.at(high, g, data.skew_max)
+    return [_skew_of(count, total, low, high, negative, i) for i in range(k)]
 
 
 def stalled_runs(data: TimingData, config: TimingConfig) -> np.ndarray:
     """Boolean per run: stopped for slowness (a stall event, or a reason that says so)."""
     out = np.zeros(data.runs, dtype=bool)
-    out[data.ev_run[data.ev_name.isin(config.stall_events)]] = True
+    for name in config.stall_events:
+        if name in data.occ.names:
+            out |= data.occ.count[data.occ.names[name]] > 0
     if data.runs:
         import pyarrow.compute as pc
 
@@ -562,8 +613,8 @@ def timing_report(data: TimingData, *, by: str = "job", config: TimingConfig | N
     runs, errors, stalls, iterations and skew."""
     config = config or TimingConfig()
     groups = _groups(data, by)
-    occ = _occurrences(data)
-    table = phase_table(data, config.phases, occ)
+    occ = data.occ
+    table = phase_table(data, config.phases)
     durations = table.duration
     rows: list[PhaseStats] = []
     state_counts = {s: [groups.count(table.state[p] == s) for p in range(len(config.phases))]
@@ -583,7 +634,7 @@ def timing_report(data: TimingData, *, by: str = "job", config: TimingConfig | N
     counts = {name: groups.count(mask) for name, mask in
               (("ongoing", unfinished), ("queued", queued), ("errored", errored), ("failed", failed), ("stalled", stalled))}
     # requestors: per (group, requestor) number of runs
-    requestor = _first_per_run(data, data.requestor)
+    requestor = data.requestor.codes
     has = requestor >= 0
     nreq = max(len(data.requestor.values), 1)
     pairs, pair_counts = np.unique(groups.index[has] * nreq + requestor[has], return_counts=True)
@@ -616,8 +667,8 @@ def timing_report(data: TimingData, *, by: str = "job", config: TimingConfig | N
             requestors=sorted(by_group.get(g, []), key=lambda r: (-r.requests, r.name)),
             iterations=iterations.get(g, []), skew=skews[g],
         ))
-    return TimingReport(by=by, now=now, runs=data.runs, events=len(data.ev_run), phases=rows,
-                        groups=summaries, skew=_skew(data))
+    overall = _skew_of(data.skew_count, data.skew_sum, data.skew_min, data.skew_max, data.skew_negative)
+    return TimingReport(by=by, now=now, runs=data.runs, events=data.events, phases=rows, groups=summaries, skew=overall)
 
 
 # -- thresholds and outliers -----------------------------------------------------------------
@@ -738,7 +789,7 @@ def outliers(data: TimingData, *, by: str = "job", config: TimingConfig | None =
     table = phase_table(data, config.phases)
     at = _epoch(now)
     if at is None:
-        at = float(np.nanmax(np.concatenate([data.started, data.emitted]))) if data.runs else 0.0
+        at = float(np.nanmax(np.concatenate([data.started, data.occ.last.ravel()]))) if data.runs else 0.0
     stalled = stalled_runs(data, config)
     workers = _groups(data, "worker")
     found: list[Outlier] = []
@@ -753,7 +804,7 @@ def outliers(data: TimingData, *, by: str = "job", config: TimingConfig | None =
         over_any[hit] = True
         for i in hit:  # only the outliers themselves
             worker = str(workers.labels[workers.index[i]])
-            found.append(Outlier(int(data.run_id[i]), data.job.at(i) or "", data.build.at(i) or "",
+            found.append(Outlier(int(data.run_id[i]), data.job.at(i) or "", data.build[int(i)].as_py() or "",
                                  str(groups.labels[groups.index[i]]), None if worker == "-" else worker, phase.name,
                                  "finished" if measured[i] else "running", _r(seconds[i]) or 0.0,
                                  float(per_run[i]), round(float(seconds[i] / per_run[i]), 3), bool(stalled[i])))

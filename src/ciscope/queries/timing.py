@@ -96,20 +96,45 @@ def _needs(by: str, *extra: str) -> tuple[str, ...]:
     return tuple(c for c in _OPTIONAL if c in extra or c == by)
 
 
+def _seconds_sql(column: str) -> str:
+    return f"CAST(EXTRACT(EPOCH FROM {column}) AS DOUBLE PRECISION)"
+
+
 def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTIONAL) -> TimingData:
-    """Runs of the window that have events, and their events: run_id, event, emitted_at and
-    only the optional ``columns`` a report needs (received_at, worker, device_group, requestor)."""
-    has_events = "EXISTS (SELECT 1 FROM run_events x WHERE x.run_id = r.run_id)"
-    where, params = window.where(store, runs="r", extra=[has_events])
-    runs = store.query_arrow(f"SELECT {_RUN_COLUMNS} FROM runs r{where}", params)
-    where_e, params_e = window.where(store, runs="r")
-    wanted = ", ".join(["e.run_id", "e.event", "e.emitted_at", *(f"e.{c}" for c in columns if c in _OPTIONAL)])
-    events = store.query_arrow(f"SELECT {wanted} FROM run_events e JOIN runs r ON r.run_id = e.run_id{where_e}", params_e)
+    """The runs of the window that have events, each with its events aggregated **by the
+    engine** (one pass, grouped by run): first and last time and count of every event name,
+    and — only when a report needs them (``columns``) — the worker, device group and requestor
+    its events name (the smallest when several) and the emit→receive skew's count, sum, min,
+    max and negatives. One row per run comes back, never one per event."""
+    names = [row[0] for row in store.query("SELECT DISTINCT event FROM run_events ORDER BY event")]
+    select: list[str] = []
+    params: list[Any] = []
+    for i, name in enumerate(names):
+        select += [f"min(CASE WHEN e.event = ? THEN e.emitted_at END) AS f{i}",
+                   f"max(CASE WHEN e.event = ? THEN e.emitted_at END) AS l{i}",
+                   f"count(CASE WHEN e.event = ? THEN 1 END) AS c{i}"]
+        params += [name, name, name]
+    for column in ("worker", "device_group", "requestor"):
+        if column in columns:
+            select.append(f"min(e.{column}) AS ev_{column}")
+    if "received_at" in columns:
+        skew = f"({_seconds_sql('e.received_at')} - {_seconds_sql('e.emitted_at')})"
+        select += ["count(e.received_at) AS skew_n", f"sum({skew}) AS skew_sum", f"min({skew}) AS skew_min",
+                   f"max({skew}) AS skew_max", "count(CASE WHEN e.received_at < e.emitted_at THEN 1 END) AS skew_neg"]
+    where, window_params = window.where(store, runs="r")
+    aggregates = ", ".join(select) if select else "count(*) AS n"
+    scope = f" JOIN runs r ON r.run_id = e.run_id{where}" if where else ""  # no filter: no join over every event
+    sql = (f"SELECT {_RUN_COLUMNS}, a.* FROM (SELECT e.run_id AS event_run, {aggregates} FROM run_events e{scope}"
+           " GROUP BY e.run_id) a JOIN runs r ON r.run_id = a.event_run")
+    table = store.query_arrow(sql, [*params, *window_params])
     # the text a stall reason is searched in: the run's reason and its metadata (an event file's error)
-    reason, metadata = (pc.fill_null(runs[c].cast(pa.string()), "") for c in ("reason", "metadata"))
-    text = pc.binary_join_element_wise(reason, metadata, " ")
-    runs = runs.drop_columns(["reason", "metadata"]).append_column("reason", text)
-    return TimingData.from_arrow(runs, events)
+    reason, metadata = (pc.fill_null(table[c].cast(pa.string()), "") for c in ("reason", "metadata"))
+    table = table.drop_columns(["reason", "metadata"]).append_column(
+        "reason", pc.binary_join_element_wise(reason, metadata, " "))
+    for column in ("skew_n", "skew_sum", "skew_min", "skew_max", "skew_neg"):
+        if column not in table.column_names:
+            table = table.append_column(column, pa.nulls(table.num_rows, pa.float64()))
+    return TimingData.from_aggregates(table, names)
 
 
 def timing_stats(store: Store, window: Window, *, by: str = "job", config: TimingConfig | None = None) -> TimingReport:
@@ -160,12 +185,12 @@ def chart_runs(store: Store, window: Window, *, config: TimingConfig | None = No
     if not data.runs:
         return []
     durations = phase_table(data, config.phases).duration
-    order = sorted(range(data.runs), key=lambda i: (data.started[i], data.build.at(i) or ""))
+    order = sorted(range(data.runs), key=lambda i: (data.started[i], data.build[i].as_py() or ""))
     out = []
     epoch = datetime(1970, 1, 1)
     for i in order:  # one bar per run: the chart's own rows
         started = None if data.started[i] != data.started[i] else epoch + timedelta(seconds=float(data.started[i]))
-        out.append(ChartRun(f"{data.job.at(i)} #{data.build.at(i)}", started,
+        out.append(ChartRun(f"{data.job.at(i)} #{data.build[i].as_py()}", started,
                             {p.name: (None if durations[k, i] != durations[k, i] else float(durations[k, i]))
                              for k, p in enumerate(config.phases)}))
     return out
