@@ -1,8 +1,9 @@
 """Where the time of runs goes: phases, their statistics, stall thresholds and outliers.
 
-Pure computation over arrays (no database): :class:`TimingData` holds one row per run and one
-per lifecycle event; everything is computed with NumPy over whole columns — never a Python loop
-per run or event (only per group, per phase and per event name).
+Pure computation over arrays (no database): :class:`TimingData` holds one row per run with
+its events aggregated (first/last time and count per event name — by the engine's query, or
+from raw events with ``ufunc.at``); everything is computed with NumPy over whole columns —
+never a Python loop per run or event (only per group, per phase and per event name).
 
 - A **phase** is a pair of events (:class:`Phase`): its start is the *first* occurrence of the
   first start event the run has (alternatives in order), its end the *last* occurrence of the
@@ -547,8 +548,8 @@ def _labels(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.
 
 
 def _groups(data: TimingData, by: str) -> Groups:
-    """The group of each run: its job, or the worker / device group of its first event that
-    names one (else the run's worker); "-" when unknown."""
+    """The group of each run: its job, or the worker / device group its events name (the
+    smallest when several; for workers else the run's worker); "-" when unknown."""
     if by not in GROUP_BY:
         raise UsageError(f"--by {by!r}: expected one of {', '.join(GROUP_BY)}")
     if by == "job":
