@@ -78,6 +78,12 @@ def test_prow_folders_events_and_a_later_event_file(store, tmp_path: Path) -> No
     rows = store.query("SELECT event FROM run_events e JOIN runs r ON r.run_id = e.run_id WHERE r.build = '2' ORDER BY event")
     assert [r[0] for r in rows] == ["boot_end", "boot_start"]
     assert len(chart_runs(store, Window(job="job-a"))) == 3
+    # an event name with a quote is a value, not SQL
+    odd = tmp_path / "odd.events.jsonl"
+    odd.write_text('{"run": "3", "job": "job-a", "event": "it\'s done", "emitted_at": "2026-11-01T13:00:00Z"}\n')
+    assert ingest(store, [odd]).events == 1
+    stats = timing_stats(store, Window(job="job-a"))
+    assert [(i.event, i.runs) for i in stats.groups[0].iterations if i.event == "it's done"] == [("it's done", 1)]
 
 
 def test_thresholds_and_outliers_from_the_store(store, tmp_path: Path) -> None:
