@@ -19,7 +19,7 @@ from ciscope.analysis.timing import (
 )
 from ciscope.errors import UsageError
 from ciscope.ingest.events import number_iterations
-from ciscope.model import LifecycleEvent, Run, RunStatus
+from ciscope.model import LifecycleEvent, Run, RunStatus, Status, TestResult
 
 T0 = datetime(2026, 11, 1, 12, 0, 0)
 
@@ -150,7 +150,10 @@ def test_outliers_finished_and_running() -> None:
 def test_stall_reason_and_config() -> None:
     runs = [run("a", [ev("test_start", 0)], status=RunStatus.ERROR, error="timeout: test execution exceeded MAX_JOB_TIME"),
             run("b", [ev("test_start", 0)], status=RunStatus.ERROR, error="backend died")]
-    assert timing_report(TimingData.from_runs(runs)).groups[0].stalled == 1
+    runs[0].results = [TestResult("x", Status.FAILED), TestResult("y", Status.ERROR), TestResult("z", Status.PASSED)]
+    runs[1].results = [TestResult("w", Status.FAILED)]
+    group = timing_report(TimingData.from_runs(runs)).groups[0]
+    assert (group.stalled, group.stalled_failed_tests) == (1, 2)  # the stalled run's 2 failed tests
     config = TimingConfig.from_mapping({"phases": {"run": ["test_start", ["test_end", "results_reported"]]},
                                         "thresholds": {"quantile": 0.5}})
     assert config.phases == (Phase("run", ("test_start",), ("test_end", "results_reported")),)

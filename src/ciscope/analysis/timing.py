@@ -232,6 +232,7 @@ class TimingData:
     started: np.ndarray  # epoch seconds
     run_worker: Cat
     reason: pa.Array  # reason text per run (searched with the stall regex)
+    failed_tests: np.ndarray  # per run (0 when unknown)
     occ: Occurrences
     worker: Cat
     device_group: Cat
@@ -249,11 +250,16 @@ class TimingData:
 
     @staticmethod
     def _run_columns(runs: pa.Table) -> dict[str, Any]:
+        import pyarrow.compute as pc
+
         reason = runs["reason"].combine_chunks() if "reason" in runs.column_names else pa.nulls(runs.num_rows, pa.string())
         return {"run_id": runs["run_id"].combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False),
                 "job": Cat.of(runs["job"]), "build": runs["build"].combine_chunks().cast(pa.string()), "status": Cat.of(runs["status"]),
                 "started": _seconds(runs["started_at"]), "run_worker": Cat.of(runs["worker"]),
-                "reason": reason.cast(pa.string())}
+                "reason": reason.cast(pa.string()),
+                "failed_tests": (pc.fill_null(runs["failed_tests"].combine_chunks().cast(pa.int64()), 0)
+                                 .to_numpy(zero_copy_only=False) if "failed_tests" in runs.column_names
+                                 else np.zeros(runs.num_rows, dtype=np.int64))}
 
     @classmethod
     def from_arrow(cls, runs: pa.Table, events: pa.Table) -> TimingData:
@@ -333,6 +339,9 @@ class TimingData:
             "started_at": pa.array([_utc_naive(r.started_at) for r in runs], pa.timestamp("us")),
             "worker": pa.array([r.worker for r in runs], pa.string()),
             "reason": pa.array([_json(r.metadata["error"]) if "error" in r.metadata else None for r in runs], pa.string()),
+            "failed_tests": pa.array([len({x.test_id for x in r.results if x.status.value in ("failed", "error")}
+                                          - {x.test_id for x in r.results if x.status.value == "passed"}) for r in runs],
+                                     pa.int64()),
         })
         return cls.from_arrow(table, events_table((r.run_id, r.events) for r in runs))
 
@@ -490,6 +499,7 @@ class GroupSummary:
     failed: int  # runs ending in failure
     error_share: float | None  # errored / finished runs
     stalled: int  # runs stopped for slowness
+    stalled_failed_tests: int  # failed tests in those runs: what the stalls cost
     requestors: list[Requestor]
     iterations: list[Iteration]
     skew: Skew | None
@@ -632,6 +642,7 @@ def timing_report(data: TimingData, *, by: str = "job", config: TimingConfig | N
     errored, failed = data.status.eq("error"), data.status.eq("failure")
     stalled = stalled_runs(data, config)
     sizes = np.diff(groups.bounds)
+    stalled_tests = np.bincount(groups.index, weights=np.where(stalled, data.failed_tests, 0), minlength=len(groups.labels))
     counts = {name: groups.count(mask) for name, mask in
               (("ongoing", unfinished), ("queued", queued), ("errored", errored), ("failed", failed), ("stalled", stalled))}
     # requestors: per (group, requestor) number of runs
@@ -665,6 +676,7 @@ def timing_report(data: TimingData, *, by: str = "job", config: TimingConfig | N
             group=label, runs=int(sizes[g]), ongoing=int(counts["ongoing"][g]), queued=int(counts["queued"][g]),
             errored=errors, failed=int(counts["failed"][g]),
             error_share=round(errors / finished, 4) if finished else None, stalled=int(counts["stalled"][g]),
+            stalled_failed_tests=int(stalled_tests[g]),
             requestors=sorted(by_group.get(g, []), key=lambda r: (-r.requests, r.name)),
             iterations=iterations.get(g, []), skew=skews[g],
         ))

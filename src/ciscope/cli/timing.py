@@ -82,14 +82,16 @@ def timing(ctx: click.Context, window: Window, by: str, chart: Path | None, newe
                  _s(r.std), r.missing, r.out_of_order, r.open)
     _out().print(table)
     groups = Table(title=f"runs by {by}")
-    for column in (by, "runs", "ongoing", "queued", "errored", "error share", "failed", "stalled", "requestors",
+    for column in (by, "runs", "ongoing", "queued", "errored", "error share", "failed", "stalled", "tests failed in stalls",
+                   "requestors",
                    "repeated events", "skew mean", "skew max"):
         groups.add_column(column, justify="left" if column in (by, "requestors", "repeated events") else "right")
     for g in report.groups:
         requestors = ", ".join(f"{r.name} ({r.requests})" for r in g.requestors[:3])
         repeated = ", ".join(f"{i.event} ×{i.max} in {i.repeated}" for i in g.iterations if i.repeated)
         _add_row(groups, g.group, g.runs, g.ongoing, g.queued, g.errored,
-                 "-" if g.error_share is None else f"{g.error_share:.1%}", g.failed, g.stalled, requestors or "-",
+                 "-" if g.error_share is None else f"{g.error_share:.1%}", g.failed, g.stalled, g.stalled_failed_tests,
+                 requestors or "-",
                  repeated or "-", _s(g.skew.mean if g.skew else None), _s(g.skew.max if g.skew else None))
     _out().print(groups)
 

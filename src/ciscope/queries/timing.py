@@ -88,7 +88,7 @@ def timing_now(store: Store, window: Window) -> datetime | None:
     return max((t for t in (latest, newest) if t is not None), default=None)
 
 
-_RUN_COLUMNS = "r.run_id, r.job, r.build, r.status, r.started_at, r.worker, r.reason, r.metadata"
+_RUN_COLUMNS = "r.run_id, r.job, r.build, r.status, r.started_at, r.worker, r.failed_tests, r.reason, r.metadata"
 _OPTIONAL = ("received_at", "worker", "device_group", "requestor")
 
 
