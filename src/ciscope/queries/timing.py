@@ -1,5 +1,6 @@
-"""Reads for ``ciscope timing``: the runs of a window that have lifecycle events, and their
-events — only the columns the statistics need, as Arrow tables, in two queries.
+"""Reads for ``ciscope timing``: the runs of a window that have lifecycle events, with their
+events aggregated per run by the engine (one grouped query; only the columns a report needs),
+as an Arrow table of one row per run.
 
 Also the timing/retrigger config file (``--config FILE`` / ``CISCOPE_CONFIG``): YAML or JSON
 with a ``timing:`` section (phases, thresholds, stall rules — see
