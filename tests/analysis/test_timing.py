@@ -172,3 +172,15 @@ def test_empty_and_vectorised_phase_table() -> None:
     runs = [lab_run(str(i), 10 + i, 100) for i in range(50)]
     table = phase_table(TimingData.from_runs(runs))
     assert np.array_equal(table.duration[1], np.arange(50) + 10.0)
+
+
+def test_groups_fall_back_to_the_run_worker_and_dash() -> None:
+    a = run("a", [ev("test_start", 0, worker=None, group=None), ev("test_end", 5, worker=None, group=None)])
+    a.worker = "node-7"
+    b = run("b", [ev("test_start", 0, worker="w2", group="g2"), ev("test_end", 7, worker="w1", group="g2")])
+    c = run("c", [ev("test_start", 0, worker=None, group=None), ev("test_end", 9, worker=None, group=None)])
+    data = TimingData.from_runs([a, b, c])
+    by_worker = {r.group: r.max for r in timing_report(data, by="worker").phases if r.phase == "test"}
+    assert by_worker == {"node-7": 5.0, "w1": 7.0, "-": 9.0}  # b: the smallest worker its events name
+    by_group = {r.group: r.count for r in timing_report(data, by="device_group").phases if r.phase == "test"}
+    assert by_group == {"g2": 1, "-": 2}
