@@ -49,6 +49,11 @@ CASES: dict[str, tuple[str, ...]] = {
     "token create": ("ci-{fmt}",),
     "token list": (),
     "token revoke": ("ci-{fmt}",),
+    "timing thresholds": (),
+    "timing outliers": (),
+    "retrigger plan": (),
+    "retrigger run": (),
+    "retrigger stats": (),
 }
 # Commands that only run against a live server: each has its own tests with a real one.
 SERVER = {"serve": "tests/web/test_web_api.py starts it as a real server on 127.0.0.1",
@@ -76,6 +81,9 @@ def formats(command: click.Command) -> list[str]:
 
 
 ALL = [(name, fmt) for name, command in sorted(commands().items()) if name not in SERVER for fmt in formats(command)]
+# groups that are commands too (`ciscope timing` reports phase statistics itself)
+GROUPS = {"timing": ("--by", "worker")}
+ALL += [(name, fmt) for name in GROUPS for fmt in formats(cli.commands[name])]
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +103,7 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def args_of(name: str, fmt: str, values: dict[str, str]) -> list[str]:
     db = f"duckdb:///{values['tmp']}/demo2.duckdb" if name == "demo" else values["db"]  # the shared store stays as is
     args = ["--db", db, "--fingerprints", values["fingerprints"], *name.split()]
-    args += [a.format(**values, fmt=fmt) for a in CASES[name]]
+    args += [a.format(**values, fmt=fmt) for a in {**CASES, **GROUPS}[name]]
     if fmt == "json":
         args.append("--json")
     elif fmt != "table":

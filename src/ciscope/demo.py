@@ -543,7 +543,7 @@ def generate(out: str | os.PathLike[str], *, seed: int = 1, end: datetime | None
         "flaky": [], "regressions": [], "broken": [], "skipped": [], "infra_runs": [], "pending_runs": [],
         "aborted_runs": [], "failures": [], "infra_hotspot": sc.hotspot, "slowdowns": sc.slowdowns,
         "durations": {n: {"median": round(math.exp(i.mu), 3), "sigma": round(i.sigma, 3)} for n, i in sc.tests.items()},
-        "bugs": {}, "unknown_families": {},
+        "bugs": {}, "unknown_families": {}, "timing": _timing_truth(sc),
         "disruption": {"backends": [b[0] for b in BACKENDS], "alerts": [a[0] for a in ALERTS], "worse_runs": []},
     }
     example = Random(f"{seed}/examples")
@@ -683,6 +683,7 @@ def _write_run(root: Path, sc: Scenario, job: Job, plan: RunPlan, truth: dict[st
     _write_metadata(folder, rel, sc, job, plan, rng, state, int(t), namespace)
     if plan.kind == "ok":
         _write_disruption(folder / "artifacts" / "junit", sc.seed, job, plan, stamp, truth)
+    _write_events(folder, sc, job, plan, truth["timing"])
 
 
 def _install_failure(rng: Random, sc: Scenario, row: dict[str, str], truth: dict[str, Any]) -> Report:
@@ -907,6 +908,60 @@ def _write_disruption(junit: Path, seed: int, job: Job, plan: RunPlan, stamp: st
         _dump(junit / f"alerts_{suffix}.json", {"Alerts": seen + known})
         mnu = ("Y" if rng.random() < 0.95 else "N") if upgrade else "N"
         _dump(junit / f"cluster-data_{suffix}.json", {"MasterNodesUpdated": mnu if phase == phases - 1 else "N"})
+def _timing_truth(sc: Scenario) -> dict[str, Any]:
+    """Ground truth of the lifecycle events: one slow worker (its provision phase takes
+    ``slow_factor`` times as long) and two stalled runs (their boot hangs; a ``stall`` event)."""
+    slow = min(n for _, n in sc.nodes if n != sc.hotspot)
+    ok = [p for p in sc.jobs[0].plans if p.kind == "ok"]
+    stalls = [{"job": sc.jobs[0].name, "build": ok[len(ok) * k // 3].build} for k in (1, 2)] if len(ok) >= 3 else []
+    return {"slow_worker": slow, "slow_phase": "provision", "slow_factor": 2.2, "stalls": stalls, "stall_phase": "boot"}
+
+
+def _write_events(folder: Path, sc: Scenario, job: Job, plan: RunPlan, timing: dict[str, Any]) -> None:
+    """``artifacts/events.jsonl``: the run's lifecycle (docs/timing.md) on the times of its
+    started.json, finished.json and prowjob.json; provisioning the cluster uses the default
+    ``flash_start``/``flash_end`` names, waiting for it ``boot_start``/``boot_end``."""
+    rng = Random(f"{sc.seed}/events/{job.name}/{plan.index}")
+    prowjob = json.loads((folder / "prowjob.json").read_text())
+    status = prowjob["status"]
+
+    def epoch(text: str) -> float:
+        return datetime.fromisoformat(text).timestamp()
+
+    finished = folder / "finished.json"
+    end = float(json.loads(finished.read_text())["timestamp"]) if finished.is_file() else None
+    events: list[tuple[str, float]] = [("requested", epoch(prowjob["metadata"]["creationTimestamp"])),
+                                       ("queued", epoch(prowjob["metadata"]["creationTimestamp"]) + rng.uniform(0.5, 3)),
+                                       ("pulled", epoch(status["pendingTime"]))]
+    start = float(plan.start) + rng.uniform(5, 120)
+    flash = rng.lognormvariate(math.log(900), 0.12) * (timing["slow_factor"] if plan.node == timing["slow_worker"] else 1)
+    boot = rng.lognormvariate(math.log(240), 0.2)
+    stalled = {"job": job.name, "build": plan.build} in timing["stalls"]
+    if plan.kind in ("ok", "aborted", "pending", "infra-install"):
+        events.append(("flash_start", start))
+    if plan.kind in ("ok", "aborted", "pending"):
+        span = (end if end is not None else start + 3 * flash + 3600) - start
+        if flash + boot + 60 > 0.7 * span:  # keep the phases inside the run's recorded times
+            scale = 0.7 * span / (flash + boot + 60)
+            flash, boot = flash * scale, boot * scale
+        if stalled:
+            boot = 0.6 * (span - flash)
+        events += [("flash_end", start + flash), ("boot_start", start + flash)]
+        if stalled:
+            events.append(("stall", start + flash + boot * 0.9))
+        events += [("boot_end", start + flash + boot), ("test_start", start + flash + boot)]
+        if plan.kind == "ok" and end is not None:
+            events.append(("test_end", end))
+    if "completionTime" in status:
+        events.append(("results_reported", epoch(status["completionTime"])))
+    requestor = plan.author or "periodic"
+    lines = []
+    for name, at in events:
+        received = at + rng.lognormvariate(math.log(0.2), 0.5)
+        lines.append(json.dumps({"run": plan.build, "event": name, "emitted_at": _iso(at, ms=True),
+                                 "received_at": _iso(received, ms=True), "worker": plan.node,
+                                 "device_group": plan.cluster, "requestor": requestor}, sort_keys=True))
+    (folder / "artifacts" / "events.jsonl").write_text("\n".join(lines) + "\n")
 
 
 def _dump(path: Path, obj: Any) -> None:

@@ -152,6 +152,21 @@ class Evidence:
     explains: tuple[str, ...] = ()
 
 
+@dataclass(slots=True, frozen=True)
+class LifecycleEvent:
+    """A waypoint of a run's journey (requested, queued, pulled, flash_start …): when the source
+    emitted it and when the collector received it (None when the same), and where it happened.
+    ``iteration`` numbers repeats of one event name in one run from 0 (flash retries)."""
+
+    event: str
+    emitted_at: datetime
+    received_at: datetime | None = None
+    worker: str | None = None
+    device_group: str | None = None
+    requestor: str | None = None
+    iteration: int = 0
+
+
 @dataclass(slots=True)
 class Run:
     """One run of one job, with its metadata and (after ingest) its test results."""
@@ -171,6 +186,7 @@ class Run:
     results: list[TestResult] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)  # paths of logs kept for later matching
     evidence: list[Evidence] = field(default_factory=list)  # known-bug matches found at ingest
+    events: list[LifecycleEvent] = field(default_factory=list)  # lifecycle events (docs/timing.md)
     source: str = ""  # folder or file it was ingested from
     disruption: RunDisruption | None = None  # OpenShift disruption/alert artifacts (docs/disruption.md)
 

@@ -37,6 +37,7 @@ def snapshot(store):
         "verdicts": sorted(store.query("SELECT run_id, test, verdict, attempts FROM test_verdicts")),
         "matches": sorted(store.query("SELECT run_id, bug, coalesce(test, ''), file, line FROM matches")),
         "jobs": sorted(store.query("SELECT job, variants FROM jobs")),
+        "events": sorted(store.query("SELECT run_id, event, emitted_at, worker, iteration FROM run_events")),
     }
 
 
@@ -58,11 +59,12 @@ def test_parallel_equals_serial(store, store_url, tmp_path, small_chunks):
     assert "finished.json" in parallel_report.refused[0].reason
     got = snapshot(store)
     assert len(got["matches"]) == 3  # builds 3, 6, 9: the failure text of "[sig-c] fails"
+    assert len(got["events"]) >= 10  # derived from started.json / finished.json
     # the same folders, serially, into a second store of the same engine
     other_url = store_url.replace(".duckdb", "-serial.duckdb") if store_url.startswith("duckdb") else None
     if other_url is None:
         # PostgreSQL: compare against a serial ingest into the same store after clearing it
-        for table in ("matches", "test_verdicts", "test_results", "runs", "jobs", "fingerprints"):
+        for table in ("run_events", "matches", "test_verdicts", "test_results", "runs", "jobs", "fingerprints"):
             store.execute(f"DELETE FROM {table}")
         serial_report = run(store, root, 1, fp)
         assert snapshot(store) == got

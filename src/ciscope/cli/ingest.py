@@ -61,6 +61,8 @@ def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | N
     which is stored marked incomplete; every refusal is listed and the exit status is 3.
     TestGrid /table and /summary responses are ingested from saved .json files or http(s) URLs
     (`ciscope ingest testgrid URL...`; cached in $CISCOPE_CACHE or ~/.cache/ciscope, with timeouts and retries).
+    Lifecycle event files (events.jsonl, events.csv, *.events.jsonl, *.events.csv) add runs' events
+    (a job column, else --job; see docs/timing.md).
     """
     from ..ingest.batch import BareRunOptions
     from ..ingest.batch import ingest as run_ingest
@@ -146,6 +148,8 @@ def _finish_ingest(report: Any, as_json: bool) -> None:
         summary += f"; {report.incomplete} run(s) stored incomplete"
     if report.baselines:
         summary += f"; {report.baselines} disruption/alert baseline row(s) imported"
+    if getattr(report, "events", 0):
+        summary += f"; {report.events} lifecycle events from event files"
     stderr.print(summary)
     for warning in report.warnings:
         stderr.print(f"[yellow]warning[/yellow] {escape(warning)}")

@@ -34,6 +34,7 @@ from .prow import (
     read_run_metadata,
     refusals,
 )
+from .events import is_event_file
 from .subunit import parse_subunit
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class IngestReport:
     classified: int = 0  # stored runs with at least one known-bug match
     warnings: list[str] = field(default_factory=list)  # e.g. unreadable logs (the run is stored)
     incomplete: int = 0  # stored runs with some report left out (each listed in ``refused``)
+    events: int = 0  # lifecycle events from event files (docs/timing.md)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -93,6 +95,7 @@ class IngestReport:
             "incomplete": self.incomplete,
             "classified": self.classified,
             "warnings": self.warnings,
+            "events": self.events,
             "seconds": round(self.seconds, 3),
         }
 
@@ -405,7 +408,11 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
     bare_logs: list[Path] = []
     streams: list[Path] = []
     testgrid: list[str] = []
+    event_files: list[Path] = []
     for raw in paths:
+        if is_event_file(raw) and Path(raw).is_file():
+            event_files.append(Path(raw))
+            continue
         if str(raw).startswith(("http://", "https://")) or str(raw).lower().endswith(TESTGRID_SUFFIXES):
             testgrid.append(str(raw))
             continue
@@ -437,7 +444,7 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
     if len(bare_runs) > 1 and bare and bare.build:
         raise UsageError(f"--build names one run, but --run-per {bare.run_per} makes {len(bare_runs)} runs of "
                          "these files: leave --build out (each run's build id is a hash of its files)")
-    total = len(folders) + len(streams) + len(testgrid) + len(bare_runs)
+    total = len(folders) + len(streams) + len(testgrid) + len(event_files) + len(bare_runs)
     done = 0
     pending: list[Run] = []
     pending_results = 0
@@ -581,5 +588,29 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
         if progress:
             progress(done, total)
     flush()
+    for path in event_files:
+        try:
+            report.events += _ingest_events(store, path, bare.job if bare else None, report)
+        except InputError as exc:
+            report.refused.append(Refused(str(path), str(exc)))
+        done += 1
+        if progress:
+            progress(done, total)
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _ingest_events(store: Store, path: Path, job: str | None, report: IngestReport) -> int:
+    """An event file: its runs not yet stored are stored with their events; the stored events
+    of the others are replaced by the file's (see docs/timing.md). Returns the events stored."""
+    from ..store.events import replace_events
+    from .events import event_runs, read_event_file
+
+    runs = event_runs(read_event_file(path, job=job), file=str(path))
+    written = store.write_runs(runs)
+    report.runs += len(written.inserted)
+    report.replaced += len(written.replaced)
+    report.pending += sum(1 for r in runs if r.status is RunStatus.PENDING and r.run_id in set(written.inserted))
+    new = set(written.inserted) | set(written.replaced)
+    stored = sum(len(r.events) for r in runs if r.run_id in new)
+    return stored + replace_events(store, {r.run_id: r.events for r in runs if r.run_id not in new})

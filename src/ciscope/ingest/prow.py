@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import orjson
 
 from ..errors import InputError, RunFolderError
-from ..model import Run, RunStatus, TestResult
+from ..model import LifecycleEvent, Run, RunStatus, TestResult
 from .disruption import read_run_folder as read_disruption
 from .junit import read_reports
 
@@ -143,6 +143,7 @@ def read_run(folder: str | os.PathLike[str], *, job: str | None = None,
     run.results, run.logs, refused = _read_artifacts(Path(folder))
     mark_incomplete(run, refused)
     run.disruption = read_disruption(Path(folder), run)  # docs/disruption.md
+    run.events = _events(run, Path(folder))
     return run
 
 
@@ -160,6 +161,13 @@ def refusals(run: Run) -> list[tuple[str, str]]:
     if not isinstance(found, list):
         return []
     return [(str(r.get("file")), str(r.get("reason"))) for r in found if isinstance(r, dict)]
+
+
+def _events(run: Run, folder: Path) -> list[LifecycleEvent]:
+    """Lifecycle events: ``artifacts/events.jsonl`` or what the folder tells (docs/timing.md)."""
+    from .events import prow_events
+
+    return prow_events(run, folder)
 
 
 def read_run_metadata(folder: str | os.PathLike[str], *, job: str | None = None,

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import StoreError, UnknownEngineError
-from ..model import Evidence, Run, RunStatus, Status, TestResult, test_id
+from ..model import Evidence, LifecycleEvent, Run, RunStatus, Status, TestResult, test_id
 from . import DEFAULT_URL  # defined in the package, where importing it costs nothing
 from .disruption import RUN_TABLES as DISRUPTION_TABLES
 from .disruption import disruption_tables
@@ -94,10 +94,15 @@ MATCHES_SCHEMA = pa.schema(
 )
 EXPLANATIONS_SCHEMA = pa.schema([("run_id", pa.int64()), ("test", pa.string()), ("bug", pa.string())])
 RUN_VARIANTS_SCHEMA = pa.schema([("run_id", pa.int64()), ("key", pa.string()), ("value", pa.string())])
+RUN_EVENTS_SCHEMA = pa.schema([("run_id", pa.int64()), ("event", pa.string()), ("emitted_at", pa.timestamp("us")),
+                               ("received_at", pa.timestamp("us")), ("worker", pa.string()),
+                               ("device_group", pa.string()), ("requestor", pa.string()), ("iteration", pa.int32())])
 SCHEMAS = {"runs": RUNS_SCHEMA, "test_results": RESULTS_SCHEMA, "test_verdicts": VERDICTS_SCHEMA,
-           "matches": MATCHES_SCHEMA, "explanations": EXPLANATIONS_SCHEMA, "run_variants": RUN_VARIANTS_SCHEMA}
+           "matches": MATCHES_SCHEMA, "explanations": EXPLANATIONS_SCHEMA, "run_variants": RUN_VARIANTS_SCHEMA,
+           "run_events": RUN_EVENTS_SCHEMA}
 #: Tables holding rows of a run (deleted with it, written with it), children before ``runs``.
-RUN_TABLES = ("matches", "explanations", "run_variants", *DISRUPTION_TABLES, "test_verdicts", "test_results", "runs")
+RUN_TABLES = ("run_events", "matches", "explanations", "run_variants", *DISRUPTION_TABLES, "test_verdicts", "test_results",
+              "runs")
 
 def _utc_naive(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
@@ -191,6 +196,7 @@ def arrow_batch(runs: Sequence[Run], *, now: datetime | None = None) -> Batch:
         "explanations": explanations_table((rid, _failing_ids(run), run.evidence)
                                            for rid, run in zip(run_ids, runs) if run.evidence),
         "run_variants": variants_table((rid, run.variants) for rid, run in zip(run_ids, runs)),
+        "run_events": events_table((rid, run.events) for rid, run in zip(run_ids, runs) if run.events),
     }
     tables.update(disruption_tables(runs))
     return Batch(run_ids=run_ids, tables=tables, results=results.num_rows)
@@ -236,6 +242,22 @@ def variants_table(runs: Iterable[tuple[int, dict[str, str]]]) -> pa.Table:
             cols["key"].append(str(key))
             cols["value"].append(str(value))
     return pa.Table.from_pydict(cols, schema=RUN_VARIANTS_SCHEMA)
+
+
+def events_table(runs: Iterable[tuple[int, Sequence[LifecycleEvent]]]) -> pa.Table:
+    """The ``run_events`` rows of (run_id, lifecycle events) pairs (see docs/timing.md)."""
+    cols: dict[str, list[Any]] = {name: [] for name in RUN_EVENTS_SCHEMA.names}
+    for rid, events in runs:
+        for e in events:
+            cols["run_id"].append(rid)
+            cols["event"].append(e.event)
+            cols["emitted_at"].append(_utc_naive(e.emitted_at))
+            cols["received_at"].append(_utc_naive(e.received_at))
+            cols["worker"].append(e.worker)
+            cols["device_group"].append(e.device_group)
+            cols["requestor"].append(e.requestor)
+            cols["iteration"].append(e.iteration)
+    return pa.Table.from_pydict(cols, schema=RUN_EVENTS_SCHEMA)
 
 
 def _failing_ids(run: Run) -> set[str]:

@@ -1,0 +1,198 @@
+"""Reads for ``ciscope timing``: the runs of a window that have lifecycle events, with their
+events aggregated per run by the engine (one grouped query; only the columns a report needs),
+as an Arrow table of one row per run.
+
+Also the timing/retrigger config file (``--config FILE`` / ``CISCOPE_CONFIG``): YAML or JSON
+with a ``timing:`` section (phases, thresholds, stall rules — see
+:meth:`ciscope.analysis.timing.TimingConfig.from_mapping`) and a ``retrigger:`` section
+(see :mod:`ciscope.analysis.retrigger`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..analysis.timing import (
+    OutlierReport,
+    ThresholdReport,
+    TimingConfig,
+    TimingData,
+    TimingReport,
+    outliers,
+    thresholds,
+    timing_report,
+)
+from ..errors import InputError
+from ..store.base import Store
+from .window import Window, naive_utc
+from .window import now as store_now
+
+__all__ = [
+    "ChartRun",
+    "chart_runs",
+    "load_config",
+    "timing_config",
+    "timing_data",
+    "timing_now",
+    "timing_outliers",
+    "timing_stats",
+    "timing_thresholds",
+]
+
+
+def load_config(path: str | Path | None) -> dict[str, Any]:
+    """The config file as a mapping ({} without a file). Errors name the file and the line."""
+    if path is None:
+        return {}
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(str(p), "no such config file")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(str(p), f"malformed YAML/JSON: {getattr(exc, 'problem', exc)}",
+                         line=mark.line + 1 if mark else None) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(str(p), f"expected a mapping with timing: and retrigger: sections, found {type(data).__name__}")
+    unknown = set(data) - {"timing", "retrigger"}
+    if unknown:
+        raise InputError(str(p), f"unknown section(s) {sorted(unknown)}; expected timing, retrigger")
+    return data
+
+
+def timing_config(config: dict[str, Any], *, source: str = "config") -> TimingConfig:
+    section = config.get("timing") or {}
+    if not isinstance(section, dict):
+        raise InputError(source, "timing: expected a mapping (phases, thresholds, stall_events, stall_reason)")
+    return TimingConfig.from_mapping(section, source=source)
+
+
+def timing_now(store: Store, window: Window) -> datetime | None:
+    """``--until``, else the newest run's start or the newest event, whichever is later (an
+    unfinished run's open phase is measured up to it)."""
+    if window.until is not None:
+        return naive_utc(window.until)
+    latest = store_now(store)
+    (newest,) = store.query("SELECT max(emitted_at) FROM run_events")[0]
+    newest = naive_utc(newest)
+    return max((t for t in (latest, newest) if t is not None), default=None)
+
+
+_RUN_COLUMNS = "r.run_id, r.job, r.build, r.status, r.started_at, r.worker, r.failed_tests, r.reason, r.metadata"
+_OPTIONAL = ("received_at", "worker", "device_group", "requestor")
+
+
+def _needs(by: str, *extra: str) -> tuple[str, ...]:
+    return tuple(c for c in _OPTIONAL if c in extra or c == by)
+
+
+def _seconds_sql(column: str) -> str:
+    return f"CAST(EXTRACT(EPOCH FROM {column}) AS DOUBLE PRECISION)"
+
+
+def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTIONAL) -> TimingData:
+    """The runs of the window that have events, each with its events aggregated **by the
+    engine** (one pass, grouped by run): first and last time and count of every event name,
+    and — only when a report needs them (``columns``) — the worker, device group and requestor
+    its events name (the smallest when several) and the emit→receive skew's count, sum, min,
+    max and negatives. One row per run comes back, never one per event."""
+    names = [row[0] for row in store.query("SELECT DISTINCT event FROM run_events ORDER BY event")]
+    select: list[str] = []
+    for i, name in enumerate(names):
+        # the names as SQL literals (quotes doubled), not parameters: the engine then folds each
+        # comparison into its plan (measured: a parameterised plan took twice as long on DuckDB)
+        literal = "'" + str(name).replace("'", "''") + "'"
+        select += [f"min(CASE WHEN e.event = {literal} THEN e.emitted_at END) AS f{i}",
+                   f"max(CASE WHEN e.event = {literal} THEN e.emitted_at END) AS l{i}",
+                   f"count(CASE WHEN e.event = {literal} THEN 1 END) AS c{i}"]
+    for column in ("worker", "device_group", "requestor"):
+        if column in columns:
+            select.append(f"min(e.{column}) AS ev_{column}")
+    if "received_at" in columns:
+        skew = f"({_seconds_sql('e.received_at')} - {_seconds_sql('e.emitted_at')})"
+        select += ["count(e.received_at) AS skew_n", f"sum({skew}) AS skew_sum", f"min({skew}) AS skew_min",
+                   f"max({skew}) AS skew_max", "count(CASE WHEN e.received_at < e.emitted_at THEN 1 END) AS skew_neg"]
+    where, window_params = window.where(store, runs="r")
+    aggregates = ", ".join(select) if select else "count(*) AS n"
+    scope = f" JOIN runs r ON r.run_id = e.run_id{where}" if where else ""  # no filter: no join over every event
+    sql = (f"SELECT {_RUN_COLUMNS}, a.* FROM (SELECT e.run_id AS event_run, {aggregates} FROM run_events e{scope}"
+           " GROUP BY e.run_id) a JOIN runs r ON r.run_id = a.event_run")
+    table = store.query_arrow(sql, window_params)
+    # the text a stall reason is searched in: the run's reason and its metadata (an event file's error)
+    reason, metadata = (pc.fill_null(table[c].cast(pa.string()), "") for c in ("reason", "metadata"))
+    table = table.drop_columns(["reason", "metadata"]).append_column(
+        "reason", pc.binary_join_element_wise(reason, metadata, " "))
+    for column in ("skew_n", "skew_sum", "skew_min", "skew_max", "skew_neg"):
+        if column not in table.column_names:
+            table = table.append_column(column, pa.nulls(table.num_rows, pa.float64()))
+    return TimingData.from_aggregates(table, names)
+
+
+def timing_stats(store: Store, window: Window, *, by: str = "job", config: TimingConfig | None = None) -> TimingReport:
+    """``ciscope timing``: phase statistics per group."""
+    data = timing_data(store, window, _needs(by, "received_at", "requestor"))
+    return timing_report(data, by=by, config=config, now=timing_now(store, window))
+
+
+def _threshold_window(store: Store, window: Window, config: TimingConfig) -> Window:
+    """The rule's ``days`` before now, unless the window says otherwise."""
+    if window.days is not None or window.since is not None:
+        return window
+    return window.replace(days=config.rule.days)
+
+
+def timing_thresholds(store: Store, window: Window, *, by: str = "job", config: TimingConfig | None = None) -> ThresholdReport:
+    """``ciscope timing thresholds``: a stall threshold per group and phase."""
+    config = config or TimingConfig()
+    data = timing_data(store, _threshold_window(store, window, config), _needs(by))
+    return thresholds(data, by=by, config=config, now=timing_now(store, window))
+
+
+def timing_outliers(store: Store, window: Window, *, by: str = "job", config: TimingConfig | None = None) -> OutlierReport:
+    """``ciscope timing outliers``: runs (finished or running) and workers over the thresholds."""
+    config = config or TimingConfig()
+    now = timing_now(store, window)
+    limits = thresholds(timing_data(store, _threshold_window(store, window, config), _needs(by)), by=by, config=config,
+                        now=now)
+    return outliers(timing_data(store, window, _needs(by, "worker")), by=by, config=config, now=now, limits=limits)
+
+
+@dataclass(slots=True)
+class ChartRun:
+    """One bar of the stacked chart: a run and its phase durations (seconds, None when unmeasured)."""
+
+    label: str
+    started: datetime | None
+    phases: dict[str, float | None]
+
+
+def chart_runs(store: Store, window: Window, *, config: TimingConfig | None = None) -> list[ChartRun]:
+    """The phases of every run of the window with events, oldest first (the chart draws the
+    newest for the bars and all of them for the trends)."""
+    from ..analysis.timing import phase_table
+
+    config = config or TimingConfig()
+    data = timing_data(store, window, ())
+    if not data.runs:
+        return []
+    durations = phase_table(data, config.phases).duration
+    order = sorted(range(data.runs), key=lambda i: (data.started[i], data.build[i].as_py() or ""))
+    out = []
+    epoch = datetime(1970, 1, 1)
+    for i in order:  # one bar per run: the chart's own rows
+        started = None if data.started[i] != data.started[i] else epoch + timedelta(seconds=float(data.started[i]))
+        out.append(ChartRun(f"{data.job.at(i)} #{data.build[i].as_py()}", started,
+                            {p.name: (None if durations[k, i] != durations[k, i] else float(durations[k, i]))
+                             for k, p in enumerate(config.phases)}))
+    return out

@@ -1,0 +1,35 @@
+"""Writing lifecycle events of runs that are already stored (an event file that arrives after
+the run's folder was ingested). New runs get their events with them (``arrow_batch``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ..errors import StoreError
+from ..model import LifecycleEvent
+from .base import Store, events_table
+
+__all__ = ["replace_events"]
+
+
+def replace_events(store: Store, events: Mapping[int, Sequence[LifecycleEvent]]) -> int:
+    """Replace the stored events of those stored runs by ``events`` (run_id → events), in one
+    transaction under the write lock; runs that are not stored are left out. Returns the
+    number of events written."""
+    if not events:
+        return 0
+    store.begin()
+    try:
+        store.lock_writes()
+        stored = [rid for rid in store.stored_status(events) if events[rid]]
+        for start in range(0, len(stored), 5000):
+            chunk = stored[start:start + 5000]
+            store.execute(f"DELETE FROM run_events WHERE run_id IN ({','.join('?' * len(chunk))})", chunk)
+        table = events_table((rid, events[rid]) for rid in stored)
+        if table.num_rows:
+            store.append("run_events", table)
+        store.commit()
+    except Exception as exc:
+        store.rollback()
+        raise StoreError(f"{store.url}: could not store the events of {len(events)} run(s): {exc}") from exc
+    return table.num_rows
