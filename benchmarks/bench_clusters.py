@@ -36,9 +36,10 @@ import tarfile
 import time
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = Path(os.environ.get("CISCOPE_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
@@ -287,7 +288,7 @@ def synthetic_failures(n: int, templates: int = 300, seed: int = 11) -> tuple[li
         template, label = variants[v]
         r = rng.random
 
-        def ip() -> str:
+        def ip(r: Any = r) -> str:
             return f"10.{int(r() * 256)}.{int(r() * 256)}.{int(r() * 256)}"
         values = {
             "ip": ip(), "ip2": ip(), "port": str(1024 + int(r() * 60000)), "port2": str(1024 + int(r() * 60000)),
@@ -441,7 +442,7 @@ def locate_chunk(chunk: str, text: str) -> tuple[int, int] | None:
     if not words:
         return None
     found = None
-    for found in re.finditer(r"\s+".join(re.escape(w) for w in words), text):
+    for found in re.finditer(r"\s+".join(re.escape(w) for w in words), text):  # noqa: B007 - the last match
         pass
     if found is None:
         return None

@@ -133,7 +133,7 @@ def small(runs: int, repeat: int) -> None:
     e2e, _ = best(lambda: timing_stats(store, Window()), repeat)
     proto, ref = best(lambda: numpy_prototype(runs_table, events), max(1, repeat // 2))
     mine = {(r.group, r.phase): r for r in report.phases}  # type: ignore[attr-defined]
-    for key, (count, lo, hi, mean, _std) in ref.items():  # type: ignore[union-attr]
+    for key, (count, _lo, hi, mean, _std) in ref.items():  # type: ignore[union-attr]
         row = mine[key]
         assert row.count == count and abs(row.mean - mean) < 1e-3 and abs(row.max - hi) < 1e-3, (key, row, count, mean)
     print(f"### {runs:,} runs, {events.num_rows:,} events ({uptime()})\n")

@@ -64,7 +64,7 @@ def _read_blobs(git_dir: str, blobs: list[str]) -> dict[str, bytes]:
     proc = subprocess.run(["git", "--git-dir", git_dir, "cat-file", "--batch"], check=True,
                           input="".join(b + "\n" for b in blobs).encode(), capture_output=True)
     data, pos, out = proc.stdout, 0, {}
-    for blob in blobs:
+    for _blob in blobs:
         header_end = data.index(b"\n", pos)
         sha, _kind, size = data[pos:header_end].decode().split()
         start = header_end + 1

@@ -8,10 +8,9 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
+from runfolders import write_run
 
 from ciscope.cli import cli
-
-from runfolders import write_run
 
 
 def run_cli(*args: str, db: str) -> subprocess.CompletedProcess[str]:

@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from runfolders import write_run
 
 from ciscope.cli import cli
-
-from runfolders import write_run
 
 JOB = "e2e-aws"
 JUNIT_FILE = "artifacts/e2e/junit/junit_e2e.xml"

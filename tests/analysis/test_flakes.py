@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ciscope.analysis.flakes import FlakeOptions, flaky_tests
-
 from histories import history_runs
+
+from ciscope.analysis.flakes import FlakeOptions, flaky_tests
 
 
 def by_test(rows):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from histories import history_runs
+from runfolders import write_run
 
 from ciscope.analysis.clusters import cluster_key
 from ciscope.analysis.flakes import flaky_tests
@@ -25,9 +27,6 @@ from ciscope.fingerprints import Fingerprint
 from ciscope.ingest.batch import ingest
 from ciscope.model import Status, run_id
 from ciscope.queries.window import Window
-
-from histories import history_runs
-from runfolders import write_run
 
 JOB = "e2e-gcp"
 JUNIT_FILE = "artifacts/e2e/junit/junit_e2e.xml"

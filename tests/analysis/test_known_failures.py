@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import orjson
 import pytest
+from histories import history_runs
+from runfolders import write_run
 
 from ciscope.analysis.flakes import flaky_tests
 from ciscope.analysis.known import Classifier, load_directory, prepare, reclassify
@@ -16,9 +18,6 @@ from ciscope.errors import UsageError
 from ciscope.ingest.batch import ingest
 from ciscope.model import Evidence, run_id
 from ciscope.queries.window import Window
-
-from histories import history_runs
-from runfolders import write_run
 
 DISK = "write failed: No space left on device (errno 28) on /var/lib/containers"
 JUNIT_BUG = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -77,7 +76,7 @@ def test_matches_at_ingest_with_evidence_and_reasons(store, tmp_path):
     rid1, rid2 = run_id("e2e-aws", "1"), run_id("e2e-aws", "2")
     found = matches(store)
     per_run = {}
-    for rid, bug, test, file, line, text in found:
+    for rid, bug, test, file, line, _text in found:
         per_run.setdefault(rid, set()).add((bug, test, file, line))
     expected = {
         ("BUG-1", "[sig-b] storage", "artifacts/e2e/junit/junit_e2e.xml", 1),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from histories import T0, history_runs
+
 from ciscope.analysis.regressions import RegressionOptions, regressions
 from ciscope.queries.window import Window
-
-from histories import T0, history_runs
 
 # 4 runs a day for 37 days: 30 days basis, 7 days sample
 DAYS = 37

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from histories import history_runs
 
 from ciscope.analysis.grid import TestStatus
 from ciscope.analysis.summary import grid_json, job_grid, job_summaries
 from ciscope.report.export import write_npz, write_parquet
-
-from histories import history_runs
 
 
 def test_grid_cells_and_overall_row(store):

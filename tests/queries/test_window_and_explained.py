@@ -9,6 +9,8 @@ import subprocess
 import sys
 from datetime import timedelta
 
+from histories import T0, history_runs
+
 from ciscope.analysis.flakes import flaky_tests
 from ciscope.analysis.known import refresh_reasons
 from ciscope.analysis.regressions import regressions
@@ -16,8 +18,6 @@ from ciscope.analysis.stats import list_runs, stats_by_test
 from ciscope.analysis.triage import failure_clusters, triage, unclassified
 from ciscope.model import Evidence, Run, RunStatus, Status, TestResult
 from ciscope.queries.window import Window, now
-
-from histories import T0, history_runs
 
 
 def _scoped_store(store):

@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 from scipy.stats import poisson
 
+from ..queries.window import Window as Scope
 from ..store.base import Store
 from .changepoint import changepoints
 from .clusters import cluster
-from ..queries.window import Window as Scope
 from .history import FAIL, FLAKY, History, InfraRule, Window, load_history, segment_lengths, verdict_counts
 
 
@@ -139,7 +139,7 @@ def shared_cause_rows(store: Store, window: Window, history: History, *, min_tes
     flagged: set[tuple[int, str, str]] = set()
     for found in cluster(failures, suggest=False, max_distance=SHARED_CAUSE_DISTANCE):
         tests_per_run: dict[int, set[str]] = {}
-        for run_id, job, test, _ in found.members:
+        for run_id, _job, test, _ in found.members:
             tests_per_run.setdefault(run_id, set()).add(test)
         runs_of: dict[str, set[int]] = {}
         together_in: dict[str, set[int]] = {}

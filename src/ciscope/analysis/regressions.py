@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 from scipy.stats import hypergeom
 
-from ..store.base import Store
-from .changepoint import changepoints
 from ..queries.window import Window as Scope
 from ..queries.window import naive_utc, now
+from ..store.base import Store
+from .changepoint import changepoints
 from .history import FAIL, InfraRule, Window, load_history
 
 

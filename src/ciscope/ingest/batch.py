@@ -24,6 +24,7 @@ from ..model import Run, RunStatus, run_failed
 from ..store.base import Store
 from ..store.disruption import write_baselines
 from . import disruption, parallel, testgrid
+from .events import is_event_file
 from .junit import read_reports
 from .logs import is_log, log_started, log_status, main_log
 from .prow import (
@@ -34,7 +35,6 @@ from .prow import (
     read_run_metadata,
     refusals,
 )
-from .events import is_event_file
 from .subunit import parse_subunit
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ RUN_PER = ("file", "folder")
 def _is_run_tree(path: Path) -> bool:
     if any((path / marker).is_file() for marker in RUN_MARKERS):
         return True
-    for dirpath, _dirs, files in os.walk(path):
+    for _dirpath, _dirs, files in os.walk(path):
         if any(marker in files for marker in RUN_MARKERS):
             return True
     return False

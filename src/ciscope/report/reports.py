@@ -164,8 +164,9 @@ def triage(result: dict[str, Any]) -> View:
 
 
 def bugs(rows: list[dict[str, Any]], days: int) -> View:
-    hits = lambda window: Column(f"hits_{window}", window.replace("h", " h").replace("d", " d"),
-                                 lambda b: b["hits"][window], right=True)
+    def hits(window: str) -> Column:
+        return Column(f"hits_{window}", window.replace("h", " h").replace("d", " d"),
+                      lambda b: b["hits"][window], right=True)
     columns = [field("bug"), field("title"), hits("24h"), hits("7d"), hits("10d"), hits("all"),
                rate("share", "share"), Column("jobs", "jobs", key("jobs"), lambda v: str(len(v)), right=True),
                field("last_seen", "last seen", when),
