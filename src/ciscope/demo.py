@@ -122,7 +122,8 @@ BROKEN_MESSAGES = [
 
 # id, title, signature (in both the failure message and the log line), log source, variant
 # filter, number of target tests, window ("always", "introduced", "fixed"), hit rate per run
-BUGS = [
+# (id, title, signature, log source, variants it needs, target tests, window, rate per run)
+BUGS: list[tuple[str, str, str, str, dict[str, Any], int, str, float]] = [
     ("OCPBUGS-12345", "etcd leader changes during e2e make API requests time out",
      "etcdserver: request timed out, possibly due to previous leader failure (leader {hex16}, term {int})",
      "etcd-{node}", {}, 3, "always", 0.05),
@@ -431,11 +432,11 @@ class Scenario:
         for job in self.jobs:  # first_bad_build: first run with results at or after the bad commit
             for test, role in list(job.roles.items()):
                 if role[0] == "regression":
-                    first = next((p.index for p in job.plans if p.kind == "ok" and p.commit >= role[1]), None)
-                    if first is None:
+                    first_run = next((p.index for p in job.plans if p.kind == "ok" and p.commit >= role[1]), None)
+                    if first_run is None:
                         del job.roles[test]
                     else:
-                        job.roles[test] = (role[0], role[1], first, role[3], role[4])
+                        job.roles[test] = (role[0], role[1], first_run, role[3], role[4])
 
     def _job(self, k: int) -> Job:
         if k < len(JOBS):
@@ -765,7 +766,7 @@ def _e2e(rng: Random, sc: Scenario, job: Job, plan: RunPlan, t: float, row: dict
                     cases.append(f'<testcase name={info.quoted} time="{d:.3f}"/>')
                 n_pass += 1
                 continue
-            cases.append(_fail(rng, info, f"fail [{info.source}]: {_render(message, rng, t)}", d))
+            cases.append(_fail(rng, info, f"fail [{info.source}]: {_render(str(message), rng, t)}", d))
             fails += 1
             when = _iso(t + (elapsed + total_time) / 8)
             log.append(f'failed: ({d:.1f}s) {when} "{name}"')
@@ -777,7 +778,7 @@ def _e2e(rng: Random, sc: Scenario, job: Job, plan: RunPlan, t: float, row: dict
                     attempts.append("passed")
                     flaked_names.append(name)
                 else:
-                    retries.append(_fail(rng, info, f"fail [{info.source}]: {_render(message, rng, t)}", again))
+                    retries.append(_fail(rng, info, f"fail [{info.source}]: {_render(str(message), rng, t)}", again))
                     attempts.append("failed")
                     fails += 1
             if attempts[-1] == "failed":
@@ -809,7 +810,7 @@ def _write_metadata(folder: Path, rel: str, sc: Scenario, job: Job, plan: RunPla
     created, pending = plan.start - clone - queue, plan.start - clone
     metadata: dict[str, Any] = {"variants": job.variants, "release": RELEASE, "branch": BRANCH}
     repos = f"{BRANCH}:{sha}"
-    revision = sha
+    revision: str | None = sha
     if plan.pr is not None:
         metadata["pull"] = str(plan.pr)
         repos += f",{plan.pr}:{plan.pr_sha}"

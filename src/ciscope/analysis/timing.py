@@ -201,7 +201,7 @@ class Cat:
         hit = np.flatnonzero(np.isin(self.values, list(values)))
         return np.isin(self.codes, hit)
 
-    def at(self, i: int) -> str | None:
+    def at(self, i: int | np.integer[Any]) -> str | None:
         c = self.codes[i]
         return None if c < 0 else str(self.values[c])
 
@@ -574,7 +574,11 @@ def _groups(data: TimingData, by: str) -> Groups:
     return Groups(index, labels, order, bounds)
 
 
-def _stats(values: np.ndarray) -> tuple[Any, ...]:
+Stats = tuple[int, "float | None", "float | None", "float | None", "float | None", "float | None", "float | None",
+              "float | None"]
+
+
+def _stats(values: np.ndarray) -> Stats:
     if not len(values):
         return (0, None, None, None, None, None, None, None)
     p50, p90, p99 = np.percentile(values, [50, 90, 99])
@@ -633,7 +637,8 @@ def timing_report(data: TimingData, *, by: str = "job", config: TimingConfig | N
     for g, label, runs in groups.slices():
         for p, phase in enumerate(config.phases):
             values = durations[p, runs]
-            rows.append(PhaseStats(label, phase.name, *_stats(values[~np.isnan(values)]),
+            count, low, high, mean, std, p50, p90, p99 = _stats(values[~np.isnan(values)])
+            rows.append(PhaseStats(label, phase.name, count, low, high, mean, std, p50, p90, p99,
                                    missing=int(state_counts[MISSING][p][g]),
                                    out_of_order=int(state_counts[OUT_OF_ORDER][p][g]), open=int(state_counts[OPEN][p][g])))
     unfinished = _unfinished(data)
@@ -656,17 +661,17 @@ def timing_report(data: TimingData, *, by: str = "job", config: TimingConfig | N
     # iterations: per event name, per group: runs having it, runs repeating it, max and mean count
     k = len(groups.labels)
     iterations: dict[int, list[Iteration]] = {}
-    for name, c in sorted(occ.names.items()):
-        count = occ.count[c]
+    for name, column in sorted(occ.names.items()):
+        count = occ.count[column]
         present = count > 0
         runs_with = groups.count(present)
         repeated = groups.count(count > 1)
         total = np.bincount(groups.index, weights=count, minlength=k)
         top = np.zeros(k, dtype=np.int64)
         np.maximum.at(top, groups.index, count)
-        for g in np.flatnonzero(runs_with):
-            iterations.setdefault(int(g), []).append(Iteration(name, int(runs_with[g]), int(repeated[g]), int(top[g]),
-                                                               round(float(total[g] / runs_with[g]), 3)))
+        for gi in np.flatnonzero(runs_with):
+            iterations.setdefault(int(gi), []).append(Iteration(name, int(runs_with[gi]), int(repeated[gi]), int(top[gi]),
+                                                                round(float(total[gi] / runs_with[gi]), 3)))
     skews = _group_skews(data, groups)
     summaries = []
     for g, label, _runs in groups.slices():

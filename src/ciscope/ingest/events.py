@@ -269,13 +269,13 @@ def prow_events(run: Run, folder: str | os.PathLike[str]) -> list[LifecycleEvent
         found.append(("pulled", _timestamp(lifecycle.get("pendingTime"), folder / "prowjob.json", "pendingTime")))
     podinfo = _load_json(folder / "podinfo.json")
     if podinfo is not None:
-        pod = podinfo.get("pod") if isinstance(podinfo.get("pod"), dict) else {}
-        status = pod.get("status") if isinstance(pod.get("status"), dict) else {}
+        pod: dict[str, Any] = podinfo["pod"] if isinstance(podinfo.get("pod"), dict) else {}
+        status: dict[str, Any] = pod["status"] if isinstance(pod.get("status"), dict) else {}
         for cond in status.get("conditions") or []:
             if isinstance(cond, dict) and cond.get("type") == "PodScheduled" and cond.get("status") == "True":
                 found.append(("pod_scheduled", _timestamp(cond.get("lastTransitionTime"), folder / "podinfo.json",
                                                           "status.conditions[PodScheduled].lastTransitionTime")))
-        spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
+        spec: dict[str, Any] = pod["spec"] if isinstance(pod.get("spec"), dict) else {}
         worker = worker or spec.get("nodeName")
     found.append(("test_start", run.started_at))
     if run.status is not RunStatus.PENDING:

@@ -61,18 +61,18 @@ def timing_svg(runs: Sequence[ChartRun], phases: Sequence[str], *, newest: int =
     y += 40
     # trends: duration of each phase per run over the runs' start times
     dated = [r for r in runs if r.started is not None]
+    starts = [r.started for r in dated if r.started is not None]
     height = 200
     out.append(f'<text x="10" y="{y}" font-size="14" font-weight="bold">Phase durations over time ({len(dated)} run(s))</text>')
     y += 10
     top = max((v for r in dated for p in phases if (v := r.phases.get(p)) is not None), default=0.0) or 1.0
     if dated:
-        t0 = min(r.started for r in dated)  # type: ignore[type-var]
-        t1 = max(r.started for r in dated)  # type: ignore[type-var]
+        t0, t1 = min(starts), max(starts)
         span = (t1 - t0).total_seconds() or 1.0
         out.append(f'<rect x="{LABEL}" y="{y}" width="{plot}" height="{height}" fill="none" stroke="#ccc"/>')
         for p in phases:
-            points = [((r.started - t0).total_seconds() / span * plot + LABEL,  # type: ignore[operator]
-                       y + height - v / top * height) for r in dated if (v := r.phases.get(p)) is not None]
+            points = [((r.started - t0).total_seconds() / span * plot + LABEL, y + height - v / top * height)
+                      for r in dated if r.started is not None and (v := r.phases.get(p)) is not None]
             if points:
                 path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
                 out.append(f'<polyline points="{path}" fill="none" stroke="{colors[p]}" stroke-width="1.5">'
