@@ -139,12 +139,16 @@ def test_window_options_through_the_cli(store_url):
 
     with connect(store_url) as store:
         _two_branches(store)
-    for command in ("runs", "tests", "flaky", "unclassified", "clusters", "bugs", "regressions"):
+    for command in ("runs", "tests", "flaky", "unclassified", "clusters", "bugs", "regressions", "summary"):
         done = _cli(store_url, command, "--json", "--branch", "main", "--variant", "platform=aws", "--test", "t")
         assert done.returncode == 0, (command, done.stderr)
         json.loads(done.stdout)
         table = _cli(store_url, command, "--branch", "main")
         assert table.returncode == 0 and "Traceback" not in table.stderr, (command, table.stderr)
+    grid = json.loads(_cli(store_url, "grid", "j", "--json", "--since", "2026-10-01T12:00:00Z", "--test", "^t$").stdout)
+    assert len(grid["column_ids"]) == 2 and {t["name"] for t in grid["tests"]} - {"Overall"} == {"t"}
+    summary = json.loads(_cli(store_url, "summary", "--json", "--variant", "platform=gcp").stdout)
+    assert {s["job"]: s["overall_status"] for s in summary}["j"] == "STALE"  # no run of j is on gcp
     runs = json.loads(_cli(store_url, "runs", "--json", "--variant", "platform=gcp").stdout)
     assert {r["job"] for r in runs} == {"k"}
     tests = json.loads(_cli(store_url, "tests", "--json", "--since", "2026-10-02", "--test", "^t$").stdout)

@@ -27,6 +27,7 @@ import numpy as np
 import orjson
 
 from ..errors import InputError, UsageError
+from ..queries.window import Window
 from ..store.base import Store
 from .grid import (
     Alert,
@@ -58,13 +59,17 @@ DEFAULT_COLUMNS = 100
 
 
 def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS,
-             messages: bool = True) -> Grid:
-    """The job's grid over its newest ``columns`` runs (None: every run)."""
+             messages: bool = True, window: Window | None = None) -> Grid:
+    """The job's grid over its newest ``columns`` runs (None: every run) among the runs of
+    ``window`` (its time, branch and variant filters; its test filter is the tab's include
+    filter, see :func:`ciscope.cli.testgrid`)."""
     limit = f" LIMIT {int(columns)}" if columns else ""
+    clauses, params = (window.replace(job=None) if window else Window()).run_clauses(store, runs="r")
+    where = "".join(f" AND {c}" for c in clauses)
     runs = store.query(
-        "SELECT run_id, build, started_at, commit_sha, status, failed_tests, metadata FROM runs WHERE job = ?"
-        f" ORDER BY started_at DESC NULLS LAST, build DESC{limit}",
-        [job],
+        "SELECT r.run_id, r.build, r.started_at, r.commit_sha, r.status, r.failed_tests, r.metadata FROM runs r"
+        f" WHERE r.job = ?{where} ORDER BY r.started_at DESC NULLS LAST, r.build DESC{limit}",
+        [job, *params],
     )
     imported = [_imported_column(r[6]) for r in runs]
     cols = [Column(build=build, started_ms=_ms(started), commit=commit, extra=tuple(tg.get("extra") or ()) if tg else ())
@@ -508,11 +513,12 @@ def summary_json(job: str, summary: TabSummary) -> dict[str, Any]:
 
 
 def tab_report(store: Store, job: str, /, *, config: SummaryConfig | None = None,
-               columns: int | None = DEFAULT_COLUMNS, upstream: Sequence[UpstreamSummary] | None = None) -> TabReport:
+               columns: int | None = DEFAULT_COLUMNS, upstream: Sequence[UpstreamSummary] | None = None,
+               window: Window | None = None) -> TabReport:
     """One job's :class:`TabReport` (``upstream``: the imported summaries of its tab, read
-    from the store when not given)."""
+    from the store when not given) over the runs of ``window``."""
     config = config or SummaryConfig()
-    grid = job_grid(store, job, columns=columns, messages=True)
+    grid = job_grid(store, job, columns=columns, messages=True, window=window)
     summary = tab_summary(grid, config=config)
     candidates = upstream_summaries(store, tab=job) if upstream is None else upstream
     chosen = _pick_upstream(candidates, grid)
@@ -521,7 +527,8 @@ def tab_report(store: Store, job: str, /, *, config: SummaryConfig | None = None
 
 
 def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConfig | None = None,
-                given: TabOptions | None = None, columns: int | None = DEFAULT_COLUMNS) -> list[TabReport]:
+                given: TabOptions | None = None, columns: int | None = DEFAULT_COLUMNS,
+                window: Window | None = None) -> list[TabReport]:
     """The tab report of every job (or one), by job name; jobs without runs (empty TestGrid
     tabs) included, shown STALE as TestGrid shows them."""
     jobs = [row[0] for row in store.query("SELECT job FROM jobs" + (" WHERE job = ?" if job else "") + " ORDER BY job",
@@ -533,7 +540,7 @@ def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConf
     for summary in upstream_summaries(store):
         published.setdefault(summary.tab, []).append(summary)
     return [tab_report(store, name, config=job_options(name, config=config, given=given).summary_config(),
-                       columns=columns, upstream=published.get(name, []))
+                       columns=columns, upstream=published.get(name, []), window=window)
             for name in jobs]
 
 

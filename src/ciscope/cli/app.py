@@ -259,7 +259,7 @@ def _datetime(value: str | None, option: str = "--started") -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def window_options(*, days: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def window_options(*, days: bool = True, job: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The filters every read command shares (one :class:`ciscope.queries.window.Window`,
     passed to the command as ``window``): --job, --days, --since, --until, --branch,
     --variant KEY=VALUE, --test REGEX."""
@@ -268,7 +268,8 @@ def window_options(*, days: bool = True) -> Callable[[Callable[..., Any]], Calla
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(command)
         def run(*args: Any, **kwargs: Any) -> Any:
-            values = {name: kwargs.pop(name, None) for name in ("job", "since", "until", "branch", "test_regex")}
+            values = {name: kwargs.pop(name, None) for name in ("since", "until", "branch", "test_regex")}
+            values["job"] = kwargs.pop("job", None) if job else None  # else the command's own JOB argument
             values["days"] = kwargs.pop("days", None) if days else None  # else the command's own --days
             variants = tuple(sorted(_variants(kwargs.pop("variant", ()) or ()).items()))
             kwargs["window"] = Window(job=values["job"], days=values["days"], since=_datetime(values["since"], "--since"),
@@ -277,7 +278,7 @@ def window_options(*, days: bool = True) -> Callable[[Callable[..., Any]], Calla
             return command(*args, **kwargs)
 
         options = [
-            click.option("--job", help="Only this job."),
+            *([click.option("--job", help="Only this job.")] if job else []),
             *([click.option("--days", type=click.FloatRange(min=0, min_open=True),
                             help="Only runs started in the N days before now (now: --until, else the newest run's start).")]
               if days else []),

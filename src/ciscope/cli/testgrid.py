@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import UsageError
+from ..queries.window import Window
 from ..report import reports
 from .app import (
     Context,
@@ -14,9 +15,9 @@ from .app import (
     cli,
     emit_json,
     format_option,
-    job_option,
     output_file,
     stderr,
+    window_options,
 )
 
 if TYPE_CHECKING:
@@ -58,11 +59,12 @@ def _load_config(path: str | None) -> TestGridConfig | None:
 @click.option("--npz", "npz_file", callback=output_file("--npz"), help="Write the status matrix, durations and labels as a NumPy .npz file.")
 @click.option("--parquet", "parquet_file", callback=output_file("--parquet"), help="Write one row per cell (test, build, started, status, duration, message) as Parquet.")
 @click.option("--all-rows", is_flag=True, help="Show every test, also those with no failure in the runs shown (table, csv, markdown).")
+@window_options(job=False)
 @_tab_options
 @format_option
 @click.pass_obj
 def grid(obj: Context, job: str, columns: int, npz_file: str | None, parquet_file: str | None, all_rows: bool,
-         include_tests: tuple[str, ...], exclude_tests: tuple[str, ...], testgrid_config: str | None,
+         window: Window, include_tests: tuple[str, ...], exclude_tests: tuple[str, ...], testgrid_config: str | None,
          as_json: bool) -> None:
     """TestGrid-style grid of JOB: rows = tests, columns = runs (newest first), TestGrid status codes.
 
@@ -74,8 +76,9 @@ def grid(obj: Context, job: str, columns: int, npz_file: str | None, parquet_fil
     from ..analysis.summary import filtered_grid, grid_json, job_grid, job_options
     from ..report.export import write_npz, write_parquet
 
-    options = job_options(job, config=_load_config(testgrid_config), given=_given(include_tests, exclude_tests))
-    g = job_grid(obj.store, job, columns=columns or None)
+    include = (*include_tests, window.test) if window.test else include_tests  # --test: one more include filter
+    options = job_options(job, config=_load_config(testgrid_config), given=_given(include, exclude_tests))
+    g = job_grid(obj.store, job, columns=columns or None, window=window)
     if not g.columns and not obj.store.query("SELECT 1 FROM jobs WHERE job = ?", [job]):
         raise UsageError(f"no runs of job {job!r} in {obj.db}; `ciscope runs` lists what is stored")
     g = filtered_grid(g, options)
@@ -101,7 +104,7 @@ def grid(obj: Context, job: str, columns: int, npz_file: str | None, parquet_fil
 
 
 @cli.command()
-@job_option
+@window_options()
 @click.option("--columns", type=click.IntRange(min=0), default=100, show_default=True, help="Newest N runs of each job considered (0: all).")
 @click.option("--recent", type=click.IntRange(min=1), help="TestGrid's num_columns_recent (default: the config file's, else 10).")
 @click.option("--alert-after", type=click.IntRange(min=0), help="Consecutive failures that open an alert (default: config, else 3).")
@@ -110,7 +113,7 @@ def grid(obj: Context, job: str, columns: int, npz_file: str | None, parquet_fil
 @click.option("--imported", is_flag=True, help="List the tab summaries imported from TestGrid (/summary files) as published.")
 @format_option
 @click.pass_obj
-def summary(obj: Context, job: str | None, columns: int, recent: int | None, alert_after: int | None,
+def summary(obj: Context, window: Window, columns: int, recent: int | None, alert_after: int | None,
             close_after: int | None, include_tests: tuple[str, ...], exclude_tests: tuple[str, ...],
             testgrid_config: str | None, imported: bool, as_json: bool) -> None:
     """TestGrid's tab summary per job: overall status, status string, latest green, alerts.
@@ -122,6 +125,9 @@ def summary(obj: Context, job: str | None, columns: int, recent: int | None, ale
     """
     from ..analysis.summary import tab_reports, upstream_summaries
 
+    job = window.job
+    if window.test:  # --test: one more include filter of every tab
+        include_tests = (*include_tests, window.test)
     if imported:
         published = upstream_summaries(obj.store, tab=job)
         if as_json:
@@ -132,7 +138,7 @@ def summary(obj: Context, job: str | None, columns: int, recent: int | None, ale
     given = _given(include_tests, exclude_tests, num_columns_recent=recent, num_failures_to_alert=alert_after,
                    num_passes_to_disable_alert=close_after)
     tab_reports_ = tab_reports(obj.store, job=job, config=_load_config(testgrid_config), given=given,
-                               columns=columns or None)
+                               columns=columns or None, window=window)
     if as_json:
         emit_json([r.as_dict() for r in tab_reports_])
         return
