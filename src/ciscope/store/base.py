@@ -11,14 +11,16 @@ Analyses query with :meth:`Store.query` using portable SQL and ``?`` placeholder
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import operator
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -317,7 +319,6 @@ def run_reason(run: Run, failed_tests: int) -> dict[str, object]:
     failure cluster of its first unexplained failed test (``cluster``, see
     :func:`ciscope.analysis.clusters.cluster_key`; None when every failure is explained)."""
     from ..analysis.clusters import cluster_key
-
     from ..queries.explained import explain
 
     bugs = sorted({e.bug for e in run.evidence})
@@ -428,6 +429,22 @@ class Store:
 
     def begin(self) -> None:
         self.execute("BEGIN")
+
+    @contextlib.contextmanager
+    def transaction(self, what: str, *, lock: bool = False) -> Iterator[None]:
+        """One transaction around the block: committed when it ends, rolled back when it raises
+        (a :class:`StoreError` saying ``could not {what}``); ``lock`` takes the write lock first."""
+        self.begin()
+        try:
+            if lock:
+                self.lock_writes()
+            yield
+            self.commit()
+        except Exception as exc:
+            self.rollback()
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(f"{self.url}: could not {what}: {exc}") from exc
 
     def commit(self) -> None:
         self.execute("COMMIT")
@@ -572,8 +589,7 @@ class Store:
         """Store upstream TestGrid tab summaries; a summary already stored for the same tab
         and last run is replaced."""
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        self.begin()
-        try:
+        with self.transaction(f"store TestGrid summaries from {source}"):
             for tab, summary in summaries.items():
                 last = (datetime.fromtimestamp(summary.last_run_ms / 1000, timezone.utc).replace(tzinfo=None)
                         if summary.last_run_ms else None)
@@ -587,10 +603,6 @@ class Store:
                     (tab, source, last, summary.overall_status.label, summary.status, summary.latest_green,
                      _json(alerts), now),
                 )
-            self.commit()
-        except Exception as exc:
-            self.rollback()
-            raise StoreError(f"{self.url}: could not store TestGrid summaries from {source}: {exc}") from exc
 
     def register_job(self, job: str) -> None:
         """Store a job that has no runs (yet), e.g. an empty TestGrid tab; no-op if known."""

@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from ..errors import StoreError
-
 if TYPE_CHECKING:
     from ..ingest.disruption import Baselines
     from ..model import Run
@@ -94,15 +92,10 @@ def write_baselines(store: Store, baselines: Baselines) -> int:
     """Store imported baselines in one transaction; rows imported before from the same source
     are replaced (re-importing a file is idempotent). Returns the rows stored."""
     table = baselines_table(baselines)
-    store.begin()
-    try:
+    with store.transaction(f"store the baselines of {baselines.source}"):
         store.execute("DELETE FROM disruption_baselines WHERE source = ?", (baselines.source,))
         if table.num_rows:
             store.append("disruption_baselines", table)
-        store.commit()
-    except Exception as exc:
-        store.rollback()
-        raise StoreError(f"{store.url}: could not store the baselines of {baselines.source}: {exc}") from exc
     return table.num_rows
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..errors import StoreError
 from ..model import LifecycleEvent
 from .base import Store, events_table
 
@@ -18,9 +17,7 @@ def replace_events(store: Store, events: Mapping[int, Sequence[LifecycleEvent]])
     number of events written."""
     if not events:
         return 0
-    store.begin()
-    try:
-        store.lock_writes()
+    with store.transaction(f"store the events of {len(events)} run(s)", lock=True):
         stored = [rid for rid in store.stored_status(events) if events[rid]]
         for start in range(0, len(stored), 5000):
             chunk = stored[start:start + 5000]
@@ -28,8 +25,4 @@ def replace_events(store: Store, events: Mapping[int, Sequence[LifecycleEvent]])
         table = events_table((rid, events[rid]) for rid in stored)
         if table.num_rows:
             store.append("run_events", table)
-        store.commit()
-    except Exception as exc:
-        store.rollback()
-        raise StoreError(f"{store.url}: could not store the events of {len(events)} run(s): {exc}") from exc
     return table.num_rows
