@@ -54,6 +54,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "retrigger plan": (),
     "retrigger run": (),
     "retrigger stats": (),
+    "slowdowns": (),
 }
 # Commands that only run against a live server: each has its own tests with a real one.
 SERVER = {"serve": "tests/web/test_web_api.py starts it as a real server on 127.0.0.1",

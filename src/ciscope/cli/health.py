@@ -131,3 +131,31 @@ def _say_infra(obj: Context, window: Window, infra: Any) -> None:
     n = infra_runs(obj.store, window, infra)
     if n:
         stderr.print(f"{n} infrastructure run(s) left out (job errored, setup tests failed, or most tests failed)")
+
+
+@cli.command()
+@window_options()
+@click.option("--min-factor", type=click.FloatRange(min=1, min_open=True), default=1.5, show_default=True,
+              help="Report a test when its median duration grew at least this many times.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.001, show_default=True,
+              help="Family-wise significance over every test examined (Mann-Whitney U, Bonferroni).")
+@click.option("--min-runs", type=click.IntRange(min=2), default=8, show_default=True,
+              help="Runs needed on each side of the change.")
+@format_option
+@click.pass_obj
+def slowdowns(obj: Context, window: Window, min_factor: float, alpha: float, min_runs: int, as_json: bool) -> None:
+    """Tests that became markedly slower, with the run where it started, by how much, how surely.
+
+    Per (job, test), the durations of its passing runs in time order: the split where the later
+    runs are most significantly slower (Welch's t on log-durations), confirmed by a one-sided
+    Mann-Whitney U test corrected for the number of tests examined.
+    """
+    from ..analysis.slowdowns import SlowdownOptions
+    from ..analysis.slowdowns import slowdowns as find_slowdowns
+
+    rows = [s.as_dict() for s in find_slowdowns(obj.store, window=window, options=SlowdownOptions(
+        min_factor=min_factor, alpha=alpha, min_side=min_runs))]
+    if as_json:
+        emit_json(rows)
+        return
+    obj.show(reports.slowdowns(rows))

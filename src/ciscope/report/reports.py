@@ -92,6 +92,18 @@ def regressions(rows: list[dict[str, Any]]) -> View:
     return View([Section(REGRESSIONS, rows)])
 
 
+SLOWDOWNS = [field("job"), field("test"), field("build", "from build"), field("commit", fmt=short(12)),
+             field("at", "since", when), number("factor", "factor", lambda v: f"{v:.2f}×"),
+             number("median_before", "median before (s)", lambda v: f"{v:.2f}"),
+             number("median_after", "median after (s)", lambda v: f"{v:.2f}"),
+             number("runs_before", "runs before"), number("runs_after", "runs after"),
+             number("p_value", "p", lambda v: f"{v:.2g}")]
+
+
+def slowdowns(rows: list[dict[str, Any]]) -> View:
+    return View([Section(SLOWDOWNS, rows)])
+
+
 def _alerts(alerts: list[dict[str, Any]]) -> str:
     shown = ", ".join(f"{a['test']} ({a['fail_count']})" for a in alerts[:3])
     return shown + (f" +{len(alerts) - 3}" if len(alerts) > 3 else "") or "-"
