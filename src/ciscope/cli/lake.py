@@ -9,7 +9,15 @@ import click
 
 from ..report.reports import field, number
 from ..report.table import Section, View
-from .app import Context, cli, emit_json, format_option, progress_bar, stderr, window_options
+from .app import (
+    Context,
+    cli,
+    emit_json,
+    format_option,
+    progress_bar,
+    stderr,
+    window_options,
+)
 
 if TYPE_CHECKING:
     from ..queries.window import Window

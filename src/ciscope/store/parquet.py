@@ -35,7 +35,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from ..queries.window import Window
     from .base import Store
 
-__all__ = ["ExportReport", "LakeTable", "ParquetStore", "READ_ONLY", "export_parquet", "job_segment"]
+__all__ = ["READ_ONLY", "ExportReport", "LakeTable", "ParquetStore", "export_parquet", "job_segment"]
 
 MANIFEST = "_ciscope_lake.json"
 LAKE_FORMAT = 1
@@ -210,7 +211,7 @@ def _check_target(path: str) -> dict[str, Any] | None:
     manifest = os.path.join(path, MANIFEST)
     if os.path.isfile(manifest):
         try:
-            return dict(orjson.loads(open(manifest, "rb").read()))
+            return dict(orjson.loads(Path(manifest).read_bytes()))
         except (OSError, orjson.JSONDecodeError) as exc:
             raise UsageError(f"--parquet {path}: unreadable lake manifest {manifest}: {exc}") from None
     if os.listdir(path):
@@ -288,7 +289,7 @@ def export_parquet(store: Store, path: str, window: Window | None = None,
         report.rows = sum(t.rows for t in report.tables)
         report.bytes = sum(t.bytes for t in report.tables)
         manifest = {"format": LAKE_FORMAT, "schema_version": version, "engine": store.name,
-                    "exported_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat() + "Z",
+                    "exported_at": datetime.now(UTC).replace(tzinfo=None).isoformat() + "Z",
                     "partitioned_by": ["day", "job"], "excluded": sorted(EXCLUDED),
                     "tables": {t: {"partitioned": any(c == "run_id" for c, _ in tables[t]),
                                    "columns": [c for c, _ in tables[t]]} for t in order}}
@@ -386,7 +387,7 @@ class ParquetStore(DuckDBStore):
 
     name = "parquet"
 
-    def __init__(self, url: str) -> None:  # noqa: D107 - no DuckDB file to open
+    def __init__(self, url: str) -> None:
         self.url = url
         self.path = path = lake_path(url)
         self.read_only = True
@@ -395,7 +396,7 @@ class ParquetStore(DuckDBStore):
             raise StoreError(f"no lake at {path}: `ciscope export --parquet {path}` writes one"
                              + ("" if os.path.isdir(path) else " (no such folder)"))
         try:
-            manifest = orjson.loads(open(manifest_file, "rb").read())
+            manifest = orjson.loads(Path(manifest_file).read_bytes())
         except (OSError, orjson.JSONDecodeError) as exc:
             raise StoreError(f"{manifest_file}: not a readable lake manifest: {exc}") from None
         if manifest.get("format") != LAKE_FORMAT:
