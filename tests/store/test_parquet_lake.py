@@ -202,3 +202,26 @@ def test_duckdb_reads_the_files_directly(demo: dict[str, Any]) -> None:
     (count, days) = con.execute(f"SELECT count(*), count(DISTINCT day) FROM read_parquet('{glob}', hive_partitioning = true)").fetchone()
     assert count == next(t["rows"] for t in demo["report"]["tables"] if t["table"] == "test_results") and days > 5
     assert (demo["lake"] / MANIFEST).is_file()
+
+
+def test_export_from_every_engine_reads_back_the_same_rows(store: Any, tmp_path: Path) -> None:
+    """The library call on DuckDB and PostgreSQL (the `store` fixture): the lake's tables hold
+    exactly the store's rows, with the store's column types."""
+    from ciscope.store.parquet import ParquetStore, export_parquet
+
+    start = datetime(2026, 11, 1, 23, 30)
+    store.write_runs([_run(job, str(i), start + timedelta(hours=i), Status.FAILED if i % 2 else Status.PASSED)
+                      for i, job in enumerate(["a/b", "job one", "a/b", "z"])])
+    report = export_parquet(store, str(tmp_path / "lake"))
+    assert report.partitions_written == 4  # (2026-11-01, a/b), (11-02, job one), (11-02, a/b), (11-02, z)
+    lake = ParquetStore(f"parquet:///{tmp_path / 'lake'}")
+    try:
+        for table, key in (("runs", "run_id"), ("test_results", "run_id, test"), ("test_verdicts", "run_id, test"),
+                           ("jobs", "job"), ("schema_migrations", "version")):
+            sql = f"SELECT * FROM {table} ORDER BY {key}"
+            assert lake.query(sql) == store.query(sql), table
+        types = dict(lake.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'runs'"))
+        assert types["run_id"] == "BIGINT" and types["tests"] == "INTEGER" and types["started_at"] == "TIMESTAMP"
+        assert lake.query("SELECT count(*) FROM matches") == [(0,)]  # empty, but its columns are known
+    finally:
+        lake.close()
