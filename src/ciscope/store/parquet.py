@@ -120,11 +120,12 @@ class ExportReport:
 
 
 def _tables(store: Store) -> dict[str, list[tuple[str, pa.DataType]]]:
-    """Every table of the store to export, with its columns as Parquet types."""
+    """Every table of the store to export, with its columns as Parquet types (a lake's tables
+    are views: a lake exports as well)."""
     rows = store.query(
         "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c"
         " JOIN information_schema.tables t ON t.table_name = c.table_name AND t.table_schema = c.table_schema"
-        " WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'"
+        " WHERE c.table_schema = current_schema() AND t.table_type IN ('BASE TABLE', 'VIEW')"
         " ORDER BY c.table_name, c.ordinal_position")
     tables: dict[str, list[tuple[str, pa.DataType]]] = {}
     for table, column, kind in rows:
