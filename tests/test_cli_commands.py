@@ -42,6 +42,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "reclassify": (),
     "ingest": ("{demo}",),
     "demo": ("--out", "{tmp}/demo2", "--runs-per-job", "12"),
+    "export": ("--parquet", "{tmp}/lake-{fmt}"),
     "disruption baseline": (),
     "disruption check": ("{build}",),
     "disruption report": ("--old-days", "10", "--new-days", "5"),

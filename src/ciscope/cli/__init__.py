@@ -10,7 +10,7 @@ One module per group of commands; each registers its commands on :data:`cli` whe
 
 from __future__ import annotations
 
-from . import db, disruption, health, ingest, known, retrigger, serve, testgrid, timing  # noqa: F401  (register the commands)
+from . import db, disruption, health, ingest, known, lake, retrigger, serve, testgrid, timing  # noqa: F401  (register the commands)
 from .app import cli, main
 
 __all__ = ["cli", "main"]

@@ -207,7 +207,8 @@ def output_file(param: str) -> Callable[[click.Context, click.Parameter, str | N
     envvar="CISCOPE_DB",
     default=DEFAULT_URL,
     show_default=True,
-    help="Store URL: duckdb:///PATH (relative), duckdb:////ABS/PATH, duckdb://:memory:, or postgresql://USER@HOST:PORT/DB. Env: CISCOPE_DB.",
+    help="Store URL: duckdb:///PATH (relative), duckdb:////ABS/PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB, "
+         "or parquet:///DIR, parquet:////ABS/DIR (a lake written by `export --parquet`, read-only). Env: CISCOPE_DB.",
 )
 @click.option(
     "--fingerprints",
