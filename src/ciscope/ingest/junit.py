@@ -401,6 +401,8 @@ def qualify(results: list[TestResult]) -> list[TestResult]:
     several = len({key for key, is_loose in zip(keys, loose) if key and is_loose}) > 1
     for r, key, is_loose in zip(results, keys, loose):
         r.scope = key if key and is_loose and several else ""
+    if len(set(keys)) < 2:  # one suite (most reports): no test id can be in several
+        return results
     suites_of: dict[str, set[str]] = {}
     for r, key in zip(results, keys):
         suites_of.setdefault(r.test_id, set()).add(key)
