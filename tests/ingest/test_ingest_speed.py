@@ -86,3 +86,14 @@ def test_run_folder_paths_as_with_pathlib(tmp_path: Path, monkeypatch: pytest.Mo
     expected = Path(given) / "artifacts" / "b" / "junit_bad.xml"  # as pathlib spelled it
     assert refused[0]["file"] == str(expected)
     assert refused[0]["reason"].startswith(f"{expected}:")
+
+
+def test_junit_durations_as_parse_seconds() -> None:
+    """The reader's inline float path gives what parse_seconds gives, for every kind of value."""
+    from ciscope.ingest.junit import parse_junit
+
+    values = ["0.5", "0", "-0.0", "-1", "nan", "inf", "1e400", "1,234.5", "3s", " 2 ", "x", "", "0.5"]
+    cases = "".join(f'<testcase classname="c" name="t{i}" time="{v}"/>' for i, v in enumerate(values))
+    got = [r.duration for r in parse_junit(f'<testsuite name="s">{cases}<testcase name="none"/></testsuite>'.encode())]
+    assert got == [parse_seconds(v) for v in values] + [None]
+    assert [math.copysign(1, d) for d in got[:3]] == [1, 1, -1]
