@@ -4,7 +4,12 @@ Generates a synthetic history with ``ciscope.demo.generate`` (cached in benchmar
 then measures, each in its own subprocess (so peak RSS is per contender):
 
 - ``lxml-floor``: a bare lxml iterparse loop over every JUnit file that only counts test
-  cases — the parse floor any ingester pays (the named peer);
+  cases — the parse floor any ingester pays;
+- ``pipeline-floor``: the *minimal useful* pipeline (issue 13's peer): the same loop reading
+  each test case's suite, name, classname, time (as a float) and its failure/error/skipped
+  child with type, message and text into column lists, Arrow tables of ≤ 200,000 rows,
+  each appended to a fresh DuckDB file in one transaction — no test ids, attempts, verdicts,
+  run rows, dialects or safety limits;
 - ``ciscope-duckdb``: ``ciscope ingest`` into a fresh DuckDB file;
 - ``ciscope-postgres``: ``ciscope ingest`` into a fresh PostgreSQL schema (COPY of Arrow-rendered CSV; see store/postgres.py);
 - each with one process (serial) and with ``--workers`` processes (parallel reading);
@@ -13,22 +18,22 @@ then measures, each in its own subprocess (so peak RSS is per contender):
 
 Usage: python benchmarks/bench_ingest.py [--runs-per-job 700] [--jobs 5] [--tests-per-job 300]
        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--skip-postgres] [--workers N]
-       [--markdown]
+       [--markdown] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "_data"
@@ -52,6 +57,66 @@ for f in files:
 print(cases, time.perf_counter() - t)
 """
 
+PIPELINE = r"""
+import gzip, os, sys, time
+import duckdb, pyarrow as pa
+from lxml import etree
+root, db = sys.argv[1], sys.argv[2]
+folders = []
+for d, dirs, names in os.walk(root):
+    dirs.sort()
+    files = [os.path.join(d, n) for n in sorted(names)
+             if n.startswith("junit") and (n.endswith(".xml") or n.endswith(".xml.gz"))]
+    if files:
+        folders.append(files)
+SCHEMA = pa.schema([("run_id", pa.int64()), ("file", pa.string()), ("suite", pa.string()), ("name", pa.string()),
+                    ("classname", pa.string()), ("status", pa.string()), ("duration", pa.float64()),
+                    ("failure_type", pa.string()), ("failure_message", pa.string()), ("failure_text", pa.string())])
+con = duckdb.connect(db)
+con.execute("CREATE TABLE r (run_id BIGINT, file VARCHAR, suite VARCHAR, name VARCHAR, classname VARCHAR, status VARCHAR,"
+            " duration DOUBLE, failure_type VARCHAR, failure_message VARCHAR, failure_text VARCHAR)")
+KINDS = {"failure": "failed", "error": "error", "skipped": "skipped"}
+t = time.perf_counter()
+cols = [[] for _ in SCHEMA]
+rid_, file_, suite_, name_, cls_, status_, dur_, type_, msg_, text_ = cols
+total = 0
+def flush():
+    global cols, rid_, file_, suite_, name_, cls_, status_, dur_, type_, msg_, text_, total
+    table = pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(cols, SCHEMA)], schema=SCHEMA)
+    con.execute("BEGIN")
+    con.register("batch", table)
+    con.execute("INSERT INTO r SELECT * FROM batch")
+    con.unregister("batch")
+    con.execute("COMMIT")
+    total += table.num_rows
+    cols = [[] for _ in SCHEMA]
+    rid_, file_, suite_, name_, cls_, status_, dur_, type_, msg_, text_ = cols
+for rid, files in enumerate(folders):
+    for f in files:
+        src = gzip.open(f) if f.endswith(".gz") else f
+        for _, el in etree.iterparse(src, events=("end",), tag="testcase"):
+            seconds = el.get("time")
+            status = "passed"
+            ftype = message = text = None
+            for child in el:
+                kind = KINDS.get(child.tag)
+                if kind is not None:
+                    status, ftype, message, text = kind, child.get("type"), child.get("message"), child.text
+                    break
+            rid_.append(rid); file_.append(f); suite_.append(el.getparent().get("name")); name_.append(el.get("name"))
+            cls_.append(el.get("classname")); status_.append(status); dur_.append(float(seconds) if seconds else None)
+            type_.append(ftype); msg_.append(message); text_.append(text)
+            el.clear()
+            while el.getprevious() is not None:
+                del el.getparent()[0]
+    if len(rid_) >= 200_000:
+        flush()
+flush()
+elapsed = time.perf_counter() - t
+assert con.execute("SELECT count(*) FROM r").fetchone()[0] == total
+print(total, elapsed)
+"""
+
 CISCOPE = r"""
 import sys, time
 from ciscope.store import connect
@@ -69,7 +134,8 @@ def contender(code: str, *args: str) -> tuple[int, float, float]:
     """(count, seconds, peak RSS MiB) of a snippet run in a fresh interpreter."""
     wrapper = code + ("\nimport resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
                       " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
-    out = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True, check=True)
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True, check=True, env=env)
     lines = out.stdout.strip().splitlines()
     count, seconds = lines[-2].split()
     own, child = lines[-1].split()
@@ -84,6 +150,7 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("CISCOPE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each contender; the median is shown (default 3)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="worker processes of the parallel contenders (the serial ones use 1)")
     args = parser.parse_args()
@@ -94,54 +161,89 @@ def main() -> None:
     if not (out / "truth.json").exists():
         shutil.rmtree(out, ignore_errors=True)
         t = time.perf_counter()
-        generate(out, seed=7, end=datetime(2026, 11, 1, tzinfo=timezone.utc), jobs=args.jobs,
+        generate(out, seed=7, end=datetime(2026, 11, 1, tzinfo=UTC), jobs=args.jobs,
                  runs_per_job=args.runs_per_job, tests_per_job=args.tests_per_job)
         print(f"generated {out} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     junit = sum(f.stat().st_size for f in out.rglob("junit*") if f.is_file())
 
-    rows = []
-    cases, seconds, rss = contender(FLOOR, str(out))  # (own, children) peak
-    rows.append(("lxml-floor (parse only, counts cases)", cases, seconds, rss))
-    db = DATA / "bench.duckdb"
-    for suffix in ("", ".wal"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
-    counts = sorted({1, args.workers})
-    for workers in counts:
+    def fresh_duckdb() -> None:
         for suffix in ("", ".wal"):
             Path(str(db) + suffix).unlink(missing_ok=True)
-        results, seconds, rss = contender(CISCOPE, str(out), f"duckdb:///{db}", str(workers))
-        rows.append((f"ciscope ingest → DuckDB, {workers} process{'es' if workers > 1 else ''}", results, seconds, rss))
-    skipped, seconds, rss = contender(CISCOPE, str(out), f"duckdb:///{db}", str(counts[-1]))
-    rows.append((f"re-ingest, all {skipped:,} runs stored → DuckDB, {counts[-1]} process{'es' if counts[-1] > 1 else ''}",
-                 0, seconds, rss))
+
+    def measure(label: str, code: str, *argv: str, setup: Any = None,
+                teardown: Any = None) -> tuple[str, int, float, float, tuple[float, float]]:
+        """(label, count, median seconds, best seconds, median peak RSS) of ``--repeat`` runs."""
+        runs = []
+        for _ in range(args.repeat):
+            extra = setup() if setup else ()
+            try:
+                runs.append(contender(code, *argv, *extra))
+            finally:
+                if teardown:
+                    teardown(*extra)
+        seconds = [r[1] for r in runs]
+        rss = (statistics.median(r[2][0] for r in runs), statistics.median(r[2][1] for r in runs))
+        print(f"  {label}: {runs[0][0]:,} in {statistics.median(seconds):.2f} s (runs {', '.join(f'{x:.2f}' for x in seconds)}; "
+              f"load {os.getloadavg()[0]:.2f})", file=sys.stderr)
+        return label, runs[0][0], statistics.median(seconds), min(seconds), rss
+
+    db = DATA / "bench.duckdb"
+    loads = [os.getloadavg()[0]]
+    rows = [measure("lxml-floor (parse only, counts cases)", FLOOR, str(out))]
+
+    def fresh_duckdb_url() -> tuple[()]:
+        fresh_duckdb()
+        return ()
+
+    rows.append(measure("pipeline-floor (lxml → Arrow → DuckDB, same fields)", PIPELINE, str(out), str(db),
+                        setup=fresh_duckdb_url))
+    counts = sorted({1, args.workers})
+
+    def plural(workers: int) -> str:
+        return f"{workers} process{'es' if workers > 1 else ''}"
+
+    for workers in counts:
+        rows.append(measure(f"ciscope ingest → DuckDB, {plural(workers)}", CISCOPE, str(out), f"duckdb:///{db}",
+                            str(workers), setup=fresh_duckdb_url))
+    label, skipped, *rest = measure(f"re-ingest, all runs stored → DuckDB, {plural(counts[-1])}", CISCOPE, str(out),
+                                    f"duckdb:///{db}", str(counts[-1]))
+    rows.append((label.replace("all runs", f"all {skipped:,} runs"), 0, *rest))
     if not args.skip_postgres:
         import psycopg
 
-        for workers in counts:
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(args.postgres, autocommit=True) as con:
-                con.execute(f"CREATE SCHEMA {schema}")
-            try:
-                sep = "&" if "?" in args.postgres else "?"
-                url = f"{args.postgres}{sep}options=-csearch_path%3D{schema}"
-                results, seconds, rss = contender(CISCOPE, str(out), url, str(workers))
-                rows.append((f"ciscope ingest → PostgreSQL (COPY), {workers} process{'es' if workers > 1 else ''}",
-                             results, seconds, rss))
-            finally:
+        def schema_url(workers: int) -> Any:
+            def setup() -> tuple[str, str]:
+                schema = f"bench_{uuid.uuid4().hex[:8]}"
                 with psycopg.connect(args.postgres, autocommit=True) as con:
-                    con.execute(f"DROP SCHEMA {schema} CASCADE")
+                    con.execute(f"CREATE SCHEMA {schema}")
+                sep = "&" if "?" in args.postgres else "?"
+                return f"{args.postgres}{sep}options=-csearch_path%3D{schema}", str(workers)
+            return setup
 
-    floor = rows[0][2]
-    print(f"data: {out.name}: {size / 1e6:.0f} MB on disk ({junit / 1e6:.0f} MB JUnit), {rows[0][1]:,} test cases; {os.cpu_count()} cores")
-    header = "| contender | results | seconds | results/s | peak RSS MiB (main / largest worker) | time vs lxml floor |"
-    print(header)
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, count, seconds, (own, child) in rows:
+        def drop(url: str, _workers: str) -> None:
+            schema = url.rsplit("%3D", 1)[1]
+            with psycopg.connect(args.postgres, autocommit=True) as con:
+                con.execute(f"DROP SCHEMA {schema} CASCADE")
+
+        for workers in counts:
+            rows.append(measure(f"ciscope ingest → PostgreSQL (COPY), {plural(workers)}", CISCOPE, str(out),
+                                setup=schema_url(workers), teardown=drop))
+    loads.append(os.getloadavg()[0])
+    fresh_duckdb()
+
+    floor, pipeline = rows[0][2], rows[1][2]
+    print(f"data: {out.name}: {size / 1e6:.0f} MB on disk ({junit / 1e6:.0f} MB JUnit), {rows[0][1]:,} test cases; "
+          f"{os.cpu_count()} cores; median of {args.repeat} runs (best in brackets); load average "
+          f"{loads[0]:.2f} before, {loads[1]:.2f} after")
+    print("| contender | results | seconds | results/s | peak RSS MiB (main / largest worker) | time vs lxml floor "
+          "| time vs pipeline floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, count, seconds, best, (own, child) in rows:
         memory = f"{own:.0f} / {child:.0f}" if child else f"{own:.0f}"
         rate = f"{count / seconds:,.0f}" if count else "—"
-        print(f"| {name} | {count:,} | {seconds:.2f} | {rate} | {memory} | {seconds / floor:.2f}× |")
-
+        print(f"| {name} | {count:,} | {seconds:.2f} ({best:.2f}) | {rate} | {memory} | {seconds / floor:.2f}× "
+              f"| {seconds / pipeline:.2f}× |")
 
 if __name__ == "__main__":
     main()

@@ -378,9 +378,11 @@ def parse_seconds(value: str | None) -> float | None:
             seconds = float(value.strip().replace(",", "").replace("_", "").removesuffix("s"))
         except ValueError:
             return None
-    if seconds != seconds or seconds in (float("inf"), float("-inf")) or seconds < 0:
-        return None
-    return seconds
+    # one chained comparison: False for NaN, infinities and negatives (-0.0 is kept)
+    return seconds if 0.0 <= seconds < _INFINITY else None
+
+
+_INFINITY = float("inf")
 
 
 _HMS = re.compile(r"^\s*(?:(\d+)\.)?(\d+):(\d{1,2}):(\d{1,2}(?:\.\d+)?)\s*$")

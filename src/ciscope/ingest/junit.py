@@ -28,7 +28,7 @@ from typing import Any
 from lxml import etree
 
 from ..errors import InputError, ReportError
-from ..model import Status, TestResult
+from ..model import Status, TestResult, test_id
 from . import xunit_dialects
 from ._xml import MAX_REPORT_BYTES, Attempts, Report, Source, cap_text, parse_seconds
 
@@ -37,8 +37,6 @@ __all__ = ["MAX_REPORT_BYTES", "parse_junit", "qualify", "read_reports", "repeat
 Dialect = Callable[[Report, Attempts], Iterator[TestResult]]
 
 PASSED, FAILED, ERROR, SKIPPED = Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED
-_MISSING = object()
-_SECONDS_CACHE = 1 << 14  # distinct time="…" strings remembered per file
 _DROP_EVERY = 64  # free processed test cases in batches: one C call per batch
 
 # Child elements of <testcase> that carry an outcome. Anything else (system-out,
@@ -149,7 +147,7 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
         kinds = {prefix + tag: kind for tag, kind in _CHILD_KINDS.items()}
         file = report.name
         not_passed = _NOT_PASSED_STATUSES
-        seconds: dict[str, Any] = {}
+        inf = float("inf")
         live: set[int] = attempts.live
         live_add = live.add
         prior: Any = None
@@ -174,12 +172,13 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
                 text = get("time")
                 if text is None:
                     duration = None
-                else:
-                    duration = seconds.get(text, _MISSING)  # few distinct values: cache them
-                    if duration is _MISSING:
+                else:  # parse_seconds, inline for a plain float in range (as good as a cache hit)
+                    try:
+                        duration = float(text)
+                        if not 0.0 <= duration < inf:
+                            duration = parse_seconds(text)
+                    except ValueError:
                         duration = parse_seconds(text)
-                        if len(seconds) < _SECONDS_CACHE:
-                            seconds[text] = duration
                 parent = el.getparent()
                 if parent is not last_parent:
                     if retries is None:
@@ -401,6 +400,8 @@ def qualify(results: list[TestResult]) -> list[TestResult]:
     several = len({key for key, is_loose in zip(keys, loose) if key and is_loose}) > 1
     for r, key, is_loose in zip(results, keys, loose):
         r.scope = key if key and is_loose and several else ""
+    if len(set(keys)) < 2:  # one suite (most reports): no test id can be in several
+        return results
     suites_of: dict[str, set[str]] = {}
     for r, key in zip(results, keys):
         suites_of.setdefault(r.test_id, set()).add(key)
@@ -432,7 +433,7 @@ def read_reports(reports: Iterable[tuple[str | os.PathLike[str], str]], *,
             continue
         for result in qualify(parsed):
             result.file = file
-            key = result.test_id
+            key = test_id(result.classname, result.name, result.scope, result.occurrence)  # = .test_id, one call less
             result.attempt = seen.get(key, 0)
             seen[key] = result.attempt + 1
             results.append(result)

@@ -322,9 +322,9 @@ def run_reason(run: Run, failed_tests: int) -> dict[str, object]:
     from ..queries.explained import explain
 
     bugs = sorted({e.bug for e in run.evidence})
-    reason = _base_reason(run, failed_tests)
+    failing = _failing(run)  # once per run: it computes test ids
+    reason = _base_reason(run, failed_tests, failing)
     reason["fingerprint"] = bugs or None
-    failing = _failing(run)
     explained = explain({r.test_id for r in failing}, run.evidence)
     unexplained = [r for r in failing if r.test_id not in explained]
     reason["cluster"] = None
@@ -345,7 +345,7 @@ def _failing(run: Run) -> list[TestResult]:
     return [r for r in failed if r.test_id not in passed] if passed else failed
 
 
-def _base_reason(run: Run, failed_tests: int) -> dict[str, object]:
+def _base_reason(run: Run, failed_tests: int, failing: list[TestResult]) -> dict[str, object]:
     if failed_tests == 0:
         category = "infrastructure" if not run.results else "outside_tests"
         message = (
@@ -353,7 +353,6 @@ def _base_reason(run: Run, failed_tests: int) -> dict[str, object]:
             else "job failed but no test failed (build failed outside of test results)"
         )
         return {"component": category, "message": message, "fingerprint": None, "tests": []}
-    failing = _failing(run)
     names = list(dict.fromkeys(r.test_id for r in failing))
     first = failing[0]
     message = first.failure_message or (first.failure_text or "").strip().split("\n", 1)[0]
