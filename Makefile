@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench install clean
+.PHONY: demo test lint bench install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(BIN)/.installed
 ## The whole test suite (DuckDB and PostgreSQL halves; see README).
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+## ruff (E, F, I, B, UP) and mypy (strict on the query layer): see pyproject.toml.
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_ingest.py

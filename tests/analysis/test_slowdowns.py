@@ -11,11 +11,11 @@ import sys
 from datetime import timedelta
 from random import Random
 
+from histories import T0
+
 from ciscope.analysis.slowdowns import SlowdownOptions, slowdowns
 from ciscope.model import Run, RunStatus, Status, TestResult
 from ciscope.queries.window import Window
-
-from histories import T0
 
 
 def _history(runs: int = 60, change: int = 35, factor: float = 3.0) -> list[Run]:

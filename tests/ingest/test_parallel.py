@@ -4,12 +4,11 @@ every engine — with refusals reported, known bugs matched in the workers, and 
 from __future__ import annotations
 
 import pytest
+from runfolders import JUNIT, write_run
 
 from ciscope.analysis.known import prepare
 from ciscope.ingest import parallel
 from ciscope.ingest.batch import ingest
-
-from runfolders import JUNIT, write_run
 
 DISK = "No space left on device (errno 28)"
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from runfolders import JUNIT, write_run
 
 from ciscope.analysis.stats import list_runs, stats_by_test
 from ciscope.errors import UsageError
 from ciscope.ingest.batch import BareRunOptions, ingest
 from ciscope.ingest.prow import find_run_folders, read_run
 from ciscope.model import RunStatus
-
-from runfolders import JUNIT, write_run
 
 
 def test_read_run_metadata_and_results(tmp_path):

@@ -20,7 +20,7 @@ def test_two_processes_ingesting_the_same_folder(pg_schema_url, tmp_path):
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err
         assert "Traceback" not in err and "duplicate key" not in err
     reports = [json.loads(out) for out, _ in outs]

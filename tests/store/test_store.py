@@ -9,8 +9,8 @@ import pytest
 from ciscope.analysis.stats import list_runs, stats_by_test
 from ciscope.errors import StoreError, UnknownEngineError
 from ciscope.model import Run, RunStatus, Status, TestResult
-from ciscope.store import connect
 from ciscope.queries.window import Window
+from ciscope.store import connect
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 

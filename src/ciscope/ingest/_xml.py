@@ -20,9 +20,9 @@ import re
 import zlib
 from array import array
 from bisect import bisect_left
-from itertools import chain
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import IO, Any
 
 from lxml import etree
@@ -117,7 +117,8 @@ def _open_bytes(source: Source, name: str, max_bytes: int) -> tuple[_LimitedRead
     raw.seek(0)
     if magic == b"\x1f\x8b":
         return (
-            _LimitedReader(gzip.GzipFile(fileobj=raw, mode="rb"), limit=max_bytes, name=name, what="decompressed"),
+            _LimitedReader(gzip.GzipFile(fileobj=raw, mode="rb"), limit=max_bytes, name=name,  # type: ignore[arg-type]
+                           what="decompressed"),
             "gzip",
         )
     return _LimitedReader(raw, limit=max_bytes, name=name, what="raw"), "plain"

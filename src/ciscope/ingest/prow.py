@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -179,9 +180,9 @@ def read_run_metadata(folder: str | os.PathLike[str], *, job: str | None = None,
     started = _load_json(folder / "started.json") or {}
     finished = _load_json(folder / "finished.json")
     prowjob = _load_json(folder / "prowjob.json") or {}
-    spec = prowjob.get("spec") if isinstance(prowjob.get("spec"), dict) else {}
-    pj_status = prowjob.get("status") if isinstance(prowjob.get("status"), dict) else {}
-    pj_meta = prowjob.get("metadata") if isinstance(prowjob.get("metadata"), dict) else {}
+    spec: dict[str, Any] = prowjob["spec"] if isinstance(prowjob.get("spec"), dict) else {}
+    pj_status: dict[str, Any] = prowjob["status"] if isinstance(prowjob.get("status"), dict) else {}
+    pj_meta: dict[str, Any] = prowjob["metadata"] if isinstance(prowjob.get("metadata"), dict) else {}
 
     meta: dict[str, Any] = {}
     for source in (started.get("metadata"), (finished or {}).get("metadata")):
@@ -199,7 +200,7 @@ def read_run_metadata(folder: str | os.PathLike[str], *, job: str | None = None,
     run_variants: dict[str, str] = {}
     if isinstance(meta.get("variants"), dict):
         run_variants.update({str(k): str(v) for k, v in meta["variants"].items()})
-    labels = pj_meta.get("labels") if isinstance(pj_meta.get("labels"), dict) else {}
+    labels: dict[str, Any] = pj_meta["labels"] if isinstance(pj_meta.get("labels"), dict) else {}
     for key, value in labels.items():
         if key.startswith("variant.ciscope.io/"):
             run_variants[key.split("/", 1)[1]] = str(value)

@@ -142,7 +142,7 @@ def arrow_batch(runs: Sequence[Run], *, now: datetime | None = None) -> Batch:
     rid_col: list[int] = []
     for rid, run in zip(run_ids, runs):
         rid_col.extend([rid] * len(run.results))
-    columns = list(zip(*map(_fields_of, itertools.chain.from_iterable(r.results for r in runs))))
+    columns: list[Sequence[Any]] = list(zip(*map(_fields_of, itertools.chain.from_iterable(r.results for r in runs))))
     if not columns:
         columns = [[] for _ in range(len(_RESULT_FIELDS) + 2)]
     *columns, scopes, occurrences = columns

@@ -144,7 +144,7 @@ def _batches(store: Store, sql: str, params: list[Any]) -> Iterator[pa.RecordBat
         relation = store.con.sql(sql, params=params or None)
         # DuckDB >= 1.4 renamed record_batch() to_arrow_reader()
         reader = (relation.to_arrow_reader(100_000) if hasattr(relation, "to_arrow_reader")
-                  else relation.record_batch(100_000))
+                  else relation.record_batch(100_000))  # type: ignore[operator]  # the older name
         yield from reader
     else:
         yield from store.query_arrow(sql, params).to_batches(max_chunksize=100_000)

@@ -22,10 +22,10 @@ from ..analysis.known import prepare
 from ..analysis.regressions import RegressionOptions
 from ..errors import UsageError
 from ..ingest.batch import BareRunOptions
+from ..queries.window import Window
 from ..store.base import Store
 from . import reports
 from .app import JSONResponse, StoreAccess
-from ..queries.window import Window
 from .tokens import verify_token
 from .upload import Limits, UploadRefused, UploadReport, ingest_archive
 

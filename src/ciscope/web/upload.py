@@ -162,8 +162,8 @@ def ingest_archive(store: Store, body: IO[bytes], compressed_size: int, *, bare:
             else:
                 answers.append(FileAnswer(name, "stored" if fresh or not report.skipped else "already stored"))
         data = report.as_dict()
-        data["refused"] = [{"path": r["path"].replace(str(root) + os.sep, ""),
-                            "reason": r["reason"].replace(str(root) + os.sep, "")} for r in data["refused"]]
+        data["refused"] = [{"path": r.path.replace(str(root) + os.sep, ""),
+                            "reason": r.reason.replace(str(root) + os.sep, "")} for r in report.refused]
         return UploadReport(ok=not any(a.result == "refused" for a in answers), files=answers, ingest=data)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
