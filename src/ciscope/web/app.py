@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import JSONResponse as StarletteJSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -33,9 +34,10 @@ JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NU
 T = TypeVar("T")
 
 
-class JSONResponse(Response):
+class JSONResponse(StarletteJSONResponse):
     """JSON encoded as the CLI's ``--json`` encodes it: times in ISO 8601 with ``Z``,
-    dataclasses as objects."""
+    dataclasses as objects. (A JSONResponse to FastAPI, so the spec says `application/json`
+    with a JSON body, not a string.)"""
 
     media_type = "application/json"
 

@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .. import __version__
+from ..queries.window import Window
 from . import reports
 from .app import HERE, StoreAccess
-from ..queries.window import Window
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 templates = Environment(loader=FileSystemLoader(HERE / "templates"),
