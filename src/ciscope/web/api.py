@@ -26,6 +26,7 @@ from ..queries.window import Window
 from ..store.base import Store
 from . import reports
 from .app import JSONResponse, StoreAccess
+from .auth import bearer
 from .tokens import verify_token
 from .upload import Limits, UploadRefused, UploadReport, ingest_archive
 
@@ -230,11 +231,6 @@ uploads = APIRouter(prefix="/api", tags=["uploads"], responses={
 })
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 def _variants(values: list[str]) -> dict[str, str]:
     out = {}
     for value in values:
@@ -267,7 +263,7 @@ async def upload(request: Request,
     """The body is a tar archive (gzip, bzip2 or xz compressed, or not). Each file of it gets an
     answer: stored, already stored, or refused with the reason. Needs `Authorization: Bearer TOKEN`."""
     access = _store(request)
-    if await run_in_threadpool(access.call, verify_token, _bearer(request)) is None:
+    if await run_in_threadpool(access.call, verify_token, bearer(request)) is None:
         raise HTTPException(401, "a live API token is needed: `Authorization: Bearer TOKEN` "
                                  "(`ciscope token create NAME` makes one)", headers={"WWW-Authenticate": "Bearer"})
     bare = BareRunOptions(job=job, build=build, started=reports.utc(started), commit=commit, branch=branch,
