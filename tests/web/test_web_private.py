@@ -72,7 +72,7 @@ def test_private_api_needs_a_live_token(private: tuple[Server, str, str]) -> Non
 
 
 def test_private_pages_redirect_to_the_login_form(private: tuple[Server, str, str]) -> None:
-    server, live, revoked = private
+    server, live, _ = private
     for path in PAGES + ["/jobs/xss-job?columns=5"]:
         answer = raw(server, "GET", path)
         assert answer.status == 303, path
