@@ -15,10 +15,10 @@ import pytest
 from conftest import Server, run_cli, start, stop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from runfolders import write_run  # noqa: E402
+from runfolders import write_run
 
-from ciscope.errors import InputError  # noqa: E402
-from ciscope.web.frames import pnm_to_png  # noqa: E402
+from ciscope.errors import InputError
+from ciscope.web.frames import pnm_to_png
 
 JOB, BUILD = "periodic-openqa-like", "7"
 W, H = 5, 3
