@@ -89,6 +89,7 @@ def test_run_page_lists_the_runs_images(frames_server: tuple[Server, Path, Path]
     for path in ("artifacts/openqa/last.ppm", "artifacts/openqa/boot-1.png", "artifacts/openqa/photo.jpg"):
         assert f'src="{url(path).replace("&", "&amp;")}"' in page, path
     assert 'loading="lazy"' in page
+    assert "escape.png" not in page  # a link out of the folder is not even listed
     assert not cache.exists() or not any(cache.rglob("*.png"))  # listing converts nothing
 
 

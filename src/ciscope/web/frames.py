@@ -54,11 +54,12 @@ def run_images(store: Store, job: str, build: str) -> list[Frame]:
     if folder is None:
         return []
     found: list[Frame] = []
-    for root, dirs, files in os.walk(folder):
+    base = folder.resolve()
+    for root, dirs, files in os.walk(folder):  # links to folders are not followed
         dirs.sort()
         for name in sorted(files):
             suffix = Path(name).suffix.lower()
-            if suffix in SERVED or suffix in CONVERTED:
+            if (suffix in SERVED or suffix in CONVERTED) and (Path(root) / name).resolve().is_relative_to(base):
                 rel = (Path(root) / name).relative_to(folder).as_posix()
                 found.append(Frame(rel, suffix in CONVERTED))
                 if len(found) >= MAX_IMAGES:
