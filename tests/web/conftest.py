@@ -74,8 +74,8 @@ class Server:
     reference_db: str
     engine: str
 
-    def get(self, path: str, *, accept: str = "application/json") -> Response:
-        request = urllib.request.Request(self.base + path, headers={"Accept": accept})
+    def get(self, path: str, *, accept: str = "application/json", headers: dict[str, str] | None = None) -> Response:
+        request = urllib.request.Request(self.base + path, headers={"Accept": accept, **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=120) as answer:
                 return Response(answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read())
@@ -101,9 +101,12 @@ def fill(url: str, demo: Path) -> None:
 
 
 def start(db: str, reference: str, engine: str, *, global_options: tuple[str, ...] = (),
-          serve_options: tuple[str, ...] = ()) -> tuple[Server, subprocess.Popen[bytes]]:
+          serve_options: tuple[str, ...] = (), env_extra: dict[str, str] | None = None,
+          ready: str = "/api/runs?limit=1", headers: dict[str, str] | None = None
+          ) -> tuple[Server, subprocess.Popen[bytes]]:
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           **(env_extra or {})}
     env.pop("CISCOPE_FINGERPRINTS", None)
     process = subprocess.Popen([sys.executable, "-m", "ciscope.cli", "--db", db, *global_options, "serve",
                                 "--port", str(port), *serve_options],
@@ -114,7 +117,7 @@ def start(db: str, reference: str, engine: str, *, global_options: tuple[str, ..
         if process.poll() is not None:
             raise RuntimeError(f"ciscope serve exited {process.returncode}: {process.stderr.read().decode()}")
         try:
-            if server.get("/api/runs?limit=1").status == 200:
+            if server.get(ready, headers=headers).status == 200:
                 return server, process
         except OSError:
             pass

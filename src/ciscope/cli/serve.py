@@ -17,8 +17,11 @@ from .app import Context, _add_row, _fmt_time, _out, cli, emit_json, json_option
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--max-upload", default=512, show_default=True, type=click.IntRange(min=1),
               help="Largest upload accepted, in MiB (compressed).")
+@click.option("--private", is_flag=True, envvar="CISCOPE_PRIVATE",
+              help="Every read (API and pages) needs a live token too: Authorization: Bearer, or log in at /login "
+                   "[env CISCOPE_PRIVATE=1].")
 @click.pass_obj
-def serve(obj: Context, host: str, port: int, max_upload: int) -> None:
+def serve(obj: Context, host: str, port: int, max_upload: int, private: bool) -> None:
     """Serve the dashboard (/) and the JSON API (/api, docs at /api/docs) over the store (--db).
 
     The server owns the store for as long as it runs. Stop it with Ctrl-C.
@@ -32,9 +35,11 @@ def serve(obj: Context, host: str, port: int, max_upload: int) -> None:
     _check_port(host, port)
     directory = obj.fingerprint_dir()
     obj.close()  # the server opens the store itself, once
-    app = create_app(obj.db, fingerprints=str(directory) if directory else None, max_upload=max_upload * 2**20)
+    app = create_app(obj.db, fingerprints=str(directory) if directory else None, max_upload=max_upload * 2**20,
+                     private=private)
     app.state.store.open()  # a bad --db fails here, with exit code 4, not at the first request
-    stderr.print(f"ciscope {obj.db}: serving http://{host}:{port}/ (API docs: /api/docs)", markup=False)
+    access = "private: reads need a token" if private else "public reads"
+    stderr.print(f"ciscope {obj.db}: serving http://{host}:{port}/ (API docs: /api/docs; {access})", markup=False)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -26,6 +26,7 @@ from ..queries.window import Window
 from ..store.base import Store
 from . import reports
 from .app import JSONResponse, StoreAccess
+from .auth import bearer
 from .tokens import verify_token
 from .upload import Limits, UploadRefused, UploadReport, ingest_archive
 
@@ -40,16 +41,28 @@ class ErrorBody(BaseModel):
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "Arguments that do not fit together"},
+    400: {"model": ErrorBody, "description": "Arguments that do not fit together, or a time outside the years 1900-9000"},
     404: {"model": ErrorBody, "description": "Unknown job, run or test"},
     422: {"model": ErrorBody, "description": "A parameter has the wrong type or range"},
     503: {"model": ErrorBody, "description": "The store cannot be reached"},
 }
 router = APIRouter(prefix="/api", tags=["reports"], responses=_ERRORS)
 
+_TOTAL = {"X-Total-Count": {"description": "Length of the whole list (before limit and offset).",
+                            "schema": {"type": "integer", "minimum": 0}}}
+LIST: dict[int | str, dict[str, Any]] = {200: {
+    "description": "A page of the list the CLI's `--json` prints", "headers": _TOTAL,
+    "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}}
+OBJECT: dict[int | str, dict[str, Any]] = {200: {
+    "description": "What the CLI's `--json` prints",
+    "content": {"application/json": {"schema": {"type": "object"}}}}}
+PAGED_OBJECT: dict[int | str, dict[str, Any]] = {200: {**OBJECT[200], "headers": _TOTAL}}
+
+BIG = 1_000_000_000  # bound of counts and offsets: keeps them inside SQL's 64-bit integers
+MAX_DAYS = 36_600  # bound of day counts: a window of 100 years, inside the calendar from 1900 to 9000
 Job = Annotated[str | None, Query(description="Only this job.")]
-Limit = Annotated[int | None, Query(ge=0, description="At most N items (after offset).")]
-Offset = Annotated[int, Query(ge=0, description="Skip the first N items.")]
+Limit = Annotated[int | None, Query(ge=0, le=BIG, description="At most N items (after offset).")]
+Offset = Annotated[int, Query(ge=0, le=BIG, description="Skip the first N items.")]
 Days = Annotated[int | None, Query(ge=1, description="Only the last N days.")]
 Since = Annotated[datetime | None, Query(description="Only runs started at or after this ISO 8601 time.")]
 Until = Annotated[datetime | None, Query(
@@ -64,6 +77,9 @@ def _scope(job: str | None = None, days: float | None = None, since: datetime | 
            until: datetime | None = None, branch: str | None = None, variant: list[str] | None = None,
            test: str | None = None) -> Window:
     """The one window of every read command (``ciscope.queries.window``) from query parameters."""
+    for name, when in (("since", since), ("until", until)):
+        if when is not None and not 1900 <= when.year <= 9000:
+            raise UsageError(f"{name}={when.isoformat()}: expected a time between the years 1900 and 9000")
     pairs = []
     for value in variant or []:
         key, sep, val = value.partition("=")
@@ -73,7 +89,7 @@ def _scope(job: str | None = None, days: float | None = None, since: datetime | 
     return Window(job=job, days=days, since=since, until=until, branch=branch, variants=tuple(sorted(pairs)), test=test)
 
 
-def scope(job: Job = None, days: Annotated[float | None, Query(gt=0, description="Only the N days before now.")] = None,
+def scope(job: Job = None, days: Annotated[float | None, Query(gt=0, le=MAX_DAYS, description="Only the N days before now.")] = None,
           since: Since = None, until: Until = None, branch: Branch = None, variant: Variant = None,
           test: TestRegex = None) -> Window:
     return _scope(job, days, since, until, branch, variant, test)
@@ -104,37 +120,37 @@ def _page(items: list[Any], limit: int | None, offset: int) -> JSONResponse:
     return _json(items[offset:end], len(items))
 
 
-@router.get("/runs", summary="Runs, newest first (`ciscope runs --json`)")
+@router.get("/runs", responses=LIST, summary="Runs, newest first (`ciscope runs --json`)")
 def runs(request: Request, window: Scope, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
     rows = _store(request).call(reports.runs, window)
     return _page(rows, limit, offset)
 
 
-@router.get("/tests", summary="Per (job, test) counts and rates (`ciscope tests --json`)")
+@router.get("/tests", responses=LIST, summary="Per (job, test) counts and rates (`ciscope tests --json`)")
 def tests(request: Request, window: Scope, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
     rows = _store(request).call(reports.tests, window)
     return _page(rows, limit, offset)
 
 
-@router.get("/tests/{test:path}", summary="One test's history across jobs: runs, rates per job and per day")
+@router.get("/tests/{test:path}", responses=OBJECT, summary="One test's history across jobs: runs, rates per job and per day")
 def test_history(request: Request, test: Annotated[str, Path(description="The test id (as in /api/tests).")],
-                 job: Job = None, limit: Annotated[int | None, Query(ge=0, description="At most N runs listed.")] = 200
+                 job: Job = None, limit: Annotated[int | None, Query(ge=0, le=BIG, description="At most N runs listed.")] = 200
                  ) -> JSONResponse:
     return _json(_store(request).call(reports.history, test, Window(job=job), limit=limit))
 
 
-@router.get("/grid/{job}", summary="TestGrid-style grid of a job (`ciscope grid JOB --json`)")
+@router.get("/grid/{job}", responses=OBJECT, summary="TestGrid-style grid of a job (`ciscope grid JOB --json`)")
 def grid(request: Request, job: str,
          columns: Annotated[int, Query(ge=0, le=100_000, description="Newest N runs (0: all).")] = 100) -> JSONResponse:
     return _json(_store(request).call(reports.grid, job, columns=columns))
 
 
-@router.get("/summary", summary="TestGrid's tab summary per job (`ciscope summary --json`)")
+@router.get("/summary", responses=LIST, summary="TestGrid's tab summary per job (`ciscope summary --json`)")
 def summary(request: Request, job: Job = None,
-            columns: Annotated[int, Query(ge=0, description="Newest N runs of each job considered.")] = 100,
-            recent: Annotated[int, Query(ge=1, description="TestGrid's num_columns_recent.")] = 10,
-            alert_after: Annotated[int, Query(ge=1, description="Consecutive failures that open an alert.")] = 3,
-            close_after: Annotated[int, Query(ge=1, description="Passes that close an alert.")] = 1,
+            columns: Annotated[int, Query(ge=0, le=100_000, description="Newest N runs of each job considered.")] = 100,
+            recent: Annotated[int, Query(ge=1, le=100_000, description="TestGrid's num_columns_recent.")] = 10,
+            alert_after: Annotated[int, Query(ge=1, le=BIG, description="Consecutive failures that open an alert.")] = 3,
+            close_after: Annotated[int, Query(ge=1, le=BIG, description="Passes that close an alert.")] = 1,
             limit: Limit = None, offset: Offset = 0) -> JSONResponse:
     config = SummaryConfig(num_columns_recent=recent, num_failures_to_alert=alert_after,
                            num_passes_to_disable_alert=close_after)
@@ -142,10 +158,10 @@ def summary(request: Request, job: Job = None,
     return _page(rows, limit, offset)
 
 
-@router.get("/flaky", summary="Flaky tests, most failed runs caused first (`ciscope flaky --json`)")
+@router.get("/flaky", responses=LIST, summary="Flaky tests, most failed runs caused first (`ciscope flaky --json`)")
 def flaky(request: Request, window: Scope,
           all: Annotated[bool, Query(description="Every test, not only the flaky ones.")] = False,
-          min_runs: Annotated[int, Query(ge=1)] = 10, min_flakes: Annotated[int, Query(ge=1)] = 2,
+          min_runs: Annotated[int, Query(ge=1, le=BIG)] = 10, min_flakes: Annotated[int, Query(ge=1, le=BIG)] = 2,
           exclude_known: Annotated[bool, Query(description="Leave out failures known bugs explain "
                                                        "(`--exclude-known`).")] = False,
           limit: Limit = None, offset: Offset = 0) -> JSONResponse:
@@ -155,11 +171,11 @@ def flaky(request: Request, window: Scope,
     return _page(rows, limit, offset)
 
 
-@router.get("/regressions", summary="Significant pass-rate drops with the first bad run (`ciscope regressions --json`)")
+@router.get("/regressions", responses=LIST, summary="Significant pass-rate drops with the first bad run (`ciscope regressions --json`)")
 def regressions(request: Request, window: ScopeNoDays,
-                basis_days: Annotated[int, Query(ge=1)] = 30, sample_days: Annotated[int, Query(ge=1)] = 7,
-                confidence: Annotated[float, Query(gt=0, lt=1)] = 0.95, pity: Annotated[float, Query(ge=0)] = 5.0,
-                min_failures: Annotated[int, Query(ge=1)] = 3, plain_fisher: bool = False,
+                basis_days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30, sample_days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 7,
+                confidence: Annotated[float, Query(gt=0, lt=1)] = 0.95, pity: Annotated[float, Query(ge=0, le=100)] = 5.0,
+                min_failures: Annotated[int, Query(ge=1, le=BIG)] = 3, plain_fisher: bool = False,
                 include_known: IncludeKnown = False, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
     options = RegressionOptions(basis_days=basis_days, sample_days=sample_days, confidence=confidence,
                                 pity=pity, min_failures=min_failures, correct_for_flaky_basis=not plain_fisher)
@@ -168,24 +184,24 @@ def regressions(request: Request, window: ScopeNoDays,
     return _page(rows, limit, offset)
 
 
-@router.get("/triage/{ref:path}", summary="What made a run fail (`ciscope triage REF --json`)")
+@router.get("/triage/{ref:path}", responses=OBJECT, summary="What made a run fail (`ciscope triage REF --json`)")
 def triage(request: Request, ref: Annotated[str, Path(description="A build id, JOB/BUILD, or a run_id.")],
            job: Job = None) -> JSONResponse:
     return _json(_store(request).call(reports.run_triage, ref, Window(job=job)))
 
 
-@router.get("/bugs", summary="Known bugs by hits (`ciscope bugs --json`)")
+@router.get("/bugs", responses=LIST, summary="Known bugs by hits (`ciscope bugs --json`)")
 def bugs(request: Request,
          window: ScopeNoDays,
-         days: Annotated[int, Query(ge=1, description="Length of the hourly series.")] = 10,
+         days: Annotated[int, Query(ge=1, le=3660, description="Length of the hourly series.")] = 10,
          limit: Limit = None, offset: Offset = 0) -> JSONResponse:
     rows = _store(request).call(reports.bugs, window.replace(days=days))
     return _page(rows, limit, offset)
 
 
-@router.get("/unclassified", summary="Failed runs no fingerprint explains (`ciscope unclassified --json`)")
+@router.get("/unclassified", responses=PAGED_OBJECT, summary="Failed runs no fingerprint explains (`ciscope unclassified --json`)")
 def unclassified(request: Request, window: Scope,
-                 limit: Annotated[int | None, Query(ge=0, description="At most N runs listed (rates count all).")] = 50,
+                 limit: Annotated[int | None, Query(ge=0, le=BIG, description="At most N runs listed (rates count all).")] = 50,
                  offset: Offset = 0) -> JSONResponse:
     end = None if limit is None else offset + limit
     result = _store(request).call(reports.uncategorized, window, limit=None)
@@ -194,10 +210,10 @@ def unclassified(request: Request, window: Scope,
     return _json(result, total)
 
 
-@router.get("/clusters", summary="Clusters of unexplained failures (`ciscope clusters --json`)")
+@router.get("/clusters", responses=LIST, summary="Clusters of unexplained failures (`ciscope clusters --json`)")
 def clusters(request: Request, window: Scope,
-             limit: Annotated[int | None, Query(ge=0, description="At most N clusters, largest first (--top).")] = 50,
-             offset: Offset = 0, min_size: Annotated[int, Query(ge=1)] = 1,
+             limit: Annotated[int | None, Query(ge=0, le=BIG, description="At most N clusters, largest first (--top).")] = 50,
+             offset: Offset = 0, min_size: Annotated[int, Query(ge=1, le=BIG)] = 1,
              suggest: Annotated[bool, Query(description="Suggest a fingerprint per cluster.")] = True,
              include_known: IncludeKnown = False) -> JSONResponse:
     top = None if limit is None else offset + limit
@@ -213,11 +229,6 @@ uploads = APIRouter(prefix="/api", tags=["uploads"], responses={
     401: {"model": ErrorBody, "description": "No token, or not a live one (`ciscope token create`)"},
     413: {"model": ErrorBody, "description": "Too large, or a decompression bomb: nothing was used"},
 })
-
-
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def _variants(values: list[str]) -> dict[str, str]:
@@ -252,7 +263,7 @@ async def upload(request: Request,
     """The body is a tar archive (gzip, bzip2 or xz compressed, or not). Each file of it gets an
     answer: stored, already stored, or refused with the reason. Needs `Authorization: Bearer TOKEN`."""
     access = _store(request)
-    if await run_in_threadpool(access.call, verify_token, _bearer(request)) is None:
+    if await run_in_threadpool(access.call, verify_token, bearer(request)) is None:
         raise HTTPException(401, "a live API token is needed: `Authorization: Bearer TOKEN` "
                                  "(`ciscope token create NAME` makes one)", headers={"WWW-Authenticate": "Bearer"})
     bare = BareRunOptions(job=job, build=build, started=reports.utc(started), commit=commit, branch=branch,

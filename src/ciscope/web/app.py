@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import JSONResponse as StarletteJSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -33,9 +34,10 @@ JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NU
 T = TypeVar("T")
 
 
-class JSONResponse(Response):
+class JSONResponse(StarletteJSONResponse):
     """JSON encoded as the CLI's ``--json`` encodes it: times in ISO 8601 with ``Z``,
-    dataclasses as objects."""
+    dataclasses as objects. (A JSONResponse to FastAPI, so the spec says `application/json`
+    with a JSON body, not a string.)"""
 
     media_type = "application/json"
 
@@ -106,9 +108,11 @@ def _error_response(request: Request, status: int, error: str, errors: list[str]
     return render_error(request, status, error)
 
 
-def create_app(db: str, *, fingerprints: str | None = None, max_upload: int | None = None) -> FastAPI:
+def create_app(db: str, *, fingerprints: str | None = None, max_upload: int | None = None,
+               private: bool = False) -> FastAPI:
     """The ciscope web application over the store at ``db``; uploads are matched against the
-    fingerprint directory ``fingerprints`` (None: none) and refused beyond ``max_upload`` bytes."""
+    fingerprint directory ``fingerprints`` (None: none) and refused beyond ``max_upload`` bytes.
+    ``private``: every read needs a live token too (:mod:`ciscope.web.auth`)."""
     from .upload import Limits
 
     access = StoreAccess(db)
@@ -134,6 +138,7 @@ def create_app(db: str, *, fingerprints: str | None = None, max_upload: int | No
     app.state.store = access
     app.state.fingerprints = fingerprints
     app.state.limits = Limits() if max_upload is None else Limits(max_body=max_upload)
+    app.state.private = private
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -159,6 +164,11 @@ def create_app(db: str, *, fingerprints: str | None = None, max_upload: int | No
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
         return _error_response(request, 500, f"internal error: {type(exc).__name__} (see the server log)")
+
+    if private:  # inside security_headers, so its 401s and redirects get the headers too
+        from .auth import require_token
+
+        app.middleware("http")(require_token)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -186,10 +196,12 @@ def create_app(db: str, *, fingerprints: str | None = None, max_upload: int | No
 
     from .api import router as api_router
     from .api import uploads
+    from .auth import router as auth_router
     from .pages import router as pages_router
 
     app.include_router(api_router)
     app.include_router(uploads)
     app.include_router(pages_router)
+    app.include_router(auth_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .. import __version__
 from ..queries.window import Window
-from . import reports
+from . import frames, reports
 from .app import HERE, StoreAccess
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -54,7 +54,19 @@ def job_page(request: Request, job: str, columns: int = 100) -> HTMLResponse:
 @router.get("/runs/{build}")
 def run_page(request: Request, build: str, job: str | None = None) -> HTMLResponse:
     result = _store(request).call(reports.run_triage, build, Window(job=job))
-    return render(request, "run.html", title=f"{result['job']} {result['build']}", run=result)
+    images = _store(request).call(frames.run_images, result["job"], result["build"])
+    return render(request, "run.html", title=f"{result['job']} {result['build']}", run=result, images=images)
+
+
+@router.get("/frames", response_model=None)
+def frame(request: Request, job: str, build: str, path: str) -> FileResponse:
+    """One image of a run's folder: PNG/JPEG as it is, a PNM frame as a cached PNG."""
+    access = _store(request)
+    file = access.call(frames.image_file, job, build, path)
+    headers = {"Cache-Control": "private, max-age=3600"}
+    if file.suffix.lower() in frames.SERVED:
+        return FileResponse(file, media_type=frames.SERVED[file.suffix.lower()], headers=headers)
+    return FileResponse(frames.converted(file, frames.cache_dir(access.url)), media_type="image/png", headers=headers)
 
 
 @router.get("/tests/{test:path}")
