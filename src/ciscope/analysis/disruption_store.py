@@ -46,9 +46,15 @@ def _window(store: Store, days: int, at: datetime | None, before: datetime | Non
     if before is not None:
         return before - timedelta(days=days), before, "<"
     if at is None:
-        rows = store.query("SELECT max(started_at) FROM disruption_runs")
-        at = rows[0][0] if rows and rows[0][0] is not None else datetime(1970, 1, 1)
+        at = _newest_disruption_run(store)
     return at - timedelta(days=days), at, "<="
+
+
+def _newest_disruption_run(store: Store) -> datetime:
+    """Where disruption windows end by default: the start of the newest run with disruption
+    data (the epoch in a store without any)."""
+    rows = store.query("SELECT max(started_at) FROM disruption_runs")
+    return rows[0][0] if rows and rows[0][0] is not None else datetime(1970, 1, 1)
 
 
 def _release_filter(releases: Sequence[str] | None) -> tuple[str, list[Any]]:
@@ -385,8 +391,7 @@ def report(store: Store | None, /, *, old: str | None = None, new: str | None = 
     if new_set is None and store is not None:
         new_set = baselines(store, kind=kind, days=new_days)
     if old_set is None and store is not None:
-        rows = store.query("SELECT max(started_at) FROM disruption_runs")
-        end = rows[0][0] if rows and rows[0][0] is not None else datetime(1970, 1, 1)
+        end = _newest_disruption_run(store)
         old_set = baselines(store, kind=kind, days=old_days, at=end - timedelta(days=new_days or 0))
     assert old_set is not None and new_set is not None
     if old_set.kind != new_set.kind:
