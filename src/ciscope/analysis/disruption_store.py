@@ -23,6 +23,7 @@ from ..ingest.disruption import (
     read_query_results,
 )
 from ..model import Run, RunStatus, Status, TestResult
+from ..queries.window import now
 from ..store.base import Store, arrow_batch
 from ..store.disruption import PERCENTILES_SQL, baselines_sql
 from .disruption import (
@@ -41,20 +42,20 @@ _KEY = "r.release, r.from_release, r.platform, r.architecture, r.network, r.topo
 
 
 def _window(store: Store, days: int, at: datetime | None, before: datetime | None) -> tuple[datetime, datetime, str]:
-    """(start, end, comparison of the end): ``days`` up to ``at`` (default the newest run with
-    disruption data, included) or strictly ``before`` a time (a run's own start)."""
+    """(start, end, comparison of the end): ``days`` up to ``at`` (default the store's "now",
+    included) or strictly ``before`` a time (a run's own start)."""
     if before is not None:
         return before - timedelta(days=days), before, "<"
     if at is None:
-        at = _newest_disruption_run(store)
+        at = _window_end(store)
     return at - timedelta(days=days), at, "<="
 
 
-def _newest_disruption_run(store: Store) -> datetime:
-    """Where disruption windows end by default: the start of the newest run with disruption
-    data (the epoch in a store without any)."""
-    rows = store.query("SELECT max(started_at) FROM disruption_runs")
-    return rows[0][0] if rows and rows[0][0] is not None else datetime(1970, 1, 1)
+def _window_end(store: Store) -> datetime:
+    """Where disruption windows end by default: the store's one "now"
+    (:func:`ciscope.queries.window.now`, the start of its newest run; every disruption run is a
+    run of the store), the epoch in an empty store."""
+    return now(store) or datetime(1970, 1, 1)
 
 
 def _release_filter(releases: Sequence[str] | None) -> tuple[str, list[Any]]:
@@ -364,8 +365,7 @@ def record_verdicts(store: Store, /, *, run_ids: Sequence[int] | None = None, ba
 def baselines(store: Store, /, *, kind: str = "disruption", days: int | None = None, at: datetime | None = None,
               release: str | None = None, previous_release: str | None = None) -> Baselines:
     """``ciscope disruption baseline``: baselines of ``kind`` computed from the store over
-    ``days`` (default 30 for disruption, 7 for alerts) up to ``at`` (default: the newest run
-    with disruption data), limited to ``release`` and its previous release when given."""
+    ``days`` (default 30 for disruption, 7 for alerts) up to ``at`` (default: the store's "now", its newest run), limited to ``release`` and its previous release when given."""
     releases = releases_for(release, previous_release)
     if kind == "alerts":
         return alert_baselines(store, days=days or ALERT_DAYS, at=at, releases=releases)
@@ -391,7 +391,7 @@ def report(store: Store | None, /, *, old: str | None = None, new: str | None = 
     if new_set is None and store is not None:
         new_set = baselines(store, kind=kind, days=new_days)
     if old_set is None and store is not None:
-        end = _newest_disruption_run(store)
+        end = _window_end(store)
         old_set = baselines(store, kind=kind, days=old_days, at=end - timedelta(days=new_days or 0))
     assert old_set is not None and new_set is not None
     if old_set.kind != new_set.kind:
