@@ -142,6 +142,14 @@ class Context:
                 store.close()
         self._store = self._writable = None
 
+    def output(self, value: Any, view: Callable[[Any], View]) -> None:
+        """A read command's answer: ``value`` as JSON (``--json``/``--format json``), else the
+        report ``view(value)`` in the chosen format."""
+        if self.format == "json":
+            emit_json(value)
+        else:
+            self.show(view(value))
+
     def show(self, view: View) -> None:
         """Write a report's view to stdout in the chosen format (table, csv or markdown)."""
         if self.format == "csv":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..report import reports
-from .app import Context, cli, emit_json, format_option, stderr
+from .app import Context, cli, format_option, stderr
 
 
 @cli.group()
@@ -37,7 +37,4 @@ def info(obj: Context, as_json: bool) -> None:
     store = obj.store
     counts = {t: int(store.query(f"SELECT count(*) FROM {t}")[0][0]) for t in ("jobs", "runs", "test_results", "test_verdicts")}
     value = {"url": obj.db, "engine": store.name, "schema_version": store.schema_version(), "rows": counts}
-    if as_json:
-        emit_json(value)
-    else:
-        obj.show(reports.db_info(value))
+    obj.output(value, reports.db_info)

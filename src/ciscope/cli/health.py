@@ -12,7 +12,6 @@ from ..report import reports
 from .app import (
     Context,
     cli,
-    emit_json,
     format_option,
     setup_tests_option,
     stderr,
@@ -30,10 +29,7 @@ def runs(obj: Context, window: Window, limit: int | None, as_json: bool) -> None
     from ..analysis.stats import list_runs
 
     rows = list_runs(obj.store, window=window, limit=limit)
-    if as_json:
-        emit_json(rows)
-        return
-    obj.show(reports.runs(rows))
+    obj.output(rows, reports.runs)
 
 
 @cli.command()
@@ -45,10 +41,7 @@ def tests(obj: Context, window: Window, as_json: bool) -> None:
     from ..analysis.stats import stats_by_test
 
     rows = stats_by_test(obj.store, window=window)
-    if as_json:
-        emit_json(rows)
-        return
-    obj.show(reports.tests(rows))
+    obj.output(rows, reports.tests)
 
 @cli.command()
 @window_options()
@@ -77,10 +70,7 @@ def flaky(obj: Context, window: Window, show_all: bool, min_runs: int, min_flake
     rows = flaky_tests(obj.store, window=window, only_flaky=not show_all, infra=infra,
                        options=FlakeOptions(min_runs=min_runs, min_flakes=min_flakes), exclude_known=exclude_known)
     _say_infra(obj, window, infra)
-    if as_json:
-        emit_json(rows)
-        return
-    obj.show(reports.flaky(rows))
+    obj.output(rows, reports.flaky)
 
 
 @cli.command()
@@ -111,10 +101,7 @@ def regressions(obj: Context, window: Window, basis_days: int, sample_days: int,
     infra = _infra(setup_tests)
     rows = find_regressions(obj.store, window=window, options=options, include_known=include_known, infra=infra)
     _say_infra(obj, window, infra)
-    if as_json:
-        emit_json(rows)
-        return
-    obj.show(reports.regressions(rows))
+    obj.output(rows, reports.regressions)
 
 
 def _infra(setup_tests: str | None) -> Any:
@@ -155,7 +142,4 @@ def slowdowns(obj: Context, window: Window, min_factor: float, alpha: float, min
 
     rows = [s.as_dict() for s in find_slowdowns(obj.store, window=window, options=SlowdownOptions(
         min_factor=min_factor, alpha=alpha, min_side=min_runs))]
-    if as_json:
-        emit_json(rows)
-        return
-    obj.show(reports.slowdowns(rows))
+    obj.output(rows, reports.slowdowns)

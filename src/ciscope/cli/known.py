@@ -141,10 +141,7 @@ def triage(obj: Context, ref: str, job: str | None, as_json: bool) -> None:
     from ..analysis.triage import triage as run_triage
 
     result = run_triage(obj.store, ref, job=job)
-    if as_json:
-        emit_json(result)
-        return
-    obj.show(reports.triage(result))
+    obj.output(result, reports.triage)
     if obj.format == "table":  # the failure lines of a log-only run, and what was left out
         out = _out()
         if result.get("log_reason"):
@@ -167,10 +164,7 @@ def bugs(obj: Context, days: int, window: Window, as_json: bool) -> None:
     from ..analysis.triage import bugs as run_bugs
 
     result = run_bugs(obj.store, window=window, days=days)
-    if as_json:
-        emit_json(result)
-        return
-    obj.show(reports.bugs(result, days))
+    obj.output(result, lambda r: reports.bugs(r, days))
 
 @cli.command()
 @window_options()
@@ -182,10 +176,7 @@ def unclassified(obj: Context, window: Window, limit: int, as_json: bool) -> Non
     from ..analysis.triage import unclassified as run_unclassified
 
     result = run_unclassified(obj.store, window=window, limit=limit)
-    if as_json:
-        emit_json(result)
-        return
-    obj.show(reports.unclassified(result))
+    obj.output(result, reports.unclassified)
 
 
 @cli.command()

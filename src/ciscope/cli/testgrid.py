@@ -130,16 +130,10 @@ def summary(obj: Context, window: Window, columns: int, recent: int | None, aler
         include_tests = (*include_tests, window.test)
     if imported:
         published = upstream_summaries(obj.store, tab=job)
-        if as_json:
-            emit_json([u.as_dict() for u in published])
-            return
-        obj.show(reports.imported([u.as_dict() for u in published]))
+        obj.output([u.as_dict() for u in published], reports.imported)
         return
     given = _given(include_tests, exclude_tests, num_columns_recent=recent, num_failures_to_alert=alert_after,
                    num_passes_to_disable_alert=close_after)
     tab_reports_ = tab_reports(obj.store, job=job, config=_load_config(testgrid_config), given=given,
                                columns=columns or None, window=window)
-    if as_json:
-        emit_json([r.as_dict() for r in tab_reports_])
-        return
-    obj.show(reports.summary([r.as_dict() for r in tab_reports_]))
+    obj.output([r.as_dict() for r in tab_reports_], reports.summary)
