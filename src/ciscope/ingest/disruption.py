@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from ..errors import InputError
+from .jsonfile import load_json
 
 if TYPE_CHECKING:
     from ..model import Run
@@ -117,17 +116,7 @@ class RunDisruption:
 
 
 def _load(path: Path) -> Any:
-    size = path.stat().st_size
-    if size > MAX_ARTIFACT_BYTES:
-        raise DisruptionFileError(str(path), f"{size} bytes is larger than the {MAX_ARTIFACT_BYTES} accepted")
-    data = path.read_bytes()
-    if not data.strip():
-        raise DisruptionFileError(str(path), "empty file: expected a JSON document")
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        line = data[: exc.pos].count(b"\n") + 1
-        raise DisruptionFileError(str(path), f"malformed JSON: {exc.msg}", line=line) from exc
+    return load_json(path, limit=MAX_ARTIFACT_BYTES, error=DisruptionFileError)
 
 
 def normalize_level(level: str) -> str:

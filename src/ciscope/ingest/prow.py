@@ -21,11 +21,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ..errors import InputError, RunFolderError
 from ..model import LifecycleEvent, Run, RunStatus, TestResult
 from .disruption import read_run_folder as read_disruption
+from .jsonfile import load_json
 from .junit import read_reports
 
 RUN_MARKERS = ("started.json", "finished.json", "prowjob.json")
@@ -70,17 +69,7 @@ def find_run_folders(root: str | os.PathLike[str]) -> Iterator[Path]:
 def _load_json(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
-    size = path.stat().st_size
-    if size > MAX_JSON_BYTES:
-        raise RunFolderError(str(path), f"{size} bytes is larger than the {MAX_JSON_BYTES} accepted for run metadata")
-    data = path.read_bytes()
-    if not data.strip():
-        raise RunFolderError(str(path), "empty file: expected a JSON object")
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        line = data[: exc.pos].count(b"\n") + 1
-        raise RunFolderError(str(path), f"malformed JSON: {exc.msg}", line=line) from exc
+    value = load_json(path, limit=MAX_JSON_BYTES, error=RunFolderError, what="a JSON object", purpose="run metadata")
     if not isinstance(value, dict):
         raise RunFolderError(str(path), f"expected a JSON object, found {type(value).__name__}")
     return value
