@@ -35,6 +35,7 @@ def migrate(obj: Context) -> None:
 def info(obj: Context, as_json: bool) -> None:
     """Engine, schema version and row counts."""
     store = obj.store
-    counts = {t: int(store.query(f"SELECT count(*) FROM {t}")[0][0]) for t in ("jobs", "runs", "test_results", "test_verdicts")}
-    value = {"url": obj.db, "engine": store.name, "schema_version": store.schema_version(), "rows": counts}
+    from ..queries.facts import row_counts
+
+    value = {"url": obj.db, "engine": store.name, "schema_version": store.schema_version(), "rows": row_counts(store)}
     obj.output(value, reports.db_info)

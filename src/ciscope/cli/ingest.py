@@ -83,22 +83,20 @@ def ingest(obj: Context, paths: tuple[str, ...], job: str | None, build: str | N
     _finish_ingest(report, as_json)
 
 
-def _run_count(store: Store) -> int:
-    return int(store.query("SELECT count(*) FROM runs")[0][0])
-
-
 @contextmanager
 def stored_on_interrupt(store: Store) -> Iterator[None]:
     """Ctrl-C while writing: roll back the batch in progress and exit 130 with one line saying
     what the batches committed before the interrupt stored (each batch is one transaction)."""
-    before = _run_count(store)
+    from ..queries.facts import run_count
+
+    before = run_count(store)
     try:
         yield
     except KeyboardInterrupt:
         with suppress(Exception):  # no transaction was open: nothing to undo
             store.rollback()
         try:
-            stored = f"{_run_count(store) - before} new run(s) stored"
+            stored = f"{run_count(store) - before} new run(s) stored"
         except Exception:  # noqa: BLE001 - the connection did not survive: say what is certain
             stored = "the batches committed before it are stored"
         stderr.print(f"interrupted: {stored} (batches committed before the interrupt); nothing of the batch in "
@@ -206,6 +204,7 @@ def _print_summary(store: Store, truth: dict[str, Any]) -> None:
     from ..analysis.regressions import regressions
     from ..analysis.summary import job_summaries
     from ..analysis.triage import bugs, failure_clusters, unclassified
+    from ..queries.facts import runs_per_job
 
     def planted(truth_keys: Any) -> Column:
         return Column("planted", "planted?", lambda r: "yes" if (r["job"], r["test"]) in truth_keys else "no")
@@ -213,7 +212,7 @@ def _print_summary(store: Store, truth: dict[str, Any]) -> None:
     def pick(columns: list[Column], *names: str) -> list[Column]:
         return [c for c in columns if c.name in names]
 
-    counts = dict(store.query("SELECT job, count(*) FROM runs GROUP BY job"))
+    counts = runs_per_job(store)
     runs_column = Column("runs", "runs", lambda r: counts.get(r["job"], 0), right=True)
     sections = [Section(reports.SUMMARY[:1] + [runs_column] + reports.SUMMARY[1:3]
                         + [Column("alerts", "alerts", lambda r: len(r["alerts"]), right=True)],

@@ -86,9 +86,9 @@ def _store_exists(url: str) -> bool:
 def _broad_warnings(store: Store, folder: Path, results: list[dict[str, Any]]) -> None:
     """Warn about fingerprints that would match more than half of a sample of stored failures."""
     from ..fingerprints import breadth, load_fingerprint
+    from ..queries.facts import failure_texts
 
-    texts = [m or t or "" for m, t in store.query(
-        "SELECT failure_message, failure_text FROM test_results WHERE status IN ('failed', 'error') LIMIT 5000")]
+    texts = failure_texts(store)
     if len(texts) < 20:
         return
     for r in results:

@@ -74,12 +74,13 @@ def grid(obj: Context, job: str, columns: int, npz_file: str | None, parquet_fil
     """
     from ..analysis.grid import tab_summary
     from ..analysis.summary import filtered_grid, grid_json, job_grid, job_options
+    from ..queries.facts import job_exists
     from ..report.export import write_npz, write_parquet
 
     include = (*include_tests, window.test) if window.test else include_tests  # --test: one more include filter
     options = job_options(job, config=_load_config(testgrid_config), given=_given(include, exclude_tests))
     g = job_grid(obj.store, job, columns=columns or None, window=window)
-    if not g.columns and not obj.store.query("SELECT 1 FROM jobs WHERE job = ?", [job]):
+    if not g.columns and not job_exists(obj.store, job):
         raise UsageError(f"no runs of job {job!r} in {obj.db}; `ciscope runs` lists what is stored")
     g = filtered_grid(g, options)
     if not g.columns:

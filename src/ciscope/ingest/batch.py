@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError, UsageError
 from ..model import Run, RunStatus, run_failed
+from ..queries.facts import has_runs
 from ..store.base import Store
 from ..store.disruption import write_baselines
 from . import disruption, parallel, testgrid
@@ -371,10 +372,6 @@ def _count_incomplete(report: IngestReport, runs: Sequence[Run], stored: set[int
             report.refused.extend(Refused(file, reason, run=f"{run.job}/{run.build}") for file, reason in lost)
 
 
-def _has_runs(store: Store) -> bool:
-    return bool(store.query("SELECT 1 FROM runs LIMIT 1"))
-
-
 def _unstored(store: Store, folders: list[str]) -> tuple[list[str], int]:
     """(the folders to read, how many were skipped): a folder is skipped when its run, known
     from its metadata alone, is stored and would be kept (see :meth:`Store.write_runs`: not
@@ -487,7 +484,7 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
     # not read at all — no report parsed, no log scanned — when the store held runs before
     # this ingest (else only runs read by this very ingest could be stored: write_runs
     # skips those). Store.write_runs still decides, so this is only a shortcut.
-    check = not replace and bool(folders) and _has_runs(store)
+    check = not replace and bool(folders) and has_runs(store)
 
     def groups() -> Iterable[tuple[list[str], int]]:
         for start in range(0, len(folders), parallel.CHUNK):

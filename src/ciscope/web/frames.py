@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, NotFoundError
+from ..queries.facts import run_source
 from ..store.base import Store
 
 __all__ = ["Frame", "cache_dir", "image_file", "pnm_to_png", "run_images"]
@@ -38,10 +39,9 @@ class Frame:
 
 
 def _folder(store: Store, job: str, build: str) -> Path | None:
-    rows = store.query("SELECT source FROM runs WHERE job = ? AND build = ?", (job, build))
-    if not rows:
+    stored, source = run_source(store, job, build)
+    if not stored:
         raise NotFoundError(f"{job}/{build}: no such run")
-    source = rows[0][0]
     if not source:
         return None
     folder = Path(source)
