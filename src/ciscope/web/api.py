@@ -141,7 +141,13 @@ def test_history(request: Request, test: Annotated[str, Path(description="The te
 
 @router.get("/grid/{job}", responses=OBJECT, summary="TestGrid-style grid of a job (`ciscope grid JOB --json`)")
 def grid(request: Request, job: str,
-         columns: Annotated[int, Query(ge=0, le=100_000, description="Newest N runs (0: all).")] = 100) -> JSONResponse:
+         columns: Annotated[int, Query(ge=0, le=100_000, description="Newest N runs (0: all).")] = 100,
+         format: Annotated[Literal["testgrid", "page"], Query(
+             description="testgrid: the CLI's JSON (TestGrid's /table shape); page: the job page's compact grid "
+                         "(run-length encoded cells, messages only where there is one; cached until the job's "
+                         "data change; docs/web.md)")] = "testgrid") -> JSONResponse:
+    if format == "page":
+        return _json(_store(request).call(reports.grid_page, job, columns=columns))
     return _json(_store(request).call(reports.grid, job, columns=columns))
 
 

@@ -11,6 +11,8 @@ Times given here are normalised to naive UTC, as the store holds them.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +28,7 @@ from ..analysis.regressions import RegressionOptions
 from ..analysis.regressions import regressions as find_regressions
 from ..analysis.stats import list_runs, stats_by_test
 from ..analysis.summary import grid_json, job_grid, job_summaries
+from ..analysis.summary import grid_page as job_grid_page
 from ..analysis.test_history import TestHistory, history_of_test
 from ..analysis.timing import TimingConfig
 from ..analysis.triage import bugs as top_bugs
@@ -70,6 +73,62 @@ def grid(store: Store, job: str, *, columns: int | None) -> dict[str, Any]:
     if not g.columns:
         raise NotFoundError(f"{job}: no such job (`ciscope runs` or /api/runs list the jobs stored)")
     return grid_json(g, tab_summary(g))
+
+
+class GridCache:
+    """The job page's grids, newest used kept (``size`` of them), each under the version of
+    its job's data it was made from (:func:`grid_version`): a grid is made again only after
+    an ingest, a re-ingest or ``disruption record`` changed the job's runs or verdicts.
+    Thread-safe; per server process."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], value: dict[str, Any]) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+GRID_CACHE = GridCache()
+
+
+def grid_version(store: Store, job: str) -> tuple[Any, ...]:
+    """What a job's grid is made from, cheaply: its runs (count, newest ingest) and its
+    verdicts (count). Every write of ciscope changes one of them (an ingest adds runs, a
+    re-ingest renews ``ingested_at``, ``disruption record`` adds verdicts)."""
+    runs, ingested = store.query("SELECT count(*), max(ingested_at) FROM runs WHERE job = ?", (job,))[0]
+    (verdicts,) = store.query("SELECT count(*) FROM test_verdicts WHERE job = ?", (job,))[0]
+    return (runs, ingested, verdicts)
+
+
+def grid_page(store: Store, job: str, *, columns: int | None) -> dict[str, Any]:
+    """The job page's compact grid (``/api/grid/JOB?format=page``), cached per job, columns
+    and :func:`grid_version`."""
+    version = grid_version(store, job)
+    if not version[0]:
+        raise NotFoundError(f"{job}: no such job (`ciscope runs` or /api/runs list the jobs stored)")
+    key = (store.url, job, columns or None, *version)
+    found = GRID_CACHE.get(key)
+    if found is None:
+        found = job_grid_page(store, job, columns=columns or None)
+        GRID_CACHE.put(key, found)
+    return found
 
 
 def summary(store: Store, f: Window, *, columns: int | None, config: SummaryConfig) -> list[dict[str, Any]]:
@@ -179,3 +238,23 @@ def timing_runs(store: Store, f: Window, *, newest: int | None) -> dict[str, Any
     if newest is not None:
         found = found[-newest:] if newest else []
     return {"phases": [p.name for p in config.phases], "runs": [asdict(r) for r in found]}
+
+
+# ------------------------------------------------------------------ what the page shells need (cheap)
+
+def disruption_jobs(store: Store) -> list[str]:
+    """Jobs with disruption or alert data (the disruption page's job filter)."""
+    return [r[0] for r in store.query("SELECT DISTINCT job FROM disruption_runs ORDER BY job")]
+
+
+def timing_jobs(store: Store) -> list[str]:
+    """Jobs with lifecycle events (the timing page's job filter)."""
+    return [r[0] for r in store.query(
+        "SELECT DISTINCT r.job FROM runs r WHERE r.run_id IN (SELECT DISTINCT run_id FROM run_events) ORDER BY r.job")]
+
+
+def run_has(store: Store, run_id: int) -> dict[str, bool]:
+    """Whether a run has disruption or alert data and lifecycle events (its page then loads
+    the verdicts)."""
+    return {"disruption": bool(store.query("SELECT count(*) FROM disruption_runs WHERE run_id = ?", (run_id,))[0][0]),
+            "timing": bool(store.query("SELECT count(*) FROM run_events WHERE run_id = ?", (run_id,))[0][0])}
