@@ -275,6 +275,7 @@ def test_disruption_page(watched: Watched) -> None:
     assert page.evaluate(PAINTED, first)
     page.screenshot(path=str(ARTIFACTS / "disruption.png"), full_page=True)
     assert len(column(page, "disruption-runs", "build")) == 40
+    assert "job types" in page.inner_text("#disruption-chart-note")
     assert column(page, "disruption-baselines", "backend")
     # filters: a job (the form reloads the page with ?job=), alert baselines
     job = page.evaluate("document.querySelector('select[name=job]').options[1].value")
@@ -286,6 +287,7 @@ def test_disruption_page(watched: Watched) -> None:
     assert set(column(page, "disruption-runs", "job")) == {job}
     assert column(page, "disruption-baselines", "alert")
     assert page.input_value("select[name=job]") == job
+    assert page.inner_text("#disruption-chart-note") == ""  # one job: one job type
     assert not watched.problems, watched.problems
 
 

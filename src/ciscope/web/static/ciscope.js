@@ -502,6 +502,9 @@ function drawDisruptionCharts(box, runs, baselines) {
     });
   });
   if (!backends.length) box.append(C.el("p", { class: "muted", text: "no disruption data in this window" }));
+  const types = new Set(runs.map((r) => jobType(r.job_type))).size;
+  const note = document.getElementById("disruption-chart-note");
+  if (note) note.textContent = types > 1 ? `These runs are of ${types} job types: each point's baselines are its own job type's, so the lines jump between them; choose a job to see one job type.` : "";
 }
 
 const disruptionRunColumns = [
