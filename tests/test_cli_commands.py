@@ -47,6 +47,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "disruption check": ("{build}",),
     "disruption report": ("--old-days", "10", "--new-days", "5"),
     "disruption record": (),
+    "disruption runs": ("--limit", "5"),
     "token create": ("ci-{fmt}",),
     "token list": (),
     "token revoke": ("ci-{fmt}",),

@@ -58,13 +58,17 @@ class Watched:
 
     def open(self, path: str, shot: str | None = None):
         answer = self.page.goto(self.server.base + path)
+        self.settle(shot)
+        return answer
+
+    def settle(self, shot: str | None = None) -> None:
+        """Wait until the page's heavy parts are drawn; then take its screenshot."""
         self.page.wait_for_load_state("networkidle")
         self.page.wait_for_function("!document.querySelector('.loading') && !document.querySelector("
                                     "'#page[data-page=job]:not([data-ready])')", timeout=60_000)
         if shot:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             self.page.screenshot(path=str(ARTIFACTS / f"{shot}.png"))
-        return answer
 
 
 @pytest.fixture
@@ -90,7 +94,8 @@ def test_every_page_loads_cleanly(watched: Watched) -> None:
     pages = {
         "overview": "/", "job": f"/jobs/{quote(job, safe='')}", "run": f"/runs/{run['build']}?job={quote(run['job'])}",
         "test": f"/tests/{quote(test, safe='')}", "bugs": "/bugs", "uncategorized": "/uncategorized",
-        "clusters": "/clusters", "flaky": "/flaky", "regressions": "/regressions", "api-docs": "/api/docs",
+        "clusters": "/clusters", "flaky": "/flaky", "regressions": "/regressions", "disruption": "/disruption",
+        "timing": "/timing", "api-docs": "/api/docs",
     }
     for name, path in pages.items():
         answer = watched.open(path, shot=name)
@@ -234,3 +239,102 @@ def test_hostile_test_names_render_as_text(watched: Watched) -> None:
     watched.open(f"/tests/{quote(XSS_TEST, safe='')}")
     assert XSS_TEST in page.inner_text("h1")
     assert XSS_MESSAGE in page.inner_text("#test-history")
+
+
+PAINTED = """(canvas) => {
+    if (!canvas || !canvas.width || !canvas.height) return false;
+    const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+    return n > 500;
+}"""
+
+
+def column(page, box: str, label: str) -> list[str]:
+    """The texts of one column of the table in ``box``, by its header."""
+    return page.evaluate("""([box, label]) => {
+        const table = document.querySelector(`#${box} table`);
+        const i = [...table.querySelectorAll('thead th')].findIndex(th => th.textContent === label);
+        return [...table.querySelectorAll('tbody tr')].map(tr => tr.children[i].textContent);
+    }""", [box, label])
+
+
+def test_disruption_page(watched: Watched) -> None:
+    server, page = watched.server, watched.page
+    watched.open("/disruption")
+    page.wait_for_function("document.querySelectorAll('#disruption-charts canvas').length > 0")
+    canvases = page.locator("#disruption-charts canvas")
+    backends = {v["backend"] for r in server.cli("disruption", "runs", "--limit", "40", "--json") for v in r["backends"]}
+    assert canvases.count() == len(backends) >= 1
+    first = canvases.first.element_handle()
+    assert page.evaluate("(c) => Chart.getChart(c).data.datasets.map(d => d.label)", first) == [
+        "observed s", "P95 baseline", "P99 baseline", "allowed s"]
+    assert page.evaluate("(c) => Chart.getChart(c).data.datasets[0].data.filter(v => v !== null).length", first) > 10
+    # the baseline lines are drawn too (the job type's baseline now when a run had too little history)
+    assert page.evaluate("(c) => Chart.getChart(c).data.datasets[2].data.some(v => v !== null)", first)
+    assert page.evaluate(PAINTED, first)
+    page.screenshot(path=str(ARTIFACTS / "disruption.png"), full_page=True)
+    assert len(column(page, "disruption-runs", "build")) == 40
+    assert "job types" in page.inner_text("#disruption-chart-note")
+    assert column(page, "disruption-baselines", "backend")
+    # filters: a job (the form reloads the page with ?job=), alert baselines
+    job = page.evaluate("document.querySelector('select[name=job]').options[1].value")
+    page.select_option("select[name=job]", job)
+    page.select_option("select[name=kind]", "alerts")
+    page.click("#disruption-filters button[type=submit]")
+    page.wait_for_url("**/disruption?*")
+    watched.settle(shot="disruption-filtered")
+    assert set(column(page, "disruption-runs", "job")) == {job}
+    assert column(page, "disruption-baselines", "alert")
+    assert page.input_value("select[name=job]") == job
+    assert page.inner_text("#disruption-chart-note") == ""  # one job: one job type
+    assert not watched.problems, watched.problems
+
+
+def test_timing_page(watched: Watched) -> None:
+    server, page = watched.server, watched.page
+    watched.open("/timing")
+    page.wait_for_function("window.Chart && Chart.getChart('timing-bars') && Chart.getChart('timing-trends')")
+    bars = page.evaluate("Chart.getChart('timing-bars').data")
+    assert len(bars["labels"]) == 30 and [d["label"] for d in bars["datasets"]][:3] == ["queue", "provision", "boot"]
+    assert bars["labels"][0] == server.get("/api/timing/runs?newest=1").json()["runs"][0]["label"]  # newest on top
+    trends = page.evaluate("Chart.getChart('timing-trends').data.datasets.map(d => d.data.length)")
+    assert max(trends) > 100
+    for canvas in ("timing-bars", "timing-trends"):
+        assert page.evaluate(PAINTED, page.locator(f"#{canvas}").element_handle()), canvas
+    page.screenshot(path=str(ARTIFACTS / "timing.png"), full_page=True)
+    stats = server.cli("timing", "--json")
+    assert len(column(page, "timing-stats", "phase")) == len(stats["phases"])
+    assert len(column(page, "timing-thresholds", "phase")) == len(server.cli("timing", "thresholds", "--json")["thresholds"])
+    outliers = server.cli("timing", "outliers", "--json")["outliers"]
+    assert len(column(page, "timing-outliers", "phase")) == len(outliers) if outliers else True
+    # filters: group by worker; one job
+    page.select_option("select[name=by]", "worker")
+    page.click("#timing-filters button[type=submit]")
+    page.wait_for_url("**/timing?*")
+    watched.settle()
+    assert page.inner_text("#timing-stats thead th >> nth=0") == "worker"
+    workers = {p["group"] for p in server.cli("timing", "--by", "worker", "--json")["phases"]}
+    assert set(column(page, "timing-stats", "worker")) == workers
+    job = page.evaluate("document.querySelector('select[name=job]').options[1].value")
+    watched.open(f"/timing?job={quote(job)}&newest=10", shot="timing-job")
+    page.wait_for_function("window.Chart && Chart.getChart('timing-bars')")
+    labels = page.evaluate("Chart.getChart('timing-bars').data.labels")
+    assert len(labels) == 10 and all(label.startswith(f"{job} #") for label in labels)
+    assert set(column(page, "timing-stats", "job")) == {job}
+    assert not watched.problems, watched.problems
+
+
+def test_run_page_shows_disruption_and_timing(watched: Watched) -> None:
+    server, page = watched.server, watched.page
+    run = server.cli("disruption", "runs", "--limit", "1", "--json")[0]
+    watched.open(f"/runs/{run['build']}?job={quote(run['job'])}", shot="run-disruption-timing")
+    assert column(page, "run-disruption", "backend") == [v["backend"] for v in run["backends"]]
+    assert run["verdict"] in page.inner_text("#run-disruption p")
+    phases = column(page, "run-timing", "phase")
+    assert phases[:3] == ["queue", "provision", "boot"]
+    assert set(column(page, "run-timing", "verdict")) <= {"within", "over", "not measured", "no threshold"}
+    # a run without such data has neither section
+    watched.open(f"/runs/{XSS_BUILD}?job={XSS_JOB}")
+    assert page.locator("#run-disruption").count() == 0 and page.locator("#run-timing").count() == 0
+    assert not watched.problems, watched.problems

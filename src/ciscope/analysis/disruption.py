@@ -23,10 +23,12 @@ Nothing here touches a database: :mod:`ciscope.analysis.disruption_store` feeds 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -528,3 +530,43 @@ def report_markdown(comparison: Comparison) -> str:
             )
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+# -- JSON: what `ciscope disruption ... --json` prints and /api/disruption/... returns --------
+
+
+def baseline_json(row: BaselineRow, kind: str) -> dict[str, Any]:
+    """A baseline row of ``ciscope disruption baseline --json``."""
+    data = dataclasses.asdict(row)
+    name = data.pop("name")
+    if kind == "alerts":
+        return {"alert": name, **data}
+    for key in ("namespace", "level", "first_observed", "last_observed"):
+        data.pop(key)
+    return {"backend": name, **data}
+
+
+def _baseline_ref(row: BaselineRow | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {k: getattr(row, k) for k in ("release", "from_release", "platform", "architecture", "network", "topology",
+                                        "master_nodes_updated", "job_runs", "p95", "p99")}
+
+
+def check_json(result: RunCheck) -> dict[str, Any]:
+    """``ciscope disruption check RUN --json``: a run's verdicts with the history each used."""
+    def verdict(v: DisruptionVerdict | AlertVerdict) -> dict[str, Any]:
+        data = dataclasses.asdict(v)
+        data["baseline"] = _baseline_ref(v.baseline)
+        return data
+
+    return {"job": result.job, "build": result.build, "job_type": result.job_type, "verdict": result.verdict,
+            "backends": [verdict(v) for v in result.backends], "alerts": [verdict(v) for v in result.alerts]}
+
+
+def comparison_json(result: Comparison) -> dict[str, Any]:
+    """``ciscope disruption report --json``."""
+    return {"kind": result.kind, "leeway": result.leeway, "releases": result.releases,
+            "added": result.added, "missing": result.missing, "compared": result.compared,
+            "increased": result.increased, "decreased": result.decreased,
+            "rows": [dataclasses.asdict(r) for r in result.rows]}

@@ -23,7 +23,7 @@ from ..ingest.disruption import (
     read_query_results,
 )
 from ..model import Run, RunStatus, Status, TestResult
-from ..queries.window import now
+from ..queries.window import Window, now
 from ..store.base import Store, arrow_batch
 from ..store.disruption import PERCENTILES_SQL, baselines_sql
 from .disruption import (
@@ -252,6 +252,30 @@ def check(store: Store, ref: str, /, *, job: str | None = None, baselines: Seque
         raise UsageError(f"{ref}: run {run['job']} {run['build']} has no disruption or alert data "
                          "(backend-disruption_*.json / alerts_*.json under artifacts/)")
     return _judge(store, _History(store, baselines, days, alert_days), rows[0], run["job"], run["build"])
+
+
+def count_disruption_runs(store: Store, window: Window | None = None, /) -> int:
+    """How many runs of ``window`` have disruption or alert data."""
+    where, params = (window or Window()).where(store, runs="r", extra=["d.run_id = r.run_id"])
+    return int(store.query(f"SELECT count(*) FROM disruption_runs d, runs r{where}", params)[0][0])
+
+
+def check_runs(store: Store, window: Window | None = None, /, *, limit: int | None = 20,
+               baselines: Sequence[str] = ("store",), days: int = DISRUPTION_DAYS,
+               alert_days: int = ALERT_DAYS) -> list[RunCheck]:
+    """:func:`check` of the newest ``limit`` runs (None: all) of ``window`` (job, time, branch,
+    variant) that have disruption or alert data, newest first. Histories are shared between
+    the runs (one query per day and release, not per run)."""
+    where, params = (window or Window()).where(store, runs="r", extra=["d.run_id = r.run_id"])
+    top = f" LIMIT {int(limit)}" if limit is not None else ""
+    infos = store.query_dicts(
+        f"SELECT d.*, r.build FROM disruption_runs d, runs r{where}"
+        f" ORDER BY r.started_at DESC NULLS LAST, r.build DESC{top}", params)
+    if not infos:
+        return []
+    history = _History(store, baselines, days, alert_days)
+    samples = _samples(store, [i["run_id"] for i in infos])
+    return [_judge(store, history, info, info["job"], info["build"], samples) for info in infos]
 
 
 @dataclass(slots=True)

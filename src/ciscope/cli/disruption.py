@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import UsageError
+from ..queries.window import Window
 from .app import (
     Context,
     _add_row,
@@ -21,6 +22,7 @@ from .app import (
     emit_json,
     job_option,
     json_option,
+    window_options,
 )
 
 _KIND = click.option("--kind", type=click.Choice(["disruption", "alerts"]), default=None,
@@ -40,16 +42,6 @@ def disruption() -> None:
     alerts_*.json under artifacts/), percentiles per job type, origin's query_results.json, the
     allowed-disruption verdict and the PR report of upstream's job-run-aggregator.
     """
-
-
-def _baseline_json(row: Any, kind: str) -> dict[str, Any]:
-    data = dataclasses.asdict(row)
-    name = data.pop("name")
-    if kind == "alerts":
-        return {"alert": name, **data}
-    for key in ("namespace", "level", "first_observed", "last_observed"):
-        data.pop(key)
-    return {"backend": name, **data}
 
 
 def _seconds(value: float | None) -> str:
@@ -73,6 +65,7 @@ def baseline(obj: Context, kind: str | None, days: int | None, at: str | None, r
     Keeps what upstream keeps: an upgrade run counts only when its control plane was updated
     (MasterNodesUpdated = Y). --format query-results writes origin's query_results.json.
     """
+    from ..analysis.disruption import baseline_json
     from ..analysis.disruption_store import baselines
     from ..ingest.disruption import query_results_document
 
@@ -91,7 +84,7 @@ def baseline(obj: Context, kind: str | None, days: int | None, at: str | None, r
         emit_json(query_results_document(found))
         return
     if fmt == "json":
-        emit_json([_baseline_json(r, kind) for r in found.rows])
+        emit_json([baseline_json(r, kind) for r in found.rows])
         return
     table = Table(title=f"{len(found.rows)} {kind} baseline(s), {found.source}", title_justify="left")
     names = ["alert", "namespace", "level"] if kind == "alerts" else ["backend"]
@@ -126,7 +119,7 @@ def report(obj: Context, files: tuple[str, ...], old_days: int | None, new_days:
     Compared: NEW's rows of the target release (--release, default the newest in NEW) and the
     previous one. The table lists increases with at least 100 job runs, largest P95 increase first.
     """
-    from ..analysis.disruption import report_markdown
+    from ..analysis.disruption import comparison_json, report_markdown
     from ..analysis.disruption_store import report as compare
 
     files = tuple(files)
@@ -144,10 +137,7 @@ def report(obj: Context, files: tuple[str, ...], old_days: int | None, new_days:
         sys.stdout.write(report_markdown(result))
         return
     if as_json:
-        emit_json({"kind": result.kind, "leeway": result.leeway, "releases": result.releases,
-                   "added": result.added, "missing": result.missing, "compared": result.compared,
-                   "increased": result.increased, "decreased": result.decreased,
-                   "rows": [dataclasses.asdict(r) for r in result.rows]})
+        emit_json(comparison_json(result))
         return
     out = _out()
     out.print(f"{result.kind}: releases {', '.join(result.releases) or '-'}; {result.compared} key(s) compared, "
@@ -164,24 +154,6 @@ def report(obj: Context, files: tuple[str, ...], old_days: int | None, new_days:
     out.print(table)
 
 
-def _baseline_ref(row: Any) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    return {k: getattr(row, k) for k in ("release", "from_release", "platform", "architecture", "network", "topology",
-                                        "master_nodes_updated", "job_runs", "p95", "p99")}
-
-
-def check_json(result: Any) -> dict[str, Any]:
-    """The JSON of a :class:`~ciscope.analysis.disruption.RunCheck`."""
-    def verdict(v: Any) -> dict[str, Any]:
-        data = dataclasses.asdict(v)
-        data["baseline"] = _baseline_ref(v.baseline)
-        return data
-
-    return {"job": result.job, "build": result.build, "job_type": result.job_type, "verdict": result.verdict,
-            "backends": [verdict(v) for v in result.backends], "alerts": [verdict(v) for v in result.alerts]}
-
-
 @disruption.command()
 @click.argument("ref", metavar="RUN")
 @job_option
@@ -196,6 +168,7 @@ def check(obj: Context, ref: str, job: str | None, baseline_specs: tuple[str, ..
           as_json: bool) -> None:
     """Judge run RUN (a build id, JOB/BUILD or run_id): each backend's disruption against the
     allowed seconds of its best-matching history, each alert against P95 (flake) and P99 (fail)."""
+    from ..analysis.disruption import check_json
     from ..analysis.disruption_store import check as run_check
 
     result = run_check(obj.store, ref, job=job, baselines=baseline_specs or ("store",), days=days, alert_days=alert_days)
@@ -225,6 +198,41 @@ def check(obj: Context, ref: str, job: str | None, baseline_specs: tuple[str, ..
             _add_row(table, a.alert, a.namespace or "-", a.level, a.observed_seconds, _seconds(a.flake_after),
                      _seconds(a.fail_after), Text(a.verdict, style=_VERDICT_STYLE[a.verdict]), history)
         out.print(table)
+
+
+@disruption.command("runs")
+@window_options()
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
+              help="The newest N runs with disruption or alert data (0: all).")
+@click.option("--baseline", "baseline_specs", multiple=True, metavar="store|imported|FILE",
+              help="History to judge against (repeatable), as for `check`. Default: store.")
+@click.option("--history-days", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Disruption history window (store).")
+@click.option("--alert-days", type=click.IntRange(min=1), default=7, show_default=True, help="Alert history window (store).")
+@json_option
+@click.pass_obj
+def runs_command(obj: Context, window: Window, limit: int, baseline_specs: tuple[str, ...], history_days: int,
+                 alert_days: int, as_json: bool) -> None:
+    """`check` for each of the newest runs with disruption or alert data (newest first), within
+    the window's job, time, branch and variant: each run's verdict and its failed backends and alerts."""
+    from ..analysis.disruption import check_json
+    from ..analysis.disruption_store import check_runs
+
+    results = check_runs(obj.store, window, limit=limit or None, baselines=baseline_specs or ("store",),
+                         days=history_days, alert_days=alert_days)
+    if as_json:
+        emit_json([check_json(r) for r in results])
+        return
+    table = Table(title=f"{len(results)} run(s), newest first", title_justify="left")
+    for column in ("job", "build", "verdict", "backends", "worse than allowed", "alerts failed or flaked"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        worse = ", ".join(f"{v.backend} ({v.connection_type}) {v.observed_seconds} s > {v.allowed_seconds} s"
+                          for v in r.backends if v.verdict == "fail")
+        alerts = ", ".join(f"{a.alert} {a.verdict}" for a in r.alerts if a.verdict in ("fail", "flake"))
+        _add_row(table, r.job, r.build, Text(r.verdict, style=_VERDICT_STYLE[r.verdict]), len(r.backends),
+                 worse or "-", alerts or "-")
+    _out().print(table)
 
 
 @disruption.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from datetime import datetime
-from typing import IO, Annotated, Any
+from typing import IO, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel
@@ -141,7 +141,13 @@ def test_history(request: Request, test: Annotated[str, Path(description="The te
 
 @router.get("/grid/{job}", responses=OBJECT, summary="TestGrid-style grid of a job (`ciscope grid JOB --json`)")
 def grid(request: Request, job: str,
-         columns: Annotated[int, Query(ge=0, le=100_000, description="Newest N runs (0: all).")] = 100) -> JSONResponse:
+         columns: Annotated[int, Query(ge=0, le=100_000, description="Newest N runs (0: all).")] = 100,
+         format: Annotated[Literal["testgrid", "page"], Query(
+             description="testgrid: the CLI's JSON (TestGrid's /table shape); page: the job page's compact grid "
+                         "(run-length encoded cells, messages only where there is one; cached until the job's "
+                         "data change; docs/web.md)")] = "testgrid") -> JSONResponse:
+    if format == "page":
+        return _json(_store(request).call(reports.grid_page, job, columns=columns))
     return _json(_store(request).call(reports.grid, job, columns=columns))
 
 
@@ -220,6 +226,94 @@ def clusters(request: Request, window: Scope,
     result = _store(request).call(reports.clusters, window, top=top,
                                   min_size=min_size, suggest=suggest, include_known=include_known)
     return _json(result["items"][offset:], result["clusters"])
+
+
+def scope_runs(job: Job = None,
+               days: Annotated[float | None, Query(gt=0, le=MAX_DAYS, description="Only the N days before now.")] = None,
+               since: Since = None, until: Until = None, branch: Branch = None, variant: Variant = None) -> Window:
+    """The window without a test filter (reports about runs, not tests)."""
+    return _scope(job, days, since, until, branch, variant, None)
+
+
+RunScope = Annotated[Window, Depends(scope_runs)]
+Kind = Annotated[Literal["disruption", "alerts"], Query(description="Backend disruption or alert baselines.")]
+Release = Annotated[str | None, Query(description="Only this release and the previous one (e.g. 4.19).")]
+PreviousRelease = Annotated[str | None, Query(description="The previous release (default: the minor version before `release`).")]
+HistoryDays = Annotated[int, Query(ge=1, le=MAX_DAYS, description="Disruption history window in days (store).")]
+AlertDays = Annotated[int, Query(ge=1, le=MAX_DAYS, description="Alert history window in days (store).")]
+By = Annotated[Literal["job", "worker", "device_group"], Query(description="Group runs by job, worker or device group.")]
+
+
+# ------------------------------------------------------------------ disruption (docs/disruption.md)
+
+@router.get("/disruption/baselines", responses=LIST,
+            summary="Disruption or alert baselines per job type (`ciscope disruption baseline --json`)")
+def disruption_baselines(request: Request, kind: Kind = "disruption",
+                         days: Annotated[int | None, Query(ge=1, le=MAX_DAYS, description="Window in days (default 30; alerts 7).")] = None,
+                         until: Annotated[datetime | None, Query(description="End of the window (`--at`; default: the newest run with disruption data).")] = None,
+                         release: Release = None, previous_release: PreviousRelease = None,
+                         limit: Limit = None, offset: Offset = 0) -> JSONResponse:
+    _scope(until=until)  # the same bounds on times as every window
+    rows = _store(request).call(reports.disruption_baselines, kind=kind, days=days, at=until, release=release,
+                                previous_release=previous_release)
+    return _page(rows, limit, offset)
+
+
+@router.get("/disruption/runs", responses=LIST,
+            summary="The newest runs with disruption data, each judged against history (`ciscope disruption runs --json`)")
+def disruption_runs(request: Request, window: RunScope,
+                    limit: Annotated[int, Query(ge=0, le=100_000, description="The newest N runs (after offset).")] = 20,
+                    offset: Offset = 0, history_days: HistoryDays = 30, alert_days: AlertDays = 7) -> JSONResponse:
+    checks, total = _store(request).call(reports.disruption_runs, window, limit=offset + limit, days=history_days,
+                                         alert_days=alert_days)
+    return _json(checks[offset:], total)
+
+
+@router.get("/disruption/check/{ref:path}", responses=OBJECT,
+            summary="One run's backends and alerts against history (`ciscope disruption check RUN --json`)")
+def disruption_check(request: Request, ref: Annotated[str, Path(description="A build id, JOB/BUILD, or a run_id.")],
+                     job: Job = None, history_days: HistoryDays = 30, alert_days: AlertDays = 7) -> JSONResponse:
+    """400 when the run has no disruption or alert data."""
+    return _json(_store(request).call(reports.disruption_check, ref, Window(job=job), days=history_days,
+                                      alert_days=alert_days))
+
+
+@router.get("/disruption/report", responses=OBJECT,
+            summary="Which keys' P99 rose beyond the leeway (`ciscope disruption report --old-days --new-days --json`)")
+def disruption_report(request: Request, kind: Kind = "disruption",
+                      old_days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="OLD: the N days before NEW's window.")] = 30,
+                      new_days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="NEW: the N days up to the newest run.")] = 7,
+                      leeway: Annotated[float, Query(ge=0, le=1_000_000, description="Percent a P99 must rise to count.")] = 30.0,
+                      release: Release = None, previous_release: PreviousRelease = None) -> JSONResponse:
+    return _json(_store(request).call(reports.disruption_report, old_days=old_days, new_days=new_days, kind=kind,
+                                      leeway=leeway, release=release, previous_release=previous_release))
+
+
+# ------------------------------------------------------------------ timing (docs/timing.md)
+
+@router.get("/timing", responses=OBJECT, summary="Phase statistics per job, worker or device group (`ciscope timing --json`)")
+def timing(request: Request, window: RunScope, by: By = "job") -> JSONResponse:
+    return _json(_store(request).call(reports.timing, window, by=by))
+
+
+@router.get("/timing/thresholds", responses=OBJECT,
+            summary="Stall thresholds per group and phase (`ciscope timing thresholds --json`)")
+def timing_thresholds(request: Request, window: RunScope, by: By = "job") -> JSONResponse:
+    return _json(_store(request).call(reports.timing_threshold_report, window, by=by))
+
+
+@router.get("/timing/outliers", responses=OBJECT,
+            summary="Runs and workers over their stall thresholds (`ciscope timing outliers --json`)")
+def timing_outliers(request: Request, window: RunScope, by: By = "job") -> JSONResponse:
+    return _json(_store(request).call(reports.timing_outlier_report, window, by=by))
+
+
+@router.get("/timing/runs", responses=OBJECT,
+            summary="Each run's phase durations, oldest first (the data of `ciscope timing --chart`)")
+def timing_runs(request: Request, window: RunScope,
+                newest: Annotated[int, Query(ge=0, le=1_000_000, description="Only the newest N runs (0: all).")] = 30,
+                ) -> JSONResponse:
+    return _json(_store(request).call(reports.timing_runs, window, newest=newest or None))
 
 
 # ------------------------------------------------------------------ uploads

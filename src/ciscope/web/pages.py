@@ -22,7 +22,8 @@ router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                         autoescape=select_autoescape(default=True, default_for_string=True))
 NAV = [("/", "Overview"), ("/flaky", "Flaky"), ("/regressions", "Regressions"), ("/bugs", "Bugs"),
-       ("/uncategorized", "Uncategorized"), ("/clusters", "Clusters"), ("/api/docs", "API")]
+       ("/uncategorized", "Uncategorized"), ("/clusters", "Clusters"), ("/disruption", "Disruption"),
+       ("/timing", "Timing"), ("/api/docs", "API")]
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -55,7 +56,8 @@ def job_page(request: Request, job: str, columns: int = 100) -> HTMLResponse:
 def run_page(request: Request, build: str, job: str | None = None) -> HTMLResponse:
     result = _store(request).call(reports.run_triage, build, Window(job=job))
     images = _store(request).call(frames.run_images, result["job"], result["build"])
-    return render(request, "run.html", title=f"{result['job']} {result['build']}", run=result, images=images)
+    has = _store(request).call(reports.run_has, result["run_id"])
+    return render(request, "run.html", title=f"{result['job']} {result['build']}", run=result, images=images, has=has)
 
 
 @router.get("/frames", response_model=None)
@@ -98,3 +100,22 @@ def flaky_page(request: Request) -> HTMLResponse:
 @router.get("/regressions")
 def regressions_page(request: Request) -> HTMLResponse:
     return render(request, "regressions.html", title="Regressions")
+
+
+def _filters(request: Request, names: tuple[str, ...]) -> dict[str, str]:
+    """The page's own query parameters that its API calls take (the form fills them in)."""
+    return {name: request.query_params[name] for name in names if request.query_params.get(name)}
+
+
+@router.get("/disruption")
+def disruption_page(request: Request) -> HTMLResponse:
+    jobs = _store(request).call(reports.disruption_jobs)
+    return render(request, "disruption.html", title="Disruption", jobs=jobs,
+                  filters=_filters(request, ("job", "days", "branch", "kind", "limit")))
+
+
+@router.get("/timing")
+def timing_page(request: Request) -> HTMLResponse:
+    jobs = _store(request).call(reports.timing_jobs)
+    return render(request, "timing.html", title="Timing", jobs=jobs,
+                  filters=_filters(request, ("job", "days", "branch", "by", "newest")))

@@ -10,20 +10,33 @@ Times given here are normalised to naive UTC, as the store holds them.
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from ..analysis.disruption import baseline_json, check_json, comparison_json
+from ..analysis.disruption_store import baselines as disruption_baseline_set
+from ..analysis.disruption_store import check as check_disruption
+from ..analysis.disruption_store import check_runs, count_disruption_runs
+from ..analysis.disruption_store import report as compare_disruption
 from ..analysis.flakes import FlakeOptions, flaky_tests
 from ..analysis.grid import SummaryConfig, tab_summary
 from ..analysis.regressions import RegressionOptions
 from ..analysis.regressions import regressions as find_regressions
 from ..analysis.stats import list_runs, stats_by_test
 from ..analysis.summary import grid_json, job_grid, job_summaries
+from ..analysis.summary import grid_page as job_grid_page
 from ..analysis.test_history import TestHistory, history_of_test
+from ..analysis.timing import TimingConfig
 from ..analysis.triage import bugs as top_bugs
 from ..analysis.triage import failure_clusters, triage, unclassified
 from ..errors import NotFoundError
-from ..queries.window import Window
+from ..queries.timing import chart_runs, load_config, timing_outliers, timing_stats, timing_thresholds
+from ..queries.timing import timing_config as load_timing_config
+from ..queries.window import Window, naive_utc
 from ..store.base import Store
 
 
@@ -62,6 +75,62 @@ def grid(store: Store, job: str, *, columns: int | None) -> dict[str, Any]:
     return grid_json(g, tab_summary(g))
 
 
+class GridCache:
+    """The job page's grids, newest used kept (``size`` of them), each under the version of
+    its job's data it was made from (:func:`grid_version`): a grid is made again only after
+    an ingest, a re-ingest or ``disruption record`` changed the job's runs or verdicts.
+    Thread-safe; per server process."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], value: dict[str, Any]) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+GRID_CACHE = GridCache()
+
+
+def grid_version(store: Store, job: str) -> tuple[Any, ...]:
+    """What a job's grid is made from, cheaply: its runs (count, newest ingest) and its
+    verdicts (count). Every write of ciscope changes one of them (an ingest adds runs, a
+    re-ingest renews ``ingested_at``, ``disruption record`` adds verdicts)."""
+    runs, ingested = store.query("SELECT count(*), max(ingested_at) FROM runs WHERE job = ?", (job,))[0]
+    (verdicts,) = store.query("SELECT count(*) FROM test_verdicts WHERE job = ?", (job,))[0]
+    return (runs, ingested, verdicts)
+
+
+def grid_page(store: Store, job: str, *, columns: int | None) -> dict[str, Any]:
+    """The job page's compact grid (``/api/grid/JOB?format=page``), cached per job, columns
+    and :func:`grid_version`."""
+    version = grid_version(store, job)
+    if not version[0]:
+        raise NotFoundError(f"{job}: no such job (`ciscope runs` or /api/runs list the jobs stored)")
+    key = (store.url, job, columns or None, *version)
+    found = GRID_CACHE.get(key)
+    if found is None:
+        found = job_grid_page(store, job, columns=columns or None)
+        GRID_CACHE.put(key, found)
+    return found
+
+
 def summary(store: Store, f: Window, *, columns: int | None, config: SummaryConfig) -> list[dict[str, Any]]:
     require_job(store, f.job)
     return job_summaries(store, job=f.job, config=config, columns=columns or None)
@@ -98,3 +167,94 @@ def clusters(store: Store, f: Window, *, top: int | None, min_size: int, suggest
     require_job(store, f.job)
     return failure_clusters(store, window=f, top=top, min_size=min_size,
                             suggest=suggest, include_known=include_known)
+
+
+# ------------------------------------------------------------------ disruption (docs/disruption.md)
+
+def disruption_baselines(store: Store, *, kind: str, days: int | None, at: datetime | None, release: str | None,
+                         previous_release: str | None) -> list[dict[str, Any]]:
+    """``ciscope disruption baseline --json``."""
+    found = disruption_baseline_set(store, kind=kind, days=days, at=naive_utc(at), release=release,
+                                    previous_release=previous_release)
+    return [baseline_json(r, kind) for r in found.rows]
+
+
+def disruption_runs(store: Store, f: Window, *, limit: int | None, days: int,
+                    alert_days: int) -> tuple[list[dict[str, Any]], int]:
+    """``ciscope disruption runs --json`` (the newest ``limit`` runs with disruption data,
+    judged), and how many runs of the window have such data."""
+    require_job(store, f.job)
+    checks = [check_json(r) for r in check_runs(store, f, limit=limit, days=days, alert_days=alert_days)]
+    return checks, count_disruption_runs(store, f)
+
+
+def disruption_check(store: Store, ref: str, f: Window, *, days: int, alert_days: int) -> dict[str, Any]:
+    """``ciscope disruption check REF --json``."""
+    require_job(store, f.job)
+    return check_json(check_disruption(store, ref, job=f.job, days=days, alert_days=alert_days))
+
+
+def disruption_report(store: Store, *, old_days: int, new_days: int, kind: str | None, leeway: float,
+                      release: str | None, previous_release: str | None) -> dict[str, Any]:
+    """``ciscope disruption report --old-days N --new-days M --json`` (from the store only: the
+    server reads no file a request names)."""
+    return comparison_json(compare_disruption(store, old_days=old_days, new_days=new_days, kind=kind, leeway=leeway,
+                                              release=release, previous_release=previous_release))
+
+
+# ------------------------------------------------------------------ timing (docs/timing.md)
+
+def timing_config() -> TimingConfig:
+    """The timing config the CLI reads by default: the file ``$CISCOPE_CONFIG`` names (set it
+    where ``ciscope serve`` starts), else the defaults."""
+    path = os.environ.get("CISCOPE_CONFIG") or None
+    return load_timing_config(load_config(path), source=path or "config")
+
+
+def timing(store: Store, f: Window, *, by: str) -> dict[str, Any]:
+    """``ciscope timing --json``."""
+    require_job(store, f.job)
+    return timing_stats(store, f, by=by, config=timing_config()).to_dict()
+
+
+def timing_threshold_report(store: Store, f: Window, *, by: str) -> dict[str, Any]:
+    """``ciscope timing thresholds --json``."""
+    require_job(store, f.job)
+    return timing_thresholds(store, f, by=by, config=timing_config()).to_dict()
+
+
+def timing_outlier_report(store: Store, f: Window, *, by: str) -> dict[str, Any]:
+    """``ciscope timing outliers --json``."""
+    require_job(store, f.job)
+    return timing_outliers(store, f, by=by, config=timing_config()).to_dict()
+
+
+def timing_runs(store: Store, f: Window, *, newest: int | None) -> dict[str, Any]:
+    """The data of ``ciscope timing --chart``: each run's phase durations (seconds, None when
+    unmeasured), oldest first, the newest ``newest`` (None: all)."""
+    require_job(store, f.job)
+    config = timing_config()
+    found = chart_runs(store, f, config=config)
+    if newest is not None:
+        found = found[-newest:] if newest else []
+    return {"phases": [p.name for p in config.phases], "runs": [asdict(r) for r in found]}
+
+
+# ------------------------------------------------------------------ what the page shells need (cheap)
+
+def disruption_jobs(store: Store) -> list[str]:
+    """Jobs with disruption or alert data (the disruption page's job filter)."""
+    return [r[0] for r in store.query("SELECT DISTINCT job FROM disruption_runs ORDER BY job")]
+
+
+def timing_jobs(store: Store) -> list[str]:
+    """Jobs with lifecycle events (the timing page's job filter)."""
+    return [r[0] for r in store.query(
+        "SELECT DISTINCT r.job FROM runs r WHERE r.run_id IN (SELECT DISTINCT run_id FROM run_events) ORDER BY r.job")]
+
+
+def run_has(store: Store, run_id: int) -> dict[str, bool]:
+    """Whether a run has disruption or alert data and lifecycle events (its page then loads
+    the verdicts)."""
+    return {"disruption": bool(store.query("SELECT count(*) FROM disruption_runs WHERE run_id = ?", (run_id,))[0][0]),
+            "timing": bool(store.query("SELECT count(*) FROM run_events WHERE run_id = ?", (run_id,))[0][0])}

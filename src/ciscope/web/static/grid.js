@@ -13,16 +13,21 @@ const STATUS = [
 const BAD = new Set([9, 10, 11, 12, 13, 14]);
 const CELL_W = 12, CELL_H = 16, HEAD_H = 46, NAME_W = 440;
 
-function decodeRow(row, columns) {
-  const cells = new Uint8Array(columns);
-  const messages = new Array(columns).fill("");
-  let i = 0;
-  for (const run of row.statuses) { cells.fill(run.value, i, i + run.count); i += run.count; }
-  let m = 0;
-  for (let c = 0; c < columns; c++) if (cells[c]) { messages[c] = row.messages[m] || ""; m++; }
-  let bad = false;
-  for (let c = 0; c < columns; c++) if (BAD.has(cells[c])) { bad = true; break; }
-  return { name: row.name, cells, messages, bad };
+// The page's compact grid (/api/grid/JOB?format=page): run-length encoded cells, row after
+// row, into one Uint8Array; messages only where there is one, keyed by row × columns + column.
+function decodeGrid(data) {
+  const width = data.builds.length;
+  const cells = new Uint8Array(data.tests.length * width);
+  let at = 0;
+  for (let i = 0; i < data.values.length; i++) { cells.fill(data.values[i], at, at + data.lengths[i]); at += data.lengths[i]; }
+  const messages = new Map();
+  for (const [row, col, k] of data.messages) messages.set(row * width + col, data.texts[k]);
+  const rows = data.tests.map((name, index) => {
+    let bad = false;
+    for (let c = index * width, end = c + width; c < end; c++) if (BAD.has(cells[c])) { bad = true; break; }
+    return { name, index, bad };
+  });
+  return { cells, messages, rows, width };
 }
 
 function startGrid(root) {
@@ -39,7 +44,9 @@ function startGrid(root) {
     exclude: document.getElementById("grid-exclude"), hide: document.getElementById("grid-hide-passing"),
     error: document.getElementById("grid-filter-error"),
   };
-  let rows = [], shown = [], cols = [], table = null;
+  let rows = [], shown = [], cols = [], table = null, cells = new Uint8Array(0), messages = new Map(), width = 0;
+  const cell = (row, c) => cells[row.index * width + c];
+  const message = (row, c) => messages.get(row.index * width + c) || "";
 
   function applyFilters() {
     controls.error.textContent = "";
@@ -79,7 +86,8 @@ function startGrid(root) {
     for (let r = firstRow; r < lastRow; r++) {
       const row = shown[r], y = HEAD_H + r * CELL_H - y0;
       for (let c = firstCol; c < lastCol; c++) {
-        const color = STATUS[row.cells[c]] ? STATUS[row.cells[c]][1] : "#cccccc";
+        const code = cell(row, c);
+        const color = STATUS[code] ? STATUS[code][1] : "#cccccc";
         if (!color) continue;
         ctx.fillStyle = color;
         ctx.fillRect(NAME_W + c * CELL_W - x0, y, CELL_W - 1, CELL_H - 1);
@@ -136,11 +144,12 @@ function startGrid(root) {
   scroll.addEventListener("scroll", () => requestAnimationFrame(draw));
   scroll.addEventListener("mousemove", (event) => {
     const hit = cellAt(event.clientX, event.clientY);
-    if (!hit || !hit.row.cells[hit.col]) { tip.style.display = "none"; scroll.style.cursor = "default"; return; }
+    if (!hit || !cell(hit.row, hit.col)) { tip.style.display = "none"; scroll.style.cursor = "default"; return; }
     const column = cols[hit.col];
-    const status = STATUS[hit.row.cells[hit.col]][0];
+    const status = (STATUS[cell(hit.row, hit.col)] || ["UNKNOWN"])[0];
+    const text = message(hit.row, hit.col);
     tip.textContent = `${hit.row.name}\nrun ${column.build}${column.time ? ` · ${new Date(column.time).toISOString().slice(0, 16).replace("T", " ")}` : ""}`
-      + `\n${status}${hit.row.messages[hit.col] ? `\n${hit.row.messages[hit.col].slice(0, 600)}` : ""}`;
+      + `\n${status}${text ? `\n${text.slice(0, 600)}` : ""}`;
     tip.style.display = "block";
     tip.style.left = `${Math.min(event.clientX + 14, window.innerWidth - tip.offsetWidth - 8)}px`;
     tip.style.top = `${event.clientY + 14}px`;
@@ -163,7 +172,7 @@ function startGrid(root) {
     draw,
     status(test, build) {
       const row = rows.find((r) => r.name === test), c = cols.findIndex((x) => x.build === build);
-      return row && c >= 0 ? STATUS[row.cells[c]][0] : null;
+      return row && c >= 0 ? STATUS[cell(row, c)][0] : null;
     },
     cellCenter(test, build) {
       const r = shown.findIndex((x) => x.name === test), c = cols.findIndex((x) => x.build === build);
@@ -178,7 +187,7 @@ function startGrid(root) {
   };
 
   info.textContent = "loading the grid…";
-  fetch(`/api/grid/${encodeURIComponent(job)}?columns=${encodeURIComponent(columns)}`, { headers: { Accept: "application/json" } })
+  fetch(`/api/grid/${encodeURIComponent(job)}?columns=${encodeURIComponent(columns)}&format=page`, { headers: { Accept: "application/json" } })
     .then(async (answer) => {
       const body = await answer.json();
       if (!answer.ok) throw new Error(body.error || `HTTP ${answer.status}`);
@@ -186,8 +195,8 @@ function startGrid(root) {
     })
     .then((data) => {
       table = data;
-      cols = data.column_ids.map((build, i) => ({ build, time: data.timestamps[i], commit: data.commits[i] }));
-      rows = data.tests.map((row) => decodeRow(row, cols.length));
+      cols = data.builds.map((build, i) => ({ build, time: data.times[i], commit: data.commits[i] }));
+      ({ cells, messages, rows, width } = decodeGrid(data));
       resize();
       applyFilters();
       root.dataset.ready = "true";
