@@ -10,6 +10,7 @@ with a ``timing:`` section (phases, thresholds, stall rules — see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -101,12 +102,14 @@ def _seconds_sql(column: str) -> str:
     return f"CAST(EXTRACT(EPOCH FROM {column}) AS DOUBLE PRECISION)"
 
 
-def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTIONAL) -> TimingData:
+def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTIONAL,
+                run_ids: Sequence[int] | None = None) -> TimingData:
     """The runs of the window that have events, each with its events aggregated **by the
     engine** (one pass, grouped by run): first and last time and count of every event name,
     and — only when a report needs them (``columns``) — the worker, device group and requestor
     its events name (the smallest when several) and the emit→receive skew's count, sum, min,
-    max and negatives. One row per run comes back, never one per event."""
+    max and negatives. One row per run comes back, never one per event. ``run_ids``: only
+    these runs (integers, written into the SQL as literals)."""
     names = [row[0] for row in store.query("SELECT DISTINCT event FROM run_events ORDER BY event")]
     select: list[str] = []
     for i, name in enumerate(names):
@@ -123,7 +126,10 @@ def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTION
         skew = f"({_seconds_sql('e.received_at')} - {_seconds_sql('e.emitted_at')})"
         select += ["count(e.received_at) AS skew_n", f"sum({skew}) AS skew_sum", f"min({skew}) AS skew_min",
                    f"max({skew}) AS skew_max", "count(CASE WHEN e.received_at < e.emitted_at THEN 1 END) AS skew_neg"]
-    where, window_params = window.where(store, runs="r")
+    extra = [f"r.run_id IN ({','.join(str(int(rid)) for rid in run_ids)})"] if run_ids is not None else None
+    if run_ids is not None and not run_ids:
+        extra = ["1 = 0"]
+    where, window_params = window.where(store, runs="r", extra=extra)
     aggregates = ", ".join(select) if select else "count(*) AS n"
     scope = f" JOIN runs r ON r.run_id = e.run_id{where}" if where else ""  # no filter: no join over every event
     sql = (f"SELECT {_RUN_COLUMNS}, a.* FROM (SELECT e.run_id AS event_run, {aggregates} FROM run_events e{scope}"
