@@ -98,5 +98,5 @@ def _verdicts(store: Store, ids: list[int], config: TimingConfig) -> dict[int, T
 
     now = timing_now(store, Window())
     limits = timing_thresholds(store, Window(), by="job", config=config)
-    data = timing_data(store, Window(), ("worker",), run_ids=sorted(with_events))
+    data = timing_data(store, Window(), ("worker",), run_ids=sorted(with_events), config=config)
     return timing_verdicts(data, config=config, limits=limits, now=now)

@@ -425,6 +425,12 @@ class Store:
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         raise NotImplementedError
 
+    def query_columns(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """A large result (many rows of numbers, times and short strings) as Arrow columns
+        typed from the engine's result types (integers int64, numerics float64). The
+        engines' query_arrow, unless an engine has a faster path (PostgreSQL: COPY)."""
+        return self.query_arrow(sql, params)
+
     def append(self, table: str, data: pa.Table) -> None:
         """Bulk-append an Arrow table (inside the current transaction)."""
         raise NotImplementedError
