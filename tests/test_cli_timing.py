@@ -78,3 +78,56 @@ def test_config_file_and_errors(tmp_path: Path) -> None:
     config.write_text("timing: [\n")
     result = CliRunner().invoke(cli, ["--db", url, "timing", "--config", str(config)])
     assert "ciscope.yaml" in str(result.exception) and "malformed YAML" in str(result.exception)
+
+
+FIELDS = {"category", "component", "phase", "message", "fingerprint", "evidence"}
+JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuite name="s" tests="2" failures="1"><testcase classname="pkg" name="test_ok" time="1"/>
+<testcase classname="pkg" name="test_bad" time="2"><failure message="assert 1 == 2">boom</failure></testcase>
+</testsuite>
+"""
+
+
+def test_failure_reasons_in_runs_and_triage(store_url: str, tmp_path: Path) -> None:
+    """Issue 12: one structured reason per failed run, from timing (a stall, with its phase and
+    ratio), the run's error (setup) and its tests — the same in `runs` and `triage`."""
+    lab_events(tmp_path / "a.events.jsonl", 25)
+    (tmp_path / "c.events.jsonl").write_text(
+        '{"run": "h", "job": "lab", "event": "requested", "emitted_at": "2026-11-02T15:59:00Z", "worker": "w9"}\n'
+        '{"run": "h", "job": "lab", "event": "test_start", "emitted_at": "2026-11-02T16:00:00Z", "worker": "w9"}\n'
+        '{"run": "h", "job": "lab", "event": "stall", "emitted_at": "2026-11-02T16:20:00Z", "worker": "w9", "status": "error"}\n'
+        '{"run": "e", "job": "lab", "event": "requested", "emitted_at": "2026-11-02T17:59:00Z", "worker": "w3"}\n'
+        '{"run": "e", "job": "lab", "event": "flash_start", "emitted_at": "2026-11-02T18:00:00Z", "worker": "w3",'
+        ' "error": "cache failure: asset download failed"}\n')
+    (tmp_path / "junit.xml").write_text(JUNIT)
+    code, _ = invoke(store_url, "ingest", str(tmp_path / "a.events.jsonl"), str(tmp_path / "c.events.jsonl"))
+    assert code == 0
+    code, _ = invoke(store_url, "ingest", str(tmp_path / "junit.xml"), "--job", "unit", "--build", "7",
+                     "--started", "2026-11-02T12:00:00Z")
+    assert code == 0
+
+    code, out = invoke(store_url, "runs", "--json")
+    runs = {r["build"]: r for r in json.loads(out)}
+    assert code == 0 and all((r["reason"] is None) == (r["status"] == "success") for r in runs.values())
+    assert all(FIELDS <= set(r["reason"]) for r in runs.values() if r["reason"])
+    stall = runs["h"]["reason"]
+    assert (stall["category"], stall["component"], stall["phase"]) == ("stall", "worker", "test")
+    assert stall["message"].startswith("stopped for slowness in test on w9: 1200 s, ")
+    assert [e["file"] for e in stall["evidence"]] == ["run_events", "timing"]
+    setup = runs["e"]["reason"]
+    assert (setup["category"], setup["phase"], setup["message"]) == ("setup", "provision", "cache failure: asset download failed")
+    failed = runs["7"]["reason"]
+    assert (failed["category"], failed["component"], failed["phase"], failed["fingerprint"]) == (
+        "test_failure", "tests", "test", None)
+    assert failed["message"] == "pkg.test_bad: assert 1 == 2" and failed["tests"] == ["pkg.test_bad"]
+    assert failed["evidence"] == [{"file": None, "line": None, "text": "pkg.test_bad: assert 1 == 2"}]
+    code, out = invoke(store_url, "runs", "--job", "lab", "--limit", "3")
+    assert code == 0 and "setup [provision]: cache failure" in out and "stall [test]: stopped for slowness" in out
+
+    code, out = invoke(store_url, "triage", "h", "--json")
+    assert code == 0 and json.loads(out)["reason"] == stall
+    code, out = invoke(store_url, "triage", "h")
+    assert code == 0 and "reason: stall in test (worker): stopped for slowness in test on w9" in out
+    assert "run_events: stall at 2026-11-02 16:20:00 during test" in out
+    code, out = invoke(store_url, "triage", "lab/w1-3", "--json")
+    assert code == 0 and json.loads(out)["reason"] is None

@@ -32,4 +32,13 @@ def test_demo_events_reveal_the_slow_worker_and_the_stalls(tmp_path: Path) -> No
     found = timing_outliers(store, Window(), config=TimingConfig(rule=ThresholdRule(quantile=0.9)))
     stalled = {(o.job, o.build) for o in found.outliers if o.phase == "boot" and o.stalled}
     assert stalled == {(s["job"], s["build"]) for s in timing["stalls"]}
+    # their structured failure reason says so: a stall in boot, with the ratio to its threshold
+    from ciscope.queries.failure_reasons import failure_reasons
+
+    ids = [rid for s in timing["stalls"] for (rid,) in store.query(
+        "SELECT run_id FROM runs WHERE job = ? AND build = ?", (s["job"], s["build"]))]
+    reasons = failure_reasons(store, ids, config=TimingConfig(rule=ThresholdRule(quantile=0.9)))
+    assert sorted(reasons) == sorted(ids)
+    assert {(r.category, r.phase) for r in reasons.values()} == {("stall", "boot")}
+    assert all("its threshold" in r.message and r.evidence[0]["file"] == "run_events" for r in reasons.values())
     store.close()

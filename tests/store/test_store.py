@@ -123,3 +123,18 @@ def test_unknown_engine_names_the_choices():
 def test_unreachable_postgres_is_a_clear_store_error():
     with pytest.raises(StoreError, match="cannot connect to PostgreSQL"):
         connect("postgresql://nobody@127.0.0.1:1/nothing?connect_timeout=2")
+
+
+def test_query_columns_types_nulls_and_empty_strings(store) -> None:
+    """query_columns (PostgreSQL: COPY read by Arrow's CSV reader) gives what query_arrow gives:
+    NULL is not '', newlines and quotes survive, integers and times keep their types."""
+    import pyarrow as pa
+
+    sql = ("SELECT CAST(? AS BIGINT) AS n, CAST(NULL AS TEXT) AS missing, '' AS empty, 'a \"b\"' || chr(10) || 'c' AS text,"
+           " TIMESTAMP '2026-11-01 10:00:00.25' AS at, CAST(1.5 AS DOUBLE PRECISION) AS x, 1 = 1 AS yes")
+    table = store.query_columns(sql, (7,))
+    assert table.to_pylist() == [{"n": 7, "missing": None, "empty": "", "text": 'a "b"\nc',
+                                  "at": datetime(2026, 11, 1, 10, 0, 0, 250000), "x": 1.5, "yes": True}]
+    assert table.schema.field("n").type == pa.int64() and table.schema.field("at").type == pa.timestamp("us")
+    empty = store.query_columns("SELECT run_id, job FROM runs WHERE 1 = 0")
+    assert empty.num_rows == 0 and empty.column_names == ["run_id", "job"]

@@ -99,3 +99,17 @@ def test_thresholds_and_outliers_from_the_store(store, tmp_path: Path) -> None:
     found = timing_outliers(store, Window(), by="worker")
     assert [(o.build, o.phase, o.state) for o in found.outliers if o.phase == "test"] == []  # under 1162.5
     assert isinstance(found.workers, list)
+
+
+def test_event_and_retrigger_indexes(store) -> None:
+    """Migration 0014: PostgreSQL indexes run_events and retriggers; DuckDB scans (issue 12)."""
+    from ciscope.store.base import latest_version
+
+    wanted = {"run_events_run", "run_events_emitted", "retriggers_run", "retriggers_job_commit"}
+    if store.name == "postgresql":
+        rows = store.query("SELECT indexname FROM pg_indexes WHERE tablename IN ('run_events', 'retriggers')")
+        assert wanted <= {r[0] for r in rows}
+        assert store.schema_version() == latest_version("postgresql") >= 14
+    else:
+        rows = store.query("SELECT index_name FROM duckdb_indexes() WHERE table_name IN ('run_events', 'retriggers')")
+        assert not rows

@@ -101,6 +101,23 @@ def test_triage_matches_the_cli(server: Server) -> None:
     assert body["build"] == run["build"] and body["failures"] and body["advice"]
 
 
+def test_every_failed_run_has_one_structured_reason(server: Server) -> None:
+    """Issue 12: `/api/runs` and `/api/triage` carry the reason `ciscope runs --json` and
+    `ciscope triage --json` compute (one function), with its six fields on every failed run."""
+    runs = server.get("/api/runs").json()
+    failed = [r for r in runs if r["status"] in ("failure", "error", "aborted")]
+    assert failed and all(r["reason"] is not None for r in failed)
+    assert all({"category", "component", "phase", "message", "fingerprint", "evidence"} <= set(r["reason"])
+               for r in failed)
+    categories = {r["reason"]["category"] for r in failed}
+    assert {"known_bug", "test_failure"} <= categories, categories
+    known = next(r for r in failed if r["reason"]["category"] == "known_bug")
+    assert known["reason"]["fingerprint"] and known["reason"]["evidence"]
+    for run in (known, next(r for r in failed if r["reason"]["category"] == "test_failure")):
+        body = server.get(f"/api/triage/{quote(run['build'])}?job={quote(run['job'])}").json()
+        assert body["reason"] == run["reason"]
+
+
 def test_times_are_iso_utc_with_z(duckdb_server: Server) -> None:
     body = duckdb_server.get("/api/runs?limit=3").json()
     for row in body:

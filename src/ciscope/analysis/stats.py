@@ -14,10 +14,11 @@ from ..store.base import Store
 
 
 def list_runs(store: Store, /, *, window: Window | None = None, limit: int | None = None,
-              offset: int = 0) -> list[dict[str, Any]]:
+              offset: int = 0, reasons: bool = True) -> list[dict[str, Any]]:
     """Runs of ``window``, newest first: {job, build, status, started_at, finished_at, commit,
-    tests, failed_tests, flaked_tests}. With a ``test`` filter: runs with a verdict of a
-    matching test."""
+    tests, failed_tests, flaked_tests, reason}; ``reason``: the structured failure reason of a
+    failed or incomplete run (:mod:`ciscope.analysis.failure_reason`), else null (left out
+    with ``reasons=False``). With a ``test`` filter: runs with a verdict of a matching test."""
     window = window or Window()
     extra, extra_params = [], []
     if window.test is not None:
@@ -26,7 +27,7 @@ def list_runs(store: Store, /, *, window: Window | None = None, limit: int | Non
         extra_params += params
     where, params = window.where(store, extra=extra, extra_params=extra_params)
     sql = (
-        "SELECT r.job, r.build, r.status, r.started_at, r.finished_at, r.commit_sha AS commit, r.tests,"
+        "SELECT r.run_id, r.job, r.build, r.status, r.started_at, r.finished_at, r.commit_sha AS commit, r.tests,"
         " r.failed_tests, r.flaked_tests FROM runs r"
         f"{where} ORDER BY r.started_at DESC NULLS LAST, r.job, r.build"
     )
@@ -34,7 +35,18 @@ def list_runs(store: Store, /, *, window: Window | None = None, limit: int | Non
         sql += f" LIMIT {int(limit)}"
     if offset:
         sql += f" OFFSET {int(offset)}"
-    return store.query_dicts(sql, params)
+    rows = store.query_dicts(sql, params)
+    found = {}
+    if reasons:
+        from ..queries.failure_reasons import failure_reasons
+
+        found = failure_reasons(store, [r["run_id"] for r in rows])
+    for row in rows:
+        rid = row.pop("run_id")
+        if reasons:
+            reason = found.get(rid)
+            row["reason"] = reason.to_dict() if reason is not None else None
+    return rows
 
 
 def stats_by_test(store: Store, /, *, window: Window | None = None) -> list[dict[str, Any]]:

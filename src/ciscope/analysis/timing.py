@@ -298,7 +298,7 @@ class TimingData:
     @classmethod
     def from_aggregates(cls, table: pa.Table, names: Sequence[str]) -> TimingData:
         """From one row per run: the run columns, ``f{i}``/``l{i}``/``c{i}`` (first, last,
-        count of ``names[i]``), ``ev_worker``, ``ev_device_group``, ``ev_requestor`` and
+        count of ``names[i]``; a first or last column may be left out), ``ev_worker``, ``ev_device_group``, ``ev_requestor`` and
         ``skew_n``, ``skew_sum``, ``skew_min``, ``skew_max``, ``skew_neg`` (see
         :func:`ciscope.queries.timing.timing_data`)."""
         base = cls._run_columns(table)
@@ -312,9 +312,10 @@ class TimingData:
         k = len(names)
         first, last = np.empty((k, n)), np.empty((k, n))
         count = np.zeros((k, n), dtype=np.int64)
-        for i in range(k):
-            first[i] = _seconds(table[f"f{i}"])
-            last[i] = _seconds(table[f"l{i}"])
+        columns = set(table.column_names)
+        for i in range(k):  # a first or last time not asked for is NaN
+            first[i] = _seconds(table[f"f{i}"]) if f"f{i}" in columns else np.nan
+            last[i] = _seconds(table[f"l{i}"]) if f"l{i}" in columns else np.nan
             count[i] = num(f"c{i}", 0).astype(np.int64)
 
         def cat(name: str) -> Cat:

@@ -69,7 +69,8 @@ def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
     and the advice elastic-recheck's bot would give. A run that failed outside its tests with
     no known bug matching gets ``log_reason``: the failure lines of its main log
     (:func:`ciscope.ingest.logs.log_reason`). ``incomplete``: the reports left out of the run
-    (``[{file, reason}]``), else null."""
+    (``[{file, reason}]``), else null. ``reason``: the run's structured failure reason
+    (:mod:`ciscope.analysis.failure_reason`; null when the run did not fail)."""
     run = find_run(store, ref, job)
     rid = run["run_id"]
     failed = [t for (t,) in store.query(
@@ -105,7 +106,10 @@ def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
     titles = dict(store.query("SELECT bug, title FROM fingerprints"))
     retry = {bug for (bug,) in store.query("SELECT bug FROM fingerprints WHERE retry")}
     status = run["status"]
-    reason = orjson.loads(run["reason"]) if run["reason"] else None
+    from ..queries.failure_reasons import failure_reasons
+
+    structured = failure_reasons(store, [rid]).get(rid)
+    reason = structured.to_dict() if structured is not None else None
     if status not in FAILED:
         advice = ("run did not fail" + (f"; {len(flaked)} test(s) flaked" if flaked else "")
                   + (f"; known bugs seen: {', '.join(all_bugs)}" if all_bugs else "") + ": nothing to triage")

@@ -25,7 +25,8 @@ from .app import (
 @format_option
 @click.pass_obj
 def runs(obj: Context, window: Window, limit: int | None, as_json: bool) -> None:
-    """List runs, newest first."""
+    """List runs, newest first, with the structured reason of each failed or incomplete run
+    (category, component, phase, message, fingerprint, evidence; docs/concepts.md)."""
     from ..analysis.stats import list_runs
 
     rows = list_runs(obj.store, window=window, limit=limit)

@@ -10,6 +10,7 @@ with a ``timing:`` section (phases, thresholds, stall rules — see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -101,21 +102,31 @@ def _seconds_sql(column: str) -> str:
     return f"CAST(EXTRACT(EPOCH FROM {column}) AS DOUBLE PRECISION)"
 
 
-def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTIONAL) -> TimingData:
+def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTIONAL,
+                run_ids: Sequence[int] | None = None, config: TimingConfig | None = None) -> TimingData:
     """The runs of the window that have events, each with its events aggregated **by the
     engine** (one pass, grouped by run): first and last time and count of every event name,
     and — only when a report needs them (``columns``) — the worker, device group and requestor
     its events name (the smallest when several) and the emit→receive skew's count, sum, min,
-    max and negatives. One row per run comes back, never one per event."""
+    max and negatives. One row per run comes back, never one per event. ``run_ids``: only
+    these runs (integers, written into the SQL as literals). With ``config``, only the first
+    time of the events starting its phases (and of stall events) and the last time of those
+    ending them are asked (counts of every name): fewer aggregates for the engine."""
     names = [row[0] for row in store.query("SELECT DISTINCT event FROM run_events ORDER BY event")]
+    firsts = lasts = None
+    if config is not None:
+        firsts = {n for p in config.phases for n in p.start} | set(config.stall_events)
+        lasts = {n for p in config.phases for n in p.end}
     select: list[str] = []
     for i, name in enumerate(names):
         # the names as SQL literals (quotes doubled), not parameters: the engine then folds each
         # comparison into its plan (measured: a parameterised plan took twice as long on DuckDB)
         literal = "'" + str(name).replace("'", "''") + "'"
-        select += [f"min(CASE WHEN e.event = {literal} THEN e.emitted_at END) AS f{i}",
-                   f"max(CASE WHEN e.event = {literal} THEN e.emitted_at END) AS l{i}",
-                   f"count(CASE WHEN e.event = {literal} THEN 1 END) AS c{i}"]
+        if firsts is None or name in firsts:
+            select.append(f"min(CASE WHEN e.event = {literal} THEN e.emitted_at END) AS f{i}")
+        if lasts is None or name in lasts:
+            select.append(f"max(CASE WHEN e.event = {literal} THEN e.emitted_at END) AS l{i}")
+        select.append(f"count(CASE WHEN e.event = {literal} THEN 1 END) AS c{i}")
     for column in ("worker", "device_group", "requestor"):
         if column in columns:
             select.append(f"min(e.{column}) AS ev_{column}")
@@ -123,12 +134,15 @@ def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTION
         skew = f"({_seconds_sql('e.received_at')} - {_seconds_sql('e.emitted_at')})"
         select += ["count(e.received_at) AS skew_n", f"sum({skew}) AS skew_sum", f"min({skew}) AS skew_min",
                    f"max({skew}) AS skew_max", "count(CASE WHEN e.received_at < e.emitted_at THEN 1 END) AS skew_neg"]
-    where, window_params = window.where(store, runs="r")
+    extra = [f"r.run_id IN ({','.join(str(int(rid)) for rid in run_ids)})"] if run_ids is not None else None
+    if run_ids is not None and not run_ids:
+        extra = ["1 = 0"]
+    where, window_params = window.where(store, runs="r", extra=extra)
     aggregates = ", ".join(select) if select else "count(*) AS n"
     scope = f" JOIN runs r ON r.run_id = e.run_id{where}" if where else ""  # no filter: no join over every event
     sql = (f"SELECT {_RUN_COLUMNS}, a.* FROM (SELECT e.run_id AS event_run, {aggregates} FROM run_events e{scope}"
            " GROUP BY e.run_id) a JOIN runs r ON r.run_id = a.event_run")
-    table = store.query_arrow(sql, window_params)
+    table = store.query_columns(sql, window_params)
     # the text a stall reason is searched in: the run's reason and its metadata (an event file's error)
     reason, metadata = (pc.fill_null(table[c].cast(pa.string()), "") for c in ("reason", "metadata"))
     table = table.drop_columns(["reason", "metadata"]).append_column(
@@ -141,7 +155,8 @@ def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTION
 
 def timing_stats(store: Store, window: Window, *, by: str = "job", config: TimingConfig | None = None) -> TimingReport:
     """``ciscope timing``: phase statistics per group."""
-    data = timing_data(store, window, _needs(by, "received_at", "requestor"))
+    config = config or TimingConfig()
+    data = timing_data(store, window, _needs(by, "received_at", "requestor"), config=config)
     return timing_report(data, by=by, config=config, now=timing_now(store, window))
 
 
@@ -155,7 +170,7 @@ def _threshold_window(store: Store, window: Window, config: TimingConfig) -> Win
 def timing_thresholds(store: Store, window: Window, *, by: str = "job", config: TimingConfig | None = None) -> ThresholdReport:
     """``ciscope timing thresholds``: a stall threshold per group and phase."""
     config = config or TimingConfig()
-    data = timing_data(store, _threshold_window(store, window, config), _needs(by))
+    data = timing_data(store, _threshold_window(store, window, config), _needs(by), config=config)
     return thresholds(data, by=by, config=config, now=timing_now(store, window))
 
 
@@ -163,9 +178,10 @@ def timing_outliers(store: Store, window: Window, *, by: str = "job", config: Ti
     """``ciscope timing outliers``: runs (finished or running) and workers over the thresholds."""
     config = config or TimingConfig()
     now = timing_now(store, window)
-    limits = thresholds(timing_data(store, _threshold_window(store, window, config), _needs(by)), by=by, config=config,
-                        now=now)
-    return outliers(timing_data(store, window, _needs(by, "worker")), by=by, config=config, now=now, limits=limits)
+    limits = thresholds(timing_data(store, _threshold_window(store, window, config), _needs(by), config=config), by=by,
+                        config=config, now=now)
+    return outliers(timing_data(store, window, _needs(by, "worker"), config=config), by=by, config=config, now=now,
+                    limits=limits)
 
 
 @dataclass(slots=True)
@@ -183,7 +199,7 @@ def chart_runs(store: Store, window: Window, *, config: TimingConfig | None = No
     from ..analysis.timing import phase_table
 
     config = config or TimingConfig()
-    data = timing_data(store, window, ())
+    data = timing_data(store, window, (), config=config)
     if not data.runs:
         return []
     durations = phase_table(data, config.phases).duration

@@ -44,8 +44,17 @@ def sparkline(counts: list[int], width: int = 24) -> str:
     return "".join(blocks[min(8, -(-v * 8 // top))] for v in sums)
 
 
+def _reason_cell(run: dict[str, Any]) -> str | None:
+    """A failure reason in one cell: category, phase, message."""
+    reason = run.get("reason")
+    if not reason:
+        return None
+    return reason["category"] + (f" [{reason['phase']}]" if reason["phase"] else "") + f": {reason['message']}"
+
+
 RUNS = [field("job"), field("build"), field("status"), field("started_at", fmt=when),
-        field("commit", fmt=short(12)), number("tests"), number("failed_tests"), number("flaked_tests")]
+        field("commit", fmt=short(12)), number("tests"), number("failed_tests"), number("flaked_tests"),
+        Column("reason", "reason", _reason_cell, short(80))]
 
 
 def runs(rows: list[dict[str, Any]]) -> View:
@@ -170,6 +179,12 @@ def triage(result: dict[str, Any]) -> View:
     heading = f"{result['job']} {result['build']}: {result['status']}" + (
         f", commit {result['commit'][:12]}" if result["commit"] else "")
     notes = [f"  {e['bug']}: {e['file']}:{e['line']}: {e['text']}" for e in result["run_evidence"]]
+    reason = result.get("reason")
+    if reason:
+        notes.append(f"reason: {reason['category']}" + (f" in {reason['phase']}" if reason["phase"] else "")
+                     + f" ({reason['component']}): {reason['message']}")
+        notes += [f"  {e['file'] or '-'}{':' + str(e['line']) if e['line'] is not None else ''}: {e['text']}"
+                  for e in reason["evidence"]]
     notes.append(f"advice: {result['advice']}")
     return View([Section(columns, result["failures"], f"{len(result['failures'])} failed test(s)")], heading, notes,
                 csv=Section(TRIAGE, result["failures"]))  # CSV: evidence and message apart

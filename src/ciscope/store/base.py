@@ -314,10 +314,13 @@ def _is_failed(run: Run) -> bool:
 
 
 def run_reason(run: Run, failed_tests: int) -> dict[str, object]:
-    """The structured reason of a failed run (openQA's ``reason``): which component failed,
+    """What a failed run's tests say, stored with it (``runs.reason``): which component failed,
     the first message, the known bugs whose fingerprints matched (``fingerprint``) and the
     failure cluster of its first unexplained failed test (``cluster``, see
-    :func:`ciscope.analysis.clusters.cluster_key`; None when every failure is explained)."""
+    :func:`ciscope.analysis.clusters.cluster_key`; None when every failure is explained).
+    These are the ingest-time facts the one structured reason shown by ``runs``, ``triage``
+    and the API is computed from, with timing's verdicts, at read time
+    (:func:`ciscope.analysis.failure_reason.failure_reason`)."""
     from ..analysis.clusters import cluster_key
     from ..queries.explained import explain
 
@@ -421,6 +424,12 @@ class Store:
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         raise NotImplementedError
+
+    def query_columns(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """A large result (many rows of numbers, times and short strings) as Arrow columns
+        typed from the engine's result types (integers int64, numerics float64). The
+        engines' query_arrow, unless an engine has a faster path (PostgreSQL: COPY)."""
+        return self.query_arrow(sql, params)
 
     def append(self, table: str, data: pa.Table) -> None:
         """Bulk-append an Arrow table (inside the current transaction)."""

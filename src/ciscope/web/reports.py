@@ -49,7 +49,7 @@ def utc(value: datetime | None) -> datetime | None:
 
 def require_job(store: Store, job: str | None) -> None:
     """Raise :class:`NotFoundError` when ``job`` is given and has no run in the store."""
-    if job is not None and not list_runs(store, window=Window(job=job), limit=1):
+    if job is not None and not list_runs(store, window=Window(job=job), limit=1, reasons=False):
         raise NotFoundError(f"{job}: no such job (`ciscope runs` or /api/runs list the jobs stored)")
 
 
