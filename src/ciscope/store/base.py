@@ -462,6 +462,28 @@ class Store:
         ``?`` parameter."""
         raise NotImplementedError
 
+    # -- Ibis: the expressions of ciscope.queries, executed on this engine -------------------
+    def ibis_backend(self) -> Any:
+        """The Ibis backend over this store's connection (made once; Ibis is imported here,
+        on first use, never by commands that do not query)."""
+        raise StoreError(f"{self.url}: the {self.name} engine does not run Ibis expressions")
+
+    def ibis_table(self, name: str) -> Any:
+        """The table ``name`` as an Ibis table of :meth:`ibis_backend` (its schema read once)."""
+        tables = self.__dict__.setdefault("_ibis_tables", {})
+        if name not in tables:
+            tables[name] = self.ibis_backend().table(name)
+        return tables[name]
+
+    def to_arrow(self, expr: Any) -> pa.Table:
+        """Execute an Ibis expression on the engine; a scalar comes back as a one-row table."""
+        result = self.ibis_backend().to_pyarrow(expr)
+        return result if isinstance(result, pa.Table) else pa.table({"value": [result.as_py()]})
+
+    def scalar(self, expr: Any) -> Any:
+        """The value of a scalar Ibis expression."""
+        return self.to_arrow(expr).column(0)[0].as_py()
+
     # -- shared logic ---------------------------------------------------------------------
     def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         table = self.query_arrow(sql, params)
