@@ -159,7 +159,9 @@ def flip_counts(table: TableOf, s: Selection, streak: int = 3) -> ir.Table:
     failure whose next newer considered result is not a failure. Flip score = 100 × flips /
     considered (:func:`ciscope.analysis.flakes.flake_stats` computes the same from a history)."""
     v = selected(table, s)
-    v = v.mutate(fail=_is_failed(v))
+    test = ibis.window(group_by=[v.job, v.test])
+    v = v.mutate(fail=_is_failed(v), troubled=(v.verdict != "passed").sum().over(test))
+    v = v.filter(v.troubled > 0)
     order = [v.started_at, v.build]
     every = ibis.window(group_by=[v.job, v.test], order_by=order)
     same = ibis.window(group_by=[v.job, v.test, v.fail], order_by=order)
@@ -171,9 +173,7 @@ def flip_counts(table: TableOf, s: Selection, streak: int = 3) -> ir.Table:
     kept = kept.mutate(newer_fail=kept.fail.lead().over(newer).fill_null(False))
     flip = (kept.verdict == "flaky") | (kept.fail & ~kept.newer_fail)
     return (kept.group_by("job", "test")
-            .aggregate(considered=kept.count(), flips=flip.sum(), troubled=(kept.verdict != "passed").sum())
-            .filter(lambda t: t.troubled > 0)
-            .drop("troubled")
+            .aggregate(considered=kept.count(), flips=flip.sum())
             .order_by("job", "test"))
 
 

@@ -709,9 +709,11 @@ _BACKFILLS = {7: _backfill_0007}
 def engines() -> dict[str, type[Store]]:
     from .duckdb import DuckDBStore
     from .parquet import ParquetStore
+    from .lakes import ChdbStore, SparkStore
     from .postgres import PostgresStore
 
-    return {"duckdb": DuckDBStore, "postgresql": PostgresStore, "postgres": PostgresStore, "parquet": ParquetStore}
+    return {"duckdb": DuckDBStore, "postgresql": PostgresStore, "postgres": PostgresStore, "parquet": ParquetStore,
+            "spark": SparkStore, "chdb": ChdbStore}
 
 
 def latest_version(engine: str) -> int:
@@ -734,14 +736,15 @@ def connect(url: str = DEFAULT_URL, *, migrate: bool = True, read_only: bool = F
     if scheme not in available:
         raise UnknownEngineError(
             f"Unknown database URL {url!r}: expected one of "
-            "duckdb:///PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB, parquet:///LAKE_DIR"
+            "duckdb:///PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB, parquet:///LAKE_DIR, "
+            "spark://local[2]?lake=LAKE_DIR, chdb:///LAKE_DIR"
         )
     if scheme == "duckdb":
         from .duckdb import duckdb_path
 
         read_only = read_only and duckdb_path(url) != ":memory:"  # a fresh in-memory store is empty
         store = available[scheme](url, read_only=read_only, wait=wait, on_wait=on_wait)  # type: ignore[call-arg]
-    elif scheme == "parquet":
+    elif scheme in ("parquet", "spark", "chdb"):
         from .parquet import READ_ONLY
 
         if not read_only:
