@@ -59,11 +59,14 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_chdb_answers_as_duckdb(lake: dict[str, Any]) -> None:
+    pytest.importorskip("chdb", reason="chdb:// needs the engines extra: pip install -e '.[engines]'")
     with connect(f"chdb:///{lake['lake']}", read_only=True) as store:
         assert _answers(store) == lake["answers"]
 
 
 def test_chdb_through_the_cli(lake: dict[str, Any]) -> None:
+    pytest.importorskip("chdb", reason="chdb:// needs the engines extra: pip install -e '.[engines]'")
+
     def flaky(db: str) -> Any:
         done = subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", db, "flaky", "--all", "--json"],
                               capture_output=True, text=True, timeout=300, check=False)
@@ -75,6 +78,7 @@ def test_chdb_through_the_cli(lake: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 def test_spark_answers_as_duckdb(lake: dict[str, Any]) -> None:
+    pytest.importorskip("pyspark", reason="spark:// needs the engines extra: pip install -e '.[engines]'")
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     with connect(f"spark://local[2]?lake={lake['lake']}", read_only=True) as store:
         assert _answers(store) == lake["answers"]

@@ -708,8 +708,8 @@ _BACKFILLS = {7: _backfill_0007}
 
 def engines() -> dict[str, type[Store]]:
     from .duckdb import DuckDBStore
-    from .parquet import ParquetStore
     from .lakes import ChdbStore, SparkStore
+    from .parquet import ParquetStore
     from .postgres import PostgresStore
 
     return {"duckdb": DuckDBStore, "postgresql": PostgresStore, "postgres": PostgresStore, "parquet": ParquetStore,
