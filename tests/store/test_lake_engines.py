@@ -2,8 +2,8 @@
 same answers as DuckDB.
 
 A small store (two jobs, flakes, a regression, a variant, a known bug's explanation) is
-exported as a lake; ``flaky`` and ``regressions`` must answer the same on DuckDB, on chDB
-(through the CLI) and on Spark local[2] (in process: one JVM per test session)."""
+exported as a lake; ``flaky`` and ``regressions`` must answer the same on DuckDB and on chDB
+(also through the CLI), ``flaky`` on Spark local[2] (in process: one JVM per test session)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,8 @@ def test_spark_answers_as_duckdb(lake: dict[str, Any]) -> None:
     pytest.importorskip("pyspark", reason="spark:// needs the engines extra: pip install -e '.[engines]'")
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     with connect(f"spark://local[2]?lake={lake['lake']}", read_only=True) as store:
-        assert _answers(store) == lake["answers"]
+        # one analysis: each takes minutes on a loaded 2-core machine (a JVM, dozens of Spark jobs)
+        assert flaky_tests(store) == lake["answers"]["flaky"]
 
 
 def test_flip_counts_in_the_engine_match_the_history(lake: dict[str, Any]) -> None:
