@@ -20,6 +20,7 @@ chDB with the parameters inlined as literals — where a query uses SQL that Cli
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -122,13 +123,27 @@ class SparkStore(_LakeStore):
             .config("spark.sql.shuffle.partitions", "2")
             # partition values stay strings: a job called "123" is not a number
             .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+            # list a lake's partition folders in the driver, not with a Spark job per table
+            .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
             .getOrCreate()
         )
         self.session.sparkContext.setLogLevel("ERROR")
-        for table, spec in self.manifest["tables"].items():
-            folder = os.path.join(self.path, table)
-            frame = self.session.read.option("basePath", folder).parquet(folder)
-            frame.select(*[f"`{c}`" for c in spec["columns"]]).createOrReplaceTempView(table)
+        self._views: set[str] = set()
+
+    def _view(self, table: str) -> None:
+        """Register the lake's ``table`` as a temporary view, on first use (listing a table's
+        partitions and reading a footer costs seconds: only the tables a command reads)."""
+        if table in self._views:
+            return
+        spec = self.manifest["tables"][table]
+        folder = os.path.join(self.path, table)
+        frame = self.session.read.option("basePath", folder).parquet(folder)
+        frame.select(*[f"`{c}`" for c in spec["columns"]]).createOrReplaceTempView(table)
+        self._views.add(table)
+
+    def ibis_table(self, name: str) -> Any:
+        self._view(name)
+        return super().ibis_table(name)
 
     def ibis_backend(self) -> Any:
         if getattr(self, "_ibis", None) is None:
@@ -138,6 +153,9 @@ class SparkStore(_LakeStore):
         return self._ibis
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        for table in self.manifest["tables"]:
+            if re.search(rf"\b{re.escape(table)}\b", sql):
+                self._view(table)
         frame = self.session.sql(sql, args=list(params)) if params else self.session.sql(sql)
         return frame.toArrow()
 
@@ -146,8 +164,9 @@ class SparkStore(_LakeStore):
 
     def close(self) -> None:
         # the session is the process's (Spark allows one); its views are dropped, it stays up
-        for table in self.manifest["tables"]:
+        for table in self._views:
             self.session.catalog.dropTempView(table)
+        self._views.clear()
 
 
 # -- ClickHouse, embedded (chDB) ---------------------------------------------------------------
