@@ -8,7 +8,7 @@ BIN = $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench,fast]'
+	$(BIN)/pip install --quiet -e '.[test,bench,fast,engines]'
 	touch $@
 
 install: $(BIN)/.installed

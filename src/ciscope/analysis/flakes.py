@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import poisson
 
+from ..queries import verdicts
 from ..queries.window import Window as Scope
 from ..store.base import Store
 from .changepoint import changepoints
@@ -80,12 +81,9 @@ def flaky_tests(store: Store, /, *, window: Scope | None = None, options: FlakeO
 def _add_known(store: Store, selection: Window, rows: list[dict[str, Any]]) -> None:
     """Set ``known_bugs`` and ``known_share`` of each row: the bugs explaining the test's
     failed or flaked runs in the selection, and the share of those runs they explain."""
-    where, params = selection.where(store)
+    found = store.to_arrow(verdicts.explained_failures(store.ibis_table, selection.selection(store)))
     explained: dict[tuple[str, str], dict[str, set[int]]] = {}
-    for job, test, run_id, bug in store.query(
-            "SELECT v.job, v.test, v.run_id, x.bug FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id"
-            " JOIN explanations x ON x.run_id = v.run_id AND x.test = v.test"
-            f" WHERE {where} AND v.verdict IN ('failed', 'error', 'flaky')", params):
+    for job, test, run_id, bug in zip(*(found[c].to_pylist() for c in ("job", "test", "run_id", "bug"))):
         explained.setdefault((job, test), {}).setdefault(bug, set()).add(run_id)
     for row in rows:
         bugs = explained.get((row["job"], row["test"]), {})
@@ -119,20 +117,15 @@ def shared_cause_rows(store: Store, window: Window, history: History, *, min_tes
     shared = np.zeros(len(history.verdict), dtype=bool)
     if history.groups == 0:
         return shared
-    where, params = window.where(store)
-    rows = store.query(
-        "SELECT t.run_id, v.job, t.test, min(coalesce(t.failure_message, t.failure_text, ''))"
-        " FROM test_results t JOIN test_verdicts v ON v.run_id = t.run_id AND v.test = t.test"
-        " JOIN runs r ON r.run_id = t.run_id"
-        f" WHERE {where} AND v.verdict IN ('failed', 'error') AND t.status IN ('failed', 'error')"
-        " GROUP BY t.run_id, v.job, t.test",
-        params,
-    )
+    selection = window.selection(store)
+    messages = store.to_arrow(verdicts.failure_messages(store.ibis_table, selection).order_by("run_id", "job", "test"))
+    rows = zip(*(messages[c].to_pylist() for c in ("run_id", "job", "test", "message")))
     # one failure per (run, test): cluster the messages (source locations masked: in
     # ``fail [github.com/…/networkpolicy.go:94]: …`` the location names the test, not the cause)
-    job_runs = dict(store.query(
-        f"SELECT v.job, count(DISTINCT v.run_id) FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id WHERE {where}"
-        " GROUP BY v.job", params)) if alpha > 0 else {}
+    job_runs: dict[str, int] = {}
+    if alpha > 0:
+        counted = store.to_arrow(verdicts.job_run_counts(store.ibis_table, selection))
+        job_runs = {j: int(n) for j, n in zip(counted["job"].to_pylist(), counted["runs"].to_pylist())}
     failures = [{"text": _SOURCE_LOCATION.sub("<SRC>", (message or "")[:2000]), "run": run_id, "job": job, "test": test}
                 for run_id, job, test, message in rows if message and message.strip()]
     # (a failure without any text says nothing about its cause: it joins no cluster)

@@ -1,13 +1,15 @@
 """Test histories as columnar arrays: one portable query, then vectorized NumPy.
 
-Flake and regression detection read every verdict of every (job, test) in time order. A
-single SQL query (the same on every engine) returns them sorted; the analyses then work on
+Flake and regression detection read every verdict of every (job, test) in time order. One
+Ibis expression (:func:`ciscope.queries.verdicts.history_queries`, run by the store's engine)
+returns them sorted; the analyses then work on
 NumPy arrays with group boundaries, never a Python loop per result. This keeps 10 million
 results within seconds and guarantees the same answers on every engine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -15,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..queries.explained import explained_sql
+from ..queries import verdicts
+from ..queries.verdicts import Selection
 from ..queries.window import Window as Scope
 from ..store.base import Store
 
@@ -36,25 +39,12 @@ class InfraRule:
     """Which runs are infrastructure failures, excluded from test statistics: the run ended
     in ``error``, or it failed with no test results, or at least ``fraction`` of its tests
     failed (and at least ``min_failed`` of them) — the job broke, not the tests — or a setup
-    test (a test id matching ``setup_tests``, see :data:`DEFAULT_SETUP_TESTS`) failed."""
+    test (a test id matching ``setup_tests``, see :data:`DEFAULT_SETUP_TESTS`) failed.
+    (The rule is applied in the engine by :mod:`ciscope.queries.verdicts`.)"""
 
     fraction: float = 0.5
     min_failed: int = 10
     setup_tests: str | None = DEFAULT_SETUP_TESTS
-
-    def clauses(self, store: Store) -> tuple[list[str], list[object]]:
-        """SQL conditions over ``runs r`` that hold for runs that are NOT infrastructure failures."""
-        clauses = [
-            "r.status NOT IN ('pending', 'error', 'aborted')",
-            "r.tests > 0",
-            "NOT (r.failed_tests >= ? AND r.failed_tests >= ? * r.tests)",
-        ]
-        params: list[object] = [self.min_failed, self.fraction]
-        if self.setup_tests:
-            clauses.append("NOT EXISTS (SELECT 1 FROM test_verdicts sv WHERE sv.run_id = r.run_id"
-                           f" AND sv.verdict IN ('failed', 'error') AND {store.regex_sql('sv.test')})")
-            params.append(self.setup_tests)
-        return clauses, params
 
 
 @dataclass
@@ -98,67 +88,40 @@ class Window:
     infra: InfraRule | None = None
     include_known: bool = False
 
-    def where(self, store: Store) -> tuple[str, list[object]]:
-        clauses, params = (self.infra or InfraRule()).clauses(store)
-        clauses.insert(0, "v.verdict <> 'skipped'")
-        if not self.include_known:
-            clauses.append("NOT " + explained_sql("v.run_id", "v.test"))
-        c, p = self.scope.run_clauses(store, runs="r", job="v.job", started="v.started_at")
-        clauses += c
-        params += p
-        c, p = self.scope.test_clauses(store, "v.test")
-        clauses += c
-        params += p
-        return " AND ".join(clauses), params
+    def selection(self, store: Store) -> Selection:
+        """The window resolved against the store (``--days`` counts back from its "now")."""
+        since, until = self.scope.bounds(store)
+        rule = self.infra or InfraRule()
+        return Selection(job=self.scope.job, since=since, until=until, branch=self.scope.branch,
+                         variants=self.scope.variants, test=self.scope.test, fraction=rule.fraction,
+                         min_failed=rule.min_failed, setup_tests=rule.setup_tests,
+                         include_known=self.include_known)
 
 
 def infra_runs(store: Store, scope: Scope, rule: InfraRule | None = None) -> int:
     """How many finished runs of ``scope`` the infrastructure rule leaves out."""
-    rule = rule or InfraRule()
-    keep, params = rule.clauses(store)
-    where, wparams = scope.where(store, extra=["r.status NOT IN ('pending', 'aborted')"])
-    (n,) = store.query(f"SELECT count(*) FROM runs r{where} AND NOT ({' AND '.join(keep)})", [*wparams, *params])[0]
-    return int(n)
+    selection = Window(scope=scope, infra=rule).selection(store)
+    return int(store.scalar(verdicts.infra_run_count(store.ibis_table, selection)))
 
 
 def verdict_counts(store: Store, window: Window) -> list[tuple[str, str, int, int, int]]:
     """(job, test, runs, failed, flaked) of every test in the window, sorted."""
-    where, params = window.where(store)
-    sql = (
-        "SELECT v.job, v.test, count(*),"
-        " sum(CASE WHEN v.verdict IN ('failed', 'error') THEN 1 ELSE 0 END),"
-        " sum(CASE WHEN v.verdict = 'flaky' THEN 1 ELSE 0 END)"
-        f" FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id WHERE {where}"
-        " GROUP BY v.job, v.test ORDER BY v.job, v.test"
-    )
-    return [(j, t, int(n), int(f), int(k)) for j, t, n, f, k in store.query(sql, params)]
+    table = store.to_arrow(verdicts.verdict_counts(store.ibis_table, window.selection(store)))
+    columns = [table[c].to_pylist() for c in ("job", "test", "runs", "failed", "flaked")]
+    return [(j, t, int(n), int(f or 0), int(k or 0)) for j, t, n, f, k in zip(*columns)]
 
 
-def load_history(store: Store, window: Window, *, troubled_only: bool = False) -> History:
+def load_history(store: Store, window: Window, *, troubled_only: bool = False,
+                 tests: Sequence[tuple[str, str]] | None = None) -> History:
     """Every non-skipped verdict of finished, non-infrastructure runs in the window, sorted
     by (job, test, time). With ``troubled_only``, only tests that failed or flaked at least
-    once in the window — all that sequence analyses need, usually a few percent of rows."""
-    where, params = window.where(store)
-    having = " HAVING sum(CASE WHEN verdict <> 'passed' THEN 1 ELSE 0 END) > 0" if troubled_only else ""
-    # Only integers and timestamps cross the wire per row: (job, test) pairs are numbered in
-    # the database and fetched once; builds and commits come with the (few) runs.
-    base = (
-        "WITH base AS (SELECT v.job, v.test, v.verdict, v.attempts, v.started_at, v.run_id, r.build"
-        f" FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id WHERE {where}),"
-        " k AS (SELECT job, test, ROW_NUMBER() OVER (ORDER BY job, test) - 1 AS gid"
-        f" FROM base GROUP BY job, test{having})"
-    )
-    keys_sql = f"{base} SELECT job, test FROM k ORDER BY gid"
-    rows_sql = (
-        f"{base} SELECT k.gid, CASE b.verdict WHEN 'passed' THEN 0 WHEN 'flaky' THEN 2 ELSE 1 END AS code,"
-        " b.attempts, b.started_at, b.run_id FROM base b JOIN k ON k.job = b.job AND k.test = b.test"
-        " ORDER BY k.gid, b.started_at, b.build"
-    )
-    runs_sql = "SELECT run_id, build, commit_sha FROM runs ORDER BY run_id"
-    keys = store.query_arrow(keys_sql, params)
-    rows = store.query_arrow(rows_sql, params)
-    runs = store.query_arrow(runs_sql)
-    return history_from_arrow(keys, rows, runs)
+    once in the window — all that sequence analyses need, usually a few percent of rows;
+    with ``tests``, only (at least) those (job, test) pairs. The engine numbers the
+    (job, test) pairs: only integers and timestamps cross the wire per row; builds and
+    commits come with the (few) runs."""
+    keys, rows, runs = verdicts.history_queries(store.ibis_table, window.selection(store),
+                                                troubled_only=troubled_only, tests=tests)
+    return history_from_arrow(store.to_arrow(keys), store.to_arrow(rows), store.to_arrow(runs))
 
 
 def history_from_arrow(keys: pa.Table, rows: pa.Table, runs: pa.Table) -> History:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import hypergeom
 
+from ..queries import verdicts
 from ..queries.window import Window as Scope
 from ..queries.window import naive_utc, now
 from ..store.base import Store
@@ -68,18 +69,17 @@ def regressions(store: Store, /, *, window: Scope | None = None, options: Regres
     basis_start = sample_start - timedelta(days=options.basis_days)
     selection = Window(scope=scope.replace(since=basis_start, until=at, days=None), infra=infra,
                        include_known=include_known)
-    history = load_history(store, selection, troubled_only=True)  # a test never failing cannot regress
-    groups = history.groups
+    # Fisher's inputs per test come from the engine; a test never failing cannot regress
+    cut = naive_utc(sample_start)  # the sample is (at − sample_days, at]
+    assert cut is not None
+    counts = store.to_arrow(verdicts.period_counts(store.ibis_table, selection.selection(store), cut))
+    groups = counts.num_rows
     if groups == 0:
         return []
-    g, v = history.group, history.verdict
-    cut = int(sample_start.timestamp() * 1e6)
-    in_sample = history.started > cut  # the sample is (at − sample_days, at]
-    fail = v == FAIL
-    s_runs = np.bincount(g, weights=in_sample, minlength=groups).astype(np.int64)
-    s_fail = np.bincount(g, weights=in_sample & fail, minlength=groups).astype(np.int64)
-    b_runs = np.bincount(g, weights=~in_sample, minlength=groups).astype(np.int64)
-    b_fail = np.bincount(g, weights=~in_sample & fail, minlength=groups).astype(np.int64)
+    jobs, tests = counts["job"].to_pylist(), counts["test"].to_pylist()
+    b_runs, b_fail, s_runs, s_fail = (
+        counts[c].fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        for c in ("b_runs", "b_fail", "s_runs", "s_fail"))
     s_pass, b_pass = s_runs - s_fail, b_runs - b_fail
     with np.errstate(divide="ignore", invalid="ignore"):
         s_rate = np.where(s_runs > 0, s_pass / np.maximum(s_runs, 1), np.nan)
@@ -100,37 +100,54 @@ def regressions(store: Store, /, *, window: Scope | None = None, options: Regres
     )
     new_failing = (b_runs == 0) & (s_fail >= options.min_failures) & (s_rate < options.new_test_pass_rate)
     candidates = significant | new_failing
+    if not candidates.any():
+        return []
+    # only the candidates' histories come back: their change points and builds
+    picked = [(jobs[k], tests[k]) for k in np.flatnonzero(candidates)]
+    history = load_history(store, selection, troubled_only=True, tests=picked)
+    group_of = {(j, t): k for k, (j, t) in enumerate(zip(history.jobs, history.tests))}
+    hist = np.array([group_of.get((jobs[k], tests[k]), -1) for k in range(groups)], dtype=np.int64)
+    hg = history.groups
+    g, v = history.group, history.verdict
+    in_sample = history.started > int(sample_start.timestamp() * 1e6)
+    fail = v == FAIL
     # A drop made of failures of a shared-cause cluster (one message failing several tests
     # together beyond chance, see flakes.shared_cause_rows) is the cluster's, not the test's:
     # with those failures left out, does the drop still hold?
     shared_cause = np.zeros(groups, dtype=bool)
     s_shared = np.zeros(groups, dtype=np.int64)
-    if candidates.any():
-        from .flakes import FlakeOptions, shared_cause_rows
+    from .flakes import FlakeOptions, shared_cause_rows
 
-        fo = FlakeOptions()
-        shared = shared_cause_rows(store, selection, history, min_tests=fo.shared_cause_tests,
-                                   share=fo.shared_cause_share, alpha=fo.shared_cause_alpha)
-        if shared.any():
-            keep = ~shared
-            s_shared = np.bincount(g, weights=in_sample & shared, minlength=groups).astype(np.int64)
-            s_runs2 = np.bincount(g, weights=in_sample & keep, minlength=groups).astype(np.int64)
-            s_fail2 = np.bincount(g, weights=in_sample & fail & keep, minlength=groups).astype(np.int64)
-            b_runs2 = np.bincount(g, weights=~in_sample & keep, minlength=groups).astype(np.int64)
-            b_fail2 = np.bincount(g, weights=~in_sample & fail & keep, minlength=groups).astype(np.int64)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                s_rate2 = np.where(s_runs2 > 0, (s_runs2 - s_fail2) / np.maximum(s_runs2, 1), np.nan)
-                b_rate2 = np.where(b_runs2 > 0, (b_runs2 - b_fail2) / np.maximum(b_runs2, 1), np.nan)
-            p2 = hypergeom.sf(s_fail2 - 1, s_runs2 + b_runs2, s_fail2 + b_fail2, s_runs2)
-            still = (((b_runs2 > 0) & (s_runs2 > 0) & ((b_rate2 - s_rate2) * 100.0 > options.pity)
-                      & (s_fail2 >= options.min_failures) & (p2 < alpha))
-                     | ((b_runs2 == 0) & (s_fail2 >= options.min_failures) & (s_rate2 < options.new_test_pass_rate)))
-            shared_cause = candidates & (s_shared > 0) & ~still
+    fo = FlakeOptions()
+    shared = shared_cause_rows(store, selection, history, min_tests=fo.shared_cause_tests,
+                               share=fo.shared_cause_share, alpha=fo.shared_cause_alpha)
+    if shared.any():
+        keep = ~shared
+        at_k = np.where(hist >= 0, hist, 0)
+
+        def per_test(weights: np.ndarray) -> np.ndarray:
+            counted = np.bincount(g, weights=weights, minlength=hg).astype(np.int64)
+            return np.where(hist >= 0, counted[at_k], 0)
+
+        s_shared = per_test(in_sample & shared)
+        s_runs2 = per_test(in_sample & keep)
+        s_fail2 = per_test(in_sample & fail & keep)
+        b_runs2 = per_test(~in_sample & keep)
+        b_fail2 = per_test(~in_sample & fail & keep)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_rate2 = np.where(s_runs2 > 0, (s_runs2 - s_fail2) / np.maximum(s_runs2, 1), np.nan)
+            b_rate2 = np.where(b_runs2 > 0, (b_runs2 - b_fail2) / np.maximum(b_runs2, 1), np.nan)
+        p2 = hypergeom.sf(s_fail2 - 1, s_runs2 + b_runs2, s_fail2 + b_fail2, s_runs2)
+        still = (((b_runs2 > 0) & (s_runs2 > 0) & ((b_rate2 - s_rate2) * 100.0 > options.pity)
+                  & (s_fail2 >= options.min_failures) & (p2 < alpha))
+                 | ((b_runs2 == 0) & (s_fail2 >= options.min_failures) & (s_rate2 < options.new_test_pass_rate)))
+        shared_cause = candidates & (s_shared > 0) & ~still
     cp = changepoints(history)
 
     ends = np.append(history.starts[1:], len(v))
     out: list[dict[str, Any]] = []
-    for k in np.flatnonzero(candidates):
+    for c in np.flatnonzero(candidates):
+        k = int(hist[c])
         split = int(cp.row[k])
         # the first bad build is the first FAILING run at the change point (the split is the
         # first run of the first bad commit, which may have passed); the last good build is the
@@ -143,16 +160,16 @@ def regressions(store: Store, /, *, window: Scope | None = None, options: Regres
         if split > history.starts[k]:
             before = np.flatnonzero(~fail[history.starts[k]:split])
             good = int(history.starts[k] + before[-1]) if len(before) else -1
-        status = "new_test_failing" if new_failing[k] else ("extreme" if drop[k] > options.extreme_drop else "regressed")
-        if shared_cause[k]:
+        status = "new_test_failing" if new_failing[c] else ("extreme" if drop[c] > options.extreme_drop else "regressed")
+        if shared_cause[c]:
             status = "shared_cause"
         out.append({
-            "job": history.jobs[k],
-            "test": history.tests[k],
+            "job": jobs[c],
+            "test": tests[c],
             "status": status,
-            "basis": _window(b_runs[k], b_pass[k], b_rate[k]),
-            "sample": _window(s_runs[k], s_pass[k], s_rate[k]),
-            "p_value": float(p_value[k]),
+            "basis": _window(b_runs[c], b_pass[c], b_rate[c]),
+            "sample": _window(s_runs[c], s_pass[c], s_rate[c]),
+            "p_value": float(p_value[c]),
             "first_bad_build": history.build(row) if row >= 0 else None,
             "first_bad_commit": _commit(history, row),
             "first_bad_at": history.time(row) if row >= 0 else None,
@@ -161,7 +178,7 @@ def regressions(store: Store, /, *, window: Scope | None = None, options: Regres
             "suspects": _suspects(history, good, row),
             "failure_rate_before": round(float(cp.rate_before[k]), 6) if row >= 0 else None,
             "failure_rate_after": round(float(cp.rate_after[k]), 6) if row >= 0 else None,
-            "shared_cause_failures": int(s_shared[k]),
+            "shared_cause_failures": int(s_shared[c]),
         })
     order = {"extreme": 0, "regressed": 1, "new_test_failing": 2, "shared_cause": 3}
     out.sort(key=lambda r: (order[r["status"]], r["p_value"], r["job"], r["test"]))

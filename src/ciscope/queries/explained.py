@@ -12,16 +12,20 @@ A failed test of a run is **explained** by bug B when
 ``explanations`` table (run_id, test, bug) when a run is written and whenever stored matches
 change (``reclassify``), so every reader — reasons, triage, flakes, regressions, clusters,
 the grid — asks the table the same question through :func:`explained_sql` and never
-re-derives it.
+re-derives it: :func:`explained_sql` in SQL, :func:`explained_pairs` as an Ibis expression.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from ..model import Evidence, plain_test_id
 
-__all__ = ["explain", "explained_sql"]
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+__all__ = ["explain", "explained_pairs", "explained_sql"]
 
 
 def explain(failing: Iterable[str], evidence: Iterable[Evidence],
@@ -54,3 +58,10 @@ def explained_sql(run_id: str, test: str) -> str:
     """SQL condition: the failure of ``test`` (a column) in run ``run_id`` (a column) is
     explained by some known bug."""
     return f"EXISTS (SELECT 1 FROM explanations x WHERE x.run_id = {run_id} AND x.test = {test})"
+
+
+def explained_pairs(table: Callable[[str], ir.Table]) -> ir.Table:
+    """(run_id, test) of every failure some known bug explains, once each: anti-join a
+    selection on both columns to leave the explained failures out."""
+    x = table("explanations")
+    return x.select("run_id", "test").distinct()

@@ -471,6 +471,28 @@ class Store:
         ``?`` parameter."""
         raise NotImplementedError
 
+    # -- Ibis: the expressions of ciscope.queries, executed on this engine -------------------
+    def ibis_backend(self) -> Any:
+        """The Ibis backend over this store's connection (made once; Ibis is imported here,
+        on first use, never by commands that do not query)."""
+        raise StoreError(f"{self.url}: the {self.name} engine does not run Ibis expressions")
+
+    def ibis_table(self, name: str) -> Any:
+        """The table ``name`` as an Ibis table of :meth:`ibis_backend` (its schema read once)."""
+        tables = self.__dict__.setdefault("_ibis_tables", {})
+        if name not in tables:
+            tables[name] = self.ibis_backend().table(name)
+        return tables[name]
+
+    def to_arrow(self, expr: Any) -> pa.Table:
+        """Execute an Ibis expression on the engine; a scalar comes back as a one-row table."""
+        result = self.ibis_backend().to_pyarrow(expr)
+        return result if isinstance(result, pa.Table) else pa.table({"value": [result.as_py()]})
+
+    def scalar(self, expr: Any) -> Any:
+        """The value of a scalar Ibis expression."""
+        return self.to_arrow(expr).column(0)[0].as_py()
+
     # -- shared logic ---------------------------------------------------------------------
     def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         table = self.query_arrow(sql, params)
@@ -695,10 +717,12 @@ _BACKFILLS = {7: _backfill_0007}
 
 def engines() -> dict[str, type[Store]]:
     from .duckdb import DuckDBStore
+    from .lakes import ChdbStore, SparkStore
     from .parquet import ParquetStore
     from .postgres import PostgresStore
 
-    return {"duckdb": DuckDBStore, "postgresql": PostgresStore, "postgres": PostgresStore, "parquet": ParquetStore}
+    return {"duckdb": DuckDBStore, "postgresql": PostgresStore, "postgres": PostgresStore, "parquet": ParquetStore,
+            "spark": SparkStore, "chdb": ChdbStore}
 
 
 def latest_version(engine: str) -> int:
@@ -721,14 +745,15 @@ def connect(url: str = DEFAULT_URL, *, migrate: bool = True, read_only: bool = F
     if scheme not in available:
         raise UnknownEngineError(
             f"Unknown database URL {url!r}: expected one of "
-            "duckdb:///PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB, parquet:///LAKE_DIR"
+            "duckdb:///PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB, parquet:///LAKE_DIR, "
+            "spark://local[2]?lake=LAKE_DIR, chdb:///LAKE_DIR"
         )
     if scheme == "duckdb":
         from .duckdb import duckdb_path
 
         read_only = read_only and duckdb_path(url) != ":memory:"  # a fresh in-memory store is empty
         store = available[scheme](url, read_only=read_only, wait=wait, on_wait=on_wait)  # type: ignore[call-arg]
-    elif scheme == "parquet":
+    elif scheme in ("parquet", "spark", "chdb"):
         from .parquet import READ_ONLY
 
         if not read_only:

@@ -162,5 +162,14 @@ class DuckDBStore(Store):
     def regex_sql(self, column: str) -> str:
         return f"regexp_matches({column}, ?)"
 
+    def ibis_backend(self) -> Any:
+        if getattr(self, "_ibis", None) is None:
+            import ibis
+
+            # on a cursor: Ibis sets its session options (time zone UTC, no replacement scans)
+            # on its own connection to the same database, not on the store's
+            self._ibis = ibis.duckdb.from_connection(self.con.cursor())
+        return self._ibis
+
     def close(self) -> None:
         self.con.close()

@@ -144,5 +144,12 @@ class PostgresStore(Store):
     def regex_sql(self, column: str) -> str:
         return f"{column} ~ ?"
 
+    def ibis_backend(self) -> Any:
+        if getattr(self, "_ibis", None) is None:
+            import ibis
+
+            self._ibis = ibis.postgres.from_connection(self.con)
+        return self._ibis
+
     def close(self) -> None:
         self.con.close()
