@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ciscope.analysis.flakes import flaky_tests
-from ciscope.analysis.history import Window, load_history
+from ciscope.analysis.history import VerdictFilter, load_history
 from ciscope.analysis.regressions import regressions
 from ciscope.errors import StoreError, UsageError
 from ciscope.queries import verdicts
@@ -88,7 +88,7 @@ def test_spark_answers_as_duckdb(lake: dict[str, Any]) -> None:
 def test_flip_counts_in_the_engine_match_the_history(lake: dict[str, Any]) -> None:
     """TestGrid's flip score from window functions equals the one computed from the history."""
     with connect(lake["db"], read_only=True) as store:
-        window = Window()
+        window = VerdictFilter()
         counted = store.to_arrow(verdicts.flip_counts(store.ibis_table, window.selection(store))).to_pylist()
         assert counted
         by_test = {(r["job"], r["test"]): round(100.0 * r["flips"] / max(r["considered"], 1), 2) for r in counted}

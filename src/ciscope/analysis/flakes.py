@@ -33,7 +33,7 @@ from ..queries.window import Window as Scope
 from ..store.base import Store
 from .changepoint import changepoints
 from .clusters import cluster
-from .history import FAIL, FLAKY, History, InfraRule, Window, load_history, segment_lengths, verdict_counts
+from .history import FAIL, FLAKY, History, InfraRule, VerdictFilter, load_history, segment_lengths, verdict_counts
 
 
 @dataclass
@@ -66,7 +66,7 @@ def flaky_tests(store: Store, /, *, window: Scope | None = None, options: FlakeO
     """
     window = window or Scope()
     options = options or FlakeOptions()
-    selection = Window(scope=window, infra=infra, include_known=not exclude_known)
+    selection = VerdictFilter(scope=window, infra=infra, include_known=not exclude_known)
     history = load_history(store, selection, troubled_only=True)
     counts = None if only_flaky else verdict_counts(store, selection)
     shared = shared_cause_rows(store, selection, history, min_tests=options.shared_cause_tests,
@@ -78,7 +78,7 @@ def flaky_tests(store: Store, /, *, window: Scope | None = None, options: FlakeO
     return rows
 
 
-def _add_known(store: Store, selection: Window, rows: list[dict[str, Any]]) -> None:
+def _add_known(store: Store, selection: VerdictFilter, rows: list[dict[str, Any]]) -> None:
     """Set ``known_bugs`` and ``known_share`` of each row: the bugs explaining the test's
     failed or flaked runs in the selection, and the share of those runs they explain."""
     found = store.to_arrow(verdicts.explained_failures(store.ibis_table, selection.selection(store)))
@@ -104,7 +104,7 @@ def _together_by_chance(counts: list[int], runs: int) -> float:
     return runs * max(0.0, 1.0 - none - one)
 
 
-def shared_cause_rows(store: Store, window: Window, history: History, *, min_tests: int, share: float,
+def shared_cause_rows(store: Store, window: VerdictFilter, history: History, *, min_tests: int, share: float,
                       alpha: float = 0.0) -> np.ndarray:
     """Per history row: a failure whose message belongs to a failure cluster (see
     :mod:`.clusters`) that made ``min_tests`` or more tests fail together in at least

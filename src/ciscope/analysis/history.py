@@ -78,7 +78,7 @@ class History:
 
 
 @dataclass
-class Window:
+class VerdictFilter:
     """Which verdicts a history analysis reads: the runs of a :class:`ciscope.queries.window.Window`
     (job, time, branch, variants, tests), infrastructure runs left out, and — unless
     ``include_known`` — failures a known bug explains (:mod:`ciscope.queries.explained`):
@@ -100,18 +100,18 @@ class Window:
 
 def infra_runs(store: Store, scope: Scope, rule: InfraRule | None = None) -> int:
     """How many finished runs of ``scope`` the infrastructure rule leaves out."""
-    selection = Window(scope=scope, infra=rule).selection(store)
+    selection = VerdictFilter(scope=scope, infra=rule).selection(store)
     return int(store.scalar(verdicts.infra_run_count(store.ibis_table, selection)))
 
 
-def verdict_counts(store: Store, window: Window) -> list[tuple[str, str, int, int, int]]:
+def verdict_counts(store: Store, window: VerdictFilter) -> list[tuple[str, str, int, int, int]]:
     """(job, test, runs, failed, flaked) of every test in the window, sorted."""
     table = store.to_arrow(verdicts.verdict_counts(store.ibis_table, window.selection(store)))
     columns = [table[c].to_pylist() for c in ("job", "test", "runs", "failed", "flaked")]
     return [(j, t, int(n), int(f or 0), int(k or 0)) for j, t, n, f, k in zip(*columns)]
 
 
-def load_history(store: Store, window: Window, *, troubled_only: bool = False,
+def load_history(store: Store, window: VerdictFilter, *, troubled_only: bool = False,
                  tests: Sequence[tuple[str, str]] | None = None) -> History:
     """Every non-skipped verdict of finished, non-infrastructure runs in the window, sorted
     by (job, test, time). With ``troubled_only``, only tests that failed or flaked at least

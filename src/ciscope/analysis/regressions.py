@@ -30,7 +30,7 @@ from ..queries.window import Window as Scope
 from ..queries.window import naive_utc, now
 from ..store.base import Store
 from .changepoint import changepoints
-from .history import FAIL, InfraRule, Window, load_history
+from .history import FAIL, InfraRule, VerdictFilter, load_history
 
 
 @dataclass
@@ -67,7 +67,7 @@ def regressions(store: Store, /, *, window: Scope | None = None, options: Regres
     at = end.replace(tzinfo=timezone.utc)
     sample_start = at - timedelta(days=options.sample_days)
     basis_start = sample_start - timedelta(days=options.basis_days)
-    selection = Window(scope=scope.replace(since=basis_start, until=at, days=None), infra=infra,
+    selection = VerdictFilter(scope=scope.replace(since=basis_start, until=at, days=None), infra=infra,
                        include_known=include_known)
     # Fisher's inputs per test come from the engine; a test never failing cannot regress
     cut = naive_utc(sample_start)  # the sample is (at − sample_days, at]
