@@ -122,13 +122,13 @@ def _page(items: list[Any], limit: int | None, offset: int) -> JSONResponse:
 
 @router.get("/runs", responses=LIST, summary="Runs, newest first (`ciscope runs --json`)")
 def runs(request: Request, window: Scope, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).call(reports.runs, window)
+    rows = _store(request).cached(reports.runs, window)
     return _page(rows, limit, offset)
 
 
 @router.get("/tests", responses=LIST, summary="Per (job, test) counts and rates (`ciscope tests --json`)")
 def tests(request: Request, window: Scope, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).call(reports.tests, window)
+    rows = _store(request).cached(reports.tests, window)
     return _page(rows, limit, offset)
 
 
@@ -136,13 +136,13 @@ def tests(request: Request, window: Scope, limit: Limit = None, offset: Offset =
 def test_history(request: Request, test: Annotated[str, Path(description="The test id (as in /api/tests).")],
                  job: Job = None, limit: Annotated[int | None, Query(ge=0, le=BIG, description="At most N runs listed.")] = 200
                  ) -> JSONResponse:
-    return _json(_store(request).call(reports.history, test, Window(job=job), limit=limit))
+    return _json(_store(request).cached(reports.history, test, Window(job=job), limit=limit))
 
 
 @router.get("/grid/{job}", responses=OBJECT, summary="TestGrid-style grid of a job (`ciscope grid JOB --json`)")
 def grid(request: Request, job: str,
          columns: Annotated[int, Query(ge=0, le=100_000, description="Newest N runs (0: all).")] = 100) -> JSONResponse:
-    return _json(_store(request).call(reports.grid, job, columns=columns))
+    return _json(_store(request).cached(reports.grid, job, columns=columns))
 
 
 @router.get("/summary", responses=LIST, summary="TestGrid's tab summary per job (`ciscope summary --json`)")
@@ -154,7 +154,7 @@ def summary(request: Request, job: Job = None,
             limit: Limit = None, offset: Offset = 0) -> JSONResponse:
     config = SummaryConfig(num_columns_recent=recent, num_failures_to_alert=alert_after,
                            num_passes_to_disable_alert=close_after)
-    rows = _store(request).call(reports.summary, Window(job=job), columns=columns, config=config)
+    rows = _store(request).cached(reports.summary, Window(job=job), columns=columns, config=config)
     return _page(rows, limit, offset)
 
 
@@ -165,7 +165,7 @@ def flaky(request: Request, window: Scope,
           exclude_known: Annotated[bool, Query(description="Leave out failures known bugs explain "
                                                        "(`--exclude-known`).")] = False,
           limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).call(reports.flaky, window,
+    rows = _store(request).cached(reports.flaky, window,
                                 options=FlakeOptions(min_runs=min_runs, min_flakes=min_flakes), show_all=all,
                                 exclude_known=exclude_known)
     return _page(rows, limit, offset)
@@ -179,7 +179,7 @@ def regressions(request: Request, window: ScopeNoDays,
                 include_known: IncludeKnown = False, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
     options = RegressionOptions(basis_days=basis_days, sample_days=sample_days, confidence=confidence,
                                 pity=pity, min_failures=min_failures, correct_for_flaky_basis=not plain_fisher)
-    rows = _store(request).call(reports.regressions, window, options=options,
+    rows = _store(request).cached(reports.regressions, window, options=options,
                                 include_known=include_known)
     return _page(rows, limit, offset)
 
@@ -187,7 +187,7 @@ def regressions(request: Request, window: ScopeNoDays,
 @router.get("/triage/{ref:path}", responses=OBJECT, summary="What made a run fail (`ciscope triage REF --json`)")
 def triage(request: Request, ref: Annotated[str, Path(description="A build id, JOB/BUILD, or a run_id.")],
            job: Job = None) -> JSONResponse:
-    return _json(_store(request).call(reports.run_triage, ref, Window(job=job)))
+    return _json(_store(request).cached(reports.run_triage, ref, Window(job=job)))
 
 
 @router.get("/bugs", responses=LIST, summary="Known bugs by hits (`ciscope bugs --json`)")
@@ -195,7 +195,7 @@ def bugs(request: Request,
          window: ScopeNoDays,
          days: Annotated[int, Query(ge=1, le=3660, description="Length of the hourly series.")] = 10,
          limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).call(reports.bugs, window.replace(days=days))
+    rows = _store(request).cached(reports.bugs, window.replace(days=days))
     return _page(rows, limit, offset)
 
 
@@ -204,10 +204,9 @@ def unclassified(request: Request, window: Scope,
                  limit: Annotated[int | None, Query(ge=0, le=BIG, description="At most N runs listed (rates count all).")] = 50,
                  offset: Offset = 0) -> JSONResponse:
     end = None if limit is None else offset + limit
-    result = _store(request).call(reports.uncategorized, window, limit=None)
+    result = _store(request).cached(reports.uncategorized, window, limit=None)
     total = len(result["runs"])
-    result["runs"] = result["runs"][offset:end]
-    return _json(result, total)
+    return _json({**result, "runs": result["runs"][offset:end]}, total)  # the cached answer stays whole
 
 
 @router.get("/clusters", responses=LIST, summary="Clusters of unexplained failures (`ciscope clusters --json`)")
@@ -217,7 +216,7 @@ def clusters(request: Request, window: Scope,
              suggest: Annotated[bool, Query(description="Suggest a fingerprint per cluster.")] = True,
              include_known: IncludeKnown = False) -> JSONResponse:
     top = None if limit is None else offset + limit
-    result = _store(request).call(reports.clusters, window, top=top,
+    result = _store(request).cached(reports.clusters, window, top=top,
                                   min_size=min_size, suggest=suggest, include_known=include_known)
     return _json(result["items"][offset:], result["clusters"])
 
@@ -263,7 +262,7 @@ async def upload(request: Request,
     """The body is a tar archive (gzip, bzip2 or xz compressed, or not). Each file of it gets an
     answer: stored, already stored, or refused with the reason. Needs `Authorization: Bearer TOKEN`."""
     access = _store(request)
-    if await run_in_threadpool(access.call, verify_token, bearer(request)) is None:
+    if await run_in_threadpool(access.write, verify_token, bearer(request)) is None:
         raise HTTPException(401, "a live API token is needed: `Authorization: Bearer TOKEN` "
                                  "(`ciscope token create NAME` makes one)", headers={"WWW-Authenticate": "Bearer"})
     bare = BareRunOptions(job=job, build=build, started=reports.utc(started), commit=commit, branch=branch,
@@ -279,6 +278,6 @@ async def upload(request: Request,
         if size == 0:
             raise UsageError("empty body: send a tar.gz archive")
         body.seek(0)
-        report = await run_in_threadpool(access.call, _upload, body, size, bare, request.app.state.fingerprints,
+        report = await run_in_threadpool(access.write, _upload, body, size, bare, request.app.state.fingerprints,
                                          limits)
     return JSONResponse(report, status_code=200 if report.ok else 207)
