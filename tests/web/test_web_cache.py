@@ -114,3 +114,45 @@ def test_store_access_caches_until_a_write(tmp_path: Path) -> None:
             access.call(lambda store: store.execute("DELETE FROM runs"))
     finally:
         access.close()
+
+
+def test_a_cold_report_waiting_for_a_turn_computes_the_newest_generation(tmp_path: Path) -> None:
+    """One computing turn: a report asked for while it is taken waits, and when a write lands
+    meanwhile it computes the store as it is then (one computation, not one per write)."""
+    access = StoreAccess(f"duckdb:///{tmp_path / 'c.duckdb'}", computing=1)
+    access.open()
+    try:
+        access.write(lambda store: store.write_runs([run(1)]))
+        gate = threading.Event()
+
+        def slow(store: object) -> str:
+            gate.wait(60)
+            return "slow"
+
+        def until(misses: int) -> None:
+            deadline = time.monotonic() + 30
+            while access.cache.stats.misses < misses:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+
+        answers: dict[str, object] = {}
+        first = threading.Thread(target=lambda: answers.update(slow=access.cached(slow)))
+        first.start()
+        until(1)  # the one turn is taken
+        waiting = [threading.Thread(target=lambda k=k: answers.update({k: access.cached(list_runs, window=Window())}))
+                   for k in ("a", "b")]
+        for t in waiting:
+            t.start()
+        until(2)  # "a" or "b" claimed the report at the old generation and waits for the turn
+        access.write(lambda store: store.write_runs([run(2)]))
+        gate.set()
+        for t in (first, *waiting):
+            t.join(60)
+        assert answers["slow"] == "slow"
+        assert [r["build"] for r in answers["a"]] == [r["build"] for r in answers["b"]] == ["2", "1"]  # type: ignore[index]
+        assert access.cache.stats.misses == 3  # slow, the claim at the old generation, the newest
+        hits = access.cache.stats.hits
+        assert [r["build"] for r in access.cached(list_runs, window=Window())] == ["2", "1"]
+        assert access.cache.stats.hits == hits + 1  # kept under the newest generation
+    finally:
+        access.close()

@@ -41,6 +41,9 @@ T = TypeVar("T")
 #: (DuckDB runs each on several threads); PostgreSQL connections cost a backend process each.
 READERS_DUCKDB = 8
 READERS_POSTGRES = 8
+#: cold reports computed at once: more only share the same cores (and Python's GIL) and, while
+#: writes land, compute generations nobody will ask for again
+COMPUTING = 2
 
 
 class JSONResponse(StarletteJSONResponse):
@@ -63,16 +66,20 @@ class StoreAccess:
       whatever an upload commits meanwhile.
     - Writes (:meth:`write`: uploads, token bookkeeping) run one at a time on the store's own
       connection under the write lock, exactly as every write did before readers existed.
-    - :meth:`cached` keeps answers per store generation (:mod:`ciscope.web.cache`).
+    - :meth:`cached` keeps answers per store generation (:mod:`ciscope.web.cache`); at most
+      ``computing`` missing answers are computed at once, the others wait for a turn and then
+      compute the newest generation.
     """
 
-    def __init__(self, url: str, *, readers: int | None = None, cache: ReportCache | None = None) -> None:
+    def __init__(self, url: str, *, readers: int | None = None, cache: ReportCache | None = None,
+                 computing: int = COMPUTING) -> None:
         self.url = url
         self.readers = readers
         self.cache = cache if cache is not None else ReportCache()
         self._store: Store | None = None
         self._pool: ReaderPool | None = None
         self._lock = threading.Lock()  # the write lock; also guards opening and closing
+        self._computing = threading.BoundedSemaphore(computing)  # cold reports computed at once
 
     def open(self) -> None:
         with self._lock:
@@ -121,9 +128,40 @@ class StoreAccess:
             found, flight = self.cache.claim(key, generation)
             if flight is None:
                 return found  # type: ignore[no-any-return]
-            if found is LEAD:
-                return self.cache.fill(key, generation, flight, lambda: fn(reader, *args, **kwargs))  # type: ignore[no-any-return]
-        return flight.wait()  # type: ignore[no-any-return]  # another request computes it: wait holding no reader
+            if found is LEAD and self._computing.acquire(blocking=False):
+                try:
+                    return self.cache.fill(key, generation, flight, lambda: fn(reader, *args, **kwargs))  # type: ignore[no-any-return]
+                finally:
+                    self._computing.release()
+        if found is not LEAD:
+            return flight.wait()  # type: ignore[no-any-return]  # another request computes it: wait holding no reader
+        try:
+            return self._compute_newest(key, generation, flight, fn, args, kwargs)
+        except BaseException as exc:
+            if not flight.done.is_set():  # nobody answered the waiters: they get the error
+                self.cache.resolve(key, generation, flight, error=exc)
+            raise
+
+    def _compute_newest(self, key: str, generation: int, flight: Any, fn: Callable[..., T], args: tuple[Any, ...],
+                        kwargs: dict[str, Any]) -> T:
+        """Every computing turn is taken: wait for one holding no reader, then compute on a
+        fresh snapshot, of the newest generation — writes landing meanwhile cost one
+        computation, not one per write. The waiters of ``generation`` get the newer answer
+        (committed data, newer than their request)."""
+        with self._computing:
+            with self._readers().read() as reader:
+                newest = reader.generation()
+                if newest == generation:
+                    return self.cache.fill(key, generation, flight, lambda: fn(reader, *args, **kwargs))  # type: ignore[no-any-return]
+                found, other = self.cache.claim(key, newest)
+                if found is LEAD:
+                    assert other is not None
+                    value = self.cache.fill(key, newest, other, lambda: fn(reader, *args, **kwargs))
+                    self.cache.resolve(key, generation, flight, value)
+                    return value  # type: ignore[no-any-return]
+        value = found if other is None else other.wait()  # kept, or computed by another request
+        self.cache.resolve(key, generation, flight, value)
+        return value  # type: ignore[no-any-return]
 
     def close(self) -> None:
         with self._lock:

@@ -115,7 +115,7 @@ class ReportCache:
             return LEAD, flight
 
     def fill(self, key: Hashable, generation: int, flight: _Flight, compute: Callable[[], Any]) -> Any:
-        """Compute the answer this caller :meth:`claim`\ ed, hand it to the waiters, keep it."""
+        """Compute the answer this caller claimed (:meth:`claim`), hand it to the waiters, keep it."""
         full = (key, generation)
         try:
             value = compute()
@@ -131,6 +131,15 @@ class ReportCache:
         flight.done.set()  # waiters go on; sizing and storing happen after
         self._store(full, value)
         return value
+
+    def resolve(self, key: Hashable, generation: int, flight: _Flight, value: Any = None,
+                error: BaseException | None = None) -> None:
+        """End a claimed computation with an answer computed elsewhere (or an error), keeping
+        nothing: e.g. the answer of a newer generation handed to the waiters of an older one."""
+        flight.value, flight.error = value, error
+        with self._lock:
+            self._flights.pop((key, generation), None)
+        flight.done.set()
 
     def _store(self, full: tuple[Hashable, int], value: Any) -> None:
         size = size_of(value)
