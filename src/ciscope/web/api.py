@@ -166,8 +166,8 @@ def flaky(request: Request, window: Scope,
                                                        "(`--exclude-known`).")] = False,
           limit: Limit = None, offset: Offset = 0) -> JSONResponse:
     rows = _store(request).cached(reports.flaky, window,
-                                options=FlakeOptions(min_runs=min_runs, min_flakes=min_flakes), show_all=all,
-                                exclude_known=exclude_known)
+                                  options=FlakeOptions(min_runs=min_runs, min_flakes=min_flakes), show_all=all,
+                                  exclude_known=exclude_known)
     return _page(rows, limit, offset)
 
 
@@ -180,7 +180,7 @@ def regressions(request: Request, window: ScopeNoDays,
     options = RegressionOptions(basis_days=basis_days, sample_days=sample_days, confidence=confidence,
                                 pity=pity, min_failures=min_failures, correct_for_flaky_basis=not plain_fisher)
     rows = _store(request).cached(reports.regressions, window, options=options,
-                                include_known=include_known)
+                                  include_known=include_known)
     return _page(rows, limit, offset)
 
 
@@ -217,7 +217,7 @@ def clusters(request: Request, window: Scope,
              include_known: IncludeKnown = False) -> JSONResponse:
     top = None if limit is None else offset + limit
     result = _store(request).cached(reports.clusters, window, top=top,
-                                  min_size=min_size, suggest=suggest, include_known=include_known)
+                                    min_size=min_size, suggest=suggest, include_known=include_known)
     return _json(result["items"][offset:], result["clusters"])
 
 
