@@ -61,7 +61,7 @@ class _Flight:
 
 @dataclass(slots=True)
 class CacheStats:
-    """Counters of a :class:`ReportCache` (``/api/cache`` does not exist; tests and benchmarks read them)."""
+    """Counters of a :class:`ReportCache` (read by the tests; not served over HTTP)."""
 
     hits: int = 0
     misses: int = 0  # computed here
