@@ -5,18 +5,23 @@ DuckDB store of ``--jobs × --runs × --tests`` results (default 10 × 300 × 35
 copies it, makes an upload token, starts ``python -m ciscope.cli serve`` on 127.0.0.1 and
 measures, in this order:
 
-1. HTTP, 1 client: every route ``--sequential`` times in turn (the HTTP cost without queueing);
+1. HTTP, 1 client: every route once on an empty report cache (cold), then ``--sequential``
+   times (warm: served from the cache);
 2. HTTP, ``--clients`` threads (http.client, one connection each) over a shuffled list of
    ``--per-route`` requests of every route, stopped after ``--max-seconds``: p50 / p95 / max
-   per route, requests per second;
-3. uploads: ``--uploads`` small Prow run folders (one JUnit file of ``--upload-tests`` tests
+   per route, requests per second — warm, nothing written meanwhile;
+3. the same clients for ``--mixed-seconds`` while one more client uploads a run every
+   ``--upload-interval`` seconds: each upload makes every cached report stale, so this is the
+   cold-under-load case;
+4. uploads: ``--uploads`` small Prow run folders (one JUnit file of ``--upload-tests`` tests
    each) as tar.gz, posted by ``--clients`` threads: uploads per second;
-4. the peer, in process, after the server stopped: the same reports called directly through
-   ``ciscope.web.reports`` (what every API route calls) on the same store, ``--sequential``
-   times each — the work without HTTP, JSON encoding or the server.
+5. the peers: ``/static/ciscope.css`` in every phase (the server's floor: no store, no
+   template), and, in process after the server stopped, the same reports called directly
+   through ``ciscope.web.reports`` (what every API route calls) on the same store,
+   ``--sequential`` times each — the work without HTTP, JSON encoding, server or cache.
 
 Usage: python benchmarks/bench_web.py [--jobs 10 --runs 300 --tests 350] [--clients 20]
-       [--per-route 40] [--max-seconds 300] [--uploads 60]
+       [--per-route 40] [--max-seconds 300] [--uploads 60] [--mixed-seconds 60 --upload-interval 2]
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ sys.path.insert(0, str(HERE))
 def routes(job: str, build: str) -> dict[str, str]:
     """name -> path; pages are their shells, their data comes from the API routes."""
     return {
+        "static /static/ciscope.css (floor)": "/static/ciscope.css",
         "page /": "/",
         "page /jobs/{job}": f"/jobs/{job}",
         "page /runs/{build}": f"/runs/{build}?job={job}",
@@ -169,6 +175,8 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=300)
     parser.add_argument("--uploads", type=int, default=60)
     parser.add_argument("--upload-tests", type=int, default=200)
+    parser.add_argument("--mixed-seconds", type=float, default=60, help="length of phase 3 (reads while uploading)")
+    parser.add_argument("--upload-interval", type=float, default=2.0, help="seconds between uploads in phase 3")
     args = parser.parse_args()
 
     from bench_analysis import build
@@ -210,15 +218,20 @@ def main() -> None:
         table = routes(job, build_id)
         report: dict[str, Any] = {"runs": runs, "results": results, "clients": args.clients,
                                   "uptime_before": uptime()}
-        # 1. one client
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/gzip"}
+        upload_no = iter(range(1, 10**6))
+        # 1. one client: the first request of each route is cold (nothing cached), the next ones warm
         con = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        cold: dict[str, float] = {}
         single: dict[str, list[float]] = defaultdict(list)
         for name, path in table.items():
+            status, cold[name] = get(con, path)
+            assert status == 200, (name, status)
             for _ in range(args.sequential):
                 status, seconds = get(con, path)
                 assert status == 200, (name, status)
                 single[name].append(seconds)
-        # 2. concurrent clients
+        # 2. concurrent clients, warm cache, no writes
         work = [(name, path, None) for name, path in table.items() for _ in range(args.per_route)]
         random.Random(1).shuffle(work)
         times, codes, wall = concurrent(port, work, args.clients, args.max_seconds)
@@ -226,9 +239,34 @@ def main() -> None:
         bad = {n: [c for c in cs if c != 200] for n, cs in codes.items() if any(c != 200 for c in cs)}
         assert not bad, bad
         done = sum(len(v) for v in times.values())
-        # 3. uploads
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/gzip"}
-        bodies = [("upload", "/api/upload", run_folder_tgz("bench-upload-job", 1 + i, args.upload_tests))
+        # 3. the same clients while one CI worker uploads a run every --upload-interval s: every
+        #    upload makes the cached reports stale, so reads after it compute again (cold under load)
+        stop_uploads = threading.Event()
+        mixed_uploads: list[float] = []
+
+        def uploader() -> None:
+            up = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+            while not stop_uploads.wait(args.upload_interval):
+                body = run_folder_tgz("bench-upload-job", next(upload_no), args.upload_tests)
+                status, seconds = get(up, "/api/upload", body, headers)
+                assert status == 200, status
+                mixed_uploads.append(seconds)
+
+        writer = threading.Thread(target=uploader)
+        writer.start()
+        work = [(name, path, None) for name, path in table.items() for _ in range(10**4)]
+        random.Random(2).shuffle(work)
+        try:
+            mtimes, mcodes, mwall = concurrent(port, work, args.clients, args.mixed_seconds)
+        finally:
+            stop_uploads.set()
+            writer.join()
+        bad = {n: [c for c in cs if c != 200] for n, cs in mcodes.items() if any(c != 200 for c in cs)}
+        assert not bad, bad
+        mdone = sum(len(v) for v in mtimes.values())
+        report["uptime_after_mixed"] = uptime()
+        # 4. uploads alone
+        bodies = [("upload", "/api/upload", run_folder_tgz("bench-upload-job", next(upload_no), args.upload_tests))
                   for i in range(args.uploads)]
         up_times, up_codes, up_wall = concurrent(port, bodies, args.clients, args.max_seconds, headers)
         assert all(c == 200 for c in up_codes["upload"]), up_codes
@@ -241,7 +279,7 @@ def main() -> None:
     peer: dict[str, list[float]] = {}
     for name, fn in peers(job, build_id).items():
         peer[name] = []
-        fn(store)  # warm, as the server's store was
+        fn(store)  # warm (DuckDB's own caches), as the server's store was
         for _ in range(args.sequential):
             began = time.perf_counter()
             fn(store)
@@ -249,22 +287,28 @@ def main() -> None:
     store.close()
     report["uptime_end"] = uptime()
 
-    print(f"\n{runs:,} runs, {results:,} test results (DuckDB); {args.clients} clients; "
-          f"{done} requests in {wall:.1f} s = {done / wall:.1f} req/s")
-    print(f"| route | 1 client, median | {args.clients} clients: p50 | p95 | max | n | in process (no HTTP), median |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
     def ms(v: float) -> str:
         return f"{v * 1000:,.0f} ms"
 
+    def cells(t: list[float]) -> str:
+        return f"{ms(pct(t, .5))} | {ms(pct(t, .95))} | {ms(max(t))} | {len(t)}" if t else "— | — | — | 0"
+
+    print(f"\n{runs:,} runs, {results:,} test results (DuckDB); {args.clients} clients; warm: {done} requests in "
+          f"{wall:.1f} s = {done / wall:.1f} req/s; with uploads: {mdone} requests in {mwall:.1f} s = "
+          f"{mdone / mwall:.1f} req/s, {len(mixed_uploads)} uploads (one every {args.upload_interval:g} s)")
+    print(f"| route | 1 client: cold | warm, median | {args.clients} clients, warm: p50 | p95 | max | n | "
+          f"{args.clients} clients + uploads: p50 | p95 | max | n | in process (no HTTP, no cache), median |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in table:
-        t = times.get(name, [])
         inproc = ms(statistics.median(peer[name])) if name in peer else "—"
-        print(f"| `{name}` | {ms(statistics.median(single[name]))} | {ms(pct(t, .5)) if t else '—'} | "
-              f"{ms(pct(t, .95)) if t else '—'} | {ms(max(t)) if t else '—'} | {len(t)} | {inproc} |")
+        print(f"| `{name}` | {ms(cold[name])} | {ms(statistics.median(single[name]))} | {cells(times.get(name, []))} | "
+              f"{cells(mtimes.get(name, []))} | {inproc} |")
     ut = up_times["upload"]
     print(f"\nuploads: {len(ut)} run folders of {args.upload_tests} tests each by {args.clients} clients in "
           f"{up_wall:.1f} s = {len(ut) / up_wall:.2f} uploads/s; latency p50 {ms(pct(ut, .5))}, p95 {ms(pct(ut, .95))}")
-    for key in ("uptime_before", "uptime_after_reads", "uptime_after_uploads", "uptime_end"):
+    if mixed_uploads:
+        print(f"uploads during the mixed phase: p50 {ms(pct(mixed_uploads, .5))}, p95 {ms(pct(mixed_uploads, .95))}")
+    for key in ("uptime_before", "uptime_after_reads", "uptime_after_mixed", "uptime_after_uploads", "uptime_end"):
         print(f"{key}: {report[key]}")
 
 

@@ -117,26 +117,3 @@ def test_the_page_grid_holds_the_cells_and_messages_of_the_grid(server: Server) 
         assert len(answer.body) < len(server.get(f"/api/grid/{quote(job, safe='')}?columns={columns}").body) / 2
     assert_error(server.get("/api/grid/no-such-job?format=page"), 404, "no such job")
     assert_error(server.get(f"/api/grid/{quote(job, safe='')}?format=html"), 422, "query.format")
-
-
-def test_the_page_grid_cache_follows_the_store(tmp_path) -> None:
-    """A cached grid is made again once its job's runs or verdicts change."""
-    from ciscope.model import Run, RunStatus, Status, TestResult
-    from ciscope.store import connect
-    from ciscope.web import reports
-
-    store = connect(f"duckdb:///{tmp_path / 'c.duckdb'}")
-    try:
-        def write(build: str, status: Status) -> None:
-            store.write_runs([Run(job="j", build=build, status=RunStatus.SUCCESS, started_at=None,
-                                  results=[TestResult(name="t", status=status)])])
-
-        write("1", Status.PASSED)
-        reports.GRID_CACHE.clear()
-        first = reports.grid_page(store, "j", columns=10)
-        assert reports.grid_page(store, "j", columns=10) is first  # cached
-        write("2", Status.FAILED)
-        second = reports.grid_page(store, "j", columns=10)
-        assert second is not first and len(second["builds"]) == 2
-    finally:
-        store.close()

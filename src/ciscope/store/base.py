@@ -410,6 +410,7 @@ class Store:
     (idempotence, replace, pending runs) lives here once."""
 
     name = "base"
+    _generation_table = False  # see _has_generation
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -455,7 +456,59 @@ class Store:
             raise StoreError(f"{self.url}: could not {what}: {exc}") from exc
 
     def commit(self) -> None:
+        """Commit the current transaction, bumping the store's :meth:`generation` in it: every
+        write transaction ciscope makes ends here (``write_runs``, ``transaction``, ``migrate``,
+        reclassify, retriggers), so the generation changes exactly when what a report reads may
+        have changed. Autocommit statements outside a transaction (token bookkeeping,
+        ``register_job``) do not bump it: no report reads them."""
+        if self._has_generation():
+            self.execute("UPDATE store_generation SET generation = generation + 1")
         self.execute("COMMIT")
+
+    def _has_generation(self) -> bool:
+        """Whether ``store_generation`` exists (migration 0016); remembered once it does."""
+        if not self._generation_table:
+            self._generation_table = self.table_exists("store_generation")
+        return self._generation_table
+
+    def generation(self) -> int:
+        """The store's generation: a number that changes whenever a write transaction commits
+        (see :meth:`commit`), 0 for a store older than migration 0016. Read inside a
+        :meth:`snapshot`, it is the generation of exactly the data the snapshot sees, so
+        ``(report, parameters, generation)`` names one answer: the key of ``ciscope serve``'s
+        report cache (:mod:`ciscope.web.cache`). One row, one read: cheap on every engine."""
+        if not self._has_generation():
+            return 0
+        rows = self.query("SELECT max(generation) FROM store_generation")
+        return int(rows[0][0] or 0)
+
+    # -- reads from many threads -------------------------------------------------------
+    #: statement that starts a read-only transaction seeing one snapshot (engines override it)
+    SNAPSHOT_SQL = "BEGIN TRANSACTION READ ONLY"
+
+    def reader(self) -> Store:
+        """A new connection to the same database, for reading from another thread while this
+        store writes (DuckDB: a cursor of the same database; PostgreSQL: a new connection). It
+        is closed by the caller; :class:`ciscope.store.pool.ReaderPool` keeps a few for reuse."""
+        raise NotImplementedError(f"the {self.name} engine has no separate readers")
+
+    def alive(self) -> bool:
+        """Whether the connection can still be used (a reader pool drops one that cannot)."""
+        return True
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read-only transaction around the block: every query in it sees the store as it
+        was when the block began, whatever commits meanwhile; a write in it is an error. Ends
+        with a rollback (nothing to keep)."""
+        self.execute(self.SNAPSHOT_SQL)
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):  # a broken connection: the first error is the one to see
+                self.rollback()
+            raise
+        self.rollback()
 
     def rollback(self) -> None:
         self.execute("ROLLBACK")

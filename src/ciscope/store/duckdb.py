@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from ..errors import StoreError
 from .base import Store
 
 _LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
+_SEED_LOCK = threading.Lock()
 
 
 def duckdb_path(url: str) -> str:
@@ -171,5 +173,30 @@ class DuckDBStore(Store):
             self._ibis = ibis.duckdb.from_connection(self.con.cursor())
         return self._ibis
 
+    def reader(self) -> DuckDBStore:
+        """A cursor of this database (``con.cursor()``: a connection of its own to the same
+        database, about 25 µs to make): it reads from another thread in its own transactions
+        while this store writes; DuckDB's MVCC keeps each snapshot whole."""
+        with _SEED_LOCK:  # cursors are made from one idle cursor, never from the writer's connection
+            seed = self.__dict__.get("_seed")
+            if seed is None:
+                seed = self._seed = self.con.cursor()
+            view = object.__new__(type(self))
+            view.__dict__.update(self.__dict__)  # url, path, read_only (a lake's manifest too)
+            view.__dict__.pop("_seed", None)  # a reader makes its own seed if asked for readers
+            view.__dict__.pop("_ibis", None)  # and its own Ibis backend (one per connection, per thread)
+            view.con = seed.cursor()
+        return view
+
+    def alive(self) -> bool:
+        try:
+            self.con.execute("SELECT 1")
+        except duckdb.Error:
+            return False
+        return True
+
     def close(self) -> None:
+        seed = self.__dict__.pop("_seed", None)
+        if seed is not None:
+            seed.close()
         self.con.close()

@@ -151,5 +151,17 @@ class PostgresStore(Store):
             self._ibis = ibis.postgres.from_connection(self.con)
         return self._ibis
 
+    #: REPEATABLE READ: one snapshot for the whole transaction (READ COMMITTED takes one per statement)
+    SNAPSHOT_SQL = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+    def reader(self) -> PostgresStore:
+        """A new connection to the same database (a reader of :class:`ciscope.store.pool.ReaderPool`)."""
+        view = PostgresStore(self.url)
+        view._generation_table = self._generation_table
+        return view
+
+    def alive(self) -> bool:
+        return not (self.con.closed or self.con.broken)
+
     def close(self) -> None:
         self.con.close()

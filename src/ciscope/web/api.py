@@ -122,13 +122,13 @@ def _page(items: list[Any], limit: int | None, offset: int) -> JSONResponse:
 
 @router.get("/runs", responses=LIST, summary="Runs, newest first (`ciscope runs --json`)")
 def runs(request: Request, window: Scope, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).call(reports.runs, window)
+    rows = _store(request).cached(reports.runs, window)
     return _page(rows, limit, offset)
 
 
 @router.get("/tests", responses=LIST, summary="Per (job, test) counts and rates (`ciscope tests --json`)")
 def tests(request: Request, window: Scope, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).call(reports.tests, window)
+    rows = _store(request).cached(reports.tests, window)
     return _page(rows, limit, offset)
 
 
@@ -136,7 +136,7 @@ def tests(request: Request, window: Scope, limit: Limit = None, offset: Offset =
 def test_history(request: Request, test: Annotated[str, Path(description="The test id (as in /api/tests).")],
                  job: Job = None, limit: Annotated[int | None, Query(ge=0, le=BIG, description="At most N runs listed.")] = 200
                  ) -> JSONResponse:
-    return _json(_store(request).call(reports.history, test, Window(job=job), limit=limit))
+    return _json(_store(request).cached(reports.history, test, Window(job=job), limit=limit))
 
 
 @router.get("/grid/{job}", responses=OBJECT, summary="TestGrid-style grid of a job (`ciscope grid JOB --json`)")
@@ -144,11 +144,11 @@ def grid(request: Request, job: str,
          columns: Annotated[int, Query(ge=0, le=100_000, description="Newest N runs (0: all).")] = 100,
          format: Annotated[Literal["testgrid", "page"], Query(
              description="testgrid: the CLI's JSON (TestGrid's /table shape); page: the job page's compact grid "
-                         "(run-length encoded cells, messages only where there is one; cached until the job's "
-                         "data change; docs/web.md)")] = "testgrid") -> JSONResponse:
+                         "(run-length encoded cells, messages only where there is one; cached until the store "
+                         "changes; docs/web.md)")] = "testgrid") -> JSONResponse:
     if format == "page":
-        return _json(_store(request).call(reports.grid_page, job, columns=columns))
-    return _json(_store(request).call(reports.grid, job, columns=columns))
+        return _json(_store(request).cached(reports.grid_page, job, columns=columns))
+    return _json(_store(request).cached(reports.grid, job, columns=columns))
 
 
 @router.get("/summary", responses=LIST, summary="TestGrid's tab summary per job (`ciscope summary --json`)")
@@ -160,7 +160,7 @@ def summary(request: Request, job: Job = None,
             limit: Limit = None, offset: Offset = 0) -> JSONResponse:
     config = SummaryConfig(num_columns_recent=recent, num_failures_to_alert=alert_after,
                            num_passes_to_disable_alert=close_after)
-    rows = _store(request).call(reports.summary, Window(job=job), columns=columns, config=config)
+    rows = _store(request).cached(reports.summary, Window(job=job), columns=columns, config=config)
     return _page(rows, limit, offset)
 
 
@@ -171,9 +171,9 @@ def flaky(request: Request, window: Scope,
           exclude_known: Annotated[bool, Query(description="Leave out failures known bugs explain "
                                                        "(`--exclude-known`).")] = False,
           limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).call(reports.flaky, window,
-                                options=FlakeOptions(min_runs=min_runs, min_flakes=min_flakes), show_all=all,
-                                exclude_known=exclude_known)
+    rows = _store(request).cached(reports.flaky, window,
+                                  options=FlakeOptions(min_runs=min_runs, min_flakes=min_flakes), show_all=all,
+                                  exclude_known=exclude_known)
     return _page(rows, limit, offset)
 
 
@@ -185,15 +185,15 @@ def regressions(request: Request, window: ScopeNoDays,
                 include_known: IncludeKnown = False, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
     options = RegressionOptions(basis_days=basis_days, sample_days=sample_days, confidence=confidence,
                                 pity=pity, min_failures=min_failures, correct_for_flaky_basis=not plain_fisher)
-    rows = _store(request).call(reports.regressions, window, options=options,
-                                include_known=include_known)
+    rows = _store(request).cached(reports.regressions, window, options=options,
+                                  include_known=include_known)
     return _page(rows, limit, offset)
 
 
 @router.get("/triage/{ref:path}", responses=OBJECT, summary="What made a run fail (`ciscope triage REF --json`)")
 def triage(request: Request, ref: Annotated[str, Path(description="A build id, JOB/BUILD, or a run_id.")],
            job: Job = None) -> JSONResponse:
-    return _json(_store(request).call(reports.run_triage, ref, Window(job=job)))
+    return _json(_store(request).cached(reports.run_triage, ref, Window(job=job)))
 
 
 @router.get("/bugs", responses=LIST, summary="Known bugs by hits (`ciscope bugs --json`)")
@@ -201,7 +201,7 @@ def bugs(request: Request,
          window: ScopeNoDays,
          days: Annotated[int, Query(ge=1, le=3660, description="Length of the hourly series.")] = 10,
          limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).call(reports.bugs, window.replace(days=days))
+    rows = _store(request).cached(reports.bugs, window.replace(days=days))
     return _page(rows, limit, offset)
 
 
@@ -210,10 +210,9 @@ def unclassified(request: Request, window: Scope,
                  limit: Annotated[int | None, Query(ge=0, le=BIG, description="At most N runs listed (rates count all).")] = 50,
                  offset: Offset = 0) -> JSONResponse:
     end = None if limit is None else offset + limit
-    result = _store(request).call(reports.uncategorized, window, limit=None)
+    result = _store(request).cached(reports.uncategorized, window, limit=None)
     total = len(result["runs"])
-    result["runs"] = result["runs"][offset:end]
-    return _json(result, total)
+    return _json({**result, "runs": result["runs"][offset:end]}, total)  # the cached answer stays whole
 
 
 @router.get("/clusters", responses=LIST, summary="Clusters of unexplained failures (`ciscope clusters --json`)")
@@ -223,8 +222,8 @@ def clusters(request: Request, window: Scope,
              suggest: Annotated[bool, Query(description="Suggest a fingerprint per cluster.")] = True,
              include_known: IncludeKnown = False) -> JSONResponse:
     top = None if limit is None else offset + limit
-    result = _store(request).call(reports.clusters, window, top=top,
-                                  min_size=min_size, suggest=suggest, include_known=include_known)
+    result = _store(request).cached(reports.clusters, window, top=top,
+                                    min_size=min_size, suggest=suggest, include_known=include_known)
     return _json(result["items"][offset:], result["clusters"])
 
 
@@ -254,7 +253,7 @@ def disruption_baselines(request: Request, kind: Kind = "disruption",
                          release: Release = None, previous_release: PreviousRelease = None,
                          limit: Limit = None, offset: Offset = 0) -> JSONResponse:
     _scope(until=until)  # the same bounds on times as every window
-    rows = _store(request).call(reports.disruption_baselines, kind=kind, days=days, at=until, release=release,
+    rows = _store(request).cached(reports.disruption_baselines, kind=kind, days=days, at=until, release=release,
                                 previous_release=previous_release)
     return _page(rows, limit, offset)
 
@@ -264,7 +263,7 @@ def disruption_baselines(request: Request, kind: Kind = "disruption",
 def disruption_runs(request: Request, window: RunScope,
                     limit: Annotated[int, Query(ge=0, le=100_000, description="The newest N runs (after offset).")] = 20,
                     offset: Offset = 0, history_days: HistoryDays = 30, alert_days: AlertDays = 7) -> JSONResponse:
-    checks, total = _store(request).call(reports.disruption_runs, window, limit=offset + limit, days=history_days,
+    checks, total = _store(request).cached(reports.disruption_runs, window, limit=offset + limit, days=history_days,
                                          alert_days=alert_days)
     return _json(checks[offset:], total)
 
@@ -274,7 +273,7 @@ def disruption_runs(request: Request, window: RunScope,
 def disruption_check(request: Request, ref: Annotated[str, Path(description="A build id, JOB/BUILD, or a run_id.")],
                      job: Job = None, history_days: HistoryDays = 30, alert_days: AlertDays = 7) -> JSONResponse:
     """400 when the run has no disruption or alert data."""
-    return _json(_store(request).call(reports.disruption_check, ref, Window(job=job), days=history_days,
+    return _json(_store(request).cached(reports.disruption_check, ref, Window(job=job), days=history_days,
                                       alert_days=alert_days))
 
 
@@ -285,7 +284,7 @@ def disruption_report(request: Request, kind: Kind = "disruption",
                       new_days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="NEW: the N days up to the newest run.")] = 7,
                       leeway: Annotated[float, Query(ge=0, le=1_000_000, description="Percent a P99 must rise to count.")] = 30.0,
                       release: Release = None, previous_release: PreviousRelease = None) -> JSONResponse:
-    return _json(_store(request).call(reports.disruption_report, old_days=old_days, new_days=new_days, kind=kind,
+    return _json(_store(request).cached(reports.disruption_report, old_days=old_days, new_days=new_days, kind=kind,
                                       leeway=leeway, release=release, previous_release=previous_release))
 
 
@@ -293,19 +292,19 @@ def disruption_report(request: Request, kind: Kind = "disruption",
 
 @router.get("/timing", responses=OBJECT, summary="Phase statistics per job, worker or device group (`ciscope timing --json`)")
 def timing(request: Request, window: RunScope, by: By = "job") -> JSONResponse:
-    return _json(_store(request).call(reports.timing, window, by=by))
+    return _json(_store(request).cached(reports.timing, window, by=by))
 
 
 @router.get("/timing/thresholds", responses=OBJECT,
             summary="Stall thresholds per group and phase (`ciscope timing thresholds --json`)")
 def timing_thresholds(request: Request, window: RunScope, by: By = "job") -> JSONResponse:
-    return _json(_store(request).call(reports.timing_threshold_report, window, by=by))
+    return _json(_store(request).cached(reports.timing_threshold_report, window, by=by))
 
 
 @router.get("/timing/outliers", responses=OBJECT,
             summary="Runs and workers over their stall thresholds (`ciscope timing outliers --json`)")
 def timing_outliers(request: Request, window: RunScope, by: By = "job") -> JSONResponse:
-    return _json(_store(request).call(reports.timing_outlier_report, window, by=by))
+    return _json(_store(request).cached(reports.timing_outlier_report, window, by=by))
 
 
 @router.get("/timing/runs", responses=OBJECT,
@@ -313,7 +312,7 @@ def timing_outliers(request: Request, window: RunScope, by: By = "job") -> JSONR
 def timing_runs(request: Request, window: RunScope,
                 newest: Annotated[int, Query(ge=0, le=1_000_000, description="Only the newest N runs (0: all).")] = 30,
                 ) -> JSONResponse:
-    return _json(_store(request).call(reports.timing_runs, window, newest=newest or None))
+    return _json(_store(request).cached(reports.timing_runs, window, newest=newest or None))
 
 
 # ------------------------------------------------------------------ uploads
@@ -357,7 +356,7 @@ async def upload(request: Request,
     """The body is a tar archive (gzip, bzip2 or xz compressed, or not). Each file of it gets an
     answer: stored, already stored, or refused with the reason. Needs `Authorization: Bearer TOKEN`."""
     access = _store(request)
-    if await run_in_threadpool(access.call, verify_token, bearer(request)) is None:
+    if await run_in_threadpool(access.write, verify_token, bearer(request)) is None:
         raise HTTPException(401, "a live API token is needed: `Authorization: Bearer TOKEN` "
                                  "(`ciscope token create NAME` makes one)", headers={"WWW-Authenticate": "Bearer"})
     bare = BareRunOptions(job=job, build=build, started=reports.utc(started), commit=commit, branch=branch,
@@ -373,6 +372,6 @@ async def upload(request: Request,
         if size == 0:
             raise UsageError("empty body: send a tar.gz archive")
         body.seek(0)
-        report = await run_in_threadpool(access.call, _upload, body, size, bare, request.app.state.fingerprints,
+        report = await run_in_threadpool(access.write, _upload, body, size, bare, request.app.state.fingerprints,
                                          limits)
     return JSONResponse(report, status_code=200 if report.ok else 207)

@@ -1,8 +1,11 @@
 """The FastAPI application: the store it owns, JSON encoding, the one error shape, static files.
 
-The server owns the store: one connection, used by one request at a time (a lock), from
-FastAPI's thread pool (every endpoint is a plain ``def``), so an analysis never blocks the
-event loop and DuckDB's single writer is never contended by the server itself.
+The server owns the store (:class:`StoreAccess`): one connection for writes, used by one
+upload at a time (the write lock), and a pool of readers (DuckDB cursors, PostgreSQL
+connections) so reads run in parallel, each in its own snapshot; reports are cached per store
+generation (:mod:`ciscope.web.cache`). Endpoints are plain ``def`` functions run in FastAPI's
+thread pool, so an analysis never blocks the event loop, and DuckDB's single writer is never
+contended by the server itself.
 """
 
 from __future__ import annotations
@@ -26,12 +29,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import CiscopeError, InputError, NotFoundError, StoreError, UsageError
 from ..store.base import Store, connect
+from ..store.pool import ReaderPool
+from .cache import LEAD, ReportCache
 
 log = logging.getLogger("ciscope.web")
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NUMPY  # as the CLI's emit_json
 T = TypeVar("T")
+#: readers at once: DuckDB cursors are cheap, but 2-4 queries at a time already fill the cores
+#: (DuckDB runs each on several threads); PostgreSQL connections cost a backend process each.
+READERS_DUCKDB = 8
+READERS_POSTGRES = 8
+#: cold reports computed at once: more only share the same cores (and Python's GIL) and, while
+#: writes land, compute generations nobody will ask for again
+COMPUTING = 2
 
 
 class JSONResponse(StarletteJSONResponse):
@@ -46,35 +58,120 @@ class JSONResponse(StarletteJSONResponse):
 
 
 class StoreAccess:
-    """The server's store: opened (and migrated) once, used under a lock."""
+    """The server's store, opened (and migrated) once.
 
-    def __init__(self, url: str) -> None:
+    - Reads (:meth:`call`, :meth:`cached`) run in parallel, each on a reader of its own (a
+      DuckDB cursor, a PostgreSQL connection from :class:`~ciscope.store.pool.ReaderPool`)
+      inside one read-only snapshot: a request sees the store as it was when it started,
+      whatever an upload commits meanwhile.
+    - Writes (:meth:`write`: uploads, token bookkeeping) run one at a time on the store's own
+      connection under the write lock, exactly as every write did before readers existed.
+    - :meth:`cached` keeps answers per store generation (:mod:`ciscope.web.cache`); at most
+      ``computing`` missing answers are computed at once, the others wait for a turn and then
+      compute the newest generation.
+    """
+
+    def __init__(self, url: str, *, readers: int | None = None, cache: ReportCache | None = None,
+                 computing: int = COMPUTING) -> None:
         self.url = url
+        self.readers = readers
+        self.cache = cache if cache is not None else ReportCache()
         self._store: Store | None = None
-        self._lock = threading.Lock()
+        self._pool: ReaderPool | None = None
+        self._lock = threading.Lock()  # the write lock; also guards opening and closing
+        self._computing = threading.BoundedSemaphore(computing)  # cold reports computed at once
 
     def open(self) -> None:
         with self._lock:
-            if self._store is None:
-                self._store = connect(self.url)
+            self._open()
+
+    def _open(self) -> ReaderPool:
+        if self._pool is None:
+            store = self._store = connect(self.url)
+            size = self.readers or (READERS_POSTGRES if store.name.startswith("postgres") else READERS_DUCKDB)
+            self._pool = ReaderPool(store, size)
+        return self._pool
+
+    def _readers(self) -> ReaderPool:
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                pool = self._open()
+        return pool
 
     @contextmanager
     def use(self) -> Iterator[Store]:
+        """The store's own connection under the write lock (for writes)."""
         with self._lock:
-            if self._store is None:
-                self._store = connect(self.url)
+            self._open()
+            assert self._store is not None
             yield self._store
 
-    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(store, *args, **kwargs)`` under the lock."""
+    def write(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(store, *args, **kwargs)`` on the store's connection, under the write lock."""
         with self.use() as store:
             return fn(store, *args, **kwargs)
 
+    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(reader, *args, **kwargs)`` on a reader, in one read-only snapshot (a write in
+        it is an error: use :meth:`write`)."""
+        with self._readers().read() as reader:
+            return fn(reader, *args, **kwargs)
+
+    def cached(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """:meth:`call` with its answer kept until the store's next write: ``fn`` must be a
+        pure report of the store (same store, same arguments: same answer), and the answer,
+        shared between requests, must not be changed by the caller."""
+        key = repr((fn.__module__, fn.__qualname__, args, sorted(kwargs.items())))
+        with self._readers().read() as reader:
+            generation = reader.generation()
+            found, flight = self.cache.claim(key, generation)
+            if flight is None:
+                return found  # type: ignore[no-any-return]
+            if found is LEAD and self._computing.acquire(blocking=False):
+                try:
+                    return self.cache.fill(key, generation, flight, lambda: fn(reader, *args, **kwargs))  # type: ignore[no-any-return]
+                finally:
+                    self._computing.release()
+        if found is not LEAD:
+            return flight.wait()  # type: ignore[no-any-return]  # another request computes it: wait holding no reader
+        try:
+            return self._compute_newest(key, generation, flight, fn, args, kwargs)
+        except BaseException as exc:
+            if not flight.done.is_set():  # nobody answered the waiters: they get the error
+                self.cache.resolve(key, generation, flight, error=exc)
+            raise
+
+    def _compute_newest(self, key: str, generation: int, flight: Any, fn: Callable[..., T], args: tuple[Any, ...],
+                        kwargs: dict[str, Any]) -> T:
+        """Every computing turn is taken: wait for one holding no reader, then compute on a
+        fresh snapshot, of the newest generation — writes landing meanwhile cost one
+        computation, not one per write. The waiters of ``generation`` get the newer answer
+        (committed data, newer than their request)."""
+        with self._computing:
+            with self._readers().read() as reader:
+                newest = reader.generation()
+                if newest == generation:
+                    return self.cache.fill(key, generation, flight, lambda: fn(reader, *args, **kwargs))  # type: ignore[no-any-return]
+                found, other = self.cache.claim(key, newest)
+                if found is LEAD:
+                    assert other is not None
+                    value = self.cache.fill(key, newest, other, lambda: fn(reader, *args, **kwargs))
+                    self.cache.resolve(key, generation, flight, value)
+                    return value  # type: ignore[no-any-return]
+        value = found if other is None else other.wait()  # kept, or computed by another request
+        self.cache.resolve(key, generation, flight, value)
+        return value  # type: ignore[no-any-return]
+
     def close(self) -> None:
         with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
             if self._store is not None:
                 self._store.close()
                 self._store = None
+            self.cache.clear()
 
 
 def error_body(status: int, error: str, errors: list[str] | None = None) -> dict[str, Any]:

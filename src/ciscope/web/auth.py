@@ -39,7 +39,7 @@ def _safe_next(target: str | None) -> str:
 
 async def _live(request: Request, token: str | None) -> bool:
     access: StoreAccess = request.app.state.store
-    return token is not None and await run_in_threadpool(access.call, verify_token, token) is not None
+    return token is not None and await run_in_threadpool(access.write, verify_token, token) is not None
 
 
 async def require_token(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

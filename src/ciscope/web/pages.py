@@ -48,13 +48,13 @@ def overview(request: Request) -> HTMLResponse:
 
 @router.get("/jobs/{job}")
 def job_page(request: Request, job: str, columns: int = 100) -> HTMLResponse:
-    _store(request).call(reports.require_job, job)
+    _store(request).cached(reports.require_job, job)
     return render(request, "job.html", title=job, job=job, columns=max(0, columns))
 
 
 @router.get("/runs/{build}")
 def run_page(request: Request, build: str, job: str | None = None) -> HTMLResponse:
-    result = _store(request).call(reports.run_triage, build, Window(job=job))
+    result = _store(request).cached(reports.run_triage, build, Window(job=job))
     images = _store(request).call(frames.run_images, result["job"], result["build"])
     has = _store(request).call(reports.run_has, result["run_id"])
     return render(request, "run.html", title=f"{result['job']} {result['build']}", run=result, images=images, has=has)
@@ -73,7 +73,7 @@ def frame(request: Request, job: str, build: str, path: str) -> FileResponse:
 
 @router.get("/tests/{test:path}")
 def test_page(request: Request, test: str, job: str | None = None) -> HTMLResponse:
-    _store(request).call(reports.history, test, Window(job=job), limit=0)
+    _store(request).cached(reports.history, test, Window(job=job), limit=0)
     return render(request, "test.html", title=test, test=test, job=job or "")
 
 

@@ -11,8 +11,6 @@ Times given here are normalised to naive UTC, as the store holds them.
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -75,60 +73,11 @@ def grid(store: Store, job: str, *, columns: int | None) -> dict[str, Any]:
     return grid_json(g, tab_summary(g))
 
 
-class GridCache:
-    """The job page's grids, newest used kept (``size`` of them), each under the version of
-    its job's data it was made from (:func:`grid_version`): a grid is made again only after
-    an ingest, a re-ingest or ``disruption record`` changed the job's runs or verdicts.
-    Thread-safe; per server process."""
-
-    def __init__(self, size: int = 8) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[Any, ...], value: dict[str, Any]) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-GRID_CACHE = GridCache()
-
-
-def grid_version(store: Store, job: str) -> tuple[Any, ...]:
-    """What a job's grid is made from, cheaply: its runs (count, newest ingest) and its
-    verdicts (count). Every write of ciscope changes one of them (an ingest adds runs, a
-    re-ingest renews ``ingested_at``, ``disruption record`` adds verdicts)."""
-    runs, ingested = store.query("SELECT count(*), max(ingested_at) FROM runs WHERE job = ?", (job,))[0]
-    (verdicts,) = store.query("SELECT count(*) FROM test_verdicts WHERE job = ?", (job,))[0]
-    return (runs, ingested, verdicts)
-
-
 def grid_page(store: Store, job: str, *, columns: int | None) -> dict[str, Any]:
-    """The job page's compact grid (``/api/grid/JOB?format=page``), cached per job, columns
-    and :func:`grid_version`."""
-    version = grid_version(store, job)
-    if not version[0]:
-        raise NotFoundError(f"{job}: no such job (`ciscope runs` or /api/runs list the jobs stored)")
-    key = (store.url, job, columns or None, *version)
-    found = GRID_CACHE.get(key)
-    if found is None:
-        found = job_grid_page(store, job, columns=columns or None)
-        GRID_CACHE.put(key, found)
-    return found
+    """The job page's compact grid (``/api/grid/JOB?format=page``; the server caches it per
+    store generation, as every report: :mod:`ciscope.web.cache`)."""
+    require_job(store, job)
+    return job_grid_page(store, job, columns=columns or None)
 
 
 def summary(store: Store, f: Window, *, columns: int | None, config: SummaryConfig) -> list[dict[str, Any]]:
