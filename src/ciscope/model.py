@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .ingest.disruption import RunDisruption
@@ -183,7 +183,8 @@ class Run:
     url: str | None = None
     variants: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, object] = field(default_factory=dict)
-    results: list[TestResult] = field(default_factory=list)
+    #: a list of records, or the columns a reader wrote (:class:`ResultColumns`, a sequence of records too)
+    results: Sequence[TestResult] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)  # paths of logs kept for later matching
     evidence: list[Evidence] = field(default_factory=list)  # known-bug matches found at ingest
     events: list[LifecycleEvent] = field(default_factory=list)  # lifecycle events (docs/timing.md)
@@ -310,9 +311,10 @@ class ResultColumns(Sequence[TestResult]):
         self.duration += other.duration
         self.suites += [(row + base, suite, path) for row, suite, path in other.suites]
         self.files += [(row + base, file) for row, file in other.files]
-        for mine, theirs in ((self.details, other.details), (self.attempt, other.attempt),
-                             (self.occurrence, other.occurrence), (self.scope, other.scope)):
-            mine.update({row + base: value for row, value in theirs.items()})  # type: ignore[attr-defined]
+        self.details.update({row + base: value for row, value in other.details.items()})
+        self.attempt.update({row + base: value for row, value in other.attempt.items()})
+        self.occurrence.update({row + base: value for row, value in other.occurrence.items()})
+        self.scope.update({row + base: value for row, value in other.scope.items()})
         self._tests = None
 
     def set_file(self, file: str) -> None:
@@ -323,13 +325,14 @@ class ResultColumns(Sequence[TestResult]):
     def __len__(self) -> int:
         return len(self.name)
 
-    def expand(self, runs: list[tuple[int, str]] | list[tuple[int, str, str]], item: int = 1) -> list[str]:
-        """A column kept by runs of rows (``suites``, ``files``), one value per row."""
+    def expand(self, runs: Sequence[tuple[Any, ...]], item: int = 1) -> list[str]:
+        """A column kept by runs of rows (``suites``, ``files``: ``(first row, value, …)``),
+        one value per row."""
         out: list[str] = []
         n = len(self.name)
         for i, entry in enumerate(runs):
-            end = runs[i + 1][0] if i + 1 < len(runs) else n
-            out += [entry[item]] * (end - entry[0])  # type: ignore[misc]
+            end: int = runs[i + 1][0] if i + 1 < len(runs) else n
+            out += [entry[item]] * (end - entry[0])
         return out if runs else [""] * n
 
     def paths(self) -> list[str]:
@@ -366,7 +369,7 @@ class ResultColumns(Sequence[TestResult]):
         """Rows that failed or errored, in order."""
         return sorted(row for row, d in self.details.items() if d[0] is Status.FAILED or d[0] is Status.ERROR)
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
         if isinstance(index, slice):
             return [self._record(i) for i in range(*index.indices(len(self.name)))]
         if index < 0:
@@ -375,12 +378,12 @@ class ResultColumns(Sequence[TestResult]):
             raise IndexError(index)
         return self._record(index)
 
-    def _at(self, runs: list[tuple[int, str]] | list[tuple[int, str, str]], row: int) -> tuple[str, ...]:
+    def _at(self, runs: Sequence[tuple[Any, ...]], row: int) -> tuple[str, ...]:
         found: tuple[str, ...] = ("", "", "")
         for entry in runs:
             if entry[0] > row:
                 break
-            found = entry[1:]  # type: ignore[assignment]
+            found = entry[1:]
         return found
 
     def _record(self, row: int) -> TestResult:

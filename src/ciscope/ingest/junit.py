@@ -28,7 +28,7 @@ from typing import Any
 from lxml import etree
 
 from ..errors import InputError, ReportError
-from ..model import ResultColumns, Status, TestResult, test_id
+from ..model import ResultColumns, Status, TestResult
 from . import xunit_dialects
 from ._xml import MAX_REPORT_BYTES, Attempts, Report, Source, cap_text, parse_seconds
 
@@ -142,7 +142,7 @@ def read_columns(source: str | os.PathLike[str] | bytes, *, name: str | None = N
     return _chunks(source, name, max_bytes, rows or _WHOLE)
 
 
-_CHUNK_ROWS = 1 << 14  # rows per chunk that parse_junit hands over
+_CHUNK_ROWS = 1 << 12  # rows per chunk that parse_junit hands over (a few MB)
 _WHOLE = 1 << 62
 
 
@@ -445,28 +445,47 @@ def qualify(results: list[TestResult]) -> list[TestResult]:
     occurs under different outer suites of the report. Deterministic: it depends on the
     report alone. Returns ``results``, changed in place.
     """
-    paths = [r.scope or r.suite for r in results]
-    under: dict[str, set[str]] = {}
-    for r, path in zip(results, paths):
-        under.setdefault(r.suite, set()).add(path)
-    keys = [r.suite if len(under[r.suite]) == 1 else path for r, path in zip(results, paths)]
-    loose = [not r.classname or r.classname == r.name for r in results]
-    several = len({key for key, is_loose in zip(keys, loose) if key and is_loose}) > 1
-    for r, key, is_loose in zip(results, keys, loose):
-        r.scope = key if key and is_loose and several else ""
-    if len(set(keys)) < 2:  # one suite (most reports): no test id can be in several
-        return results
-    suites_of: dict[str, set[str]] = {}
-    for r, key in zip(results, keys):
-        suites_of.setdefault(r.test_id, set()).add(key)
-    for r, key in zip(results, keys):
-        if key and not r.scope and len(suites_of[r.test_id]) > 1:
-            r.scope = key
+    cols = ResultColumns.from_records(results)
+    _qualify_columns(cols)
+    for record, scope in zip(results, cols.scopes()):
+        record.scope = scope
     return results
 
 
+def _qualify_columns(cols: ResultColumns) -> None:
+    """:func:`qualify` on a report's columns: the rule written once, per run of rows (one
+    suite: nothing to do) and per row only where a report has several."""
+    n = len(cols)
+    segments = [seg for i, seg in enumerate(cols.suites)
+                if (cols.suites[i + 1][0] if i + 1 < len(cols.suites) else n) > seg[0]]  # with rows
+    under: dict[str, set[str]] = {}
+    for _, suite, path in segments:
+        under.setdefault(suite, set()).add(path or suite)
+    keys_of = [(row, suite if len(under[suite]) == 1 else path or suite) for row, suite, path in segments]
+    cols.suites = [(row, suite, "") for row, suite, _ in segments]
+    cols.scope = {}
+    cols._tests = None
+    if len({key for _, key in keys_of}) < 2:  # one suite (most reports): no test id can be in several
+        return
+    keys = cols.expand(keys_of)
+    names, classnames = cols.name, cols.classname
+    loose = [not c or c == name for c, name in zip(classnames, names)]
+    several = len({key for key, is_loose in zip(keys, loose) if key and is_loose}) > 1
+    if several:
+        cols.scope = {row: key for row, (key, is_loose) in enumerate(zip(keys, loose)) if key and is_loose}
+    tests = cols.tests()
+    suites_of: dict[str, set[str]] = {}
+    for test, key in zip(tests, keys):
+        suites_of.setdefault(test, set()).add(key)
+    scope = cols.scope
+    for row, (test, key) in enumerate(zip(tests, keys)):
+        if key and row not in scope and len(suites_of[test]) > 1:
+            scope[row] = key
+    cols._tests = None
+
+
 def read_reports(reports: Iterable[tuple[str | os.PathLike[str], str]], *,
-                 refused: list[InputError] | None = None) -> list[TestResult]:
+                 refused: list[InputError] | None = None) -> ResultColumns:
     """Every attempt in the reports of ONE run: ``(path, file)`` pairs, ``file`` being what
     each result's ``file`` says (the path relative to the run folder, say). Each report's
     records are :func:`qualify`-ed; then the attempts of one test (one test id) are
@@ -474,23 +493,31 @@ def read_reports(reports: Iterable[tuple[str | os.PathLike[str], str]], *,
     of one run was run twice (Bazel's ``test_attempts``, a job that reruns its failures).
 
     With ``refused``, a report that cannot be read is appended there (with its reason) and
-    left out — none of its tests gets a result — instead of refusing the whole run."""
-    results: list[TestResult] = []
-    seen: dict[str, int] = {}
+    left out — none of its tests gets a result — instead of refusing the whole run.
+
+    Returns columns (a sequence of :class:`TestResult` for who wants records)."""
+    results = ResultColumns()
     for path, file in reports:
         try:
-            parsed = list(parse_junit(path, name=os.fspath(path)))
+            [cols] = read_columns(path, name=os.fspath(path))
         except InputError as exc:
             if refused is None:
                 raise
             refused.append(exc)
             continue
-        for result in qualify(parsed):
-            result.file = file
-            key = test_id(result.classname, result.name, result.scope, result.occurrence)  # = .test_id, one call less
-            result.attempt = seen.get(key, 0)
-            seen[key] = result.attempt + 1
-            results.append(result)
+        _qualify_columns(cols)
+        cols.set_file(file)
+        results.extend(cols)
+    tests = results.tests()
+    attempt: dict[int, int] = {}
+    if len(set(tests)) != len(tests):  # some test ran more than once
+        seen: dict[str, int] = {}
+        for row, key in enumerate(tests):
+            number = seen.get(key, 0)
+            if number:
+                attempt[row] = number
+            seen[key] = number + 1
+    results.attempt = attempt
     return results
 
 
