@@ -59,3 +59,13 @@ def test_a_command_that_reads_the_store_still_works(tmp_path: Path) -> None:
     result = imported("--db", f"duckdb:///{tmp_path / 'x.duckdb'}", "runs", "--json")
     assert result["code"] == 0
     assert "pyarrow" in result["heavy"]  # type: ignore[operator]
+
+
+def test_the_reader_imports_nothing_heavy() -> None:
+    """Reading reports into columns (issue 13) needs lxml, not the store's Arrow or numpy."""
+    code = ("import sys; from ciscope.ingest.junit import read_columns, parse_junit\n"
+            "xml = b'<testsuite name=\"s\"><testcase classname=\"c\" name=\"t\" time=\"1\"/></testsuite>'\n"
+            "[cols] = read_columns(xml); assert len(cols) == 1 and list(parse_junit(xml))[0].duration == 1.0\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]"
