@@ -369,6 +369,7 @@ class ResultColumns(Sequence[TestResult]):
         """Rows that failed or errored, in order."""
         return sorted(row for row, d in self.details.items() if d[0] is Status.FAILED or d[0] is Status.ERROR)
 
+
     def __getitem__(self, index):  # type: ignore[no-untyped-def]
         if isinstance(index, slice):
             return [self._record(i) for i in range(*index.indices(len(self.name)))]
@@ -404,3 +405,11 @@ class ResultColumns(Sequence[TestResult]):
         make = self._make
         for row in range(len(self.name)):
             yield make(row, suites[row], scopes[row], files[row])
+
+
+def failed_attempts(results: Sequence[TestResult]) -> list[TestResult]:
+    """The attempts that failed or errored, in order: from columns, without making a record
+    per passing test."""
+    if isinstance(results, ResultColumns):
+        return [results[row] for row in results.failed_rows()]
+    return [r for r in results if r.status is Status.FAILED or r.status is Status.ERROR]
