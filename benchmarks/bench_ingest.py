@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -130,8 +131,11 @@ print(report.results or report.skipped, elapsed)
 """
 
 
-def contender(code: str, *args: str) -> tuple[int, float, float]:
-    """(count, seconds, peak RSS MiB) of a snippet run in a fresh interpreter."""
+def contender(code: str, *args: str) -> tuple[int, float, tuple[float, float], float]:
+    """(count, seconds, peak RSS MiB (own, largest child), CPU seconds) of a snippet run in a
+    fresh interpreter. The CPU time is user + system of the whole process and its worker
+    processes, start-up and imports included (~0.3 s): on a loaded machine the steadier figure."""
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     wrapper = code + ("\nimport resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
                       " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
     env = dict(os.environ, PYTHONPATH=str(HERE.parent / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -139,7 +143,9 @@ def contender(code: str, *args: str) -> tuple[int, float, float]:
     lines = out.stdout.strip().splitlines()
     count, seconds = lines[-2].split()
     own, child = lines[-1].split()
-    return int(count), float(seconds), (int(own) / 1024, int(child) / 1024)
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = (used.ru_utime - cpu.ru_utime) + (used.ru_stime - cpu.ru_stime)
+    return int(count), float(seconds), (int(own) / 1024, int(child) / 1024), cpu_seconds
 
 
 def main() -> None:
@@ -172,8 +178,9 @@ def main() -> None:
             Path(str(db) + suffix).unlink(missing_ok=True)
 
     def measure(label: str, code: str, *argv: str, setup: Any = None,
-                teardown: Any = None) -> tuple[str, int, float, float, tuple[float, float]]:
-        """(label, count, median seconds, best seconds, median peak RSS) of ``--repeat`` runs."""
+                teardown: Any = None) -> tuple[str, int, float, float, tuple[float, float], float]:
+        """(label, count, median seconds, best seconds, median peak RSS, median CPU seconds) of
+        ``--repeat`` runs."""
         runs = []
         for _ in range(args.repeat):
             extra = setup() if setup else ()
@@ -186,7 +193,7 @@ def main() -> None:
         rss = (statistics.median(r[2][0] for r in runs), statistics.median(r[2][1] for r in runs))
         print(f"  {label}: {runs[0][0]:,} in {statistics.median(seconds):.2f} s (runs {', '.join(f'{x:.2f}' for x in seconds)}; "
               f"load {os.getloadavg()[0]:.2f})", file=sys.stderr)
-        return label, runs[0][0], statistics.median(seconds), min(seconds), rss
+        return label, runs[0][0], statistics.median(seconds), min(seconds), rss, statistics.median(r[3] for r in runs)
 
     db = DATA / "bench.duckdb"
     loads = [os.getloadavg()[0]]
@@ -232,18 +239,18 @@ def main() -> None:
     loads.append(os.getloadavg()[0])
     fresh_duckdb()
 
-    floor, pipeline = rows[0][2], rows[1][2]
+    floor, pipeline, pipeline_cpu = rows[0][2], rows[1][2], rows[1][5]
     print(f"data: {out.name}: {size / 1e6:.0f} MB on disk ({junit / 1e6:.0f} MB JUnit), {rows[0][1]:,} test cases; "
           f"{os.cpu_count()} cores; median of {args.repeat} runs (best in brackets); load average "
           f"{loads[0]:.2f} before, {loads[1]:.2f} after")
     print("| contender | results | seconds | results/s | peak RSS MiB (main / largest worker) | time vs lxml floor "
-          "| time vs pipeline floor |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, count, seconds, best, (own, child) in rows:
+          "| time vs pipeline floor | CPU s (all processes) | CPU vs pipeline floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, count, seconds, best, (own, child), cpu in rows:
         memory = f"{own:.0f} / {child:.0f}" if child else f"{own:.0f}"
         rate = f"{count / seconds:,.0f}" if count else "—"
         print(f"| {name} | {count:,} | {seconds:.2f} ({best:.2f}) | {rate} | {memory} | {seconds / floor:.2f}× "
-              f"| {seconds / pipeline:.2f}× |")
+              f"| {seconds / pipeline:.2f}× | {cpu:.2f} | {cpu / pipeline_cpu:.2f}× |")
 
 if __name__ == "__main__":
     main()

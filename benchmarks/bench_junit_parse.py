@@ -13,6 +13,8 @@ peak RSS it reports is its own:
   reader that keeps the results must do, with no dialects, limits, identity or records;
 - ``etree-bare``: the same loop as ``lxml-bare`` with the standard library's ``xml.etree.ElementTree``;
 - ``ciscope``: ``ciscope.ingest.junit.parse_junit`` producing every ``TestResult``;
+- ``ciscope-columns``: ``ciscope.ingest.junit.read_columns`` — the same reader writing columns
+  (chunks of 4,096 rows, no record per passing case), what ingest uses (issue 13);
 - ``junitparser``: ``JUnitXml.fromfile`` and a walk over every case and its result.
 
 Contenders run interleaved (bare, useful, etree, ciscope, junitparser, bare, …); the table shows
@@ -40,17 +42,19 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "_data"
 REPO = HERE.parent
 
-# Each contender prints "<cases> <seconds> <peak RSS KiB> <RSS KiB when parsing starts>"; the
-# timer covers parsing only; the second RSS figure is what the imports cost.
+# Each contender prints "<cases> <seconds> <peak RSS KiB> <RSS KiB when parsing starts> <CPU
+# seconds>"; the timers cover parsing only; the second RSS figure is what the imports cost. CPU
+# time (user + system of the process) is the steadier figure on a loaded machine.
 PRELUDE = r"""
 import resource, sys, time
 path = sys.argv[1]
 def start():
-    global baseline
+    global baseline, cpu
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu = time.process_time()
     return time.perf_counter()
 def done(cases, seconds):
-    print(cases, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, baseline)
+    print(cases, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, baseline, time.process_time() - cpu)
 """
 
 CONTENDERS: dict[str, str] = {
@@ -109,6 +113,18 @@ statuses = {}
 for r in parse_junit(path):
     cases += 1
     statuses[r.status] = statuses.get(r.status, 0) + 1
+done(cases, time.perf_counter() - t)
+""",
+    "ciscope-columns": r"""
+from ciscope.ingest.junit import read_columns
+t = start()
+cases = 0
+statuses = {}
+for chunk in read_columns(path, rows=4096):
+    cases += len(chunk)
+    for status, *_ in chunk.details.values():
+        statuses[status] = statuses.get(status, 0) + 1
+    statuses["passed"] = statuses.get("passed", 0) + len(chunk) - len(chunk.details)
 done(cases, time.perf_counter() - t)
 """,
     "junitparser": r"""
@@ -206,6 +222,7 @@ class Row(NamedTuple):
     best: float  # fastest run
     peak_mb: float  # highest peak RSS over the runs
     import_mb: float  # RSS when the timed parse started (interpreter + imports)
+    cpu: float  # median CPU seconds of the parse
 
 
 def run(name: str, path: Path) -> Row:
@@ -214,8 +231,8 @@ def run(name: str, path: Path) -> Row:
                           capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{name} failed:\n{done.stderr}")
-    cases, seconds, peak_kib, import_kib = done.stdout.split()
-    return Row(int(cases), float(seconds), float(seconds), int(peak_kib) / 1024, int(import_kib) / 1024)
+    cases, seconds, peak_kib, import_kib, cpu = done.stdout.split()
+    return Row(int(cases), float(seconds), float(seconds), int(peak_kib) / 1024, int(import_kib) / 1024, float(cpu))
 
 
 def main() -> None:
@@ -242,7 +259,7 @@ def main() -> None:
         for name in names:
             runs[name].append(run(name, path))
     rows = {name: Row(r[0].cases, statistics.median(x.seconds for x in r), min(x.seconds for x in r),
-                      max(x.peak_mb for x in r), min(x.import_mb for x in r))
+                      max(x.peak_mb for x in r), min(x.import_mb for x in r), statistics.median(x.cpu for x in r))
             for name, r in runs.items()}
     for name, row in rows.items():
         print(f"  {name}: {row.cases:,} cases in {row.seconds:.2f} s, peak {row.peak_mb:.0f} MB", file=sys.stderr)
@@ -254,7 +271,8 @@ def main() -> None:
     useful = rows.get("lxml-useful")
     peer = rows.get("junitparser")
     header = ["contender", "median s (best)", "MB/s", "cases/s", "peak RSS MB", "of which imports MB", "vs lxml-bare", "vs lxml-useful",
-              "vs junitparser", "peak RSS / junitparser's", "parse RSS / junitparser's"]
+              "vs junitparser", "median CPU s", "CPU vs lxml-useful", "CPU vs junitparser", "peak RSS / junitparser's",
+              "parse RSS / junitparser's"]
     table = []
     for name, row in rows.items():
         table.append([
@@ -263,6 +281,9 @@ def main() -> None:
             f"{bare.seconds / row.seconds:.2f}×" if bare else "–",
             f"{useful.seconds / row.seconds:.2f}×" if useful else "–",
             f"{peer.seconds / row.seconds:.2f}×" if peer else "–",
+            f"{row.cpu:.2f}",
+            f"{useful.cpu / row.cpu:.2f}×" if useful else "–",
+            f"{peer.cpu / row.cpu:.2f}×" if peer else "–",
             f"{row.peak_mb / peer.peak_mb:.3f}" if peer else "–",
             f"{(row.peak_mb - row.import_mb) / (peer.peak_mb - peer.import_mb):.3f}" if peer else "–",
         ])

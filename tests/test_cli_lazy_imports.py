@@ -43,6 +43,15 @@ def test_help_imports_nothing_heavy() -> None:
     assert imported("--version") == {"code": 0, "heavy": []}
 
 
+def test_help_does_not_import_rich() -> None:
+    """rich (tables, progress bars, coloured messages: about a third of the start-up) is
+    imported when something is printed through it, not for ``--help`` (issue 13: under 0.15 s)."""
+    code = PROBE.replace("heavy = sorted(m for m in", "heavy = sorted(m for m in ('rich',) if m in sys.modules) or sorted(m for m in")
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(["--help"])], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"code": 0, "heavy": []}
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_command_help_imports_nothing_heavy(command: str) -> None:
     assert imported(command, "--help") == {"code": 0, "heavy": []}
@@ -59,3 +68,13 @@ def test_a_command_that_reads_the_store_still_works(tmp_path: Path) -> None:
     result = imported("--db", f"duckdb:///{tmp_path / 'x.duckdb'}", "runs", "--json")
     assert result["code"] == 0
     assert "pyarrow" in result["heavy"]  # type: ignore[operator]
+
+
+def test_the_reader_imports_nothing_heavy() -> None:
+    """Reading reports into columns (issue 13) needs lxml, not the store's Arrow or numpy."""
+    code = ("import sys; from ciscope.ingest.junit import read_columns, parse_junit\n"
+            "xml = b'<testsuite name=\"s\"><testcase classname=\"c\" name=\"t\" time=\"1\"/></testsuite>'\n"
+            "[cols] = read_columns(xml); assert len(cols) == 1 and list(parse_junit(xml))[0].duration == 1.0\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]"

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .ingest.disruption import RunDisruption
@@ -183,7 +183,8 @@ class Run:
     url: str | None = None
     variants: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, object] = field(default_factory=dict)
-    results: list[TestResult] = field(default_factory=list)
+    #: a list of records, or the columns a reader wrote (:class:`ResultColumns`, a sequence of records too)
+    results: Sequence[TestResult] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)  # paths of logs kept for later matching
     evidence: list[Evidence] = field(default_factory=list)  # known-bug matches found at ingest
     events: list[LifecycleEvent] = field(default_factory=list)  # lifecycle events (docs/timing.md)
@@ -238,3 +239,177 @@ def verdict_of(statuses: Iterable[Status]) -> Verdict:
     if Status.PASSED in seen:
         return Verdict.PASSED
     return Verdict.SKIPPED
+
+
+_STATUS_OF = {s.value: s for s in Status}
+
+
+class ResultColumns(Sequence[TestResult]):
+    """Test results as columns: what the readers write and the store appends, without one
+    Python object per passing test (issue 13).
+
+    Dense per row: ``name``, ``classname``, ``duration``. By runs of rows: ``suites``
+    (``(first row, suite, path)``; ``path`` is the ``outer / inner`` names of nested suites,
+    the scope :func:`ciscope.ingest.junit.qualify` starts from, "" once qualified) and
+    ``files`` (``(first row, file)``). Sparse, by row: ``details`` (status, failure type,
+    message and text) of every row that did not simply pass, ``attempt``, ``occurrence``
+    and ``scope`` where they are not 0 / "". A row without details passed.
+
+    It is a sequence of :class:`TestResult`: indexing or iterating makes the records (new
+    objects each time: change the columns, not them), for the consumers that want records.
+    """
+
+    __slots__ = ("name", "classname", "duration", "suites", "files", "details", "attempt", "occurrence", "scope",
+                 "_tests")
+
+    def __init__(self) -> None:
+        self.name: list[str] = []
+        self.classname: list[str] = []
+        self.duration: list[float | None] = []
+        self.suites: list[tuple[int, str, str]] = []
+        self.files: list[tuple[int, str]] = []
+        self.details: dict[int, tuple[Status, str | None, str | None, str | None]] = {}
+        self.attempt: dict[int, int] = {}
+        self.occurrence: dict[int, int] = {}
+        self.scope: dict[int, str] = {}
+        self._tests: list[str] | None = None
+
+    # -- building ------------------------------------------------------------------------
+    @classmethod
+    def from_records(cls, records: Iterable[TestResult]) -> ResultColumns:
+        cols = cls()
+        for record in records:
+            cols.add(record)
+        return cols
+
+    def add(self, r: TestResult) -> None:
+        """Append one record (the general, slower path: readers append passing rows to the
+        columns directly)."""
+        row = len(self.name)
+        self.name.append(r.name)
+        self.classname.append(r.classname)
+        self.duration.append(r.duration)
+        suites = self.suites
+        if not suites or suites[-1][1] != r.suite or suites[-1][2] != r.scope:
+            suites.append((row, r.suite, r.scope))
+        if not self.files or self.files[-1][1] != r.file:
+            self.files.append((row, r.file))
+        if r.status is not Status.PASSED or r.failure_type is not None or r.failure_message is not None \
+                or r.failure_text is not None:
+            self.details[row] = (r.status, r.failure_type, r.failure_message, r.failure_text)
+        if r.attempt:
+            self.attempt[row] = r.attempt
+        if r.occurrence:
+            self.occurrence[row] = r.occurrence
+        self._tests = None
+
+    def extend(self, other: ResultColumns) -> None:
+        """Append another's rows (a run made of several reports)."""
+        base = len(self.name)
+        self.name += other.name
+        self.classname += other.classname
+        self.duration += other.duration
+        self.suites += [(row + base, suite, path) for row, suite, path in other.suites]
+        self.files += [(row + base, file) for row, file in other.files]
+        self.details.update({row + base: value for row, value in other.details.items()})
+        self.attempt.update({row + base: value for row, value in other.attempt.items()})
+        self.occurrence.update({row + base: value for row, value in other.occurrence.items()})
+        self.scope.update({row + base: value for row, value in other.scope.items()})
+        self._tests = None
+
+    def set_file(self, file: str) -> None:
+        """Every row came from ``file``."""
+        self.files = [(0, file)] if self.name else []
+
+    # -- reading ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.name)
+
+    def expand(self, runs: Sequence[tuple[Any, ...]], item: int = 1) -> list[str]:
+        """A column kept by runs of rows (``suites``, ``files``: ``(first row, value, …)``),
+        one value per row."""
+        out: list[str] = []
+        n = len(self.name)
+        for i, entry in enumerate(runs):
+            end: int = runs[i + 1][0] if i + 1 < len(runs) else n
+            out += [entry[item]] * (end - entry[0])
+        return out if runs else [""] * n
+
+    def paths(self) -> list[str]:
+        return self.expand(self.suites, 2)
+
+    def scopes(self) -> list[str]:
+        """The ``scope`` of each row: as qualified, else the nested suites' path."""
+        out = self.paths()
+        for row, scope in self.scope.items():
+            out[row] = scope
+        return out
+
+    def statuses(self) -> list[str]:
+        out = ["passed"] * len(self.name)
+        for row, detail in self.details.items():
+            out[row] = detail[0].value
+        return out
+
+    def tests(self) -> list[str]:
+        """The :func:`test_id` of each row (computed once, then cached)."""
+        if self._tests is None:
+            tests = [f"{c}.{n}" if c and not n.startswith(c) else n for c, n in zip(self.classname, self.name)]
+            special = set(self.occurrence) | set(self.scope)
+            scopes = self.scopes() if any(path for _, _, path in self.suites) else None
+            if scopes is not None:
+                special.update(row for row, scope in enumerate(scopes) if scope)
+            for row in special:
+                scope = scopes[row] if scopes is not None else self.scope.get(row, "")
+                tests[row] = test_id(self.classname[row], self.name[row], scope, self.occurrence.get(row, 0))
+            self._tests = tests
+        return self._tests
+
+    def failed_rows(self) -> list[int]:
+        """Rows that failed or errored, in order."""
+        return sorted(row for row, d in self.details.items() if d[0] is Status.FAILED or d[0] is Status.ERROR)
+
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        if isinstance(index, slice):
+            return [self._record(i) for i in range(*index.indices(len(self.name)))]
+        if index < 0:
+            index += len(self.name)
+        if not 0 <= index < len(self.name):
+            raise IndexError(index)
+        return self._record(index)
+
+    def _at(self, runs: Sequence[tuple[Any, ...]], row: int) -> tuple[str, ...]:
+        found: tuple[str, ...] = ("", "", "")
+        for entry in runs:
+            if entry[0] > row:
+                break
+            found = entry[1:]
+        return found
+
+    def _record(self, row: int) -> TestResult:
+        suite, path = self._at(self.suites, row)[:2]
+        file = self._at(self.files, row)[0]
+        return self._make(row, suite, self.scope.get(row, path), file)
+
+    def _make(self, row: int, suite: str, scope: str, file: str) -> TestResult:
+        detail = self.details.get(row)
+        status, ftype, message, text = detail if detail is not None else (Status.PASSED, None, None, None)
+        return TestResult(self.name[row], status, self.classname[row], suite, self.duration[row], ftype, message,
+                          text, self.attempt.get(row, 0), file, scope, self.occurrence.get(row, 0))
+
+    def __iter__(self) -> Iterator[TestResult]:
+        suites = self.expand(self.suites, 1)
+        scopes = self.scopes()
+        files = self.expand(self.files, 1)
+        make = self._make
+        for row in range(len(self.name)):
+            yield make(row, suites[row], scopes[row], files[row])
+
+
+def failed_attempts(results: Sequence[TestResult]) -> list[TestResult]:
+    """The attempts that failed or errored, in order: from columns, without making a record
+    per passing test."""
+    if isinstance(results, ResultColumns):
+        return [results[row] for row in results.failed_rows()]
+    return [r for r in results if r.status is Status.FAILED or r.status is Status.ERROR]

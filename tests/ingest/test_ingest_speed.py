@@ -97,3 +97,71 @@ def test_junit_durations_as_parse_seconds() -> None:
     got = [r.duration for r in parse_junit(f'<testsuite name="s">{cases}<testcase name="none"/></testsuite>'.encode())]
     assert got == [parse_seconds(v) for v in values] + [None]
     assert [math.copysign(1, d) for d in got[:3]] == [1, 1, -1]
+
+
+# --------------------------------------------------------------------------- columns (issue 13)
+
+def _busy_report() -> bytes:
+    """Nested suites, repeated test cases (retries), flaky and rerun children, skips, status
+    attributes, output: every path of the reader, over more than one 64-case batch."""
+    parts = ['<testsuites name="all">']
+    for s in range(3):
+        parts.append(f'<testsuite name="outer{s % 2}"><testsuite name="inner">')
+        for i in range(90):
+            kind = i % 9
+            body = {
+                0: "",
+                1: '<failure message="boom" type="E">trace\n  at x</failure>',
+                2: "<skipped/>",
+                3: '<flakyFailure message="flaky"><stackTrace>st</stackTrace></flakyFailure>',
+                4: '<failure message="f"/><rerunFailure message="again"/>',
+                5: "<system-out>out</system-out>",
+                6: '<error message="err">e</error>',
+                7: "",
+                8: "",
+            }[kind]
+            status = ' status="notrun"' if kind == 7 else ""
+            name = f"t{i % 40}"  # repeats: retries in the same suite
+            parts.append(f'<testcase classname="pkg.C{i % 3}" name="{name}" time="{i / 10}"{status}>{body}</testcase>')
+        parts.append("</testsuite></testsuite>")
+    parts.append("</testsuites>")
+    return "".join(parts).encode()
+
+
+def test_columns_in_chunks_are_the_records() -> None:
+    """Whatever the chunk size, the columns hold exactly the records parse_junit yields (which
+    the corpus conformance tests check), and records round-trip through columns."""
+    from ciscope.ingest.junit import parse_junit, read_columns
+    from ciscope.model import ResultColumns
+
+    data = _busy_report()
+    records = list(parse_junit(data))
+    assert len(records) > 300 and {r.status.value for r in records} == {"passed", "failed", "error", "skipped"}
+    assert any(r.attempt for r in records) and any(r.scope for r in records)
+    for rows in (64, 128, 1000, None):
+        chunks = list(read_columns(data, rows=rows))
+        assert [r for chunk in chunks for r in chunk] == records
+        if rows == 64:
+            assert len(chunks) > 3
+    [whole] = read_columns(data)
+    assert list(whole) == records and [whole[i] for i in (0, 5, -1)] == [records[0], records[5], records[-1]]
+    again = ResultColumns.from_records(records)
+    assert list(again) == records and again.tests() == [r.test_id for r in records]
+
+
+def test_columnar_run_gives_the_tables_records_gave(tmp_path: Path) -> None:
+    """The store's tables from a run read as columns equal those from the same run as records."""
+    from ciscope.model import Run, RunStatus
+    from ciscope.store.base import arrow_batch
+
+    folder = _run_folder(tmp_path)
+    (folder / "artifacts" / "junit_busy.xml").write_bytes(_busy_report())
+    run = read_run(folder, job="job-a", build="17")
+    as_records = Run(job="job-a", build="17", status=RunStatus.FAILURE, started_at=run.started_at,
+                     finished_at=run.finished_at, metadata=run.metadata, results=list(run.results), logs=run.logs,
+                     source=run.source)
+    when = run.started_at
+    a, b = arrow_batch([run], now=when), arrow_batch([as_records], now=when)
+    for table in ("runs", "test_results", "test_verdicts"):
+        assert a.tables[table].equals(b.tables[table]), table
+    assert a.tables["runs"]["reason"][0].as_py() is not None

@@ -32,7 +32,7 @@ import orjson
 
 from ..errors import InputError, UsageError
 from ..fingerprints import Fingerprint, Scanner, load_fingerprints
-from ..model import Evidence, Run, RunStatus, Status, TestResult, qualifiers
+from ..model import Evidence, Run, RunStatus, Status, TestResult, failed_attempts, qualifiers
 
 if TYPE_CHECKING:
     from ..store.base import Store
@@ -72,10 +72,6 @@ def digest(fp: Fingerprint) -> str:
     return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:32]
 
 
-def _failed(result: TestResult) -> bool:
-    return result.status in (Status.FAILED, Status.ERROR)
-
-
 def failure_text(result: TestResult) -> str:
     """The text a test's failure is known by: its message, then the rest of its output."""
     message = result.failure_message or ""
@@ -96,7 +92,7 @@ def _is_folder(path: Path) -> bool:
 
 def needs_scan(run: Run) -> bool:
     """Failed runs, and runs where some attempt failed (a retried failure can be a known bug)."""
-    return run.status in (RunStatus.FAILURE, RunStatus.ERROR) or any(_failed(r) for r in run.results)
+    return run.status in (RunStatus.FAILURE, RunStatus.ERROR) or bool(failed_attempts(run.results))
 
 
 @dataclass
@@ -124,9 +120,7 @@ class Classifier:
             return []
         out: list[Evidence] = []
         seen: set[tuple[str, str]] = set()
-        for result in run.results:
-            if not _failed(result):
-                continue
+        for result in failed_attempts(run.results):
             text = failure_text(result)
             test = result.test_id
             if not text or (test, text) in seen:

@@ -21,20 +21,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 import orjson
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
 from .. import __version__
 from ..errors import CiscopeError, UsageError
@@ -42,10 +32,32 @@ from ..report.table import FORMATS, View, print_table, write_csv, write_markdown
 from ..store import DEFAULT_URL
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from ..store.base import Store
 
-# soft_wrap: a message is one line however long (a path is never split across lines)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Stderr:
+    """The console for messages on stderr, made on first use: importing rich costs about a
+    third of a ``ciscope --help`` that never prints through it (issue 13)."""
+
+    _console: Console | None = None
+
+    def console(self) -> Console:
+        if _Stderr._console is None:
+            from rich.console import Console
+
+            # soft_wrap: a message is one line however long (a path is never split across lines)
+            _Stderr._console = Console(stderr=True, highlight=False, soft_wrap=True)
+        return _Stderr._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console(), name)
+
+
+stderr: Console = cast("Console", _Stderr())
 DEFAULT_WAIT = 60.0
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +65,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _out() -> Console:
     """Console for data on stdout. Piped output gets a wide page instead of rich's 80
     columns, so tables stay readable in files and pipes (COLUMNS still wins)."""
+    from rich.console import Console
     console = Console(highlight=False, soft_wrap=True)
     if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
         console = Console(highlight=False, soft_wrap=True, width=240)
@@ -70,12 +83,13 @@ def emit_json(value: Any) -> None:
 @contextmanager
 def progress_bar(label: str) -> Iterator[Any]:
     """A progress bar on stderr; yields a callback(done, total)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=stderr,
+        console=cast(_Stderr, stderr).console(),
         transient=False,
         disable=not stderr.is_terminal,
     ) as bar:
@@ -309,6 +323,7 @@ def window_options(*, days: bool = True, job: bool = True) -> Callable[[Callable
 def _add_row(table: Table, *values: Any) -> None:
     """Add a row whose strings are data, not markup: test names like "[sig-network] …"
     would otherwise be eaten as rich markup tags."""
+    from rich.text import Text
     table.add_row(*(value if isinstance(value, Text) else Text(str(value)) for value in values))
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import dataclasses
 import sys
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from ..errors import UsageError
 from ..queries.window import Window
@@ -24,6 +22,9 @@ from .app import (
     json_option,
     window_options,
 )
+
+if TYPE_CHECKING:
+    pass
 
 _KIND = click.option("--kind", type=click.Choice(["disruption", "alerts"]), default=None,
                      help="Backend disruption (default) or alert baselines.")
@@ -65,6 +66,8 @@ def baseline(obj: Context, kind: str | None, days: int | None, at: str | None, r
     Keeps what upstream keeps: an upgrade run counts only when its control plane was updated
     (MasterNodesUpdated = Y). --format query-results writes origin's query_results.json.
     """
+    from rich.table import Table
+
     from ..analysis.disruption import baseline_json
     from ..analysis.disruption_store import baselines
     from ..ingest.disruption import query_results_document
@@ -119,6 +122,8 @@ def report(obj: Context, files: tuple[str, ...], old_days: int | None, new_days:
     Compared: NEW's rows of the target release (--release, default the newest in NEW) and the
     previous one. The table lists increases with at least 100 job runs, largest P95 increase first.
     """
+    from rich.table import Table
+
     from ..analysis.disruption import comparison_json, report_markdown
     from ..analysis.disruption_store import report as compare
 
@@ -168,6 +173,9 @@ def check(obj: Context, ref: str, job: str | None, baseline_specs: tuple[str, ..
           as_json: bool) -> None:
     """Judge run RUN (a build id, JOB/BUILD or run_id): each backend's disruption against the
     allowed seconds of its best-matching history, each alert against P95 (flake) and P99 (fail)."""
+    from rich.table import Table
+    from rich.text import Text
+
     from ..analysis.disruption import check_json
     from ..analysis.disruption_store import check as run_check
 
@@ -215,6 +223,9 @@ def runs_command(obj: Context, window: Window, limit: int, baseline_specs: tuple
                  alert_days: int, as_json: bool) -> None:
     """`check` for each of the newest runs with disruption or alert data (newest first), within
     the window's job, time, branch and variant: each run's verdict and its failed backends and alerts."""
+    from rich.table import Table
+    from rich.text import Text
+
     from ..analysis.disruption import check_json
     from ..analysis.disruption_store import check_runs
 
@@ -246,6 +257,8 @@ def record(obj: Context, baseline_specs: tuple[str, ...], days: int, alert_days:
     """Write every run's disruption and alert verdicts as test results of the run (suite
     "ciscope disruption", named as origin names its tests), so they show in grids, flakes and
     regressions. Re-running replaces them; a test the run's own junit already has is left alone."""
+    from rich.table import Table
+
     from ..analysis.disruption_store import record_verdicts
 
     report = record_verdicts(obj.writable_store, baselines=baseline_specs or ("store",), days=days, alert_days=alert_days)

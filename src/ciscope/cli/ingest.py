@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 
 from ..errors import UsageError
 from ..model import RunStatus
@@ -107,6 +106,8 @@ def stored_on_interrupt(store: Store) -> Iterator[None]:
 def _classifier(obj: Context, directory: Path | None, *, implicit: bool | None = None) -> Any:
     """Load the fingerprints, re-classify history if they changed, return the classifier.
     A directory not given with --fingerprints (``implicit``) never deletes stored ones."""
+    from rich.markup import escape
+
     from ..analysis.known import prepare
 
     if directory is None:
@@ -134,6 +135,7 @@ def _reclassify_line(r: Any) -> str:
 
 
 def _finish_ingest(report: Any, as_json: bool) -> None:
+    from rich.markup import escape
     if as_json:
         emit_json(report.as_dict())
     summary = (
@@ -169,6 +171,8 @@ def _finish_ingest(report: Any, as_json: bool) -> None:
 @click.pass_obj
 def demo(obj: Context, seed: int, out: str, runs_per_job: int, days: int) -> None:
     """Write a realistic synthetic CI history (with its ground truth), ingest it, summarize it."""
+    from rich.markup import escape
+
     from .. import demo as demo_module
     from ..ingest.batch import ingest as run_ingest
 

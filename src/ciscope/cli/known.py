@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 
 from ..errors import UsageError
 from ..report import reports
@@ -47,6 +46,8 @@ def fingerprints_check(obj: Context, directory: str | None, history: bool, as_js
     Each rejected file is reported with the reason and a hint; too-broad fingerprints are warned
     about. Exit status 3 when any file is rejected.
     """
+    from rich.markup import escape
+
     from ..analysis.known import require
     from ..fingerprints import check
 
@@ -110,6 +111,8 @@ def reclassify(obj: Context, full: bool, as_json: bool) -> None:
     Only added and changed fingerprints are re-run over stored failures and run logs; deleted
     ones lose their matches; reasons of the runs concerned are rewritten. One transaction.
     """
+    from rich.markup import escape
+
     from ..analysis.known import load_directory, refresh_titles, require
     from ..analysis.known import reclassify as run_reclassify
 

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
 from ..queries.window import Window
 from .app import (
@@ -22,6 +21,9 @@ from .app import (
 )
 from .timing import config_option
 
+if TYPE_CHECKING:
+    pass
+
 
 def _config(path: str | None) -> Any:
     from ..analysis.retrigger import RetriggerConfig
@@ -36,6 +38,7 @@ def _config(path: str | None) -> Any:
 
 
 def _render(plan: Any, as_json: bool) -> None:
+    from rich.table import Table
     if as_json:
         emit_json(plan.to_dict())
         return
@@ -95,6 +98,8 @@ def retrigger_run(obj: Context, window: Window, config_path: str | None, dry_run
 @click.pass_obj
 def retrigger_stats_command(obj: Context, min_rate: float, min_retries: int, as_json: bool) -> None:
     """Per retry rule: retriggers made, and whether the next run of the job on the same commit passed."""
+    from rich.table import Table
+
     from ..analysis.retrigger import retrigger_stats
 
     stats = retrigger_stats(obj.store, min_rate=min_rate, min_retries=min_retries)

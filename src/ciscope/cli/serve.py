@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
 from ..errors import UsageError
 from .app import Context, _add_row, _fmt_time, _out, cli, emit_json, json_option, stderr
+
+if TYPE_CHECKING:
+    pass
 
 
 @cli.command()
@@ -85,6 +88,8 @@ def token_create(obj: Context, name: str, as_json: bool) -> None:
 @click.pass_obj
 def token_list(obj: Context, as_json: bool) -> None:
     """Tokens: name, prefix, created, revoked, last used (never the token)."""
+    from rich.table import Table
+
     from ..web.tokens import list_tokens
 
     tokens = list_tokens(obj.store)
@@ -136,6 +141,8 @@ def upload(paths: tuple[str, ...], server: str, token: str | None, job: str | No
     server exactly as `ciscope ingest` would; each file's answer is listed. Exit status 3 when
     any file was refused.
     """
+    from rich.table import Table
+
     from ..web.client import upload_paths
 
     answer = upload_paths(server, list(paths), token=token, timeout=timeout,

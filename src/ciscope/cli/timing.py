@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
 from ..queries.window import Window
 from .app import (
@@ -19,6 +18,9 @@ from .app import (
     stderr,
     window_options,
 )
+
+if TYPE_CHECKING:
+    pass
 
 config_option = click.option(
     "--config", "config_path", envvar="CISCOPE_CONFIG", show_envvar=True, type=click.Path(path_type=str),
@@ -54,6 +56,7 @@ def timing(ctx: click.Context, window: Window, by: str, chart: Path | None, newe
     phase is missing, out of order or still open. Per group: requestors, ongoing and queued runs,
     runs ending in error, runs stopped for slowness, repeated events, emit→receive skew.
     """
+    from rich.table import Table
     if ctx.invoked_subcommand is not None:
         return
     from ..queries.timing import timing_stats
@@ -109,6 +112,8 @@ def timing_thresholds_command(obj: Context, window: Window, by: str, config_path
     last `days` (default P99 × 1.5 over 30 days), when at least `min_samples` (20) exist; else the
     phase over all groups; else none. Each threshold says how many samples it rests on.
     """
+    from rich.table import Table
+
     from ..queries.timing import timing_thresholds
 
     report = timing_thresholds(obj.store, window, by=by, config=_config(config_path))
@@ -134,6 +139,8 @@ def timing_thresholds_command(obj: Context, window: Window, by: str, config_path
 def timing_outliers_command(obj: Context, window: Window, by: str, config_path: str | None, as_json: bool) -> None:
     """Finished and still-running runs whose phase exceeds its stall threshold, and the workers
     they ran on (with the runs stopped for slowness)."""
+    from rich.table import Table
+
     from ..queries.timing import timing_outliers
 
     report = timing_outliers(obj.store, window, by=by, config=_config(config_path))

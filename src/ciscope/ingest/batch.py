@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputError, UsageError
 from ..model import Run, RunStatus, run_failed
 from ..queries.facts import has_runs
-from ..store.base import Store
+from ..store.base import Store, WriteReport, would_write
 from ..store.disruption import write_baselines
 from . import disruption, parallel, testgrid
 from .events import is_event_file
@@ -389,10 +389,135 @@ def _unstored(store: Store, folders: list[str]) -> tuple[list[str], int]:
     for folder in folders:
         rid, status = found.get(folder, (None, None))
         old = stored.get(rid) if rid is not None else None
-        if old is not None and not (old == RunStatus.PENDING.value and status is not RunStatus.PENDING):
+        if old is not None and status is not None and not would_write(old, status):
             continue
         keep.append(folder)
     return keep, len(folders) - len(keep)
+
+
+@dataclass
+class _Inputs:
+    """The paths of one ingest, sorted by what reads them."""
+
+    folders: list[Path] = field(default_factory=list)  # Prow run folders
+    bare_files: list[Path] = field(default_factory=list)  # bare JUnit/xUnit reports
+    bare_logs: list[Path] = field(default_factory=list)
+    streams: list[Path] = field(default_factory=list)  # subunit
+    testgrid: list[str] = field(default_factory=list)  # TestGrid responses (or origin's query_results.json)
+    event_files: list[Path] = field(default_factory=list)
+
+
+def _sort_inputs(paths: Iterable[str | os.PathLike[str]], report: IngestReport) -> _Inputs:
+    """Sort the given paths by what reads them; a path with nothing to read is refused."""
+    found = _Inputs()
+    for raw in paths:
+        if is_event_file(raw) and Path(raw).is_file():
+            found.event_files.append(Path(raw))
+            continue
+        if str(raw).startswith(("http://", "https://")) or str(raw).lower().endswith(TESTGRID_SUFFIXES):
+            found.testgrid.append(str(raw))
+            continue
+        path = Path(raw)
+        if not path.exists():
+            report.refused.append(Refused(str(path), "no such file or folder"))
+        elif path.is_dir() and _is_run_tree(path):
+            found.folders.extend(find_run_folders(path))
+        else:
+            files, logs = _report_files(path)
+            if not files and not logs:
+                report.refused.append(Refused(str(path), "no run folders (started.json), no report files (*.xml, "
+                                              "*.xml.gz, *.trx, *.subunit, stestr streams) and no console logs "
+                                              "(job-output.txt, console.log, *.log, *.log.gz, *.txt.gz) found"))
+            found.streams.extend(f for f in files if _is_subunit(f))
+            found.bare_files.extend(f for f in files if not _is_subunit(f))
+            found.bare_logs.extend(logs)
+    return found
+
+
+def _bare_runs(found: _Inputs, bare: BareRunOptions | None) -> list[tuple[list[Path], list[Path]]]:
+    """The runs the bare files make; a usage error when what names them is missing."""
+    if found.streams and not (bare and bare.job):
+        raise UsageError(f"{found.streams[0]}: subunit streams carry no job name; say which job they belong to "
+                         "with --job NAME")
+    if len(found.streams) > 1 and bare and bare.build:
+        raise UsageError("--build names one run, but several subunit streams (one run each) were given")
+    if (found.bare_files or found.bare_logs) and not (bare and bare.job):
+        raise UsageError(
+            f"{(found.bare_files or found.bare_logs)[0]}: bare report files and logs carry no job name; say which "
+            "run they belong to with --job NAME (and optionally --build, --started, --commit, --variant key=value)"
+        )
+    runs = _bare_groups(found.bare_files, found.bare_logs, bare.run_per if bare else None)
+    if len(runs) > 1 and bare and bare.build:
+        raise UsageError(f"--build names one run, but --run-per {bare.run_per} makes {len(runs)} runs of "
+                         "these files: leave --build out (each run's build id is a hash of its files)")
+    return runs
+
+
+def _count_stored(report: IngestReport, runs: Sequence[Run], written: WriteReport) -> set[int]:
+    """Count the runs one write stored, new, replaced and still pending; returns their ids."""
+    stored = set(written.inserted) | set(written.replaced)
+    report.runs += len(written.inserted)
+    report.replaced += len(written.replaced)
+    report.pending += sum(1 for r in runs if r.status is RunStatus.PENDING and r.run_id in stored)
+    return stored
+
+
+def _tally(report: IngestReport, runs: Sequence[Run], written: WriteReport) -> None:
+    """Count what one write of read runs did: stored (:func:`_count_stored`), skipped, results,
+    runs stored incomplete and runs with known-bug matches."""
+    stored = _count_stored(report, runs, written)
+    _count_incomplete(report, runs, stored)
+    report.skipped += len(written.skipped)
+    report.results += written.results
+    report.classified += sum(1 for r in runs if r.evidence and r.run_id in stored)
+
+
+@dataclass
+class _Writer:
+    """Runs read in this process, written in batches of about ``BATCH_RESULTS`` results (or
+    ``BATCH_RUNS`` runs), each in one transaction; the known-bug scan of the runs a batch
+    will store happens just before it is written."""
+
+    store: Store
+    report: IngestReport
+    replace: bool
+    classifier: Classifier | None
+    pending: list[Run] = field(default_factory=list)
+    pending_results: int = 0
+
+    def take(self, run: Run) -> None:
+        if run.disruption is not None:
+            self.report.warnings.extend(run.disruption.warnings)
+        self.pending.append(run)
+        self.pending_results += len(run.results)
+        if self.pending_results >= BATCH_RESULTS or len(self.pending) >= BATCH_RUNS:
+            self.flush()
+
+    def flush(self) -> None:
+        runs = self.pending
+        if not runs:
+            return
+        self.pending, self.pending_results = [], 0
+        if self.classifier is not None:
+            stored = self.store.stored_status(r.run_id for r in runs)
+            for run in runs:
+                if would_write(stored.get(run.run_id), run.status, replace=self.replace):
+                    self.classifier.classify(run)
+            self.report.warnings.extend(self.classifier.warnings)
+            self.classifier.warnings.clear()
+        _tally(self.report, runs, self.store.write_runs(runs, replace=self.replace))
+
+
+class _Progress:
+    """Inputs done so far, told to the caller's progress callback."""
+
+    def __init__(self, total: int, callback: Progress | None) -> None:
+        self.total, self.done, self.callback = total, 0, callback
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        if self.callback and count:
+            self.callback(self.done, self.total)
 
 
 def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
@@ -400,201 +525,125 @@ def _ingest(store: Store, paths: Iterable[str | os.PathLike[str]], *,
             classifier: Classifier | None = None, workers: int | None = None) -> IngestReport:
     began = time.perf_counter()
     report = IngestReport()
-    folders: list[Path] = []
-    bare_files: list[Path] = []
-    bare_logs: list[Path] = []
-    streams: list[Path] = []
-    testgrid: list[str] = []
-    event_files: list[Path] = []
-    for raw in paths:
-        if is_event_file(raw) and Path(raw).is_file():
-            event_files.append(Path(raw))
-            continue
-        if str(raw).startswith(("http://", "https://")) or str(raw).lower().endswith(TESTGRID_SUFFIXES):
-            testgrid.append(str(raw))
-            continue
-        path = Path(raw)
-        if not path.exists():
-            report.refused.append(Refused(str(path), "no such file or folder"))
-        elif path.is_dir() and _is_run_tree(path):
-            folders.extend(find_run_folders(path))
-        else:
-            files, logs = _report_files(path)
-            if not files and not logs:
-                report.refused.append(Refused(str(path), "no run folders (started.json), no report files (*.xml, "
-                                              "*.xml.gz, *.trx, *.subunit, stestr streams) and no console logs "
-                                              "(job-output.txt, console.log, *.log, *.log.gz, *.txt.gz) found"))
-            streams.extend(f for f in files if _is_subunit(f))
-            bare_files.extend(f for f in files if not _is_subunit(f))
-            bare_logs.extend(logs)
-
-    if streams and not (bare and bare.job):
-        raise UsageError(f"{streams[0]}: subunit streams carry no job name; say which job they belong to with --job NAME")
-    if len(streams) > 1 and bare and bare.build:
-        raise UsageError("--build names one run, but several subunit streams (one run each) were given")
-    if (bare_files or bare_logs) and not (bare and bare.job):
-        raise UsageError(
-            f"{(bare_files or bare_logs)[0]}: bare report files and logs carry no job name; say which run they "
-            "belong to with --job NAME (and optionally --build, --started, --commit, --variant key=value)"
-        )
-    bare_runs = _bare_groups(bare_files, bare_logs, bare.run_per if bare else None)
-    if len(bare_runs) > 1 and bare and bare.build:
-        raise UsageError(f"--build names one run, but --run-per {bare.run_per} makes {len(bare_runs)} runs of "
-                         "these files: leave --build out (each run's build id is a hash of its files)")
-    total = len(folders) + len(streams) + len(testgrid) + len(event_files) + len(bare_runs)
-    done = 0
-    pending: list[Run] = []
-    pending_results = 0
-
-    def flush() -> None:
-        nonlocal pending, pending_results
-        if not pending:
-            return
-        if classifier is not None:
-            stored = store.stored_status(r.run_id for r in pending)
-            for run in pending:
-                old = stored.get(run.run_id)
-                if old is None or replace or (old == RunStatus.PENDING.value and run.status is not RunStatus.PENDING):
-                    classifier.classify(run)
-            report.warnings.extend(classifier.warnings)
-            classifier.warnings.clear()
-        written = store.write_runs(pending, replace=replace)
-        stored_ids = set(written.inserted) | set(written.replaced)
-        _count_incomplete(report, pending, stored_ids)
-        report.classified += sum(1 for r in pending if r.evidence and r.run_id in stored_ids)
-        report.runs += len(written.inserted)
-        report.replaced += len(written.replaced)
-        report.skipped += len(written.skipped)
-        report.results += written.results
-        report.pending += sum(1 for r in pending if r.status is RunStatus.PENDING and r.run_id in stored_ids)
-        pending, pending_results = [], 0
-
-    def take(run: Run) -> None:
-        nonlocal pending_results
-        if run.disruption is not None:
-            report.warnings.extend(run.disruption.warnings)
-        pending.append(run)
-        pending_results += len(run.results)
-        if pending_results >= BATCH_RESULTS or len(pending) >= BATCH_RUNS:
-            flush()
-
-    if workers is None:
-        workers = parallel.default_workers()
-    # Runs already stored are recognised from their metadata (a few small JSON files) and
-    # not read at all — no report parsed, no log scanned — when the store held runs before
-    # this ingest (else only runs read by this very ingest could be stored: write_runs
-    # skips those). Store.write_runs still decides, so this is only a shortcut.
-    check = not replace and bool(folders) and has_runs(store)
-
-    def groups() -> Iterable[tuple[list[str], int]]:
-        for start in range(0, len(folders), parallel.CHUNK):
-            group = [str(f) for f in folders[start:start + parallel.CHUNK]]
-            yield _unstored(store, group) if check else (group, 0)
-
-    fingerprints = classifier.source_dir if classifier is not None else None
-    if workers > 1 and len(folders) >= parallel.MIN_FOLDERS and (classifier is None or fingerprints):
-        flush()
-        prepared: list[parallel.Chunk] = []
-        prepared_results = 0
-
-        def flush_prepared() -> None:
-            nonlocal prepared, prepared_results
-            if not prepared:
-                return
-            runs, batch = parallel.merge(prepared)
-            prepared, prepared_results = [], 0
-            if not runs:
-                return
-            written = store.write_prepared(runs, batch, replace=replace)
-            stored_ids = set(written.inserted) | set(written.replaced)
-            _count_incomplete(report, runs, stored_ids)
-            report.runs += len(written.inserted)
-            report.replaced += len(written.replaced)
-            report.skipped += len(written.skipped)
-            report.results += written.results
-            report.pending += sum(1 for r in runs if r.status is RunStatus.PENDING and r.run_id in stored_ids)
-            report.classified += sum(1 for r in runs if r.evidence and r.run_id in stored_ids)
-
-        for chunk in parallel.read_parallel(groups(), workers, fingerprints):
-            report.refused.extend(Refused(path, reason) for path, reason in chunk.refused)
-            report.warnings.extend(chunk.warnings)
-            report.skipped += chunk.skipped
-            if chunk.batch is not None:
-                prepared.append(chunk)
-                prepared_results += chunk.batch.results
-            if prepared_results >= BATCH_RESULTS or sum(len(c.runs) for c in prepared) >= BATCH_RUNS:
-                flush_prepared()
-            done += chunk.folders
-            if progress:
-                progress(done, total)
-        flush_prepared()
-        folders = []
-    for group, skipped in groups():
-        report.skipped += skipped
-        done += skipped
-        if skipped and progress:
-            progress(done, total)
-        for folder in group:
-            try:
-                take(read_run(folder))
-            except InputError as exc:
-                report.refused.append(Refused(str(folder), str(exc)))
-            done += 1
-            if progress:
-                progress(done, total)
-    for source in testgrid:
-        if disruption.looks_like_query_results(source):  # origin's baselines, not TestGrid
-            try:
-                report.baselines += write_baselines(store, disruption.read_query_results(source))
-            except InputError as exc:
-                report.refused.append(Refused(source, str(exc)))
-            done += 1
-            continue
+    found = _sort_inputs(paths, report)
+    bare_runs = _bare_runs(found, bare)
+    done = _Progress(len(found.folders) + len(found.streams) + len(found.testgrid) + len(found.event_files)
+                     + len(bare_runs), progress)
+    writer = _Writer(store, report, replace, classifier)
+    _ingest_folders(writer, found.folders, done, workers)
+    for source in found.testgrid:
+        _ingest_testgrid(writer, source, bare)
+        done.advance()
+    for stream in found.streams:
         try:
-            got = read_testgrid(source, job=bare.job if bare else None)
-            for run in got.runs:
-                take(run)
-            if got.summaries:
-                store.write_testgrid_summaries(got.summaries, source=source)
-                report.summaries += len(got.summaries)
-            if got.job and not got.runs:  # an empty tab: keep the job, shown as STALE
-                store.register_job(got.job)
-                report.warnings.append(f"{source}: tab {got.job!r} has no results (an empty, STALE tab); "
-                                       "its job is stored without runs")
-        except InputError as exc:
-            report.refused.append(Refused(source, str(exc)))
-        done += 1
-        if progress:
-            progress(done, total)
-    for stream in streams:
-        try:
-            take(read_subunit_run(stream, bare or BareRunOptions()))
+            writer.take(read_subunit_run(stream, bare or BareRunOptions()))
         except InputError as exc:
             report.refused.append(Refused(str(stream), str(exc)))
-        done += 1
-        if progress:
-            progress(done, total)
+        done.advance()
     for reports, logs in bare_runs:
         try:
-            take(read_bare_run(reports, bare or BareRunOptions(), logs, name=_run_name(reports, logs, bare)))
+            writer.take(read_bare_run(reports, bare or BareRunOptions(), logs, name=_run_name(reports, logs, bare)))
         except _Unreadable as exc:
             report.refused.extend(Refused(e.file, str(e)) for e in exc.errors)
         except InputError as exc:
             report.refused.append(Refused(exc.file, str(exc)))
-        done += 1
-        if progress:
-            progress(done, total)
-    flush()
-    for path in event_files:
+        done.advance()
+    writer.flush()
+    for path in found.event_files:
         try:
             report.events += _ingest_events(store, path, bare.job if bare else None, report)
         except InputError as exc:
             report.refused.append(Refused(str(path), str(exc)))
-        done += 1
-        if progress:
-            progress(done, total)
+        done.advance()
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _ingest_folders(writer: _Writer, folders: list[Path], done: _Progress, workers: int | None) -> None:
+    """Prow run folders: read by worker processes when there are enough of them (and known
+    bugs, if any, come from a fingerprint directory the workers can load), else here.
+
+    Runs already stored are recognised from their metadata (a few small JSON files) and not
+    read at all — no report parsed, no log scanned — when the store held runs before this
+    ingest (else only runs read by this very ingest could be stored: write_runs skips those).
+    Store.write_runs still decides, so this is only a shortcut."""
+    if not folders:
+        return
+    store, report = writer.store, writer.report
+    check = not writer.replace and has_runs(store)
+
+    def groups() -> Iterator[tuple[list[str], int]]:
+        for start in range(0, len(folders), parallel.CHUNK):
+            group = [str(f) for f in folders[start:start + parallel.CHUNK]]
+            yield _unstored(store, group) if check else (group, 0)
+
+    if workers is None:
+        workers = parallel.default_workers()
+    fingerprints = writer.classifier.source_dir if writer.classifier is not None else None
+    if workers > 1 and len(folders) >= parallel.MIN_FOLDERS and (writer.classifier is None or fingerprints):
+        _ingest_parallel(writer, groups(), done, workers, fingerprints)
+        return
+    for group, skipped in groups():
+        report.skipped += skipped
+        done.advance(skipped)
+        for folder in group:
+            try:
+                writer.take(read_run(folder))
+            except InputError as exc:
+                report.refused.append(Refused(str(folder), str(exc)))
+            done.advance()
+
+
+def _ingest_parallel(writer: _Writer, groups: Iterable[tuple[list[str], int]], done: _Progress, workers: int,
+                     fingerprints: str | None) -> None:
+    """Run folders read and tabulated by worker processes; their tables written here, in
+    batches as large as the serial path's."""
+    writer.flush()
+    report = writer.report
+    prepared: list[parallel.Chunk] = []
+
+    def write() -> None:
+        runs, batch = parallel.merge(prepared)
+        prepared.clear()
+        if runs:
+            _tally(report, runs, writer.store.write_prepared(runs, batch, replace=writer.replace))
+
+    for chunk in parallel.read_parallel(groups, workers, fingerprints):
+        report.refused.extend(Refused(path, reason) for path, reason in chunk.refused)
+        report.warnings.extend(chunk.warnings)
+        report.skipped += chunk.skipped
+        if chunk.batch is not None:
+            prepared.append(chunk)
+        if (sum(c.batch.results for c in prepared if c.batch is not None) >= BATCH_RESULTS
+                or sum(len(c.runs) for c in prepared) >= BATCH_RUNS):
+            write()
+        done.advance(chunk.folders)
+    if prepared:
+        write()
+
+
+def _ingest_testgrid(writer: _Writer, source: str, bare: BareRunOptions | None) -> None:
+    """A TestGrid response (its runs, its tab summaries) or origin's disruption baselines."""
+    store, report = writer.store, writer.report
+    if disruption.looks_like_query_results(source):  # origin's baselines, not TestGrid
+        try:
+            report.baselines += write_baselines(store, disruption.read_query_results(source))
+        except InputError as exc:
+            report.refused.append(Refused(source, str(exc)))
+        return
+    try:
+        got = read_testgrid(source, job=bare.job if bare else None)
+        for run in got.runs:
+            writer.take(run)
+        if got.summaries:
+            store.write_testgrid_summaries(got.summaries, source=source)
+            report.summaries += len(got.summaries)
+        if got.job and not got.runs:  # an empty tab: keep the job, shown as STALE
+            store.register_job(got.job)
+            report.warnings.append(f"{source}: tab {got.job!r} has no results (an empty, STALE tab); "
+                                   "its job is stored without runs")
+    except InputError as exc:
+        report.refused.append(Refused(source, str(exc)))
 
 
 def _ingest_events(store: Store, path: Path, job: str | None, report: IngestReport) -> int:
@@ -605,9 +654,6 @@ def _ingest_events(store: Store, path: Path, job: str | None, report: IngestRepo
 
     runs = event_runs(read_event_file(path, job=job), file=str(path))
     written = store.write_runs(runs)
-    report.runs += len(written.inserted)
-    report.replaced += len(written.replaced)
-    report.pending += sum(1 for r in runs if r.status is RunStatus.PENDING and r.run_id in set(written.inserted))
-    new = set(written.inserted) | set(written.replaced)
+    new = _count_stored(report, runs, written)
     stored = sum(len(r.events) for r in runs if r.run_id in new)
     return stored + replace_events(store, {r.run_id: r.events for r in runs if r.run_id not in new})

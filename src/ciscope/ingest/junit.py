@@ -28,7 +28,7 @@ from typing import Any
 from lxml import etree
 
 from ..errors import InputError, ReportError
-from ..model import Status, TestResult, test_id
+from ..model import ResultColumns, Status, TestResult
 from . import xunit_dialects
 from ._xml import MAX_REPORT_BYTES, Attempts, Report, Source, cap_text, parse_seconds
 
@@ -128,16 +128,40 @@ def _raise_lxml_error(report: Report) -> None:
 
 
 def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
+    for chunk in _chunks(source, name, max_bytes):
+        yield from chunk
+
+
+def read_columns(source: str | os.PathLike[str] | bytes, *, name: str | None = None,
+                 max_bytes: int = MAX_REPORT_BYTES, rows: int | None = None) -> Iterator[ResultColumns]:
+    """What :func:`parse_junit` reads, as :class:`~ciscope.model.ResultColumns` of at most
+    about ``rows`` rows each (default: the whole report in one): the same rows, limits and
+    refusals, without a :class:`TestResult` per passing test case."""
+    if name is None:
+        name = "<bytes>" if isinstance(source, (bytes, bytearray, memoryview)) else os.fspath(source)
+    return _chunks(source, name, max_bytes, rows or _WHOLE)
+
+
+_CHUNK_ROWS = 1 << 12  # rows per chunk that parse_junit hands over (a few MB)
+_WHOLE = 1 << 62
+
+
+def _chunks(source: Source, name: str, max_bytes: int, rows: int = _CHUNK_ROWS) -> Iterator[ResultColumns]:
     """Open the report, pick its dialect; JUnit is read here, in the hot loop where every
     statement runs once per test case (so it avoids the calls, allocations and generator
-    delegation it can: see benchmarks/BENCHMARKS.md)."""
+    delegation it can: see benchmarks/BENCHMARKS.md). A passing test case is three list
+    appends (name, classname, time); suites and the file are kept per run of rows, and only
+    test cases with children or a status make records (:func:`_with_outcome`)."""
     report = Report(source, name=name, max_bytes=max_bytes)
     try:
         reader = _dialect_for(report)
         if reader is not None:
             # none of the native formats writes retries as repeated records: a repeat is
             # another test of the same name (a parameterised test's rows, say)
-            yield from reader(report, Attempts(retries=False))
+            cols = ResultColumns()
+            for record in reader(report, Attempts(retries=False)):
+                cols.add(record)
+            yield cols
             return
         attempts = Attempts()
         retries: bool | None = None  # decided from the root element at the first test case
@@ -154,6 +178,13 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
         last_parent: Any = None
         suite = path = ""
         since_drop = 0
+
+        cols = ResultColumns()
+        cols.files.append((0, file))
+        names, classnames, durations = cols.name, cols.classname, cols.duration
+        names_add, classnames_add, durations_add = names.append, classnames.append, durations.append
+        numbered = cols.attempt  # attempt (retries) or occurrence (distinct repeats), by row
+        row = 0
         try:
             for _, el in report.iterparse(tag=(testcase, testsuite)):
                 if el.tag != testcase:  # a <testsuite> ended: free it and what came before
@@ -183,8 +214,10 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
                 if parent is not last_parent:
                     if retries is None:
                         retries = attempts.retries = repeats_are_retries(el.getroottree().getroot())
+                        numbered = cols.attempt if retries else cols.occurrence
                     last_parent = parent
                     suite, path = _suite_names(parent, testsuite)
+                    cols.suites.append((row, suite, path))
                     attempts.switch(path or suite)  # nested suites: attempts per path of names
                     live, prior = attempts.live, attempts.prior
                     live_add = live.add
@@ -193,18 +226,27 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
                     outcome is not None and (outcome.lower() in not_passed or get("result") in _RESULT_SKIPS)
                 ):
                     records = _with_outcome(el, name, classname, suite, duration, outcome, kinds, file)
-                    if path:
-                        for record in records:
-                            record.scope = path
-                    if retries:
-                        for record in records:
-                            record.attempt = attempts.number(hash((classname, name)))
-                            yield record
-                    else:  # another test of the same name; its flaky/rerun children are its attempts
-                        occurrence = attempts.number(hash((classname, name)))
-                        for number, record in enumerate(records):
-                            record.attempt, record.occurrence = number, occurrence
-                            yield record
+                    number = attempts.number(hash((classname, name)))
+                    details, attempt_of = cols.details, cols.attempt
+                    for index, record in enumerate(records):
+                        if retries:
+                            if index:
+                                number = attempts.number(hash((classname, name)))
+                            if number:
+                                attempt_of[row] = number
+                        else:  # another test of the same name; its flaky/rerun children are its attempts
+                            if index:
+                                attempt_of[row] = index
+                            if number:
+                                cols.occurrence[row] = number
+                        names_add(name)
+                        classnames_add(classname)
+                        durations_add(record.duration)
+                        if record.status is not PASSED or record.failure_type is not None \
+                                or record.failure_message is not None or record.failure_text is not None:
+                            details[row] = (record.status, record.failure_type, record.failure_message,
+                                            record.failure_text)
+                        row += 1
                     live, prior = attempts.live, attempts.prior
                     live_add = live.add
                 else:
@@ -213,15 +255,14 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
                         attempt = attempts.number(key)
                         live, prior = attempts.live, attempts.prior
                         live_add = live.add
+                        if attempt:
+                            numbered[row] = attempt
                     else:
                         live_add(key)
-                        attempt = 0
-                    if retries:
-                        yield TestResult(name, PASSED, classname, suite, duration, None, None, None, attempt, file,
-                                         path)
-                    else:
-                        yield TestResult(name, PASSED, classname, suite, duration, None, None, None, 0, file, path,
-                                         attempt)
+                    names_add(name)
+                    classnames_add(classname)
+                    durations_add(duration)
+                    row += 1
                 since_drop += 1
                 if since_drop == _DROP_EVERY:
                     since_drop = 0
@@ -232,8 +273,21 @@ def _parse(source: Source, name: str, max_bytes: int) -> Iterator[TestResult]:
                         attempts.fold()
                         live, prior = attempts.live, attempts.prior
                         live_add = live.add
+                    if row >= rows:  # hand over a chunk; the next one starts in the same suite
+                        yield cols
+                        cols = ResultColumns()
+                        cols.files.append((0, file))
+                        cols.suites.append((0, suite, path))
+                        names, classnames, durations = cols.name, cols.classname, cols.duration
+                        names_add, classnames_add, durations_add = names.append, classnames.append, durations.append
+                        numbered = cols.occurrence if retries is False else cols.attempt
+                        row = 0
         except etree.XMLSyntaxError as exc:
             raise report.syntax_error(exc) from None
+        if not row:
+            cols.files.clear()
+            cols.suites.clear()
+        yield cols
     finally:
         report.close()
 
@@ -391,28 +445,47 @@ def qualify(results: list[TestResult]) -> list[TestResult]:
     occurs under different outer suites of the report. Deterministic: it depends on the
     report alone. Returns ``results``, changed in place.
     """
-    paths = [r.scope or r.suite for r in results]
-    under: dict[str, set[str]] = {}
-    for r, path in zip(results, paths):
-        under.setdefault(r.suite, set()).add(path)
-    keys = [r.suite if len(under[r.suite]) == 1 else path for r, path in zip(results, paths)]
-    loose = [not r.classname or r.classname == r.name for r in results]
-    several = len({key for key, is_loose in zip(keys, loose) if key and is_loose}) > 1
-    for r, key, is_loose in zip(results, keys, loose):
-        r.scope = key if key and is_loose and several else ""
-    if len(set(keys)) < 2:  # one suite (most reports): no test id can be in several
-        return results
-    suites_of: dict[str, set[str]] = {}
-    for r, key in zip(results, keys):
-        suites_of.setdefault(r.test_id, set()).add(key)
-    for r, key in zip(results, keys):
-        if key and not r.scope and len(suites_of[r.test_id]) > 1:
-            r.scope = key
+    cols = ResultColumns.from_records(results)
+    _qualify_columns(cols)
+    for record, scope in zip(results, cols.scopes()):
+        record.scope = scope
     return results
 
 
+def _qualify_columns(cols: ResultColumns) -> None:
+    """:func:`qualify` on a report's columns: the rule written once, per run of rows (one
+    suite: nothing to do) and per row only where a report has several."""
+    n = len(cols)
+    segments = [seg for i, seg in enumerate(cols.suites)
+                if (cols.suites[i + 1][0] if i + 1 < len(cols.suites) else n) > seg[0]]  # with rows
+    under: dict[str, set[str]] = {}
+    for _, suite, path in segments:
+        under.setdefault(suite, set()).add(path or suite)
+    keys_of = [(row, suite if len(under[suite]) == 1 else path or suite) for row, suite, path in segments]
+    cols.suites = [(row, suite, "") for row, suite, _ in segments]
+    cols.scope = {}
+    cols._tests = None
+    if len({key for _, key in keys_of}) < 2:  # one suite (most reports): no test id can be in several
+        return
+    keys = cols.expand(keys_of)
+    names, classnames = cols.name, cols.classname
+    loose = [not c or c == name for c, name in zip(classnames, names)]
+    several = len({key for key, is_loose in zip(keys, loose) if key and is_loose}) > 1
+    if several:
+        cols.scope = {row: key for row, (key, is_loose) in enumerate(zip(keys, loose)) if key and is_loose}
+    tests = cols.tests()
+    suites_of: dict[str, set[str]] = {}
+    for test, key in zip(tests, keys):
+        suites_of.setdefault(test, set()).add(key)
+    scope = cols.scope
+    for row, (test, key) in enumerate(zip(tests, keys)):
+        if key and row not in scope and len(suites_of[test]) > 1:
+            scope[row] = key
+    cols._tests = None
+
+
 def read_reports(reports: Iterable[tuple[str | os.PathLike[str], str]], *,
-                 refused: list[InputError] | None = None) -> list[TestResult]:
+                 refused: list[InputError] | None = None) -> ResultColumns:
     """Every attempt in the reports of ONE run: ``(path, file)`` pairs, ``file`` being what
     each result's ``file`` says (the path relative to the run folder, say). Each report's
     records are :func:`qualify`-ed; then the attempts of one test (one test id) are
@@ -420,23 +493,31 @@ def read_reports(reports: Iterable[tuple[str | os.PathLike[str], str]], *,
     of one run was run twice (Bazel's ``test_attempts``, a job that reruns its failures).
 
     With ``refused``, a report that cannot be read is appended there (with its reason) and
-    left out — none of its tests gets a result — instead of refusing the whole run."""
-    results: list[TestResult] = []
-    seen: dict[str, int] = {}
+    left out — none of its tests gets a result — instead of refusing the whole run.
+
+    Returns columns (a sequence of :class:`TestResult` for who wants records)."""
+    results = ResultColumns()
     for path, file in reports:
         try:
-            parsed = list(parse_junit(path, name=os.fspath(path)))
+            [cols] = read_columns(path, name=os.fspath(path))
         except InputError as exc:
             if refused is None:
                 raise
             refused.append(exc)
             continue
-        for result in qualify(parsed):
-            result.file = file
-            key = test_id(result.classname, result.name, result.scope, result.occurrence)  # = .test_id, one call less
-            result.attempt = seen.get(key, 0)
-            seen[key] = result.attempt + 1
-            results.append(result)
+        _qualify_columns(cols)
+        cols.set_file(file)
+        results.extend(cols)
+    tests = results.tests()
+    attempt: dict[int, int] = {}
+    if len(set(tests)) != len(tests):  # some test ran more than once
+        seen: dict[str, int] = {}
+        for row, key in enumerate(tests):
+            number = seen.get(key, 0)
+            if number:
+                attempt[row] = number
+            seen[key] = number + 1
+    results.attempt = attempt
     return results
 
 

@@ -8,11 +8,12 @@ key it comes from, so CSV headers are the JSON field names.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from .table import Column, Section, View, pct, short, text, when
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 STATUS_COLORS = {"PASSING": "green", "FLAKY": "magenta", "FAILING": "red", "BROKEN": "red", "STALE": "yellow"}
 
@@ -245,6 +246,7 @@ LEGEND = "■ pass ✖ fail F flaky T timed out s skip R running · no result ? 
 
 
 def _cells(statuses: list[int]) -> Text:
+    from rich.text import Text
     out = Text()
     for value in statuses:
         symbol, style = CELL.get(value, ("?", ""))

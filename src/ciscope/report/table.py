@@ -25,12 +25,14 @@ import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console, RenderableType
-from rich.table import Table
-from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.table import Table
+    from rich.text import Text
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -90,6 +92,7 @@ class Column:
     nowrap: bool = False
 
     def cell(self, row: Any) -> Text:
+        from rich.text import Text
         value = self.get(row)
         shown = self.fmt(value)
         if isinstance(shown, Text):
@@ -157,6 +160,7 @@ def write_markdown(view: View, out: IO[str]) -> None:
 
 
 def rich_table(section: Section) -> Table:
+    from rich.table import Table
     table = Table(title=section.title, title_justify="left")
     for column in section.columns:
         table.add_column(column.header, overflow="fold", justify="right" if column.right else "left",
@@ -167,6 +171,7 @@ def rich_table(section: Section) -> Table:
 
 
 def print_table(view: View, console: Console) -> None:
+    from rich.text import Text
     parts: list[RenderableType] = []
     if view.heading:
         parts.append(Text(view.heading))

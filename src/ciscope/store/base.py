@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
-import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import StoreError, UnknownEngineError
-from ..model import Evidence, LifecycleEvent, Run, RunStatus, Status, TestResult, test_id
+from ..model import Evidence, LifecycleEvent, ResultColumns, Run, RunStatus, Status, TestResult
 from . import DEFAULT_URL  # defined in the package, where importing it costs nothing
 from .disruption import RUN_TABLES as DISRUPTION_TABLES
 from .disruption import disruption_tables
@@ -125,31 +123,63 @@ class Batch:
     results: int = 0
 
 
-_RESULT_FIELDS = ("name", "classname", "suite", "attempt", "status", "duration", "failure_type",
-                  "failure_message", "failure_text", "file")
-# stored columns, then what the test id needs besides name and classname (not stored)
-_fields_of = operator.attrgetter(*_RESULT_FIELDS, "scope", "occurrence")
+def columns_of(run: Run) -> ResultColumns:
+    """The run's results as columns: as read (the JUnit and Prow readers write columns), or
+    from its records (subunit, TestGrid, hand-made runs), converted once and kept."""
+    if not isinstance(run.results, ResultColumns):
+        run.results = ResultColumns.from_records(run.results)
+    return run.results
 
 
 def arrow_batch(runs: Sequence[Run], *, now: datetime | None = None) -> Batch:
     """Turn runs (with their results) into Arrow tables.
 
-    Result columns are transposed in one pass; the verdict of each test in each run and the
-    run counters are derived with Arrow's group-by (C++), not a Python loop per result.
+    The result columns are taken as the readers wrote them (no record per passing test is
+    made or taken apart: sparse columns are filled per row that has a value); the verdict of
+    each test in each run and the run counters are derived with Arrow's group-by (C++), not
+    a Python loop per result.
     """
     now = _utc_naive(now or datetime.now(timezone.utc))
     run_ids = [run.run_id for run in runs]
     rid_col: list[int] = []
+    tests: list[str] = []
+    names: list[str] = []
+    classnames: list[str] = []
+    suites: list[str] = []
+    durations: list[float | None] = []
+    statuses: list[str] = []
+    files: list[str] = []
+    attempts: dict[int, int] = {}
+    details: dict[int, tuple[Status, str | None, str | None, str | None]] = {}
     for rid, run in zip(run_ids, runs):
-        rid_col.extend([rid] * len(run.results))
-    columns: list[Sequence[Any]] = list(zip(*map(_fields_of, itertools.chain.from_iterable(r.results for r in runs))))
-    if not columns:
-        columns = [[] for _ in range(len(_RESULT_FIELDS) + 2)]
-    *columns, scopes, occurrences = columns
-    tests = list(map(test_id, columns[1], columns[0], scopes, occurrences))
+        cols = columns_of(run)
+        base = len(names)
+        rid_col += [rid] * len(cols)
+        tests += cols.tests()
+        names += cols.name
+        classnames += cols.classname
+        suites += cols.expand(cols.suites)
+        durations += cols.duration
+        statuses += cols.statuses()
+        files += cols.expand(cols.files)
+        if cols.attempt:
+            attempts.update({row + base: n for row, n in cols.attempt.items()})
+        if cols.details:
+            details.update({row + base: d for row, d in cols.details.items()})
+    n = len(names)
+    attempt_col = [0] * n
+    for row, number in attempts.items():
+        attempt_col[row] = number
+    ftype: list[str | None] = [None] * n
+    message: list[str | None] = [None] * n
+    text: list[str | None] = [None] * n
+    for row, (_, failure_type, failure_message, failure_text) in details.items():
+        ftype[row], message[row], text[row] = failure_type, failure_message, failure_text
     results = pa.Table.from_arrays(
-        [pa.array(rid_col, pa.int64()), pa.array(tests, pa.string()),
-         *(pa.array(col, field.type) for col, field in zip(columns, list(RESULTS_SCHEMA)[2:]))],
+        [pa.array(rid_col, pa.int64()), pa.array(tests, pa.string()), pa.array(names, pa.string()),
+         pa.array(classnames, pa.string()), pa.array(suites, pa.string()), pa.array(attempt_col, pa.int32()),
+         pa.array(statuses, pa.string()), pa.array(durations, pa.float64()), pa.array(ftype, pa.string()),
+         pa.array(message, pa.string()), pa.array(text, pa.string()), pa.array(files, pa.string())],
         schema=RESULTS_SCHEMA,
     )
 
@@ -264,7 +294,9 @@ def events_table(runs: Iterable[tuple[int, Sequence[LifecycleEvent]]]) -> pa.Tab
 
 def _failing_ids(run: Run) -> set[str]:
     """Test ids with a failed or errored attempt in the run (failed or flaked)."""
-    return {r.test_id for r in run.results if r.status is Status.FAILED or r.status is Status.ERROR}
+    cols = columns_of(run)
+    tests = cols.tests()
+    return {tests[row] for row in cols.failed_rows()}
 
 
 def _derive_verdicts(results: pa.Table, run_info: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -339,13 +371,17 @@ def run_reason(run: Run, failed_tests: int) -> dict[str, object]:
 
 def _failing(run: Run) -> list[TestResult]:
     """Failed attempts of the tests whose verdict is failed or error (a test that also
-    passed in the run flaked: it did not make the run fail)."""
-    failed = [r for r in run.results if r.status is Status.FAILED or r.status is Status.ERROR]
-    if not failed:
-        return failed
-    names = {r.name for r in failed}  # cheap filter first: test_id is a property call
-    passed = {r.test_id for r in run.results if r.status is Status.PASSED and r.name in names}
-    return [r for r in failed if r.test_id not in passed] if passed else failed
+    passed in the run flaked: it did not make the run fail). Rows that did not pass are the
+    columns' sparse ones, so this costs per failure, plus one set lookup per result."""
+    cols = columns_of(run)
+    rows = cols.failed_rows()
+    if not rows:
+        return []
+    tests, details = cols.tests(), cols.details
+    failing = {tests[row] for row in rows}
+    passed = {test for row, test in enumerate(tests)
+              if test in failing and (row not in details or details[row][0] is Status.PASSED)}
+    return [cols[row] for row in rows if tests[row] not in passed]
 
 
 def _base_reason(run: Run, failed_tests: int, failing: list[TestResult]) -> dict[str, object]:
@@ -375,6 +411,16 @@ def _only(batch: Batch, todo: Sequence[Run]) -> Batch:
     wanted = pa.array(keep, pa.int64())
     tables = {name: t.filter(pc.is_in(t["run_id"], value_set=wanted)) for name, t in batch.tables.items()}
     return Batch(run_ids=keep, tables=tables, results=tables["test_results"].num_rows)
+
+
+def would_write(stored: str | None, status: RunStatus, *, replace: bool = False) -> bool:
+    """Whether a run of ``status`` is written when the store holds it with status ``stored``
+    (None: not stored): always when not stored or with ``replace``; over a stored copy only
+    when that copy is still ``pending`` and this one is not (the run has ended since). The
+    one statement of the rule: the writer, the ingest's pre-check and its known-bug scan ask it."""
+    if stored is None or replace:
+        return True
+    return stored == RunStatus.PENDING.value and status is not RunStatus.PENDING
 
 
 @dataclass(slots=True)
@@ -635,13 +681,10 @@ class Store:
         todo: list[Run] = []
         for rid, run in by_id.items():
             old = stored.get(rid)
-            if old is None:
-                report.inserted.append(rid)
-            elif replace or (old == RunStatus.PENDING.value and run.status is not RunStatus.PENDING):
-                report.replaced.append(rid)
-            else:
+            if not would_write(old, run.status, replace=replace):
                 report.skipped.append(rid)
                 continue
+            (report.inserted if old is None else report.replaced).append(rid)
             todo.append(run)
         return report, todo
 
