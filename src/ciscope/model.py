@@ -15,11 +15,18 @@ import enum
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .ingest.disruption import RunDisruption
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    """A time as stored: UTC without a zone (a naive time is taken as UTC already)."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 class Status(str, enum.Enum):

@@ -152,7 +152,7 @@ def test_columns_in_chunks_are_the_records() -> None:
 def test_columnar_run_gives_the_tables_records_gave(tmp_path: Path) -> None:
     """The store's tables from a run read as columns equal those from the same run as records."""
     from ciscope.model import Run, RunStatus
-    from ciscope.store.base import arrow_batch
+    from ciscope.store.write import arrow_batch
 
     folder = _run_folder(tmp_path)
     (folder / "artifacts" / "junit_busy.xml").write_bytes(_busy_report())

@@ -22,7 +22,7 @@ from ciscope.analysis.regressions import regressions
 from ciscope.errors import StoreError, UsageError
 from ciscope.queries import verdicts
 from ciscope.queries.window import Window as Scope
-from ciscope.store.base import connect
+from ciscope.store.engine import connect
 from ciscope.store.parquet import export_parquet
 from tests.histories import history_runs
 

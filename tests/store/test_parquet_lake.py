@@ -18,7 +18,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from ciscope.model import Run, RunStatus, Status, TestResult
-from ciscope.store.base import connect
+from ciscope.store.engine import connect
 from ciscope.store.parquet import MANIFEST, job_segment
 
 

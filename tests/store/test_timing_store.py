@@ -103,7 +103,7 @@ def test_thresholds_and_outliers_from_the_store(store, tmp_path: Path) -> None:
 
 def test_event_and_retrigger_indexes(store) -> None:
     """Migration 0014: PostgreSQL indexes run_events and retriggers; DuckDB scans (issue 12)."""
-    from ciscope.store.base import latest_version
+    from ciscope.store.schema import latest_version
 
     wanted = {"run_events_run", "run_events_emitted", "retriggers_run", "retriggers_job_commit"}
     if store.name == "postgresql":

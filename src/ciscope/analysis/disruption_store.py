@@ -24,8 +24,9 @@ from ..ingest.disruption import (
 )
 from ..model import Run, RunStatus, Status, TestResult
 from ..queries.window import Window, now
-from ..store.base import Store, arrow_batch
+from ..store.base import Store
 from ..store.disruption import PERCENTILES_SQL, baselines_sql
+from ..store.write import arrow_batch
 from .disruption import (
     BaselineIndex,
     Comparison,

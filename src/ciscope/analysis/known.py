@@ -285,7 +285,7 @@ def reclassify(store: Store, fps: Sequence[Fingerprint], *, backend: str | None 
             store.execute(f"DELETE FROM matches WHERE bug IN ({marks})", chunk)
             store.execute(f"DELETE FROM fingerprints WHERE bug IN ({marks})", chunk)
         # pyarrow: imported here, not by commands that only read fingerprints
-        from ..store.base import evidence_table
+        from ..store.write import evidence_table
 
         table = evidence_table(new_rows, now=now)
         if table.num_rows:
@@ -329,7 +329,7 @@ def refresh_explanations(store: Store, run_ids: Sequence[int]) -> None:
         for rid, test in store.query_in("SELECT run_id, test FROM test_verdicts WHERE verdict IN ('failed', 'error',"
                                         " 'flaky') AND run_id IN ({marks})", sorted(evidence)):
             failing[rid].add(test)
-        from ..store.base import explanations_table
+        from ..store.write import explanations_table
 
         table = explanations_table(((rid, failing[rid], ev) for rid, ev in evidence.items()), scoped)
         if table.num_rows:

@@ -330,16 +330,17 @@ class TimingData:
     @classmethod
     def from_runs(cls, runs: Sequence[Run]) -> TimingData:
         """From records (tests, files not stored)."""
-        from ..store.base import _json, _utc_naive, events_table
+        from ..model import naive_utc
+        from ..store.write import events_table, json_text
 
         table = pa.table({
             "run_id": pa.array([r.run_id for r in runs], pa.int64()),
             "job": pa.array([r.job for r in runs], pa.string()),
             "build": pa.array([r.build for r in runs], pa.string()),
             "status": pa.array([r.status.value for r in runs], pa.string()),
-            "started_at": pa.array([_utc_naive(r.started_at) for r in runs], pa.timestamp("us")),
+            "started_at": pa.array([naive_utc(r.started_at) for r in runs], pa.timestamp("us")),
             "worker": pa.array([r.worker for r in runs], pa.string()),
-            "reason": pa.array([_json(r.metadata["error"]) if "error" in r.metadata else None for r in runs], pa.string()),
+            "reason": pa.array([json_text(r.metadata["error"]) if "error" in r.metadata else None for r in runs], pa.string()),
             "failed_tests": pa.array([len({x.test_id for x in r.results if x.status.value in ("failed", "error")}
                                           - {x.test_id for x in r.results if x.status.value == "passed"}) for r in runs],
                                      pa.int64()),

@@ -133,7 +133,7 @@ class Context:
             return self._writable
         if self._store is None:
             # pyarrow and numpy: imported only by commands that use the store
-            from ..store.base import connect
+            from ..store.engine import connect
 
             self._store = connect(self.db, read_only=True, wait=self.wait, on_wait=self._waiting)
         return self._store
@@ -145,7 +145,7 @@ class Context:
             if self._store is not None:  # DuckDB: one process opens a file one way only
                 self._store.close()
                 self._store = None
-            from ..store.base import connect
+            from ..store.engine import connect
 
             self._writable = connect(self.db, wait=self.wait, on_wait=self._waiting)
         return self._writable

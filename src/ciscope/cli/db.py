@@ -18,7 +18,7 @@ def db() -> None:
 def migrate(obj: Context) -> None:
     """Bring the schema up to date (ingest, demo and reclassify do this on connect; read
     commands never change the schema and ask for this command when it is older than the code)."""
-    from ..store.base import connect
+    from ..store.engine import connect
 
     store = connect(obj.db, migrate=False, wait=obj.wait, on_wait=obj._waiting)
     try:

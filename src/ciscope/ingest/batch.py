@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 from ..errors import InputError, UsageError
 from ..model import Run, RunStatus, run_failed
 from ..queries.facts import has_runs
-from ..store.base import Store, WriteReport, would_write
+from ..store.base import Store
 from ..store.disruption import write_baselines
+from ..store.write import WriteReport, would_write
 from . import disruption, parallel, testgrid
 from .events import is_event_file
 from .junit import read_reports

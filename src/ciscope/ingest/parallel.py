@@ -3,7 +3,7 @@
 Parsing JUnit and building Arrow tables is two thirds of an ingest and pure Python, so one
 process per core does it: each worker reads a chunk of run folders, matches known bugs (with
 its own scanner, built from the fingerprint directory), and turns the runs into Arrow tables
-(:func:`ciscope.store.base.arrow_batch`). Only the tables — moved as Arrow buffers — and the
+(:func:`ciscope.store.write.arrow_batch`). Only the tables — moved as Arrow buffers — and the
 runs' metadata come back; the parent process checks what is already stored and appends, in
 the same atomic, idempotent batches as a serial ingest (:meth:`Store.write_prepared`).
 
@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from ..errors import InputError
 from ..model import Run
-from ..store.base import Batch, arrow_batch
+from ..store.write import Batch, arrow_batch
 from .prow import read_run
 
 WORKERS_ENV = "CISCOPE_INGEST_WORKERS"

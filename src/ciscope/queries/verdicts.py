@@ -38,7 +38,7 @@ UNFINISHED = ("pending", "error", "aborted")
 
 def unbound(name: str) -> ir.Table:
     """The store's table ``name`` with its schema and no connection: to compile SQL."""
-    from ..store.base import SCHEMAS
+    from ..store.schema import SCHEMAS
 
     return ibis.table(ibis.Schema.from_pyarrow(SCHEMAS[name]), name=name)
 

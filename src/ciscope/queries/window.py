@@ -14,22 +14,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ..model import naive_utc
 
 if TYPE_CHECKING:
     from ..store.base import Store
 
 __all__ = ["Window", "naive_utc", "now"]
-
-
-def naive_utc(value: datetime | None) -> datetime | None:
-    """A time as stored: UTC without a zone."""
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def now(store: Store) -> datetime | None:

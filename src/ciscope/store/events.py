@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..model import LifecycleEvent
-from .base import Store, events_table
+from .base import Store
+from .write import events_table
 
 __all__ = ["replace_events"]
 

@@ -224,7 +224,7 @@ def _check_target(path: str) -> dict[str, Any] | None:
 def export_parquet(store: Store, path: str, window: Window | None = None,
                    progress: Callable[[int, int], None] | None = None) -> ExportReport:
     """Write the store (or the partitions of a window) as a Parquet lake at ``path``, atomically."""
-    from .base import RUN_TABLES
+    from .schema import RUN_TABLES
 
     started = time.monotonic()
     old = _check_target(path)

@@ -28,7 +28,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import CiscopeError, InputError, NotFoundError, StoreError, UsageError
-from ..store.base import Store, connect
+from ..store.base import Store
+from ..store.engine import connect
 from ..store.pool import ReaderPool
 from .cache import LEAD, ReportCache
 

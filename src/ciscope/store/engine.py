@@ -1,0 +1,72 @@
+"""``connect(url)``: the engine a URL names, opened (and migrated, or checked when read-only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..errors import StoreError, UnknownEngineError
+from . import DEFAULT_URL  # defined in the package, where importing it costs nothing
+from .base import Store
+from .schema import latest_version
+
+
+def engines() -> dict[str, type[Store]]:
+    from .duckdb import DuckDBStore
+    from .lakes import ChdbStore, SparkStore
+    from .parquet import ParquetStore
+    from .postgres import PostgresStore
+
+    return {"duckdb": DuckDBStore, "postgresql": PostgresStore, "postgres": PostgresStore, "parquet": ParquetStore,
+            "spark": SparkStore, "chdb": ChdbStore}
+
+
+def connect(url: str = DEFAULT_URL, *, migrate: bool = True, read_only: bool = False, wait: float = 0.0,
+            on_wait: Callable[[str], None] | None = None) -> Store:
+    """Open the store at ``url`` (``duckdb:///path``, ``duckdb://:memory:``,
+    ``postgresql://user@host:port/db``) and bring its schema up to date.
+
+    ``read_only``: for reading only — the store must exist (a missing one is a
+    :class:`StoreError` "no store at …", never created), a DuckDB file is opened read-only, and
+    no migration runs: a schema older than the code is an error asking for ``ciscope db
+    migrate``. ``wait``: seconds to wait for a DuckDB file locked by another process
+    (``on_wait(message)`` is called once when waiting starts)."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    available = engines()
+    if scheme not in available:
+        raise UnknownEngineError(
+            f"Unknown database URL {url!r}: expected one of "
+            "duckdb:///PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB, parquet:///LAKE_DIR, "
+            "spark://local[2]?lake=LAKE_DIR, chdb:///LAKE_DIR"
+        )
+    if scheme == "duckdb":
+        from .duckdb import duckdb_path
+
+        read_only = read_only and duckdb_path(url) != ":memory:"  # a fresh in-memory store is empty
+        store = available[scheme](url, read_only=read_only, wait=wait, on_wait=on_wait)  # type: ignore[call-arg]
+    elif scheme in ("parquet", "spark", "chdb"):
+        from .parquet import READ_ONLY
+
+        if not read_only:
+            raise StoreError(READ_ONLY)
+        store = available[scheme](url)
+    else:
+        store = available[scheme](url)
+    if read_only:
+        try:
+            _check_readable(store)
+        except BaseException:
+            store.close()
+            raise
+    elif migrate:
+        store.migrate()
+    return store
+
+
+def _check_readable(store: Store) -> None:
+    version, needed = store.schema_version(), latest_version(store.name)
+    if version == 0:
+        raise StoreError(f"no store at {store.url}: `ciscope ingest` or `ciscope demo` creates one "
+                         "(or give another with --db / CISCOPE_DB)")
+    if version < needed:
+        raise StoreError(f"the store at {store.url} has schema version {version}, this ciscope needs {needed}: "
+                         "run `ciscope db migrate` (read commands never change the schema)")
