@@ -103,7 +103,8 @@ SCHEMAS = {"runs": RUNS_SCHEMA, "test_results": RESULTS_SCHEMA, "test_verdicts":
            "matches": MATCHES_SCHEMA, "explanations": EXPLANATIONS_SCHEMA, "run_variants": RUN_VARIANTS_SCHEMA,
            "run_events": RUN_EVENTS_SCHEMA}
 #: Tables holding rows of a run (deleted with it, written with it), children before ``runs``.
-RUN_TABLES = ("run_events", "matches", "explanations", "run_variants", *DISRUPTION_TABLES, "test_verdicts", "test_results",
+#: ``run_phases`` and ``run_event_summary`` are derived from ``run_events`` (store/run_timing.py).
+RUN_TABLES = ("run_phases", "run_event_summary", "run_events", "matches", "explanations", "run_variants", *DISRUPTION_TABLES, "test_verdicts", "test_results",
               "runs")
 
 def _utc_naive(value: datetime | None) -> datetime | None:
@@ -585,6 +586,11 @@ class Store:
                 for table in reversed(RUN_TABLES):
                     if table in batch.tables and batch.tables[table].num_rows:
                         self.append(table, batch.tables[table])
+                events = batch.tables.get("run_events")
+                if events is not None and events.num_rows:  # their summaries, from the rows just written
+                    from .run_timing import refresh_run_timing
+
+                    refresh_run_timing(self, pc.unique(events["run_id"]).to_pylist())
                 self._upsert_jobs(todo)
                 report.results = batch.results
             self.commit()
@@ -689,8 +695,14 @@ def _backfill_0007(store: Store) -> None:
         store.append("explanations", table)
 
 
+def _backfill_0018(store: Store) -> None:
+    from .run_timing import backfill
+
+    backfill(store)
+
+
 #: Python steps run right after a migration's SQL, in its transaction.
-_BACKFILLS = {7: _backfill_0007}
+_BACKFILLS = {7: _backfill_0007, 18: _backfill_0018}
 
 
 def engines() -> dict[str, type[Store]]:
