@@ -174,10 +174,10 @@ def summary_data(store: Store, window: Window, config: TimingConfig) -> TimingDa
         f"SELECT {_RUN_COLUMNS}, s.events, s.worker AS ev_worker, s.device_group AS ev_device_group,"
         " s.requestor AS ev_requestor, s.skew_n, s.skew_sum, s.skew_min, s.skew_max, s.skew_neg, s.counts"
         f" FROM run_event_summary s JOIN runs r ON r.run_id = s.run_id{where}", params)
-    fingerprint = phases_fingerprint(config.phases)
-    where, params = window.where(store, runs="r", extra=[f"p.config = '{fingerprint}'"])  # hex digits: a safe literal
-    phases = store.query_columns("SELECT p.run_id, p.phase, p.start_at, p.end_at FROM run_phases p"
-                                 f" JOIN runs r ON r.run_id = p.run_id{where}", params)
+    config_clause = f"p.config = '{phases_fingerprint(config.phases)}'"  # hex digits: a safe literal
+    scope = " JOIN runs r ON r.run_id = p.run_id" if where else ""  # no run filter: no join
+    where, params = window.where(store, runs="r", extra=[config_clause]) if where else (f" WHERE {config_clause}", [])
+    phases = store.query_columns(f"SELECT p.run_id, p.phase, p.start_at, p.end_at FROM run_phases p{scope}{where}", params)
     return TimingData.from_summaries(_reason(runs), config.phases, phases)
 
 
