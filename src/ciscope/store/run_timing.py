@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ..analysis.timing import DEFAULT_PHASES, Phase
+from ..errors import StoreError
 from .base import Store
 
 __all__ = ["ensure_phases", "phases_fingerprint", "refresh_run_timing", "register_phases"]
@@ -137,7 +138,10 @@ def ensure_phases(store: Store, phases: Sequence[Phase]) -> bool:
         return False
     scope = (" WHERE e.run_id IN (SELECT s.run_id FROM run_event_summary s WHERE NOT EXISTS"
              f" (SELECT 1 FROM run_phases p WHERE p.config = {fingerprint} AND p.phase = 0 AND p.run_id = s.run_id))")
-    with store.transaction("summarise the phases of stored runs", lock=True):
-        register_phases(store, phases)
-        store.execute(_phases_sql(phases, scope))
+    try:
+        with store.transaction("summarise the phases of stored runs", lock=True):
+            register_phases(store, phases)
+            store.execute(_phases_sql(phases, scope))
+    except StoreError:  # a store that cannot be written (a Parquet lake): read the events
+        return False
     return True
