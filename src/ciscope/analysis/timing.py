@@ -243,6 +243,9 @@ class TimingData:
     skew_max: np.ndarray
     skew_negative: np.ndarray
     events: int = 0
+    #: phase start and end per run, (phases, runs) each, when read from the stored per-run
+    #: phase rows (``run_phases``) instead of derived from ``occ`` (whose times are then NaN)
+    phase_times: tuple[tuple[Phase, ...], np.ndarray, np.ndarray] | None = None
 
     @property
     def runs(self) -> int:
@@ -296,11 +299,12 @@ class TimingData:
                    events=m)
 
     @classmethod
-    def from_aggregates(cls, table: pa.Table, names: Sequence[str]) -> TimingData:
+    def from_aggregates(cls, table: pa.Table, names: Sequence[str], *, count: np.ndarray | None = None) -> TimingData:
         """From one row per run: the run columns, ``f{i}``/``l{i}``/``c{i}`` (first, last,
         count of ``names[i]``; a first or last column may be left out), ``ev_worker``, ``ev_device_group``, ``ev_requestor`` and
         ``skew_n``, ``skew_sum``, ``skew_min``, ``skew_max``, ``skew_neg`` (see
-        :func:`ciscope.queries.timing.timing_data`)."""
+        :func:`ciscope.queries.timing.timing_data`). ``count``: the counts (names, runs)
+        instead of ``c{i}`` columns, with no first or last times."""
         base = cls._run_columns(table)
         n = len(base["run_id"])
 
@@ -310,13 +314,16 @@ class TimingData:
             return np.where(np.isnan(out), fill, out) if col.null_count else out
 
         k = len(names)
-        first, last = np.empty((k, n)), np.empty((k, n))
-        count = np.zeros((k, n), dtype=np.int64)
-        columns = set(table.column_names)
-        for i in range(k):  # a first or last time not asked for is NaN
-            first[i] = _seconds(table[f"f{i}"]) if f"f{i}" in columns else np.nan
-            last[i] = _seconds(table[f"l{i}"]) if f"l{i}" in columns else np.nan
-            count[i] = num(f"c{i}", 0).astype(np.int64)
+        if count is not None:  # counts given (stored summaries), no times: a read-only NaN view
+            first = last = np.broadcast_to(np.nan, (k, n))
+        else:
+            first, last = np.empty((k, n)), np.empty((k, n))
+            count = np.zeros((k, n), dtype=np.int64)
+            columns = set(table.column_names)
+            for i in range(k):  # a first or last time not asked for is NaN
+                first[i] = _seconds(table[f"f{i}"]) if f"f{i}" in columns else np.nan
+                last[i] = _seconds(table[f"l{i}"]) if f"l{i}" in columns else np.nan
+                count[i] = num(f"c{i}", 0).astype(np.int64)
 
         def cat(name: str) -> Cat:
             return _sorted_cat(Cat.of(table[name] if name in table.column_names else None, n))
@@ -326,6 +333,42 @@ class TimingData:
                    worker=cat("ev_worker"), device_group=cat("ev_device_group"), requestor=cat("ev_requestor"),
                    skew_count=skew_n.astype(np.int64), skew_sum=num("skew_sum", 0.0), skew_min=num("skew_min", np.inf),
                    skew_max=num("skew_max", -np.inf), skew_negative=num("skew_neg", 0), events=int(count.sum()))
+
+    @classmethod
+    def from_summaries(cls, table: pa.Table, phases: Sequence[Phase], phase_rows: pa.Table) -> TimingData:
+        """From one row per run (the run columns and ``run_event_summary``'s: ``events``,
+        ``ev_worker``, ``ev_device_group``, ``ev_requestor``, ``skew_*``, ``counts``) and the
+        ``run_phases`` rows of ``phases`` (run_id, phase, start_at, end_at). The counts text
+        is parsed once per distinct value (runs share a few event sets)."""
+        import pyarrow.compute as pc
+
+        n = table.num_rows
+        sets = Cat.of(table["counts"], n)
+        per_set = [dict((name, int(c)) for name, _, c in (item.rpartition("\x1f") for item in str(text).split("\x1e")))
+                   for text in sets.values]
+        names = sorted({name for counts in per_set for name in counts})
+        column = {name: i for i, name in enumerate(names)}
+        matrix = np.zeros((len(names), len(per_set) + 1), dtype=np.int64)  # last column: a run without counts
+        for j, counts in enumerate(per_set):
+            for name, c in counts.items():
+                matrix[column[name], j] = c
+        count = matrix[:, np.where(sets.codes >= 0, sets.codes, len(per_set))]
+        data = cls.from_aggregates(table.drop_columns(["counts"]), names, count=count)
+        run_id = data.run_id
+        start = np.full((len(phases), n), np.nan)
+        end = np.full((len(phases), n), np.nan)
+        if phase_rows.num_rows and n:
+            order = np.argsort(run_id, kind="stable")
+            rows = phase_rows["run_id"].combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
+            at = np.searchsorted(run_id[order], rows)
+            at = np.minimum(at, n - 1)
+            known = run_id[order][at] == rows  # phase rows of runs outside the table are dropped
+            index = order[at][known]
+            phase = pc.cast(phase_rows["phase"].combine_chunks(), pa.int64()).to_numpy(zero_copy_only=False)[known]
+            start[phase, index] = _seconds(phase_rows["start_at"])[known]
+            end[phase, index] = _seconds(phase_rows["end_at"])[known]
+        data.phase_times = (tuple(phases), start, end)
+        return data
 
     @classmethod
     def from_runs(cls, runs: Sequence[Run]) -> TimingData:
@@ -414,17 +457,20 @@ def _unfinished(data: TimingData) -> np.ndarray:
 def phase_table(data: TimingData, phases: Sequence[Phase] = DEFAULT_PHASES,
                 occurrences: Occurrences | None = None) -> RunPhases:
     """Start, end and state of every phase of every run."""
-    occ = data.occ if occurrences is None else occurrences
-    n = data.runs
-    start = np.full((len(phases), n), np.nan)
-    end = np.full((len(phases), n), np.nan)
-    for i, phase in enumerate(phases):
-        for name in phase.start:  # first alternative the run has
-            if name in occ.names:
-                start[i] = np.where(np.isnan(start[i]), occ.first[occ.names[name]], start[i])
-        for name in phase.end:
-            if name in occ.names:
-                end[i] = np.where(np.isnan(end[i]), occ.last[occ.names[name]], end[i])
+    stored = data.phase_times
+    if occurrences is None and stored is not None and stored[0] == tuple(phases):  # read from run_phases
+        start, end = stored[1], stored[2]
+    else:
+        occ = data.occ if occurrences is None else occurrences
+        start = np.full((len(phases), data.runs), np.nan)
+        end = np.full((len(phases), data.runs), np.nan)
+        for i, phase in enumerate(phases):
+            for name in phase.start:  # first alternative the run has
+                if name in occ.names:
+                    start[i] = np.where(np.isnan(start[i]), occ.first[occ.names[name]], start[i])
+            for name in phase.end:
+                if name in occ.names:
+                    end[i] = np.where(np.isnan(end[i]), occ.last[occ.names[name]], end[i])
     has_s, has_e = ~np.isnan(start), ~np.isnan(end)
     unfinished = _unfinished(data)[None, :]
     state = np.full(start.shape, MISSING, dtype=np.int8)

@@ -39,6 +39,7 @@ __all__ = [
     "chart_runs",
     "load_config",
     "timing_config",
+    "summary_data",
     "timing_data",
     "timing_now",
     "timing_outliers",
@@ -143,20 +144,54 @@ def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTION
     sql = (f"SELECT {_RUN_COLUMNS}, a.* FROM (SELECT e.run_id AS event_run, {aggregates} FROM run_events e{scope}"
            " GROUP BY e.run_id) a JOIN runs r ON r.run_id = a.event_run")
     table = store.query_columns(sql, window_params)
-    # the text a stall reason is searched in: the run's reason and its metadata (an event file's error)
-    reason, metadata = (pc.fill_null(table[c].cast(pa.string()), "") for c in ("reason", "metadata"))
-    table = table.drop_columns(["reason", "metadata"]).append_column(
-        "reason", pc.binary_join_element_wise(reason, metadata, " "))
+    table = _reason(table)
     for column in ("skew_n", "skew_sum", "skew_min", "skew_max", "skew_neg"):
         if column not in table.column_names:
             table = table.append_column(column, pa.nulls(table.num_rows, pa.float64()))
     return TimingData.from_aggregates(table, names)
 
 
+def _reason(table: pa.Table) -> pa.Table:
+    """The text a stall reason is searched in: the run's reason and its metadata (an event
+    file's error), as one ``reason`` column."""
+    reason, metadata = (pc.fill_null(table[c].cast(pa.string()), "") for c in ("reason", "metadata"))
+    return table.drop_columns(["reason", "metadata"]).append_column(
+        "reason", pc.binary_join_element_wise(reason, metadata, " "))
+
+
+def summary_data(store: Store, window: Window, config: TimingConfig) -> TimingData | None:
+    """The runs of the window that have events, from the per-run summaries kept at ingest
+    (``run_event_summary``: one row per run; ``run_phases``: one per run and phase of
+    ``config``'s phases) — O(runs), not O(events). Phase rows missing for this config are
+    written first when the store is writable; None when it has no such tables or is read-only
+    and lacks rows (then :func:`timing_data` reads the events)."""
+    from ..store.run_timing import ensure_phases, phases_fingerprint
+
+    if not ensure_phases(store, config.phases):
+        return None
+    where, params = window.where(store, runs="r")
+    runs = store.query_columns(
+        f"SELECT {_RUN_COLUMNS}, s.events, s.worker AS ev_worker, s.device_group AS ev_device_group,"
+        " s.requestor AS ev_requestor, s.skew_n, s.skew_sum, s.skew_min, s.skew_max, s.skew_neg, s.counts"
+        f" FROM run_event_summary s JOIN runs r ON r.run_id = s.run_id{where}", params)
+    config_clause = f"p.config = '{phases_fingerprint(config.phases)}'"  # hex digits: a safe literal
+    scope = " JOIN runs r ON r.run_id = p.run_id" if where else ""  # no run filter: no join
+    where, params = window.where(store, runs="r", extra=[config_clause]) if where else (f" WHERE {config_clause}", [])
+    phases = store.query_columns(f"SELECT p.run_id, p.phase, p.start_at, p.end_at FROM run_phases p{scope}{where}", params)
+    return TimingData.from_summaries(_reason(runs), config.phases, phases)
+
+
+def _data(store: Store, window: Window, columns: tuple[str, ...], config: TimingConfig) -> TimingData:
+    """The window's runs with events for the statistics: from the summaries when the store has
+    them, else aggregated from the events (same numbers)."""
+    data = summary_data(store, window, config)
+    return data if data is not None else timing_data(store, window, columns, config=config)
+
+
 def timing_stats(store: Store, window: Window, *, by: str = "job", config: TimingConfig | None = None) -> TimingReport:
     """``ciscope timing``: phase statistics per group."""
     config = config or TimingConfig()
-    data = timing_data(store, window, _needs(by, "received_at", "requestor"), config=config)
+    data = _data(store, window, _needs(by, "received_at", "requestor"), config)
     return timing_report(data, by=by, config=config, now=timing_now(store, window))
 
 
@@ -170,7 +205,7 @@ def _threshold_window(store: Store, window: Window, config: TimingConfig) -> Win
 def timing_thresholds(store: Store, window: Window, *, by: str = "job", config: TimingConfig | None = None) -> ThresholdReport:
     """``ciscope timing thresholds``: a stall threshold per group and phase."""
     config = config or TimingConfig()
-    data = timing_data(store, _threshold_window(store, window, config), _needs(by), config=config)
+    data = _data(store, _threshold_window(store, window, config), _needs(by), config)
     return thresholds(data, by=by, config=config, now=timing_now(store, window))
 
 
@@ -178,9 +213,9 @@ def timing_outliers(store: Store, window: Window, *, by: str = "job", config: Ti
     """``ciscope timing outliers``: runs (finished or running) and workers over the thresholds."""
     config = config or TimingConfig()
     now = timing_now(store, window)
-    limits = thresholds(timing_data(store, _threshold_window(store, window, config), _needs(by), config=config), by=by,
+    limits = thresholds(_data(store, _threshold_window(store, window, config), _needs(by), config), by=by,
                         config=config, now=now)
-    return outliers(timing_data(store, window, _needs(by, "worker"), config=config), by=by, config=config, now=now,
+    return outliers(_data(store, window, _needs(by, "worker"), config), by=by, config=config, now=now,
                     limits=limits)
 
 
@@ -199,7 +234,7 @@ def chart_runs(store: Store, window: Window, *, config: TimingConfig | None = No
     from ..analysis.timing import phase_table
 
     config = config or TimingConfig()
-    data = timing_data(store, window, (), config=config)
+    data = _data(store, window, (), config)
     if not data.runs:
         return []
     durations = phase_table(data, config.phases).duration

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import StoreError
 from ..model import Evidence, Run, naive_utc
@@ -289,6 +290,11 @@ class Store:
                 for table in reversed(RUN_TABLES):
                     if table in batch.tables and batch.tables[table].num_rows:
                         self.append(table, batch.tables[table])
+                events = batch.tables.get("run_events")
+                if events is not None and events.num_rows:  # their summaries, from the rows just written
+                    from .run_timing import refresh_run_timing
+
+                    refresh_run_timing(self, pc.unique(events["run_id"]).to_pylist())
                 self._upsert_jobs(todo)
                 report.results = batch.results
             self.commit()
@@ -393,5 +399,11 @@ def _backfill_0007(store: Store) -> None:
         store.append("explanations", table)
 
 
+def _backfill_0018(store: Store) -> None:
+    from .run_timing import backfill
+
+    backfill(store)
+
+
 #: Python steps run right after a migration's SQL, in its transaction.
-_BACKFILLS = {7: _backfill_0007}
+_BACKFILLS = {7: _backfill_0007, 18: _backfill_0018}

@@ -82,7 +82,8 @@ SCHEMAS = {"runs": RUNS_SCHEMA, "test_results": RESULTS_SCHEMA, "test_verdicts":
            "matches": MATCHES_SCHEMA, "explanations": EXPLANATIONS_SCHEMA, "run_variants": RUN_VARIANTS_SCHEMA,
            "run_events": RUN_EVENTS_SCHEMA}
 #: Tables holding rows of a run (deleted with it, written with it), children before ``runs``.
-RUN_TABLES = ("run_events", "matches", "explanations", "run_variants", *DISRUPTION_TABLES, "test_verdicts", "test_results",
+#: ``run_phases`` and ``run_event_summary`` are derived from ``run_events`` (store/run_timing.py).
+RUN_TABLES = ("run_phases", "run_event_summary", "run_events", "matches", "explanations", "run_variants", *DISRUPTION_TABLES, "test_verdicts", "test_results",
               "runs")
 
 
