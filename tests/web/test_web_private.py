@@ -112,3 +112,25 @@ def test_serve_help_names_the_option() -> None:
     assert "--private" in run_cli("serve", "--help") and "CISCOPE_PRIVATE" in run_cli("serve", "--help")
 
 
+
+
+def test_a_token_check_writes_its_use_at_most_once_a_minute(tmp_path: Path) -> None:
+    """Reads of a private server check the token on a reader; recording its use is a write
+    (under the store's write lock), done for the first check of a minute only."""
+    from datetime import timedelta
+
+    from ciscope.store import connect
+    from ciscope.web.tokens import create_token, live_token, needs_recording, record_use
+
+    store = connect(f"duckdb:///{tmp_path / 't.duckdb'}")
+    try:
+        token = create_token(store, "ci").token
+        name, last = live_token(store, token) or ("", None)
+        assert name == "ci" and last is None and needs_recording(last)
+        record_use(store, name)
+        _, last = live_token(store, token) or ("", None)
+        assert last is not None and not needs_recording(last)
+        assert needs_recording(last - timedelta(minutes=1, seconds=1))
+        assert live_token(store, token[:-1] + "x") is None and live_token(store, "nope") is None
+    finally:
+        store.close()

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from .app import StoreAccess, _error_response
-from .tokens import verify_token
+from .tokens import live_token, needs_recording, record_use
 
 COOKIE = "ciscope_token"
 OPEN = ("/static/", "/login", "/favicon.ico")
@@ -38,8 +38,18 @@ def _safe_next(target: str | None) -> str:
 
 
 async def _live(request: Request, token: str | None) -> bool:
+    """Whether ``token`` is live: checked on a reader; its use recorded (a write, under the
+    store's write lock) at most once a minute, so reads of a private server do not queue
+    behind uploads."""
     access: StoreAccess = request.app.state.store
-    return token is not None and await run_in_threadpool(access.write, verify_token, token) is not None
+    if token is None:
+        return False
+    found = await run_in_threadpool(access.call, live_token, token)
+    if found is None:
+        return False
+    if needs_recording(found[1]):
+        await run_in_threadpool(access.write, record_use, found[0])
+    return True
 
 
 async def require_token(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

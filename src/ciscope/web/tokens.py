@@ -11,7 +11,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ..errors import NotFoundError, UsageError
 from ..store.base import Store
@@ -73,13 +73,36 @@ def revoke_token(store: Store, name: str) -> TokenInfo:
     return next(t for t in list_tokens(store) if t.name == name)
 
 
-def verify_token(store: Store, token: str | None) -> str | None:
-    """The name of the live token ``token`` is, else None; records its use."""
+#: a token's ``last_used_at`` is recorded at most this often: a read that checks a token is a
+#: read, and only the first check of a minute takes the store's write lock to record its use
+USE_RESOLUTION = timedelta(minutes=1)
+
+
+def live_token(store: Store, token: str | None) -> tuple[str, datetime | None] | None:
+    """(name, last use) of the live token ``token`` is, else None. Reads only."""
     if not token or not token.startswith(PREFIX):
         return None
     digest = _digest(token)
-    rows = store.query("SELECT name, token_hash FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (digest,))
+    rows = store.query("SELECT name, token_hash, last_used_at FROM api_tokens "
+                       "WHERE token_hash = ? AND revoked_at IS NULL", (digest,))
     if not rows or not hmac.compare_digest(rows[0][1], digest):
         return None
-    store.execute("UPDATE api_tokens SET last_used_at = ? WHERE name = ?", (_now(), rows[0][0]))
-    return str(rows[0][0])
+    return str(rows[0][0]), rows[0][2]
+
+
+def needs_recording(last_used: datetime | None) -> bool:
+    """Whether a use now should be written (see :data:`USE_RESOLUTION`)."""
+    return last_used is None or _now() - last_used >= USE_RESOLUTION
+
+
+def record_use(store: Store, name: str) -> None:
+    store.execute("UPDATE api_tokens SET last_used_at = ? WHERE name = ?", (_now(), name))
+
+
+def verify_token(store: Store, token: str | None) -> str | None:
+    """The name of the live token ``token`` is, else None; records its use (a write)."""
+    found = live_token(store, token)
+    if found is None:
+        return None
+    record_use(store, found[0])
+    return found[0]
