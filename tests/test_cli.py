@@ -33,7 +33,9 @@ def test_ingest_runs_tests_json(tmp_path):
     runs = json.loads(run_cli("runs", "--json", db=db).stdout)
     assert [r["build"] for r in runs] == ["2", "1"]
     assert set(runs[0]) == {"job", "build", "status", "started_at", "finished_at", "commit",
-                            "tests", "failed_tests", "flaked_tests"}
+                            "tests", "failed_tests", "flaked_tests", "reason"}
+    assert runs[0]["reason"] is None or set(runs[0]["reason"]) >= {"category", "component", "phase", "message",
+                                                                   "fingerprint", "evidence"}
     assert (runs[0]["tests"], runs[0]["failed_tests"], runs[0]["flaked_tests"]) == (3, 1, 1)
     assert runs[0]["started_at"].endswith("Z")
 
