@@ -156,3 +156,36 @@ def test_a_cold_report_waiting_for_a_turn_computes_the_newest_generation(tmp_pat
         assert access.cache.stats.hits == hits + 1  # kept under the newest generation
     finally:
         access.close()
+
+
+def test_a_light_report_does_not_wait_behind_heavy_ones(tmp_path: Path) -> None:
+    """Reports marked light (a list of runs, one run's triage: milliseconds) are computed at
+    once on a miss, while the computing turns are all taken by heavy reports."""
+    from ciscope.web import reports
+
+    access = StoreAccess(f"duckdb:///{tmp_path / 'c.duckdb'}", computing=1)
+    access.open()
+    try:
+        access.write(lambda store: store.write_runs([run(1)]))
+        gate = threading.Event()
+
+        def slow(store: object) -> str:
+            gate.wait(60)
+            return "slow"
+
+        heavy = threading.Thread(target=lambda: access.cached(slow))
+        heavy.start()
+        deadline = time.monotonic() + 30
+        while access.cache.stats.misses < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        answer: list[object] = []
+        light = threading.Thread(target=lambda: answer.append(access.cached(reports.runs, Window())))
+        light.start()
+        light.join(30)
+        assert not light.is_alive() and [r["build"] for r in answer[0]] == ["1"]  # type: ignore[index]
+        assert heavy.is_alive()  # still holding the one turn
+        gate.set()
+        heavy.join(60)
+    finally:
+        access.close()

@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NUMPY  # as the CLI's emit_json
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 #: readers at once: DuckDB cursors are cheap, but 2-4 queries at a time already fill the cores
 #: (DuckDB runs each on several threads); PostgreSQL connections cost a backend process each.
 READERS_DUCKDB = 8
@@ -122,13 +123,17 @@ class StoreAccess:
     def cached(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """:meth:`call` with its answer kept until the store's next write: ``fn`` must be a
         pure report of the store (same store, same arguments: same answer), and the answer,
-        shared between requests, must not be changed by the caller."""
+        shared between requests, must not be changed by the caller. At most ``computing``
+        cold reports are computed at once, except reports marked :func:`light` (a few ms
+        each: a list of runs, one run's triage), which never queue behind heavy ones."""
         key = repr((fn.__module__, fn.__qualname__, args, sorted(kwargs.items())))
         with self._readers().read() as reader:
             generation = reader.generation()
             found, flight = self.cache.claim(key, generation)
             if flight is None:
                 return found  # type: ignore[no-any-return]
+            if found is LEAD and getattr(fn, "light", False):  # cheap: never waits behind heavy reports
+                return self.cache.fill(key, generation, flight, lambda: fn(reader, *args, **kwargs))  # type: ignore[no-any-return]
             if found is LEAD and self._computing.acquire(blocking=False):
                 try:
                     return self.cache.fill(key, generation, flight, lambda: fn(reader, *args, **kwargs))  # type: ignore[no-any-return]
@@ -173,6 +178,14 @@ class StoreAccess:
                 self._store.close()
                 self._store = None
             self.cache.clear()
+
+
+def light(fn: F) -> F:
+    """Mark a report as cheap (milliseconds on a large store): :meth:`StoreAccess.cached`
+    computes it at once on a cache miss instead of taking one of the few turns heavy reports
+    (summary, flaky, regressions …) share."""
+    setattr(fn, "light", True)  # noqa: B010 (a function attribute, read with getattr)
+    return fn
 
 
 def error_body(status: int, error: str, errors: list[str] | None = None) -> dict[str, Any]:

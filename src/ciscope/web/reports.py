@@ -36,6 +36,7 @@ from ..queries.timing import chart_runs, load_config, timing_outliers, timing_st
 from ..queries.timing import timing_config as load_timing_config
 from ..queries.window import Window, naive_utc
 from ..store.base import Store
+from .app import light
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -45,22 +46,26 @@ def utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
+@light
 def require_job(store: Store, job: str | None) -> None:
     """Raise :class:`NotFoundError` when ``job`` is given and has no run in the store."""
     if job is not None and not list_runs(store, window=Window(job=job), limit=1, reasons=False):
         raise NotFoundError(f"{job}: no such job (`ciscope runs` or /api/runs list the jobs stored)")
 
 
+@light
 def runs(store: Store, f: Window, *, limit: int | None = None) -> list[dict[str, Any]]:
     require_job(store, f.job)
     return list_runs(store, window=f, limit=limit)
 
 
+@light
 def tests(store: Store, f: Window) -> list[dict[str, Any]]:
     require_job(store, f.job)
     return stats_by_test(store, window=f)
 
 
+@light
 def history(store: Store, test: str, f: Window, *, limit: int | None = 200) -> TestHistory:
     require_job(store, f.job)
     return history_of_test(store, test, job=f.job, limit=limit)
@@ -73,6 +78,7 @@ def grid(store: Store, job: str, *, columns: int | None) -> dict[str, Any]:
     return grid_json(g, tab_summary(g))
 
 
+@light
 def grid_page(store: Store, job: str, *, columns: int | None) -> dict[str, Any]:
     """The job page's compact grid (``/api/grid/JOB?format=page``; the server caches it per
     store generation, as every report: :mod:`ciscope.web.cache`)."""
@@ -96,11 +102,13 @@ def regressions(store: Store, f: Window, *, options: RegressionOptions, include_
     return find_regressions(store, window=f, options=options, include_known=include_known)
 
 
+@light
 def run_triage(store: Store, ref: str, f: Window) -> dict[str, Any]:
     require_job(store, f.job)
     return triage(store, ref, job=f.job)
 
 
+@light
 def bugs(store: Store, f: Window) -> list[dict[str, Any]]:
     require_job(store, f.job)
     return top_bugs(store, window=f.replace(days=None), days=int(f.days) if f.days is not None else 10)
