@@ -77,7 +77,7 @@ def peers(job: str, build: str) -> dict[str, Any]:
     from ciscope.web import reports
 
     return {
-        "GET /api/runs?limit=50": lambda s: reports.runs(s, Window()),
+        "GET /api/runs?limit=50": lambda s: reports.runs(s, Window(), limit=50),
         "GET /api/tests?job&limit=50": lambda s: reports.tests(s, Window(job=job)),
         "GET /api/grid/{job}": lambda s: reports.grid(s, job, columns=100),
         "GET /api/summary": lambda s: reports.summary(s, Window(), columns=100, config=SummaryConfig()),

@@ -19,13 +19,7 @@ def list_runs(store: Store, /, *, window: Window | None = None, limit: int | Non
     tests, failed_tests, flaked_tests, reason}; ``reason``: the structured failure reason of a
     failed or incomplete run (:mod:`ciscope.analysis.failure_reason`), else null (left out
     with ``reasons=False``). With a ``test`` filter: runs with a verdict of a matching test."""
-    window = window or Window()
-    extra, extra_params = [], []
-    if window.test is not None:
-        clause, params = window.test_clauses(store, "tv.test")
-        extra.append(f"EXISTS (SELECT 1 FROM test_verdicts tv WHERE tv.run_id = r.run_id AND {clause[0]})")
-        extra_params += params
-    where, params = window.where(store, extra=extra, extra_params=extra_params)
+    where, params = _runs_where(store, window or Window())
     sql = (
         "SELECT r.run_id, r.job, r.build, r.status, r.started_at, r.finished_at, r.commit_sha AS commit, r.tests,"
         " r.failed_tests, r.flaked_tests FROM runs r"
@@ -47,6 +41,23 @@ def list_runs(store: Store, /, *, window: Window | None = None, limit: int | Non
             reason = found.get(rid)
             row["reason"] = reason.to_dict() if reason is not None else None
     return rows
+
+
+def count_runs(store: Store, /, *, window: Window | None = None) -> int:
+    """How many runs :func:`list_runs` lists for ``window`` without a limit."""
+    where, params = _runs_where(store, window or Window())
+    return int(store.query(f"SELECT count(*) FROM runs r{where}", params)[0][0])
+
+
+def _runs_where(store: Store, window: Window) -> tuple[str, list[Any]]:
+    """The WHERE of the runs of ``window`` (alias ``r``); a ``test`` filter keeps runs with a
+    verdict of a matching test."""
+    extra, extra_params = [], []
+    if window.test is not None:
+        clause, params = window.test_clauses(store, "tv.test")
+        extra.append(f"EXISTS (SELECT 1 FROM test_verdicts tv WHERE tv.run_id = r.run_id AND {clause[0]})")
+        extra_params += params
+    return window.where(store, extra=extra, extra_params=extra_params)
 
 
 def stats_by_test(store: Store, /, *, window: Window | None = None) -> list[dict[str, Any]]:

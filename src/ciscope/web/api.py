@@ -122,8 +122,8 @@ def _page(items: list[Any], limit: int | None, offset: int) -> JSONResponse:
 
 @router.get("/runs", responses=LIST, summary="Runs, newest first (`ciscope runs --json`)")
 def runs(request: Request, window: Scope, limit: Limit = None, offset: Offset = 0) -> JSONResponse:
-    rows = _store(request).cached(reports.runs, window)
-    return _page(rows, limit, offset)
+    rows, total = _store(request).cached(reports.runs, window, limit=limit, offset=offset)
+    return _json(rows, total)
 
 
 @router.get("/tests", responses=LIST, summary="Per (job, test) counts and rates (`ciscope tests --json`)")

@@ -24,7 +24,7 @@ from ..analysis.flakes import FlakeOptions, flaky_tests
 from ..analysis.grid import SummaryConfig, tab_summary
 from ..analysis.regressions import RegressionOptions
 from ..analysis.regressions import regressions as find_regressions
-from ..analysis.stats import list_runs, stats_by_test
+from ..analysis.stats import count_runs, list_runs, stats_by_test
 from ..analysis.summary import grid_json, job_grid, job_summaries
 from ..analysis.summary import grid_page as job_grid_page
 from ..analysis.test_history import TestHistory, history_of_test
@@ -54,9 +54,11 @@ def require_job(store: Store, job: str | None) -> None:
 
 
 @light
-def runs(store: Store, f: Window, *, limit: int | None = None) -> list[dict[str, Any]]:
+def runs(store: Store, f: Window, *, limit: int | None = None, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """One page of runs (their failure reasons computed for that page only) and how many
+    runs the window holds."""
     require_job(store, f.job)
-    return list_runs(store, window=f, limit=limit)
+    return list_runs(store, window=f, limit=limit, offset=offset), count_runs(store, window=f)
 
 
 @light
