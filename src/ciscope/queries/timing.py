@@ -31,6 +31,7 @@ from ..analysis.timing import (
 )
 from ..errors import InputError
 from ..store.base import Store
+from ..store.run_timing import seconds_sql
 from .window import Window, naive_utc
 from .window import now as store_now
 
@@ -99,10 +100,6 @@ def _needs(by: str, *extra: str) -> tuple[str, ...]:
     return tuple(c for c in _OPTIONAL if c in extra or c == by)
 
 
-def _seconds_sql(column: str) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {column}) AS DOUBLE PRECISION)"
-
-
 def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTIONAL,
                 run_ids: Sequence[int] | None = None, config: TimingConfig | None = None) -> TimingData:
     """The runs of the window that have events, each with its events aggregated **by the
@@ -132,7 +129,7 @@ def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTION
         if column in columns:
             select.append(f"min(e.{column}) AS ev_{column}")
     if "received_at" in columns:
-        skew = f"({_seconds_sql('e.received_at')} - {_seconds_sql('e.emitted_at')})"
+        skew = f"({seconds_sql('e.received_at')} - {seconds_sql('e.emitted_at')})"
         select += ["count(e.received_at) AS skew_n", f"sum({skew}) AS skew_sum", f"min({skew}) AS skew_min",
                    f"max({skew}) AS skew_max", "count(CASE WHEN e.received_at < e.emitted_at THEN 1 END) AS skew_neg"]
     extra = [f"r.run_id IN ({','.join(str(int(rid)) for rid in run_ids)})"] if run_ids is not None else None

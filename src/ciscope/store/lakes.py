@@ -23,51 +23,24 @@ import os
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import orjson
 import pyarrow as pa
 
 from ..errors import StoreError, UsageError
 from .base import Store
-from .parquet import LAKE_FORMAT, MANIFEST, READ_ONLY, lake_path
+from .parquet import READ_ONLY, ReadOnlyLake, lake_path, read_manifest
 
-__all__ = ["ChdbStore", "SparkStore", "read_manifest", "spark_url"]
-
-
-def read_manifest(path: str) -> dict[str, Any]:
-    """The manifest of the lake at ``path`` (a clear error when there is none)."""
-    manifest_file = os.path.join(path, MANIFEST)
-    if not os.path.isfile(manifest_file):
-        raise StoreError(f"no lake at {path}: `ciscope export --parquet {path}` writes one"
-                         + ("" if os.path.isdir(path) else " (no such folder)"))
-    try:
-        manifest: dict[str, Any] = orjson.loads(Path(manifest_file).read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise StoreError(f"{manifest_file}: not a readable lake manifest: {exc}") from None
-    if manifest.get("format") != LAKE_FORMAT:
-        raise StoreError(f"{manifest_file}: lake format {manifest.get('format')!r}, this ciscope reads {LAKE_FORMAT}; "
-                         "export the store again")
-    return manifest
+__all__ = ["ChdbStore", "SparkStore", "spark_url"]
 
 
-class _LakeStore(Store):
+class _LakeStore(ReadOnlyLake, Store):
     """Read-only engine over a lake: writes stop with :data:`READ_ONLY`."""
 
     read_only = True
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        raise StoreError(READ_ONLY)
-
-    def begin(self) -> None:
-        raise StoreError(READ_ONLY)
-
-    def append(self, table: str, data: pa.Table) -> None:
-        raise StoreError(READ_ONLY)
-
-    def migrate(self) -> list[str]:
         raise StoreError(READ_ONLY)
 
     def table_exists(self, table: str) -> bool:

@@ -52,7 +52,8 @@ if TYPE_CHECKING:
     from ..queries.window import Window
     from .base import Store
 
-__all__ = ["READ_ONLY", "ExportReport", "LakeTable", "ParquetStore", "export_parquet", "job_segment"]
+__all__ = ["READ_ONLY", "ExportReport", "LakeTable", "ParquetStore", "ReadOnlyLake", "export_parquet", "job_segment",
+           "read_manifest"]
 
 MANIFEST = "_ciscope_lake.json"
 LAKE_FORMAT = 1
@@ -382,7 +383,28 @@ def lake_path(url: str) -> str:
     return path
 
 
-class ParquetStore(DuckDBStore):
+def read_manifest(path: str) -> dict[str, Any]:
+    """The manifest of the lake at ``path`` (a clear error when there is none)."""
+    manifest_file = os.path.join(path, MANIFEST)
+    if not os.path.isfile(manifest_file):
+        raise StoreError(f"no lake at {path}: `ciscope export --parquet {path}` writes one"
+                         + ("" if os.path.isdir(path) else " (no such folder)"))
+    try:
+        manifest: dict[str, Any] = orjson.loads(Path(manifest_file).read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise StoreError(f"{manifest_file}: not a readable lake manifest: {exc}") from None
+    if manifest.get("format") != LAKE_FORMAT:
+        raise StoreError(f"{manifest_file}: lake format {manifest.get('format')!r}, this ciscope reads {LAKE_FORMAT}; "
+                         "export the store again")
+    return manifest
+
+
+class ReadOnlyLake:
+    """What every engine over a lake shares: nothing is written (:data:`READ_ONLY`)."""
+
+
+
+class ParquetStore(ReadOnlyLake, DuckDBStore):
     """``parquet:///DIR``: a lake written by ``ciscope export --parquet``, read in place by an
     in-memory DuckDB (one view per table over its Parquet files). Read-only."""
 
@@ -392,18 +414,7 @@ class ParquetStore(DuckDBStore):
         self.url = url
         self.path = path = lake_path(url)
         self.read_only = True
-        manifest_file = os.path.join(path, MANIFEST)
-        if not os.path.isfile(manifest_file):
-            raise StoreError(f"no lake at {path}: `ciscope export --parquet {path}` writes one"
-                             + ("" if os.path.isdir(path) else " (no such folder)"))
-        try:
-            manifest = orjson.loads(Path(manifest_file).read_bytes())
-        except (OSError, orjson.JSONDecodeError) as exc:
-            raise StoreError(f"{manifest_file}: not a readable lake manifest: {exc}") from None
-        if manifest.get("format") != LAKE_FORMAT:
-            raise StoreError(f"{manifest_file}: lake format {manifest.get('format')!r}, this ciscope reads {LAKE_FORMAT}; "
-                             "export the store again")
-        self.manifest = manifest
+        self.manifest = manifest = read_manifest(path)
         self.con = duckdb.connect(":memory:")
         try:
             for table, spec in manifest["tables"].items():

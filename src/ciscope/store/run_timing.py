@@ -39,7 +39,8 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _seconds(column: str) -> str:
+def seconds_sql(column: str) -> str:
+    """SQL of a timestamp column as seconds since the epoch (DuckDB and PostgreSQL alike)."""
     return f"CAST(EXTRACT(EPOCH FROM {column}) AS DOUBLE PRECISION)"
 
 
@@ -48,7 +49,7 @@ def _scope(run_ids: Sequence[int] | None, alias: str = "e") -> str:
 
 
 def _summary_sql(scope: str) -> str:
-    skew = f"({_seconds('e.received_at')} - {_seconds('e.emitted_at')})"
+    skew = f"({seconds_sql('e.received_at')} - {seconds_sql('e.emitted_at')})"
     return ("INSERT INTO run_event_summary (run_id, events, worker, device_group, requestor, skew_n, skew_sum,"
             " skew_min, skew_max, skew_neg, counts)"
             " SELECT a.run_id, a.events, a.worker, a.device_group, a.requestor, a.skew_n, a.skew_sum, a.skew_min,"
