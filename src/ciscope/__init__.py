@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .model import Run, RunStatus, Status, TestResult, Verdict
-
 if TYPE_CHECKING:
+    from .model import Run, RunStatus, Status, TestResult, Verdict
     from .store import Store, connect
 
 __version__ = "0.1.0"
@@ -21,4 +20,8 @@ def __getattr__(name: str) -> Any:
         from . import store
 
         return getattr(store, name)
+    if name in ("Run", "RunStatus", "Status", "TestResult", "Verdict"):
+        from . import model
+
+        return getattr(model, name)
     raise AttributeError(f"module 'ciscope' has no attribute {name!r}")

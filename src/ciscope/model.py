@@ -11,51 +11,19 @@ run is derived from its attempts by :func:`verdict_of`.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from .clock import naive_utc as naive_utc  # the one definition, re-exported
+from .status import RunStatus as RunStatus  # the enums live apart: light to import (the CLI's options)
+from .status import Status as Status
+from .status import Verdict as Verdict
 
 if TYPE_CHECKING:
     from .ingest.disruption import RunDisruption
-
-
-def naive_utc(value: datetime | None) -> datetime | None:
-    """A time as stored: UTC without a zone (a naive time is taken as UTC already)."""
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-class Status(str, enum.Enum):
-    """Outcome of one attempt of one test."""
-
-    PASSED = "passed"
-    FAILED = "failed"
-    ERROR = "error"
-    SKIPPED = "skipped"
-
-
-class Verdict(str, enum.Enum):
-    """One outcome per test per run, derived from all of its attempts."""
-
-    PASSED = "passed"
-    FAILED = "failed"
-    FLAKY = "flaky"  # failed (or errored) and passed in the same run
-    SKIPPED = "skipped"
-    ERROR = "error"
-
-
-class RunStatus(str, enum.Enum):
-    """Outcome of a whole run (Prow's finished.json `result`, lower-cased)."""
-
-    SUCCESS = "success"
-    FAILURE = "failure"
-    ERROR = "error"  # infrastructure error: the job could not run its tests
-    ABORTED = "aborted"
-    PENDING = "pending"  # started.json without finished.json: still running (or lost)
 
 
 @dataclass(slots=True)

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
-import orjson
 
 from .. import __version__
 from ..errors import CiscopeError, UsageError
@@ -73,6 +72,8 @@ def _out() -> Console:
 
 
 def emit_json(value: Any) -> None:
+    import orjson
+
     sys.stdout.buffer.write(
         orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z)
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from ..report import reports
 from .app import Context, cli, format_option, stderr
 
 
@@ -34,6 +33,7 @@ def migrate(obj: Context) -> None:
 @click.pass_obj
 def info(obj: Context, as_json: bool) -> None:
     """Engine, schema version and row counts."""
+    from ..report import reports
     store = obj.store
     from ..queries.facts import row_counts
 

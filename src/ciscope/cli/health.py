@@ -8,7 +8,6 @@ import click
 
 from ..errors import UsageError
 from ..queries.window import Window
-from ..report import reports
 from .app import (
     Context,
     cli,
@@ -28,6 +27,7 @@ def runs(obj: Context, window: Window, limit: int | None, as_json: bool) -> None
     """List runs, newest first, with the structured reason of each failed or incomplete run
     (category, component, phase, message, fingerprint, evidence; docs/concepts.md)."""
     from ..analysis.stats import list_runs
+    from ..report import reports
 
     rows = list_runs(obj.store, window=window, limit=limit)
     obj.output(rows, reports.runs)
@@ -40,6 +40,7 @@ def runs(obj: Context, window: Window, limit: int | None, as_json: bool) -> None
 def tests(obj: Context, window: Window, as_json: bool) -> None:
     """Per (job, test): runs, passed, failed, flaked, skipped, pass/working/flake rates."""
     from ..analysis.stats import stats_by_test
+    from ..report import reports
 
     rows = stats_by_test(obj.store, window=window)
     obj.output(rows, reports.tests)
@@ -67,6 +68,7 @@ def flaky(obj: Context, window: Window, show_all: bool, min_runs: int, min_flake
     reported with its known_bugs and the share of its failures they explain.
     """
     from ..analysis.flakes import FlakeOptions, flaky_tests
+    from ..report import reports
     infra = _infra(setup_tests)
     rows = flaky_tests(obj.store, window=window, only_flaky=not show_all, infra=infra,
                        options=FlakeOptions(min_runs=min_runs, min_flakes=min_flakes), exclude_known=exclude_known)
@@ -93,6 +95,7 @@ def regressions(obj: Context, window: Window, basis_days: int, sample_days: int,
     """Tests whose pass rate dropped significantly (Sippy's Fisher exact rule), with the first bad run."""
     from ..analysis.regressions import RegressionOptions
     from ..analysis.regressions import regressions as find_regressions
+    from ..report import reports
 
     options = RegressionOptions(basis_days=basis_days, sample_days=sample_days, confidence=confidence,
                                 pity=pity, min_failures=min_failures, correct_for_flaky_basis=not plain_fisher)
@@ -140,6 +143,7 @@ def slowdowns(obj: Context, window: Window, min_factor: float, alpha: float, min
     """
     from ..analysis.slowdowns import SlowdownOptions
     from ..analysis.slowdowns import slowdowns as find_slowdowns
+    from ..report import reports
 
     rows = [s.as_dict() for s in find_slowdowns(obj.store, window=window, options=SlowdownOptions(
         min_factor=min_factor, alpha=alpha, min_side=min_runs))]

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import UsageError
-from ..model import RunStatus
-from ..report import reports
 from ..report.table import Column, Section, View, pct, print_table
+from ..status import RunStatus
 from .app import (
     Context,
     _datetime,
@@ -209,6 +208,7 @@ def _print_summary(store: Store, truth: dict[str, Any]) -> None:
     from ..analysis.summary import job_summaries
     from ..analysis.triage import bugs, failure_clusters, unclassified
     from ..queries.facts import runs_per_job
+    from ..report import reports
 
     def planted(truth_keys: Any) -> Column:
         return Column("planted", "planted?", lambda r: "yes" if (r["job"], r["test"]) in truth_keys else "no")

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import UsageError
-from ..report import reports
 from .app import (
     Context,
     _out,
@@ -142,6 +141,7 @@ def triage(obj: Context, ref: str, job: str | None, as_json: bool) -> None:
     """What made run REF fail (a build id, JOB/BUILD, or a run_id): known bugs with evidence,
     unexplained failures, and advice."""
     from ..analysis.triage import triage as run_triage
+    from ..report import reports
 
     result = run_triage(obj.store, ref, job=job)
     obj.output(result, reports.triage)
@@ -165,6 +165,7 @@ def triage(obj: Context, ref: str, job: str | None, as_json: bool) -> None:
 def bugs(obj: Context, days: int, window: Window, as_json: bool) -> None:
     """Known bugs by hits: distinct failed runs in the last 24 h, 7 d, 10 d and all time."""
     from ..analysis.triage import bugs as run_bugs
+    from ..report import reports
 
     result = run_bugs(obj.store, window=window, days=days)
     obj.output(result, lambda r: reports.bugs(r, days))
@@ -177,6 +178,7 @@ def bugs(obj: Context, days: int, window: Window, as_json: bool) -> None:
 def unclassified(obj: Context, window: Window, limit: int, as_json: bool) -> None:
     """Failed runs no fingerprint explains, and the classification rate overall and per job."""
     from ..analysis.triage import unclassified as run_unclassified
+    from ..report import reports
 
     result = run_unclassified(obj.store, window=window, limit=limit)
     obj.output(result, reports.unclassified)
@@ -194,6 +196,7 @@ def clusters(obj: Context, window: Window, top: int, min_size: int, no_suggest: 
              include_known: bool, as_json: bool) -> None:
     """Clusters of unexplained test failures (Kubernetes triage), each with a suggested fingerprint."""
     from ..analysis.triage import failure_clusters
+    from ..report import reports
 
     result = failure_clusters(obj.store, window=window, top=top, min_size=min_size, suggest=not no_suggest,
                               include_known=include_known)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from ..report.reports import field, number
-from ..report.table import Section, View
 from .app import (
     Context,
     cli,
@@ -21,7 +19,6 @@ from .app import (
 
 if TYPE_CHECKING:
     from ..queries.window import Window
-    from ..store.parquet import ExportReport
 
 
 @cli.command("export")
@@ -38,6 +35,7 @@ def export(obj: Context, target: str, window: Window, as_json: bool) -> None:
     (day, job) partitions holding a selected run are rewritten, whole; the lake's other
     partitions are kept.
     """
+    from ..report.reports import lake_export
     from ..store.parquet import export_parquet
 
     with progress_bar("export") as update:
@@ -45,14 +43,7 @@ def export(obj: Context, target: str, window: Window, as_json: bool) -> None:
     if as_json:
         emit_json(dataclasses.asdict(report))
         return
-    obj.show(export_view(report))
+    obj.show(lake_export(report))
     stderr.print(f"lake at {report.path}: {report.rows:,} rows, {report.bytes:,} bytes, "
                  f"{report.partitions_written} partitions written, {report.partitions_kept} kept, {report.seconds:.1f} s",
                  markup=False)
-
-
-def export_view(report: ExportReport) -> View:
-    rows: list[dict[str, Any]] = [dataclasses.asdict(t) for t in report.tables]
-    section = Section([field("table"), field("partitioned", fmt=lambda v: "day, job" if v else "-"),
-                       number("partitions"), number("files"), number("rows"), number("bytes")], rows)
-    return View([section], heading=f"Parquet lake {report.path} (schema version {report.schema_version})")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from typing import TYPE_CHECKING
 
@@ -48,6 +47,8 @@ def serve(obj: Context, host: str, port: int, max_upload: int, private: bool) ->
 
 def _check_port(host: str, port: int) -> None:
     """Fail with a clear message (exit 2) when the address cannot be listened on."""
+    import socket
+
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:

@@ -8,7 +8,6 @@ import click
 
 from ..errors import UsageError
 from ..queries.window import Window
-from ..report import reports
 from .app import (
     Context,
     _out,
@@ -75,6 +74,7 @@ def grid(obj: Context, job: str, columns: int, npz_file: str | None, parquet_fil
     from ..analysis.grid import tab_summary
     from ..analysis.summary import filtered_grid, grid_json, job_grid, job_options
     from ..queries.facts import job_exists
+    from ..report import reports
     from ..report.export import write_npz, write_parquet
 
     include = (*include_tests, window.test) if window.test else include_tests  # --test: one more include filter
@@ -125,6 +125,7 @@ def summary(obj: Context, window: Window, columns: int, recent: int | None, aler
     run). Jobs without runs (empty TestGrid tabs) are STALE.
     """
     from ..analysis.summary import tab_reports, upstream_summaries
+    from ..report import reports
 
     job = window.job
     if window.test:  # --test: one more include filter of every tab

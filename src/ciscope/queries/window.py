@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..clock import naive_utc
 from ..errors import UsageError
-from ..model import naive_utc
 
 if TYPE_CHECKING:
     from ..store.base import Store

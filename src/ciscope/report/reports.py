@@ -7,6 +7,7 @@ key it comes from, so CSV headers are the JSON field names.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,8 @@ from .table import Column, Section, View, pct, short, text, when
 
 if TYPE_CHECKING:
     from rich.text import Text
+
+    from ..store.parquet import ExportReport
 
 STATUS_COLORS = {"PASSING": "green", "FLAKY": "magenta", "FAILING": "red", "BROKEN": "red", "STALE": "yellow"}
 
@@ -276,3 +279,11 @@ def grid(g: Any, *, all_rows: bool = False, width: int | None = None) -> View:
     if hidden:
         notes.append(f"{hidden} row(s) with no failure in these runs hidden; --all-rows shows them")
     return View([Section(columns, kept)], heading, notes, csv=Section(per_run, kept))
+
+
+def lake_export(report: ExportReport) -> View:
+    """``ciscope lake export``: the tables written to the lake."""
+    rows: list[dict[str, Any]] = [dataclasses.asdict(t) for t in report.tables]
+    section = Section([field("table"), field("partitioned", fmt=lambda v: "day, job" if v else "-"),
+                       number("partitions"), number("files"), number("rows"), number("bytes")], rows)
+    return View([section], heading=f"Parquet lake {report.path} (schema version {report.schema_version})")

@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
-import orjson
-
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.table import Table
@@ -128,6 +126,8 @@ def csv_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)) and not any(isinstance(v, (dict, list)) for v in value):
         return ";".join(str(csv_value(v)) for v in value)
     if isinstance(value, (dict, list, tuple)):
+        import orjson
+
         return orjson.dumps(value, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z).decode()
     return value
 
