@@ -131,8 +131,10 @@ def small(runs: int, repeat: int) -> None:
     store.append("runs", full)
     store.append("run_events", events.append_column("iteration", pa.array(np.zeros(events.num_rows, np.int32))))
     store.commit()
+    summarise(store)  # what ingest writes with the events: appended here past it
     core, report = best(lambda: timing_report(TimingData.from_arrow(runs_table, events)), repeat)
-    e2e, _ = best(lambda: timing_stats(store, Window()), repeat)
+    e2e, stats = best(lambda: timing_stats(store, Window()), repeat)
+    assert stats.runs == runs and stats.to_dict()["phases"] == report.to_dict()["phases"]  # type: ignore[attr-defined]
     proto, ref = best(lambda: numpy_prototype(runs_table, events), max(1, repeat // 2))
     mine = {(r.group, r.phase): r for r in report.phases}  # type: ignore[attr-defined]
     for key, (count, _lo, hi, mean, _std) in ref.items():  # type: ignore[union-attr]
@@ -176,28 +178,37 @@ def big(events: int, postgres: str | None, pg_events: int) -> None:
 
 
 def measure(store, events: int, opened: float) -> None:
-    """``timing_stats`` from the per-run summaries (by job, by worker), and by job from the
-    events as before migration 0018 (:func:`ciscope.queries.timing.timing_data`): the peer."""
+    """``timing_stats`` (by job, by worker): aggregated by the engine from the per-run summaries
+    (:func:`ciscope.queries.timing.engine_report`); the same report computed per run from the
+    summaries (:func:`ciscope.queries.timing.summary_data` + NumPy: ``timing_stats`` before the
+    engine aggregation) and from the events as before migration 0018
+    (:func:`ciscope.queries.timing.timing_data`): the peers. All three are checked equal."""
     from ciscope.analysis.timing import TimingConfig, timing_report
-    from ciscope.queries.timing import timing_data, timing_now, timing_stats
+    from ciscope.queries.timing import summary_data, timing_data, timing_now, timing_stats
     from ciscope.queries.window import Window
 
     summarised = summarise(store)
-    print("| command | by | seconds |\n|---|---|---:|")
-    print(f"| open (+ migration) | | {opened:.2f} |")
-    print(f"| write the summaries of every run (what ingest does for its runs) | | {summarised:.2f} |")
-    results = {}
-    for by in ("job", "worker"):
-        seconds, report = best(lambda by=by: timing_stats(store, Window(), by=by), 2)
-        assert report.events == events, report.events  # type: ignore[attr-defined]
-        results[by] = report
-        print(f"| timing_stats (summaries) | {by} | {seconds:.2f} |")
+    print("| command | by | seconds | vs engine |\n|---|---|---:|---:|")
+    print(f"| open (+ migration) | | {opened:.2f} | |")
+    print(f"| write the summaries of every run (what ingest does for its runs) | | {summarised:.2f} | |")
+    results, engine = {}, {}
     config = TimingConfig()
+    now = timing_now(store, Window())
+    for by in ("job", "worker"):
+        seconds, report = best(lambda by=by: timing_stats(store, Window(), by=by), 3)
+        assert report.events == events, report.events  # type: ignore[attr-defined]
+        results[by], engine[by] = report, seconds
+        print(f"| timing_stats (aggregated by the engine from the summaries) | {by} | {seconds:.2f} | 1.00× |")
+    for by in ("job", "worker"):
+        seconds, report = best(lambda by=by: timing_report(summary_data(store, Window(), config), by=by,  # type: ignore[arg-type]
+                                                           config=config, now=now), 2)
+        print(f"| per run from the summaries + NumPy (timing_stats before) | {by} | {seconds:.2f} | {seconds / engine[by]:.2f}× |")
+        assert report.to_dict() == results[by].to_dict(), "the engine's and the per-run reports differ"  # type: ignore[attr-defined]
     seconds, report = best(lambda: timing_report(timing_data(store, Window(), ("received_at", "requestor"), config=config),
-                                                 config=config, now=timing_now(store, Window())), 1)
-    print(f"| timing_stats from the events (the read before 0018) | job | {seconds:.2f} |")
+                                                 config=config, now=now), 1)
+    print(f"| per run from the events (the read before 0018) | job | {seconds:.2f} | {seconds / engine['job']:.2f}× |")
     assert report.to_dict() == results["job"].to_dict(), "the two reads differ"  # type: ignore[attr-defined]
-    print("\nSame report from the summaries and from the events (checked).\n")
+    print("\nSame report from the engine's aggregation, the summaries per run and the events (checked).\n")
 
 
 def summarise(store) -> float:
@@ -210,7 +221,11 @@ def summarise(store) -> float:
         store.execute("DELETE FROM run_phases")
         store.execute("DELETE FROM run_event_summary")
         refresh_run_timing(store)
-    return time.perf_counter() - began
+    seconds = time.perf_counter() - began
+    if store.name == "postgresql":  # planner statistics of the new rows, as autovacuum gathers them
+        store.execute("ANALYZE run_event_summary")
+        store.execute("ANALYZE run_phases")
+    return seconds
 
 
 def fill(store, runs: int) -> None:

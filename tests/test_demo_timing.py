@@ -7,12 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ciscope.analysis.timing import ThresholdRule, TimingConfig
+from ciscope.analysis.timing import ThresholdRule, TimingConfig, timing_report
 from ciscope.demo import generate
 from ciscope.ingest.batch import ingest
-from ciscope.queries.timing import timing_outliers, timing_stats
+from ciscope.queries.timing import timing_data, timing_now, timing_outliers, timing_stats
 from ciscope.queries.window import Window
 from ciscope.store import connect
+
+ALL = ("received_at", "worker", "device_group", "requestor")
 
 
 def test_demo_events_reveal_the_slow_worker_and_the_stalls(tmp_path: Path) -> None:
@@ -24,6 +26,13 @@ def test_demo_events_reveal_the_slow_worker_and_the_stalls(tmp_path: Path) -> No
     report = ingest(store, [tmp_path / "demo"], workers=1)
     assert report.refused == []
     stats = timing_stats(store, Window(), by="worker")
+    # aggregated by the engine (what timing_stats does on a store with summaries) = per run
+    for by in ("job", "worker", "device_group"):
+        config = TimingConfig()
+        per_run = timing_report(timing_data(store, Window(), ALL, config=config), by=by, config=config,
+                                now=timing_now(store, Window()))
+        assert timing_stats(store, Window(), by=by).to_dict() == per_run.to_dict()
+    assert sum(g.stalled for g in stats.groups) == 2 and stats.runs == 40
     provision = {r.group: r.p50 for r in stats.phases if r.phase == "provision" and r.count}
     slow = provision.pop(timing["slow_worker"])
     assert slow / float(np.median(list(provision.values()))) > 1.8  # ground truth: 2.2 x

@@ -12,7 +12,7 @@ from test_timing_store import lab_events
 
 from ciscope.analysis.timing import Phase, TimingConfig, outliers, thresholds, timing_report
 from ciscope.ingest.batch import BareRunOptions, ingest
-from ciscope.queries.timing import summary_data, timing_data, timing_now
+from ciscope.queries.timing import engine_report, summary_data, timing_data, timing_now
 from ciscope.queries.window import Window
 from ciscope.store import connect
 from ciscope.store.run_timing import phases_fingerprint, refresh_run_timing
@@ -21,15 +21,18 @@ ALL = ("received_at", "worker", "device_group", "requestor")
 
 
 def same_reports(store, config: TimingConfig) -> None:
-    """Every report (all groupings) from the summaries equals the one from the events."""
+    """Every report (all groupings) from the summaries — per run, and aggregated by the engine —
+    equals the one from the events."""
     window = Window()
     now = timing_now(store, window)
     fast = summary_data(store, window, config)
     slow = timing_data(store, window, ALL, config=config)
     assert fast is not None and fast.phase_times is not None
     for by in ("job", "worker", "device_group"):
-        assert (timing_report(fast, by=by, config=config, now=now).to_dict()
-                == timing_report(slow, by=by, config=config, now=now).to_dict())
+        expected = timing_report(slow, by=by, config=config, now=now).to_dict()
+        assert timing_report(fast, by=by, config=config, now=now).to_dict() == expected
+        engine = engine_report(store, window, by=by, config=config)
+        assert engine is not None and engine.to_dict() == expected
         assert thresholds(fast, by=by, config=config, now=now) == thresholds(slow, by=by, config=config, now=now)
         assert outliers(fast, by=by, config=config, now=now) == outliers(slow, by=by, config=config, now=now)
 

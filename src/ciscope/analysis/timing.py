@@ -58,6 +58,10 @@ __all__ = [
     "phase_table",
     "thresholds",
     "timing_report",
+    "PhaseAggregate",
+    "RunSetAggregate",
+    "parse_counts",
+    "report_from_aggregates",
 ]
 
 GROUP_BY = ("job", "worker", "device_group")
@@ -217,6 +221,14 @@ class Occurrences:
     count: np.ndarray
 
 
+def parse_counts(text: str | None) -> dict[str, int]:
+    """A run's count per event name from ``run_event_summary.counts`` (``name`` US ``count``,
+    items separated by RS, as :mod:`ciscope.store.run_timing` writes it)."""
+    if not text:
+        return {}
+    return {name: int(c) for name, _, c in (item.rpartition("\x1f") for item in text.split("\x1e"))}
+
+
 @dataclass(slots=True)
 class TimingData:
     """Runs (one row each) with what the statistics need of their lifecycle events, per run:
@@ -344,8 +356,7 @@ class TimingData:
 
         n = table.num_rows
         sets = Cat.of(table["counts"], n)
-        per_set = [dict((name, int(c)) for name, _, c in (item.rpartition("\x1f") for item in str(text).split("\x1e")))
-                   for text in sets.values]
+        per_set = [parse_counts(str(text)) for text in sets.values]
         names = sorted({name for counts in per_set for name in counts})
         column = {name: i for i, name in enumerate(names)}
         matrix = np.zeros((len(names), len(per_set) + 1), dtype=np.int64)  # last column: a run without counts
@@ -735,6 +746,127 @@ def timing_report(data: TimingData, *, by: str = "job", config: TimingConfig | N
         ))
     overall = _skew_of(data.skew_count, data.skew_sum, data.skew_min, data.skew_max, data.skew_negative)
     return TimingReport(by=by, now=now, runs=data.runs, events=data.events, phases=rows, groups=summaries, skew=overall)
+
+
+@dataclass(slots=True)
+class PhaseAggregate:
+    """The engine's aggregation of one phase in one group (:func:`report_from_aggregates`):
+    ``runs`` in the group; of those, the measured durations' count, min, max, mean,
+    population std and (p50, p90, p99); the runs ``out_of_order``, ``open`` and
+    ``not_started`` (the rest of the unmeasured are ``missing``)."""
+
+    group: str
+    phase: int
+    runs: int
+    count: int
+    min: float | None
+    max: float | None
+    mean: float | None
+    std: float | None
+    quantiles: Sequence[float | None] | None
+    out_of_order: int
+    open: int
+    not_started: int
+
+
+@dataclass(slots=True)
+class RunSetAggregate:
+    """The engine's aggregation of the runs of one group that share an event-count set
+    (``counts`` as stored) and a requestor: how many, their events, how many are ongoing,
+    queued (ongoing with an open ``queue`` phase), in error, failed, stopped for slowness by
+    their reason (and their failed tests), their failed tests, and the skew sums."""
+
+    group: str
+    counts: str | None
+    requestor: str | None
+    runs: int
+    events: int
+    ongoing: int
+    queued: int
+    errored: int
+    failed: int
+    reason_stalled: int
+    reason_stalled_tests: int
+    failed_tests: int
+    skew_n: int
+    skew_sum: float | None
+    skew_min: float | None
+    skew_max: float | None
+    skew_neg: int
+
+
+def report_from_aggregates(phases: Sequence[PhaseAggregate], sets: Sequence[RunSetAggregate], *, by: str,
+                           config: TimingConfig, now: datetime | None) -> TimingReport:
+    """The :func:`timing_report` of runs the engine aggregated per (group, phase) and per
+    (group, event-count set, requestor) — the same report, from rows that number groups ×
+    phases and groups × sets instead of one per run (``ciscope timing`` on a store with the
+    per-run summaries). Its test holds the two equal."""
+    if by not in GROUP_BY:
+        raise UsageError(f"--by {by!r}: expected one of {', '.join(GROUP_BY)}")
+    labels = sorted({a.group for a in sets})
+    parsed = {a.counts: parse_counts(a.counts) for a in sets}
+    names = sorted({name for counts in parsed.values() for name in counts})
+    stall = set(config.stall_events)
+    per_phase = {(a.group, a.phase): a for a in phases}
+    rows: list[PhaseStats] = []
+    for label in labels:
+        for p, phase in enumerate(config.phases):
+            agg = per_phase.get((label, p))
+            if agg is None or not agg.count:
+                stats: Stats = (0, None, None, None, None, None, None, None)
+            else:
+                p50, p90, p99 = agg.quantiles or (None, None, None)
+                stats = (agg.count, _r(agg.min), _r(agg.max), _r(agg.mean), _r(agg.std), _r(p50), _r(p90), _r(p99))
+            runs, ooo, open_, not_started = (agg.runs, agg.out_of_order, agg.open, agg.not_started) if agg else (0, 0, 0, 0)
+            rows.append(PhaseStats(label, phase.name, *stats, missing=runs - stats[0] - ooo - open_ - not_started,
+                                   out_of_order=ooo, open=open_))
+    summaries = []
+    totals = {"count": 0, "sum": 0.0, "min": np.inf, "max": -np.inf, "neg": 0}
+    for label in labels:
+        mine = [a for a in sets if a.group == label]
+        runs = sum(a.runs for a in mine)
+        ongoing, errored = sum(a.ongoing for a in mine), sum(a.errored for a in mine)
+        stalled = stalled_tests = 0
+        for a in mine:
+            by_event = any(parsed[a.counts].get(name, 0) > 0 for name in stall)
+            stalled += a.runs if by_event else a.reason_stalled
+            stalled_tests += a.failed_tests if by_event else a.reason_stalled_tests
+        requests: dict[str, int] = {}
+        for a in mine:
+            if a.requestor:
+                requests[a.requestor] = requests.get(a.requestor, 0) + a.runs
+        iterations = []
+        for name in names:
+            having = [(a.runs, parsed[a.counts].get(name, 0)) for a in mine if parsed[a.counts].get(name, 0) > 0]
+            if having:
+                with_it = sum(n for n, _ in having)
+                iterations.append(Iteration(name, with_it, sum(n for n, c in having if c > 1), max(c for _, c in having),
+                                            round(sum(n * c for n, c in having) / with_it, 3)))
+        skew_n = sum(a.skew_n for a in mine)
+        skew = None
+        if skew_n:
+            low = min((a.skew_min for a in mine if a.skew_min is not None), default=np.inf)
+            high = max((a.skew_max for a in mine if a.skew_max is not None), default=-np.inf)
+            total = sum(a.skew_sum or 0.0 for a in mine)
+            neg = sum(a.skew_neg for a in mine)
+            skew = Skew(skew_n, _r(low), _r(high), _r(total / skew_n), int(neg))
+            totals["count"] += skew_n
+            totals["sum"] += total
+            totals["min"] = min(totals["min"], low)
+            totals["max"] = max(totals["max"], high)
+            totals["neg"] += neg
+        finished = runs - ongoing
+        summaries.append(GroupSummary(
+            group=label, runs=runs, ongoing=ongoing, queued=sum(a.queued for a in mine), errored=errored,
+            failed=sum(a.failed for a in mine), error_share=round(errored / finished, 4) if finished else None,
+            stalled=stalled, stalled_failed_tests=stalled_tests,
+            requestors=sorted((Requestor(n, c) for n, c in requests.items()), key=lambda r: (-r.requests, r.name)),
+            iterations=iterations, skew=skew))
+    count = int(totals["count"])
+    overall = (Skew(count, _r(totals["min"]), _r(totals["max"]), _r(totals["sum"] / count), int(totals["neg"]))
+               if count else None)
+    return TimingReport(by=by, now=now, runs=sum(a.runs for a in sets), events=sum(a.events for a in sets),
+                        phases=rows, groups=summaries, skew=overall)
 
 
 # -- thresholds and outliers -----------------------------------------------------------------

@@ -20,16 +20,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..analysis.timing import (
+    GROUP_BY,
     OutlierReport,
+    PhaseAggregate,
+    RunSetAggregate,
     ThresholdReport,
     TimingConfig,
     TimingData,
     TimingReport,
     outliers,
+    report_from_aggregates,
     thresholds,
     timing_report,
 )
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..store.base import Store
 from ..store.run_timing import seconds_sql
 from .window import Window, naive_utc
@@ -38,6 +42,7 @@ from .window import now as store_now
 __all__ = [
     "ChartRun",
     "chart_runs",
+    "engine_report",
     "load_config",
     "timing_config",
     "summary_data",
@@ -185,9 +190,82 @@ def _data(store: Store, window: Window, columns: tuple[str, ...], config: Timing
     return data if data is not None else timing_data(store, window, columns, config=config)
 
 
+def _label_sql(by: str) -> str:
+    """A run's group as SQL, as :func:`ciscope.analysis.timing._groups` tells it: its job, or
+    the worker (its events', else the run's) or device group its events name; "-" when none
+    (an empty string is none)."""
+    if by not in GROUP_BY:
+        raise UsageError(f"--by {by!r}: expected one of {', '.join(GROUP_BY)}")
+    return {"job": "COALESCE(NULLIF(r.job, ''), '-')",
+            "worker": "COALESCE(NULLIF(s.worker, ''), NULLIF(r.worker, ''), '-')",
+            "device_group": "COALESCE(NULLIF(s.device_group, ''), '-')"}[by]
+
+
+def engine_report(store: Store, window: Window, *, by: str, config: TimingConfig) -> TimingReport | None:
+    """``ciscope timing``'s report aggregated **in the engine** from the per-run summaries: one
+    query per (group, phase) — count, min, max, mean, std and quantiles of the measured
+    durations, and the runs out of order, open or not started — and one per (group, event-count
+    set, requestor) — runs, events, ongoing, queued, errors, failures, stalls told by the
+    reason (the ``stall_reason`` regex run by the engine: RE2 on DuckDB, POSIX on PostgreSQL),
+    failed tests, skew sums. A few hundred rows come back for a million runs. None when the
+    store has no summaries for ``config`` (or no quantile aggregate): the caller reads per run."""
+    label = _label_sql(by)
+    try:
+        quantiles = store.quantiles_sql("x.d", (0.5, 0.9, 0.99))
+    except NotImplementedError:
+        return None
+    from ..store.run_timing import ensure_phases, phases_fingerprint
+
+    if not ensure_phases(store, config.phases):
+        return None
+    fingerprint = phases_fingerprint(config.phases)  # hex digits: a safe literal
+    where, params = window.where(store, runs="r", extra=[f"p.config = '{fingerprint}'"])
+    summary = " JOIN run_event_summary s ON s.run_id = p.run_id" if "s." in label else ""
+    start, end = seconds_sql("p.start_at"), seconds_sql("p.end_at")
+    both = "p.start_at IS NOT NULL AND p.end_at IS NOT NULL"
+    pending = "r.status = 'pending'"
+    rows = store.query(
+        f"SELECT x.g, x.phase, count(*), count(x.d), min(x.d), max(x.d), avg(x.d), stddev_pop(x.d), {quantiles},"
+        " sum(x.ooo), sum(x.open), sum(x.ns) FROM"
+        f" (SELECT {label} AS g, p.phase, CASE WHEN {both} AND p.end_at >= p.start_at THEN {end} - {start} END AS d,"
+        f" CASE WHEN {both} AND p.end_at < p.start_at THEN 1 ELSE 0 END AS ooo,"
+        f" CASE WHEN {pending} AND p.start_at IS NOT NULL AND p.end_at IS NULL THEN 1 ELSE 0 END AS open,"
+        f" CASE WHEN {pending} AND p.start_at IS NULL AND p.end_at IS NULL THEN 1 ELSE 0 END AS ns"
+        f" FROM run_phases p JOIN runs r ON r.run_id = p.run_id{summary}{where}) x GROUP BY x.g, x.phase", params)
+    phases = [PhaseAggregate(g, int(k), int(n), int(c), lo, hi, mean, std, list(q) if q is not None else None,
+                             int(ooo), int(op), int(ns)) for g, k, n, c, lo, hi, mean, std, q, ooo, op, ns in rows]
+    queue = next((k for k, p in enumerate(config.phases) if p.name == "queue"), None)
+    queued, join = "0", ""
+    if queue is not None:
+        join = f" LEFT JOIN run_phases q ON q.run_id = s.run_id AND q.config = '{fingerprint}' AND q.phase = {queue}"
+        queued = f"CASE WHEN {pending} AND q.start_at IS NOT NULL AND q.end_at IS NULL THEN 1 ELSE 0 END"
+    where, params = window.where(store, runs="r")
+    text = "COALESCE(r.reason, '') || ' ' || COALESCE(r.metadata, '')"
+    rows = store.query(
+        "SELECT x.g, x.counts, x.requestor, count(*), sum(x.events), sum(x.ongoing), sum(x.queued), sum(x.errored),"
+        " sum(x.failed), sum(x.stall), sum(x.stall * x.failed_tests), sum(x.failed_tests), sum(x.skew_n),"
+        " sum(x.skew_sum), min(x.skew_min), max(x.skew_max), sum(x.skew_neg) FROM"
+        f" (SELECT {label} AS g, s.counts, NULLIF(s.requestor, '') AS requestor, s.events,"
+        f" CASE WHEN {pending} THEN 1 ELSE 0 END AS ongoing, {queued} AS queued,"
+        " CASE WHEN r.status = 'error' THEN 1 ELSE 0 END AS errored,"
+        " CASE WHEN r.status = 'failure' THEN 1 ELSE 0 END AS failed,"
+        f" CASE WHEN {store.regex_sql(text)} THEN 1 ELSE 0 END AS stall, COALESCE(r.failed_tests, 0) AS failed_tests,"
+        " s.skew_n, s.skew_sum, s.skew_min, s.skew_max, s.skew_neg"
+        f" FROM run_event_summary s JOIN runs r ON r.run_id = s.run_id{join}{where}) x"
+        " GROUP BY x.g, x.counts, x.requestor", [config.stall_reason, *params])
+    sets = [RunSetAggregate(g, counts, req, int(n), int(ev or 0), int(on), int(qu), int(er), int(fa), int(st), int(stt),
+                            int(ft), int(sn or 0), sk, lo, hi, int(neg or 0))
+            for g, counts, req, n, ev, on, qu, er, fa, st, stt, ft, sn, sk, lo, hi, neg in rows]
+    return report_from_aggregates(phases, sets, by=by, config=config, now=timing_now(store, window))
+
+
 def timing_stats(store: Store, window: Window, *, by: str = "job", config: TimingConfig | None = None) -> TimingReport:
-    """``ciscope timing``: phase statistics per group."""
+    """``ciscope timing``: phase statistics per group — aggregated by the engine from the
+    per-run summaries (:func:`engine_report`), else per run from the events."""
     config = config or TimingConfig()
+    report = engine_report(store, window, by=by, config=config)
+    if report is not None:
+        return report
     data = _data(store, window, _needs(by, "received_at", "requestor"), config)
     return timing_report(data, by=by, config=config, now=timing_now(store, window))
 

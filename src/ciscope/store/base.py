@@ -157,6 +157,12 @@ class Store:
         ``?`` parameter."""
         raise NotImplementedError
 
+    def quantiles_sql(self, expr: str, quantiles: Sequence[float]) -> str:
+        """SQL aggregate: the ``quantiles`` of ``expr`` over the group (linear interpolation
+        between the closest ranks, as NumPy's default; nulls ignored), as one list/array value.
+        NotImplementedError where the engine has none (the caller computes them itself)."""
+        raise NotImplementedError
+
     # -- Ibis: the expressions of ciscope.queries, executed on this engine -------------------
     def ibis_backend(self) -> Any:
         """The Ibis backend over this store's connection (made once; Ibis is imported here,

@@ -164,6 +164,9 @@ class DuckDBStore(Store):
     def regex_sql(self, column: str) -> str:
         return f"regexp_matches({column}, ?)"
 
+    def quantiles_sql(self, expr: str, quantiles: Sequence[float]) -> str:
+        return f"quantile_cont({expr}, [{', '.join(repr(float(q)) for q in quantiles)}])"
+
     def ibis_backend(self) -> Any:
         if getattr(self, "_ibis", None) is None:
             import ibis

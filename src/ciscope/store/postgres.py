@@ -144,6 +144,9 @@ class PostgresStore(Store):
     def regex_sql(self, column: str) -> str:
         return f"{column} ~ ?"
 
+    def quantiles_sql(self, expr: str, quantiles: Sequence[float]) -> str:
+        return f"percentile_cont(ARRAY[{', '.join(repr(float(q)) for q in quantiles)}]) WITHIN GROUP (ORDER BY {expr})"
+
     def ibis_backend(self) -> Any:
         if getattr(self, "_ibis", None) is None:
             import ibis

@@ -40,8 +40,10 @@ def _literal(text: str) -> str:
 
 
 def seconds_sql(column: str) -> str:
-    """SQL of a timestamp column as seconds since the epoch (DuckDB and PostgreSQL alike)."""
-    return f"CAST(EXTRACT(EPOCH FROM {column}) AS DOUBLE PRECISION)"
+    """SQL of a timestamp column as seconds since the epoch, a double (DuckDB and PostgreSQL
+    alike; ``date_part``, not ``EXTRACT``: PostgreSQL's EXTRACT returns a numeric, and
+    converting 600k of them cost a second in the timing aggregation)."""
+    return f"date_part('epoch', {column})"
 
 
 def _scope(run_ids: Sequence[int] | None, alias: str = "e") -> str:
