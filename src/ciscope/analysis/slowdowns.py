@@ -12,6 +12,8 @@ medians) and a one-sided Mann–Whitney U test on the raw durations says so with
 ``alpha`` divided by the number of tests examined (Bonferroni: thousands of tests are looked at
 together). The report says which run (build, commit, time) starts the slow stretch, by how much
 (``factor``, medians before and after) and with what confidence (``p_value``).
+
+No SQL here: the durations are read by :func:`ciscope.queries.history.duration_histories`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import mannwhitneyu
 
+from ..queries.history import duration_histories
 from ..queries.window import Window
 from ..store.base import Store
 
@@ -60,15 +63,8 @@ class Slowdown:
 def slowdowns(store: Store, /, *, window: Window | None = None,
               options: SlowdownOptions | None = None) -> list[Slowdown]:
     """Every (job, test) of ``window`` whose durations stepped up, largest factor first."""
-    window = window or Window()
     options = options or SlowdownOptions()
-    where, params = window.where(store, runs="r", job="v.job", started="v.started_at", test="v.test",
-                                 extra=["v.verdict IN ('passed', 'flaky')", "v.duration > 0"])
-    # (job, test) pairs are numbered in the database: only numbers cross per row
-    table = store.query_arrow(
-        "SELECT dense_rank() OVER (ORDER BY v.job, v.test) AS gid, v.job, v.test, v.started_at, v.duration,"
-        f" r.build, r.commit_sha FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id{where}"
-        " ORDER BY v.job, v.test, v.started_at, r.build", params)
+    table = duration_histories(store, window or Window())
     if table.num_rows == 0:
         return []
     gid = table["gid"].to_numpy(zero_copy_only=False)

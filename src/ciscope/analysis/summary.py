@@ -11,6 +11,10 @@ Runs imported from a TestGrid ``/table`` dump are rebuilt as the dump had them: 
 their custom headers. A tab's include/exclude filters and alert options come from a YAML file
 (:class:`TestGridConfig`) and the command line; a ``/summary`` imported for the same tab is
 compared with the recomputation (:func:`tab_reports`).
+
+No SQL here: the runs, cells, messages and imported summaries are read by
+:mod:`ciscope.queries.grid` (the jobs by :mod:`ciscope.queries.facts`); this module turns
+them into grids and reports.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import numpy as np
 import orjson
 
 from ..errors import InputError, UsageError
+from ..queries.facts import job_exists, job_names
+from ..queries.grid import cell_messages, grid_runs, grid_verdicts, published_summaries
 from ..queries.window import Window
 from ..store.base import Store
 from .grid import (
@@ -77,36 +83,26 @@ class GridCells:
 def grid_cells(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS,
                window: Window | None = None) -> GridCells:
     """The cells of the job's grid over its newest ``columns`` runs (None: every run) among
-    the runs of ``window``. One query of the verdicts, unsorted (sorting 900,000 rows by
-    test name in the engine took 8 of the 10 s a 300 × 3,000 grid cost): the rows are
-    placed by NumPy."""
-    limit = f" LIMIT {int(columns)}" if columns else ""
-    clauses, params = (window.replace(job=None) if window else Window()).run_clauses(store, runs="r")
-    where = "".join(f" AND {c}" for c in clauses)
-    runs = store.query(
-        "SELECT r.run_id, r.build, r.started_at, r.commit_sha, r.status, r.failed_tests, r.metadata FROM runs r"
-        f" WHERE r.job = ?{where} ORDER BY r.started_at DESC NULLS LAST, r.build DESC{limit}",
-        [job, *params],
-    )
-    imported = [_imported_column(r[6]) for r in runs]
-    cols = [Column(build=build, started_ms=_ms(started), commit=commit, extra=tuple(tg.get("extra") or ()) if tg else ())
-            for (_, build, started, commit, *_), tg in zip(runs, imported)]
-    ids = [int(r[0]) for r in runs]
+    the runs of ``window``. The verdicts come in no order (see :mod:`ciscope.queries.grid`):
+    the rows are placed by NumPy."""
+    runs = grid_runs(store, job, columns=columns, window=window)
+    imported = [_imported_column(r.metadata) for r in runs]
+    cols = [Column(build=r.build, started_ms=_ms(r.started_at), commit=r.commit,
+                   extra=tuple(tg.get("extra") or ()) if tg else ())
+            for r, tg in zip(runs, imported)]
+    ids = [r.run_id for r in runs]
     # the Overall row: from the run status, or as a TestGrid dump had it (none if it had none)
-    overall_status = [int(tg["overall"] or 0) if tg else int(RUN_STATUS.get(r[4], TestStatus.UNKNOWN))
+    overall_status = [int(tg["overall"] or 0) if tg else int(RUN_STATUS.get(r.status, TestStatus.UNKNOWN))
                       for r, tg in zip(runs, imported)]
     overall_messages = [
         str(tg.get("overall_message") or "") if tg
-        else "Build failed outside of test results" if r[4] == "failure" and not r[5] else ""
+        else "Build failed outside of test results" if r.status == "failure" and not r.failed_tests else ""
         for r, tg in zip(runs, imported)
     ]
     has_overall = any(tg is None or tg["overall"] is not None for tg in imported)
     if not ids:
         return GridCells(cols, ids, [], np.zeros((0, 0), dtype=np.int8), np.zeros((0, 0)), [], [], False)
-    table = store.query_arrow(
-        f"SELECT run_id, test, verdict, duration FROM test_verdicts WHERE run_id IN ({','.join('?' * len(ids))})",
-        ids,
-    )
+    table = grid_verdicts(store, ids)
     tests_col = table["test"].combine_chunks().dictionary_encode()
     names = tests_col.dictionary.to_pylist()
     ordered = sorted(names)
@@ -132,13 +128,7 @@ def grid_messages(store: Store, cells: GridCells) -> tuple[np.ndarray, np.ndarra
     reason (TestGrid shows both), at most 1,000 characters. Rows index ``cells.names``."""
     if not cells.run_ids:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), []
-    found = store.query(
-        "SELECT run_id, test, coalesce(min(CASE WHEN status <> 'skipped' THEN coalesce(failure_message, failure_text, '') END),"
-        " min(coalesce(failure_message, failure_text, ''))) FROM test_results"
-        f" WHERE run_id IN ({','.join('?' * len(cells.run_ids))}) AND status IN ('failed', 'error', 'skipped')"
-        " GROUP BY run_id, test",
-        cells.run_ids,
-    )
+    found = cell_messages(store, cells.run_ids)
     index = {name: i for i, name in enumerate(cells.names)}
     position = {rid: i for i, rid in enumerate(cells.run_ids)}
     rows, cols, texts = [], [], []
@@ -494,14 +484,10 @@ class UpstreamSummary:
 
 def upstream_summaries(store: Store, /, *, tab: str | None = None) -> list[UpstreamSummary]:
     """Imported tab summaries (every tab, or one), by tab, newest last run first."""
-    where, params = (" WHERE tab = ?", [tab]) if tab else ("", [])
-    rows = store.query(
-        "SELECT tab, source, last_run, overall_status, status, latest_green, alerts, ingested_at"
-        f" FROM testgrid_summaries{where} ORDER BY tab, last_run DESC NULLS LAST, ingested_at DESC", params)
     return [UpstreamSummary(tab=t, source=src, last_run_ms=_ms(last), overall_status=overall, status=status,
                             latest_green=green or "", alerts=tuple(Alert(**a) for a in orjson.loads(alerts or "[]")),
                             ingested_at=at)
-            for t, src, last, overall, status, green, alerts, at in rows]
+            for t, src, last, overall, status, green, alerts, at in published_summaries(store, tab=tab)]
 
 
 COMPARED = ("overall_status", "status", "latest_green", "alerts")
@@ -627,8 +613,7 @@ def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConf
                 window: Window | None = None) -> list[TabReport]:
     """The tab report of every job (or one), by job name; jobs without runs (empty TestGrid
     tabs) included, shown STALE as TestGrid shows them."""
-    jobs = [row[0] for row in store.query("SELECT job FROM jobs" + (" WHERE job = ?" if job else "") + " ORDER BY job",
-                                          [job] if job else [])]
+    jobs = ([job] if job_exists(store, job) else []) if job else job_names(store)
     if job and not jobs:
         raise UsageError(f"no job {job!r} in the store; `ciscope runs` lists the stored runs, "
                          "`ciscope summary --imported` the imported TestGrid summaries")
@@ -643,5 +628,5 @@ def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConf
 def job_summaries(store: Store, /, *, job: str | None = None, config: SummaryConfig | None = None,
                   columns: int | None = DEFAULT_COLUMNS) -> list[dict[str, Any]]:
     """The tab summary of every job (or one), by job name."""
-    jobs = [job] if job else [row[0] for row in store.query("SELECT job FROM jobs ORDER BY job")]
+    jobs = [job] if job else job_names(store)
     return [job_summary(store, name, config=config, columns=columns) for name in jobs]

@@ -2,15 +2,16 @@
 per job and per day (Sippy's definitions, as :mod:`ciscope.analysis.stats`).
 
 This is what the dashboard's test page (``/tests/{test}``) and ``/api/tests/{test}`` show.
+No SQL here: the counts, runs and messages are read by :mod:`ciscope.queries.history`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from ..errors import NotFoundError
+from ..queries.history import day_counts_of_test, failure_messages_of_test, job_counts_of_test, runs_of_test
 from ..store.base import Store
 from .stats import _ratio
 
@@ -73,27 +74,14 @@ class TestHistory:
     total_runs: int  # runs with a verdict for this test, in every job (skipped included)
 
 
-_COUNTS = """
-    sum(CASE WHEN verdict = 'passed' THEN 1 ELSE 0 END),
-    sum(CASE WHEN verdict IN ('failed', 'error') THEN 1 ELSE 0 END),
-    sum(CASE WHEN verdict = 'flaky' THEN 1 ELSE 0 END),
-    sum(CASE WHEN verdict = 'skipped' THEN 1 ELSE 0 END)"""
-
-
 def history_of_test(store: Store, test: str, /, *, job: str | None = None, limit: int | None = 200) -> TestHistory:
     """The history of ``test`` (its id, as listed by ``ciscope tests``), optionally in one job.
 
     Raises :class:`NotFoundError` when no run of the store (or of ``job``) has the test.
     """
-    where, params = "test = ?", [test]
-    if job is not None:
-        where += " AND job = ?"
-        params.append(job)
     jobs = []
     total = 0
-    for name, passed, failed, flaked, skipped, last in store.query(
-            f"SELECT job, {_COUNTS}, max(started_at) FROM test_verdicts WHERE {where} GROUP BY job ORDER BY job",
-            params):
+    for name, passed, failed, flaked, skipped, last in job_counts_of_test(store, test, job=job):
         passed, failed, flaked, skipped = int(passed), int(failed), int(flaked), int(skipped)
         runs = passed + failed + flaked
         total += runs + skipped
@@ -103,26 +91,17 @@ def history_of_test(store: Store, test: str, /, *, job: str | None = None, limit
         raise NotFoundError(f"{test}: no such test" + (f" in job {job!r}" if job else "")
                             + " (test ids as listed by `ciscope tests`)")
     days = []
-    for day, name, passed, failed, flaked, _skipped, mean in store.query(
-            f"SELECT CAST(started_at AS DATE) AS day, job, {_COUNTS}, avg(duration) FROM test_verdicts"
-            f" WHERE {where} AND started_at IS NOT NULL GROUP BY day, job ORDER BY day, job", params):
+    for day, name, passed, failed, flaked, _skipped, mean in day_counts_of_test(store, test, job=job):
         passed, failed, flaked = int(passed), int(failed), int(flaked)
         runs = passed + failed + flaked
         days.append(DayRates(day=day, job=name, runs=runs, passed=passed, failed=failed, flaked=flaked,
                              pass_rate=_ratio(passed, runs), flake_rate=_ratio(flaked, runs),
                              mean_duration=None if mean is None else round(float(mean), 3)))
-    top = f" LIMIT {int(limit)}" if limit is not None else ""
-    rows: list[dict[str, Any]] = store.query_dicts(
-        "SELECT v.run_id, v.job, r.build, v.started_at, v.verdict, v.attempts, v.duration FROM test_verdicts v"
-        " JOIN runs r ON r.run_id = v.run_id WHERE v.test = ?" + (" AND v.job = ?" if job is not None else "") +
-        f" ORDER BY v.started_at DESC NULLS LAST, r.build DESC{top}", params)
+    rows = runs_of_test(store, test, job=job, limit=limit)
     messages: dict[int, str] = {}
     failing = [r["run_id"] for r in rows if r["verdict"] in ("failed", "error", "flaky")]
     if failing:
-        for run_id, message, text in store.query_in(
-                "SELECT run_id, failure_message, failure_text FROM test_results WHERE test = ?"
-                " AND status IN ('failed', 'error') AND run_id IN ({marks}) ORDER BY run_id, attempt",
-                failing, [test]):
+        for run_id, message, text in failure_messages_of_test(store, test, failing):
             messages.setdefault(run_id, (message or text or "").strip().split("\n", 1)[0][:500])
     runs_out = [TestRun(job=r["job"], build=r["build"], started_at=r["started_at"], verdict=r["verdict"],
                         attempts=int(r["attempts"]), duration=r["duration"], message=messages.get(r["run_id"], ""))

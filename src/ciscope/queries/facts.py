@@ -1,5 +1,6 @@
-"""Small facts about what a store holds, asked by the CLI, the server and ingest: row counts,
-whether a job or a run is stored, where a run came from, a sample of failure texts."""
+"""Small facts about what a store holds, asked by the CLI, the server, ingest and the
+analyses: row counts, the stored jobs, whether a job or a run is stored, where a run came
+from, a sample of failure texts."""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ def has_runs(store: Store) -> bool:
 
 def job_exists(store: Store, job: str) -> bool:
     return bool(store.query("SELECT 1 FROM jobs WHERE job = ?", [job]))
+
+
+def job_names(store: Store) -> list[str]:
+    """Every stored job, runs or not (an imported empty TestGrid tab is a job), by name."""
+    return [row[0] for row in store.query("SELECT job FROM jobs ORDER BY job")]
 
 
 def run_source(store: Store, job: str, build: str) -> tuple[bool, str | None]:
