@@ -5,9 +5,14 @@
   what "now" is (one rule);
 - :mod:`.verdicts` — the history analyses' aggregations as Ibis expressions, executed by the
   store's engine (DuckDB, PostgreSQL, Spark, chDB) and compiled for BigQuery, Trino and
-  Snowflake by :mod:`.sqldoc` (docs/sql/).
+  Snowflake by :mod:`.sqldoc` (docs/sql/);
+- the reads of single reports, in portable SQL: :mod:`.grid` (TestGrid grids and imported tab
+  summaries), :mod:`.runs` (the run list, per-test counts), :mod:`.history` (one test's
+  history, every test's durations), :mod:`.timing`, :mod:`.failure_reasons`, and
+  :mod:`.facts` (small facts: row counts, the stored jobs).
 
 These modules name tables and columns; analyses call them instead of writing their own
-WHERE clauses. (Issue 9 moves the remaining SQL of the analyses here, as Ibis expressions: flaky and
-regressions are done.)
+WHERE clauses. (Issue 9 moves the remaining SQL of the analyses here: flaky and regressions
+(as Ibis expressions), the grid, runs, tests, test-history and slowdown reports are done;
+``tests/test_layering.py`` keeps them so.)
 """
