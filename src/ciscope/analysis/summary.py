@@ -613,10 +613,10 @@ def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConf
                 window: Window | None = None) -> list[TabReport]:
     """The tab report of every job (or one), by job name; jobs without runs (empty TestGrid
     tabs) included, shown STALE as TestGrid shows them."""
-    jobs = ([job] if job_exists(store, job) else []) if job else job_names(store)
-    if job and not jobs:
+    if job and not job_exists(store, job):
         raise UsageError(f"no job {job!r} in the store; `ciscope runs` lists the stored runs, "
                          "`ciscope summary --imported` the imported TestGrid summaries")
+    jobs = [job] if job else job_names(store)
     published: dict[str, list[UpstreamSummary]] = {}
     for summary in upstream_summaries(store):
         published.setdefault(summary.tab, []).append(summary)
