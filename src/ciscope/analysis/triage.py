@@ -17,6 +17,10 @@ some fingerprint matched it (elastic-recheck counts runs, not tests).
 
 Time windows end at ``now``: by default the start of the newest run in the store, so that a
 history that stopped (a demo, an export) still reads sensibly; pass ``now`` for wall-clock.
+
+No SQL here: the store is read through :mod:`ciscope.queries.triage`, the run reference is
+resolved by :func:`ciscope.queries.facts.find_run` and the explained failures come from
+:mod:`ciscope.queries.explained`; this module turns what they return into the reports.
 """
 
 from __future__ import annotations
@@ -25,9 +29,20 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-
-from ..errors import NotFoundError, UsageError
+from ..model import Evidence
+from ..queries.explained import explained_pair_set, explaining_bugs
+from ..queries.facts import find_run
+from ..queries.triage import (
+    bug_definitions,
+    bug_hits,
+    failed_run_count,
+    failed_runs,
+    failure_text_by_test,
+    first_failed_attempts,
+    run_logs,
+    run_matches,
+    run_tests,
+)
 from ..queries.window import Window, naive_utc, now
 from ..store.base import Store
 
@@ -42,28 +57,6 @@ def _end(store: Store, window: Window) -> datetime | None:
 
 # ---------------------------------------------------------------------------- triage
 
-def find_run(store: Store, ref: str, job: str | None = None) -> dict[str, Any]:
-    """The run named by ``ref``: a build id (with ``job`` when several jobs have it),
-    ``JOB/BUILD``, or a numeric run_id."""
-    rows: list[dict[str, Any]] = []
-    cols = "run_id, job, build, status, started_at, finished_at, commit_sha, url, reason, failed_tests, flaked_tests"
-    if job is not None:
-        rows = store.query_dicts(f"SELECT {cols} FROM runs WHERE job = ? AND build = ?", (job, ref))
-    else:
-        rows = store.query_dicts(f"SELECT {cols} FROM runs WHERE build = ?", (ref,))
-        if not rows and "/" in ref:
-            j, _, b = ref.rpartition("/")
-            rows = store.query_dicts(f"SELECT {cols} FROM runs WHERE job = ? AND build = ?", (j, b))
-        if not rows and ref.lstrip("-").isdigit():
-            rows = store.query_dicts(f"SELECT {cols} FROM runs WHERE run_id = ?", (int(ref),))
-    if not rows:
-        raise NotFoundError(f"{ref}: no such run (give a build id, JOB/BUILD or a run_id; see `ciscope runs`)")
-    if len(rows) > 1:
-        jobs = ", ".join(sorted(r["job"] for r in rows))
-        raise UsageError(f"{ref}: several jobs have this build ({jobs}); say which with --job")
-    return rows[0]
-
-
 def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
     """What made one run fail: failures with their bugs and evidence, the unexplained rest,
     and the advice elastic-recheck's bot would give. A run that failed outside its tests with
@@ -73,38 +66,30 @@ def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
     (:mod:`ciscope.analysis.failure_reason`; null when the run did not fail)."""
     run = find_run(store, ref, job)
     rid = run["run_id"]
-    failed = [t for (t,) in store.query(
-        "SELECT test FROM test_verdicts WHERE run_id = ? AND verdict IN ('failed', 'error') ORDER BY test", (rid,))]
-    flaked = [t for (t,) in store.query(
-        "SELECT test FROM test_verdicts WHERE run_id = ? AND verdict = 'flaky' ORDER BY test", (rid,))]
-    messages: dict[str, str] = {}
-    for test, message, text in store.query(
-            "SELECT test, failure_message, failure_text FROM test_results WHERE run_id = ?"
-            " AND status IN ('failed', 'error') ORDER BY test, attempt", (rid,)):
-        messages.setdefault(test, (message or text or "").strip().split("\n", 1)[0][:500])
-    evidence = store.query_dicts("SELECT bug, test, file, line, text FROM matches WHERE run_id = ?"
-                                 " ORDER BY bug, test, file, line", (rid,))
-    explained: dict[str, set[str]] = defaultdict(set)  # test -> bugs (queries.explained's rule)
-    for test, bug in store.query("SELECT test, bug FROM explanations WHERE run_id = ?", (rid,)):
-        explained[test].add(bug)
-    per_test: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    run_level: list[dict[str, Any]] = []
+    tests = run_tests(store, rid)
+    failed, flaked = tests.failed, tests.flaked
+    texts = failure_text_by_test(store, rid)
+    evidence = run_matches(store, rid)
+    explained = explaining_bugs(store, rid)
+    per_test: dict[str, list[Evidence]] = defaultdict(list)
+    run_level: list[Evidence] = []
     for e in evidence:
-        (per_test[e["test"]] if e["test"] is not None else run_level).append(e)
+        (per_test[e.test] if e.test is not None else run_level).append(e)
     failures = []
     unexplained = []
     for test in failed:
         bugs_here = sorted(explained.get(test, ()))
-        items = [e for e in per_test.get(test, []) if e["bug"] in bugs_here]
-        direct = {e["bug"] for e in items}  # a bug explaining the test by a log match shows that line
-        items += [e for e in run_level if e["bug"] in bugs_here and e["bug"] not in direct]
-        failures.append({"test": test, "message": messages.get(test, ""), "bugs": bugs_here,
+        items = [e for e in per_test.get(test, []) if e.bug in bugs_here]
+        direct = {e.bug for e in items}  # a bug explaining the test by a log match shows that line
+        items += [e for e in run_level if e.bug in bugs_here and e.bug not in direct]
+        message = texts.get(test, "").strip().split("\n", 1)[0][:500]
+        failures.append({"test": test, "message": message, "bugs": bugs_here,
                          "evidence": [_evidence(e) for e in items]})
         if not bugs_here:
             unexplained.append(test)
-    all_bugs = sorted({e["bug"] for e in evidence})
-    titles = dict(store.query("SELECT bug, title FROM fingerprints"))
-    retry = {bug for (bug,) in store.query("SELECT bug FROM fingerprints WHERE retry")}
+    all_bugs = sorted({e.bug for e in evidence})
+    definitions = bug_definitions(store)
+    retry = {bug for bug, d in definitions.items() if d.retry}
     status = run["status"]
     from ..queries.failure_reasons import failure_reasons
 
@@ -127,30 +112,29 @@ def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
         advice = (f"no known bug explains these {len(failed)} failures"
                   + (f" (bugs seen in the logs: {', '.join(all_bugs)})" if all_bugs else "")
                   + ": it may be your change or a new problem; see `ciscope clusters`")
-    source, logs, metadata = store.query("SELECT source, logs, metadata FROM runs WHERE run_id = ?", (rid,))[0]
-    metadata = orjson.loads(metadata) if metadata else {}
+    stored = run_logs(store, rid)
     log_reason = None
     if status in FAILED and not failed and not all_bugs:
         # a failure outside the tests that no known bug explains: the log's failure lines
         from ..ingest.logs import log_reason as read_log_reason
 
-        log_reason = read_log_reason(source, orjson.loads(logs) if logs else [])
+        log_reason = read_log_reason(stored.source, stored.logs)
         if log_reason is not None:
             advice += f" (its failure lines: {log_reason['file']} lines {log_reason['start']}-{log_reason['end']})"
-    incomplete = metadata.get("refused") if metadata.get("incomplete") else None
+    incomplete = stored.metadata.get("refused") if stored.metadata.get("incomplete") else None
     return {
         "job": run["job"], "build": run["build"], "run_id": rid, "status": status,
         "started_at": run["started_at"], "commit": run["commit_sha"], "url": run["url"],
         "failures": failures, "flaked": flaked,
-        "bugs": all_bugs, "bug_titles": {b: titles.get(b) or "" for b in all_bugs},
+        "bugs": all_bugs, "bug_titles": {b: definitions[b].title if b in definitions else "" for b in all_bugs},
         "run_evidence": [_evidence(e) for e in run_level],
         "unexplained": unexplained, "reason": reason, "advice": advice,
         "log_reason": log_reason, "incomplete": incomplete,
     }
 
 
-def _evidence(e: dict[str, Any]) -> dict[str, Any]:
-    return {"bug": e["bug"], "test": e["test"], "file": e["file"], "line": e["line"], "text": e["text"]}
+def _evidence(e: Evidence) -> dict[str, Any]:
+    return {"bug": e.bug, "test": e.test, "file": e.file, "line": e.line, "text": e.text}
 
 
 # ---------------------------------------------------------------------------- bugs
@@ -161,15 +145,11 @@ def bugs(store: Store, *, window: Window | None = None, days: int = 10) -> list[
     (its time bounds included: the 24 h / 7 d / 10 d counts and the series end at its end)."""
     window = window or Window()
     end = _end(store, window)
-    where, params = window.where(store, extra=["r.status IN ('failure', 'error')"])
-    rows = store.query(
-        f"SELECT DISTINCT m.bug, m.run_id, r.job, r.started_at FROM matches m JOIN runs r ON r.run_id = m.run_id{where}",
-        params)
-    (failed_runs,) = store.query(f"SELECT count(*) FROM runs r{where}", params)[0]
-    defs = {row["bug"]: row for row in store.query_dicts("SELECT bug, title, url, retry FROM fingerprints")}
     hits: dict[str, dict[int, tuple[str, datetime | None]]] = defaultdict(dict)
-    for bug, rid, j, started in rows:
-        hits[bug][rid] = (j, started)
+    for hit in bug_hits(store, window):
+        hits[hit.bug][hit.run_id] = (hit.job, hit.started_at)
+    failed = failed_run_count(store, window)
+    defs = bug_definitions(store)
     out = []
     hours = days * 24
     for bug in sorted(set(defs) | set(hits)):
@@ -186,12 +166,12 @@ def bugs(store: Store, *, window: Window | None = None, days: int = 10) -> list[
                 slot = int((t - start).total_seconds() // 3600)
                 if 0 <= slot < hours:
                     series[slot] += 1
-        d = defs.get(bug, {})
+        d = defs.get(bug)
         out.append({
-            "bug": bug, "title": d.get("title") or "", "url": d.get("url") or "", "retry": bool(d.get("retry")),
-            "defined": bug in defs,
+            "bug": bug, "title": d.title if d else "", "url": d.url if d else "", "retry": d.retry if d else False,
+            "defined": d is not None,
             "hits": {**counts, "all": len(runs)},
-            "share": round(len(runs) / failed_runs, 4) if failed_runs else 0.0,
+            "share": round(len(runs) / failed, 4) if failed else 0.0,
             "jobs": sorted({j for j, _ in runs.values()}),
             "first_seen": min(times) if times else None, "last_seen": max(times) if times else None,
             "hourly": {"start": (end.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1))
@@ -211,23 +191,18 @@ def _bug_rank(b: dict[str, Any]) -> tuple[int, int, str]:
 def unclassified(store: Store, *, window: Window | None = None, limit: int | None = None) -> dict[str, Any]:
     """Failed runs of ``window`` with no known-bug match, newest first, and the classification rate."""
     window = window or Window()
-    where, params = window.where(store, extra=["r.status IN ('failure', 'error')"])
-    rows = store.query_dicts(
-        "SELECT r.run_id, r.job, r.build, r.status, r.started_at, r.failed_tests, r.reason,"
-        " CASE WHEN EXISTS (SELECT 1 FROM matches m WHERE m.run_id = r.run_id) THEN 1 ELSE 0 END AS classified"
-        f" FROM runs r{where} ORDER BY r.started_at DESC, r.job, r.build", params)
+    rows = failed_runs(store, window)
     per_job: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     runs = []
     for row in rows:
-        counts = per_job[row["job"]]
+        counts = per_job[row.job]
         counts[0] += 1
-        counts[1] += row["classified"]
-        if not row["classified"]:
-            reason = orjson.loads(row["reason"]) if row["reason"] else {}
-            runs.append({"job": row["job"], "build": row["build"], "status": row["status"],
-                         "started_at": row["started_at"], "failed_tests": row["failed_tests"],
-                         "component": reason.get("component"), "message": reason.get("message"),
-                         "cluster": reason.get("cluster")})
+        counts[1] += row.classified
+        if not row.classified:
+            runs.append({"job": row.job, "build": row.build, "status": row.status,
+                         "started_at": row.started_at, "failed_tests": row.failed_tests,
+                         "component": row.reason.get("component"), "message": row.reason.get("message"),
+                         "cluster": row.reason.get("cluster")})
     total = len(rows)
     classified = sum(c[1] for c in per_job.values())
     return {
@@ -247,24 +222,9 @@ def unexplained_failures(store: Store, *, window: Window | None = None,
     text (message, else output), with run, job, test and time, for :func:`clusters.cluster`.
     Infrastructure runs without test results have nothing to cluster."""
     window = window or Window()
-    where, params = window.where(store, extra=["t.status IN ('failed', 'error')"], test="t.test")
-    rows = store.query(
-        "SELECT t.run_id, r.job, r.build, t.test, t.attempt, t.failure_message, t.failure_text, r.started_at"
-        f" FROM test_results t JOIN runs r ON r.run_id = t.run_id{where} ORDER BY t.run_id, t.test, t.attempt", params)
-    explained: set[tuple[int, str]] = set()
-    if not include_known:
-        explained = {(rid, test) for rid, test in store.query("SELECT DISTINCT run_id, test FROM explanations")}
-    out = []
-    last = None
-    for rid, j, build, test, _attempt, message, text, started in rows:
-        if (rid, test) == last:
-            continue
-        last = (rid, test)
-        if (rid, test) in explained:
-            continue
-        out.append({"run": rid, "job": j, "build": build, "test": test, "time": started,
-                    "text": message or text or ""})
-    return out
+    explained = set() if include_known else explained_pair_set(store)
+    return [{"run": f.run_id, "job": f.job, "build": f.build, "test": f.test, "time": f.started_at, "text": f.text}
+            for f in first_failed_attempts(store, window) if (f.run_id, f.test) not in explained]
 
 
 def failure_clusters(store: Store, *, window: Window | None = None, top: int | None = 50, min_size: int = 1,

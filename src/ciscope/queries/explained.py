@@ -11,8 +11,9 @@ A failed test of a run is **explained** by bug B when
 :func:`explain` applies the rule to one run's evidence. Its answers are stored in the
 ``explanations`` table (run_id, test, bug) when a run is written and whenever stored matches
 change (``reclassify``), so every reader — reasons, triage, flakes, regressions, clusters,
-the grid — asks the table the same question through :func:`explained_sql` and never
-re-derives it: :func:`explained_sql` in SQL, :func:`explained_pairs` as an Ibis expression.
+the grid — asks the table the same question and never re-derives it: :func:`explained_sql`
+in SQL, :func:`explained_pairs` as an Ibis expression, :func:`explained_pair_set` and
+:func:`explaining_bugs` read into memory (without loading Ibis: triage, clusters).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from ..model import Evidence, plain_test_id
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-__all__ = ["explain", "explained_pairs", "explained_sql"]
+    from ..store.base import Store
+
+__all__ = ["explain", "explained_pair_set", "explained_pairs", "explained_sql", "explaining_bugs"]
 
 
 def explain(failing: Iterable[str], evidence: Iterable[Evidence],
@@ -65,3 +68,17 @@ def explained_pairs(table: Callable[[str], ir.Table]) -> ir.Table:
     selection on both columns to leave the explained failures out."""
     x = table("explanations")
     return x.select("run_id", "test").distinct()
+
+
+def explained_pair_set(store: Store) -> set[tuple[int, str]]:
+    """(run_id, test) of every failure some known bug explains: the pairs of
+    :func:`explained_pairs`."""
+    return {(rid, test) for rid, test in store.query("SELECT DISTINCT run_id, test FROM explanations")}
+
+
+def explaining_bugs(store: Store, run_id: int) -> dict[str, set[str]]:
+    """Per failed test of run ``run_id`` that some known bug explains, the bugs that explain it."""
+    out: dict[str, set[str]] = {}
+    for test, bug in store.query("SELECT test, bug FROM explanations WHERE run_id = ?", (run_id,)):
+        out.setdefault(test, set()).add(bug)
+    return out

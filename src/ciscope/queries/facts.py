@@ -1,9 +1,12 @@
 """Small facts about what a store holds, asked by the CLI, the server, ingest and the
-analyses: row counts, the stored jobs, whether a job or a run is stored, where a run came
-from, a sample of failure texts."""
+analyses: row counts, the stored jobs, whether a job or a run is stored, which run a reference
+names, where a run came from, a sample of failure texts."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..errors import NotFoundError, UsageError
 from ..store.base import Store
 
 COUNTED_TABLES = ("jobs", "runs", "test_results", "test_verdicts")
@@ -33,6 +36,28 @@ def job_exists(store: Store, job: str) -> bool:
 def job_names(store: Store) -> list[str]:
     """Every stored job, runs or not (an imported empty TestGrid tab is a job), by name."""
     return [row[0] for row in store.query("SELECT job FROM jobs ORDER BY job")]
+
+
+def find_run(store: Store, ref: str, job: str | None = None) -> dict[str, Any]:
+    """The run named by ``ref``: a build id (with ``job`` when several jobs have it),
+    ``JOB/BUILD``, or a numeric run_id (``triage``, ``disruption check``)."""
+    rows: list[dict[str, Any]] = []
+    cols = "run_id, job, build, status, started_at, finished_at, commit_sha, url, reason, failed_tests, flaked_tests"
+    if job is not None:
+        rows = store.query_dicts(f"SELECT {cols} FROM runs WHERE job = ? AND build = ?", (job, ref))
+    else:
+        rows = store.query_dicts(f"SELECT {cols} FROM runs WHERE build = ?", (ref,))
+        if not rows and "/" in ref:
+            j, _, b = ref.rpartition("/")
+            rows = store.query_dicts(f"SELECT {cols} FROM runs WHERE job = ? AND build = ?", (j, b))
+        if not rows and ref.lstrip("-").isdigit():
+            rows = store.query_dicts(f"SELECT {cols} FROM runs WHERE run_id = ?", (int(ref),))
+    if not rows:
+        raise NotFoundError(f"{ref}: no such run (give a build id, JOB/BUILD or a run_id; see `ciscope runs`)")
+    if len(rows) > 1:
+        jobs = ", ".join(sorted(r["job"] for r in rows))
+        raise UsageError(f"{ref}: several jobs have this build ({jobs}); say which with --job")
+    return rows[0]
 
 
 def run_source(store: Store, job: str, build: str) -> tuple[bool, str | None]:
