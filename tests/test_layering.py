@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 PURE_ANALYSES = [
+    "ciscope.analysis.triage",
     "ciscope.analysis.slowdowns",
     "ciscope.analysis.stats",
     "ciscope.analysis.summary",

@@ -245,7 +245,7 @@ def check(store: Store, ref: str, /, *, job: str | None = None, baselines: Seque
     ``days`` (alerts: ``alert_days``) before the UTC day the run started, limited to its
     release and the previous one; ``imported``; or ``query_results.json`` files (disruption
     and alert files are told apart by their content)."""
-    from .triage import find_run
+    from ..queries.facts import find_run
 
     run = find_run(store, ref, job)
     rows = store.query_dicts("SELECT * FROM disruption_runs WHERE run_id = ?", (run["run_id"],))

@@ -166,7 +166,7 @@ def _seconds(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Timestamps as float epoch seconds (NaN for null)."""
     arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     arr = arr.cast(pa.timestamp("us"))
-    out = arr.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64) / 1e6
+    out: np.ndarray = arr.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64) / 1e6
     if arr.null_count:
         out[~np.asarray(arr.is_valid())] = np.nan
     return out

@@ -60,12 +60,13 @@ def grid_verdicts(store: Store, run_ids: Sequence[int]) -> pa.Table:
 
 def cell_messages(store: Store, run_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
     """(run_id, test, message) of the failed, errored or skipped tests of the runs: a failure's
-    message (or output), else a skip's reason — TestGrid shows both."""
+    message (or output), else a skip's reason — TestGrid shows both. Ordered, so that the job
+    page's message list (numbered in arrival order) is the same on every read."""
     return store.query(
         "SELECT run_id, test, coalesce(min(CASE WHEN status <> 'skipped' THEN coalesce(failure_message, failure_text, '') END),"
         " min(coalesce(failure_message, failure_text, ''))) FROM test_results"
         f" WHERE run_id IN ({','.join('?' * len(run_ids))}) AND status IN ('failed', 'error', 'skipped')"
-        " GROUP BY run_id, test",
+        " GROUP BY run_id, test ORDER BY run_id, test",
         list(run_ids),
     )
 
