@@ -14,7 +14,9 @@ module is where ciscope does it:
   transaction.
 
 The stored ``fingerprints`` table records which definition (``digest``) the matches were
-computed with; it is what makes "only what changed" possible.
+computed with; it is what makes "only what changed" possible. What this module reads and
+writes (definitions, matches, explanations, reasons) is in :mod:`ciscope.queries.known`: here
+are the decisions, and ``reclassify``'s one transaction around the writes.
 """
 
 from __future__ import annotations
@@ -32,7 +34,28 @@ import orjson
 
 from ..errors import InputError, UsageError
 from ..fingerprints import Fingerprint, Scanner, load_fingerprints
-from ..model import Evidence, Run, RunStatus, Status, TestResult, failed_attempts, qualifiers
+from ..model import Evidence, Run, RunStatus, TestResult, failed_attempts
+from ..queries.explained import explained_tests
+from ..queries.known import (
+    StoredFingerprint,
+    delete_explanations,
+    failed_attempt_texts,
+    failed_results,
+    failing_tests,
+    fingerprint_scopes,
+    forget_fingerprints,
+    insert_fingerprints,
+    match_evidence,
+    matched_bugs,
+    matched_runs,
+    runs_to_rescan,
+    stored_fingerprints,
+    stored_reasons,
+    update_fingerprint_titles,
+    write_explanations,
+    write_matches,
+    write_reasons,
+)
 
 if TYPE_CHECKING:
     from ..store.base import Store
@@ -150,18 +173,10 @@ class Classifier:
 
 # ---------------------------------------------------------------- stored definitions
 
-def stored_fingerprints(store: Store) -> dict[str, dict[str, Any]]:
-    """The fingerprint definitions the stored matches were computed with, by bug id."""
-    rows = store.query_dicts("SELECT bug, title, url, retry, kind, pattern, source, digest, test_ids, loaded_at"
-                             " FROM fingerprints ORDER BY bug")
-    for row in rows:
-        row["test_ids"] = orjson.loads(row["test_ids"] or "[]")
-    return {row["bug"]: row for row in rows}
-
-
-def _definition_rows(fps: Iterable[Fingerprint], now: datetime) -> list[tuple[Any, ...]]:
-    return [(fp.id, fp.title, fp.url, fp.retry, fp.kind, fp.source, fp.file, digest(fp),
-             orjson.dumps(list(fp.test_ids)).decode(), now) for fp in fps]
+def _definitions(fps: Iterable[Fingerprint], now: datetime) -> list[StoredFingerprint]:
+    return [StoredFingerprint(bug=fp.id, title=fp.title, url=fp.url, retry=fp.retry, kind=fp.kind, pattern=fp.source,
+                              source=fp.file, digest=digest(fp), test_ids=list(fp.test_ids), loaded_at=now)
+            for fp in fps]
 
 
 @dataclass
@@ -187,7 +202,7 @@ class ReclassifyReport:
 
 def plan(store: Store, fps: Sequence[Fingerprint]) -> ReclassifyReport:
     """What :func:`reclassify` would do: which fingerprints are new, changed or gone."""
-    stored = {bug: row["digest"] for bug, row in stored_fingerprints(store).items()}
+    stored = {bug: row.digest for bug, row in stored_fingerprints(store).items()}
     report = ReclassifyReport()
     current = {}
     for fp in fps:
@@ -204,29 +219,13 @@ def plan(store: Store, fps: Sequence[Fingerprint]) -> ReclassifyReport:
 
 def _runs_to_scan(store: Store, progress: Progress | None) -> Iterable[Run]:
     """Stored runs that may carry known bugs, rebuilt with their failed attempts."""
-    runs_rows = store.query_dicts(
-        "SELECT run_id, job, build, status, started_at, finished_at, commit_sha, branch, pr, worker, url, variants,"
-        " metadata, source, logs FROM runs WHERE status IN ('failure', 'error') OR failed_tests > 0"
-        " OR flaked_tests > 0 ORDER BY run_id")
-    total = len(runs_rows)
+    runs = runs_to_rescan(store)
+    total = len(runs)
     for start in range(0, total, 2000):
-        chunk = runs_rows[start:start + 2000]
-        results: dict[int, list[TestResult]] = defaultdict(list)
-        for rid, test, name, classname, suite, attempt, status, mtype, message, text, file in store.query_in(
-            "SELECT run_id, test, name, classname, suite, attempt, status, failure_type, failure_message,"
-            " failure_text, file FROM test_results WHERE status IN ('failed', 'error') AND run_id IN ({marks})"
-            " ORDER BY run_id, test, attempt", [r["run_id"] for r in chunk]):
-            scope, occurrence = qualifiers(test, classname, name)
-            results[rid].append(TestResult(name=name, classname=classname, suite=suite, attempt=attempt,
-                                           status=Status(status), failure_type=mtype, failure_message=message,
-                                           failure_text=text, file=file, scope=scope, occurrence=occurrence))
-        for i, row in enumerate(chunk):
-            run = Run(job=row["job"], build=row["build"], status=RunStatus(row["status"]),
-                      started_at=row["started_at"], finished_at=row["finished_at"], commit=row["commit_sha"],
-                      branch=row["branch"], pr=row["pr"], worker=row["worker"], url=row["url"],
-                      variants=orjson.loads(row["variants"] or "{}"), metadata=orjson.loads(row["metadata"] or "{}"),
-                      results=results.get(row["run_id"], []), logs=orjson.loads(row["logs"] or "[]"),
-                      source=row["source"] or "")
+        chunk = runs[start:start + 2000]
+        results = failed_results(store, [run.run_id for run in chunk])
+        for i, run in enumerate(chunk):
+            run.results = results.get(run.run_id, [])
             yield run
             if progress:
                 progress(start + i + 1, total)
@@ -277,23 +276,10 @@ def reclassify(store: Store, fps: Sequence[Fingerprint], *, backend: str | None 
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     store.begin()
     try:
-        old_runs = {r for (r,) in store.query_in("SELECT DISTINCT run_id FROM matches WHERE bug IN ({marks})",
-                                                 touched_bugs)}
-        for start in range(0, len(touched_bugs), 1000):
-            chunk = touched_bugs[start:start + 1000]
-            marks = ",".join("?" * len(chunk))
-            store.execute(f"DELETE FROM matches WHERE bug IN ({marks})", chunk)
-            store.execute(f"DELETE FROM fingerprints WHERE bug IN ({marks})", chunk)
-        # pyarrow: imported here, not by commands that only read fingerprints
-        from ..store.write import evidence_table
-
-        table = evidence_table(new_rows, now=now)
-        if table.num_rows:
-            store.append("matches", table)
-        report.matches = table.num_rows
-        for row in _definition_rows(todo, now):
-            store.execute("INSERT INTO fingerprints (bug, title, url, retry, kind, pattern, source, digest, test_ids,"
-                          " loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        old_runs = matched_runs(store, touched_bugs)
+        forget_fingerprints(store, touched_bugs)
+        report.matches = write_matches(store, new_rows, now=now)
+        insert_fingerprints(store, _definitions(todo, now))
         affected = sorted(old_runs | {rid for rid, _ in new_rows})
         report.runs_affected = refresh_reasons(store, affected)
         store.commit()
@@ -309,31 +295,20 @@ def refresh_titles(store: Store, fps: Sequence[Fingerprint]) -> None:
     stored = stored_fingerprints(store)
     for fp in fps:
         row = stored.get(fp.id)
-        if row and (row["title"], row["url"], bool(row["retry"]), row["source"]) != (fp.title, fp.url, fp.retry, fp.file):
-            store.execute("UPDATE fingerprints SET title = ?, url = ?, retry = ?, source = ? WHERE bug = ?",
-                          (fp.title, fp.url, fp.retry, fp.file, fp.id))
+        if row and (row.title, row.url, bool(row.retry), row.source) != (fp.title, fp.url, fp.retry, fp.file):
+            update_fingerprint_titles(store, fp.id, title=fp.title, url=fp.url, retry=fp.retry, source=fp.file)
 
 
 def refresh_explanations(store: Store, run_ids: Sequence[int]) -> None:
     """Recompute the ``explanations`` rows of these runs from their stored matches (the one
     rule: :func:`ciscope.queries.explained.explain`)."""
-    scoped = {bug: orjson.loads(tests or "[]") for bug, tests in store.query("SELECT bug, test_ids FROM fingerprints")}
+    scoped = fingerprint_scopes(store)
     for start in range(0, len(run_ids), 2000):
         chunk = list(run_ids[start:start + 2000])
-        store.execute(f"DELETE FROM explanations WHERE run_id IN ({','.join('?' * len(chunk))})", chunk)
-        evidence: dict[int, list[Evidence]] = defaultdict(list)
-        for rid, bug, test in store.query_in("SELECT DISTINCT run_id, bug, test FROM matches WHERE run_id IN ({marks})",
-                                             chunk):
-            evidence[rid].append(Evidence(bug=bug, file="", line=None, text="", test=test))
-        failing: dict[int, set[str]] = defaultdict(set)
-        for rid, test in store.query_in("SELECT run_id, test FROM test_verdicts WHERE verdict IN ('failed', 'error',"
-                                        " 'flaky') AND run_id IN ({marks})", sorted(evidence)):
-            failing[rid].add(test)
-        from ..store.write import explanations_table
-
-        table = explanations_table(((rid, failing[rid], ev) for rid, ev in evidence.items()), scoped)
-        if table.num_rows:
-            store.append("explanations", table)
+        delete_explanations(store, chunk)
+        evidence = match_evidence(store, chunk)
+        failing = failing_tests(store, sorted(evidence))
+        write_explanations(store, ((rid, failing.get(rid, set()), ev) for rid, ev in evidence.items()), scoped)
 
 
 def refresh_reasons(store: Store, run_ids: Sequence[int]) -> int:
@@ -346,30 +321,22 @@ def refresh_reasons(store: Store, run_ids: Sequence[int]) -> int:
     count = 0
     for start in range(0, len(run_ids), 2000):
         chunk = list(run_ids[start:start + 2000])
-        bugs: dict[int, set[str]] = defaultdict(set)
-        for rid, bug in store.query_in("SELECT DISTINCT run_id, bug FROM matches WHERE run_id IN ({marks})", chunk):
-            bugs[rid].add(bug)
-        explained: dict[int, set[str]] = defaultdict(set)
-        for rid, test in store.query_in("SELECT DISTINCT run_id, test FROM explanations WHERE run_id IN ({marks})", chunk):
-            explained[rid].add(test)
+        bugs = matched_bugs(store, chunk)
+        explained = explained_tests(store, chunk)
         # the first unexplained failure by (test, attempt) in Python's order, as at ingest: an
         # ORDER BY on text would follow the database's collation
         first: dict[int, tuple[str, int, str]] = {}
-        for rid, test, attempt, message, text in store.query_in(
-                "SELECT t.run_id, t.test, t.attempt, t.failure_message, t.failure_text FROM test_results t"
-                " JOIN test_verdicts v ON v.run_id = t.run_id AND v.test = t.test WHERE t.status IN ('failed', 'error')"
-                " AND v.verdict IN ('failed', 'error') AND t.run_id IN ({marks})", chunk):
+        for rid, test, attempt, message, text in failed_attempt_texts(store, chunk):
             if test in explained.get(rid, ()):
                 continue
             if rid not in first or (test, attempt) < first[rid][:2]:
                 first[rid] = (test, attempt, message or text or "")
-        for rid, reason in store.query_in("SELECT run_id, reason FROM runs WHERE run_id IN ({marks})"
-                                          " AND reason IS NOT NULL", chunk):
-            data = orjson.loads(reason)
+        reasons = stored_reasons(store, chunk)
+        for rid, data in reasons.items():
             data["fingerprint"] = sorted(bugs.get(rid, ())) or None
             data["cluster"] = cluster_key(first[rid][2]) if rid in first else None
-            store.execute("UPDATE runs SET reason = ? WHERE run_id = ?", (orjson.dumps(data).decode(), rid))
-            count += 1
+        write_reasons(store, reasons)
+        count += len(reasons)
     return count
 
 
@@ -401,7 +368,7 @@ def prepare(store: Store, directory: str | os.PathLike[str] | None, *, backend: 
                if planned.added or planned.changed else "")
             + f". To apply the directory as it is (deleting those), run `ciscope --fingerprints {directory} reclassify`")
         planned.deleted, planned.added, planned.changed = [], [], []
-        stored_digests = {bug: row["digest"] for bug, row in stored_fingerprints(store).items()}
+        stored_digests = {bug: row.digest for bug, row in stored_fingerprints(store).items()}
         unchanged = set(stored_digests) - set(kept)
         usable = [fp for fp in fps if fp.id in unchanged and digest(fp) == stored_digests.get(fp.id)]
         classifier = Classifier(usable, backend=backend) if usable else None

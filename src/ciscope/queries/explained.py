@@ -12,13 +12,14 @@ A failed test of a run is **explained** by bug B when
 ``explanations`` table (run_id, test, bug) when a run is written and whenever stored matches
 change (``reclassify``), so every reader — reasons, triage, flakes, regressions, clusters,
 the grid — asks the table the same question and never re-derives it: :func:`explained_sql`
-in SQL, :func:`explained_pairs` as an Ibis expression, :func:`explained_pair_set` and
-:func:`explaining_bugs` read into memory (without loading Ibis: triage, clusters).
+in SQL, :func:`explained_pairs` as an Ibis expression, :func:`explained_pair_set`,
+:func:`explaining_bugs` and :func:`explained_tests` read into memory (without loading Ibis:
+triage, clusters, the reasons ``reclassify`` rewrites).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..model import Evidence, plain_test_id
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
     from ..store.base import Store
 
-__all__ = ["explain", "explained_pair_set", "explained_pairs", "explained_sql", "explaining_bugs"]
+__all__ = ["explain", "explained_pair_set", "explained_pairs", "explained_sql", "explained_tests", "explaining_bugs"]
 
 
 def explain(failing: Iterable[str], evidence: Iterable[Evidence],
@@ -81,4 +82,13 @@ def explaining_bugs(store: Store, run_id: int) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for test, bug in store.query("SELECT test, bug FROM explanations WHERE run_id = ?", (run_id,)):
         out.setdefault(test, set()).add(bug)
+    return out
+
+
+def explained_tests(store: Store, run_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Per run of ``run_ids`` with an explained failure, the tests some known bug explains."""
+    out: dict[int, set[str]] = {}
+    for rid, test in store.query_in("SELECT DISTINCT run_id, test FROM explanations WHERE run_id IN ({marks})",
+                                    list(run_ids)):
+        out.setdefault(rid, set()).add(test)
     return out
