@@ -16,6 +16,8 @@ PURE_ANALYSES = [
     "ciscope.analysis.stats",
     "ciscope.analysis.summary",
     "ciscope.analysis.test_history",
+    "ciscope.analysis.known",
+    "ciscope.analysis.retrigger",
 ]
 
 # the store's query methods, a raw statement, or SQL text

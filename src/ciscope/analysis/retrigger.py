@@ -16,6 +16,10 @@ of this run, or ``max_per_commit`` (3) retriggers of this job on this commit wer
 ``ciscope retrigger run`` decides under the store's write lock, in one transaction that also
 logs every decision with its reason (table ``retriggers``), so concurrent planners cannot
 exceed the bounds; the actions (a command, or a webhook POST) run after the commit.
+
+What this module reads and writes (the failed runs, their retry explanations, the bounds, the
+``retriggers`` log) is in :mod:`ciscope.queries.retrigger`; here are the rules, the actions and
+the transactions.
 """
 
 from __future__ import annotations
@@ -32,6 +36,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import UsageError
+from ..queries.retrigger import (
+    RetriggerCandidate,
+    failed_runs_to_retrigger,
+    log_decision,
+    newest_starts,
+    record_outcome,
+    retriggered_outcomes,
+    retriggers_per_commit,
+    retriggers_per_run,
+    retry_bugs,
+    retry_explained_counts,
+    retry_log_bugs,
+)
 from ..queries.window import Window
 from ..store.base import Store
 
@@ -178,12 +195,10 @@ def _action(config: RetriggerConfig, d: Decision, url: str | None, branch: str |
     return None
 
 
-def _candidates(store: Store, window: Window, config: RetriggerConfig) -> list[dict[str, Any]]:
+def _candidates(store: Store, window: Window, config: RetriggerConfig) -> list[RetriggerCandidate]:
     if window.days is None and window.since is None:
         window = window.replace(days=config.days)
-    where, params = window.where(store, runs="r", extra=["r.status IN ('failure', 'error')"])
-    return store.query_dicts(f"SELECT r.run_id, r.job, r.build, r.commit_sha, r.status, r.started_at, r.reason, r.url,"
-                             f" r.branch FROM runs r{where} ORDER BY r.started_at, r.job, r.build", params)
+    return failed_runs_to_retrigger(store, window)
 
 
 def _retry_rules(store: Store, run_ids: list[int]) -> dict[int, str | None]:
@@ -192,22 +207,9 @@ def _retry_rules(store: Store, run_ids: list[int]) -> dict[int, str | None]:
     out: dict[int, str | None] = {}
     for start in range(0, len(run_ids), 5000):
         chunk = run_ids[start:start + 5000]
-        marks = ",".join("?" * len(chunk))
-        failed = store.query(
-            "SELECT v.run_id, count(*), sum(CASE WHEN EXISTS (SELECT 1 FROM explanations x JOIN fingerprints f"
-            " ON f.bug = x.bug WHERE x.run_id = v.run_id AND x.test = v.test AND f.retry) THEN 1 ELSE 0 END)"
-            f" FROM test_verdicts v WHERE v.verdict IN ('failed', 'error') AND v.run_id IN ({marks}) GROUP BY v.run_id", chunk)
-        bugs: dict[int, set[str]] = {}
-        for rid, bug in store.query(
-                "SELECT DISTINCT x.run_id, x.bug FROM explanations x JOIN fingerprints f ON f.bug = x.bug"
-                f" WHERE f.retry AND x.run_id IN ({marks})", chunk):
-            bugs.setdefault(rid, set()).add(bug)
-        counted = {rid: (n, int(k or 0)) for rid, n, k in failed}
-        logs: dict[int, set[str]] = {}
-        for rid, bug in store.query(
-                "SELECT DISTINCT m.run_id, m.bug FROM matches m JOIN fingerprints f ON f.bug = m.bug"
-                f" WHERE f.retry AND m.test IS NULL AND m.run_id IN ({marks})", chunk):
-            logs.setdefault(rid, set()).add(bug)
+        counted = retry_explained_counts(store, chunk)
+        bugs = retry_bugs(store, chunk)
+        logs = retry_log_bugs(store, chunk)
         for rid in chunk:
             if rid in counted:
                 n, k = counted[rid]
@@ -231,43 +233,30 @@ def _decide(store: Store, window: Window, config: RetriggerConfig) -> list[tuple
     """Decisions for the failed runs of the window (with each run's url and branch), bounds
     counted from the log and from the decisions made before in the same plan."""
     runs = _candidates(store, window, config)
-    rules = _retry_rules(store, [r["run_id"] for r in runs])
+    rules = _retry_rules(store, [r.run_id for r in runs])
     pattern = re.compile(config.reason_regex) if config.reason_regex else None
-    ids = [r["run_id"] for r in runs]
-    per_run: dict[int, int] = {}
-    per_commit: dict[tuple[str, str], int] = {}
-    if ids:
-        for rid, n in store.query_in("SELECT run_id, count(*) FROM retriggers WHERE decision IN ('retrigger', 'failed')"
-                                     " AND run_id IN ({marks}) GROUP BY run_id", ids):
-            per_run[rid] = n
-    commits = sorted({(r["job"], r["commit_sha"]) for r in runs if r["commit_sha"]})
-    for job, sha in commits:
-        (n,) = store.query("SELECT count(*) FROM retriggers WHERE decision IN ('retrigger', 'failed') AND job = ?"
-                           " AND commit_sha = ?", (job, sha))[0]
-        per_commit[job, sha] = n
-    newest: dict[tuple[str, str], datetime] = {}
-    for job, sha in commits:
-        (latest,) = store.query("SELECT max(started_at) FROM runs WHERE job = ? AND commit_sha = ?", (job, sha))[0]
-        if latest is not None:
-            newest[job, sha] = latest
+    per_run = retriggers_per_run(store, [r.run_id for r in runs])
+    commits = sorted({(r.job, r.commit_sha) for r in runs if r.commit_sha})
+    per_commit = retriggers_per_commit(store, commits)
+    newest = newest_starts(store, commits)
     out = []
     for r in runs:
-        rule = rules.get(r["run_id"])
+        rule = rules.get(r.run_id)
         why = f"every failure is explained by retry fingerprint(s) {rule}" if rule else None
         if rule is None and pattern is not None:
-            message = _message(r["reason"])
+            message = _message(r.reason)
             if pattern.search(message):
                 rule = f"reason:{config.reason_regex}"
                 why = f"reason {message[:200]!r} matches reason_regex"
-        d = Decision(run_id=r["run_id"], job=r["job"], build=r["build"], commit=r["commit_sha"], status=r["status"],
+        d = Decision(run_id=r.run_id, job=r.job, build=r.build, commit=r.commit_sha, status=r.status,
                      decision="skip", reason="", rule=rule)
-        key = (r["job"], r["commit_sha"]) if r["commit_sha"] else None
+        key = (r.job, r.commit_sha) if r.commit_sha else None
         if rule is None:
             d.reason = "not every failure is explained by a retry fingerprint" + (
                 " and the reason does not match reason_regex" if pattern else "")
         elif key is None:
             d.reason = "no commit: a retrigger chain could not be bounded"
-        elif r["started_at"] is not None and newest.get(key) is not None and newest[key] > r["started_at"]:
+        elif r.started_at is not None and newest.get(key) is not None and newest[key] > r.started_at:
             d.reason = "a newer run of this job on this commit exists"
         elif per_run.get(d.run_id, 0) >= config.max_per_run:
             d.reason = f"already retriggered {per_run.get(d.run_id, 0)} time(s) (max_per_run {config.max_per_run})"
@@ -280,8 +269,8 @@ def _decide(store: Store, window: Window, config: RetriggerConfig) -> list[tuple
             per_run[d.run_id] = per_run.get(d.run_id, 0) + 1
             per_commit[key] = per_commit.get(key, 0) + 1
         if d.decision == "retrigger":
-            d.action = _action(config, d, r["url"], r["branch"])
-        out.append((d, r["url"], r["branch"]))
+            d.action = _action(config, d, r.url, r.branch)
+        out.append((d, r.url, r.branch))
     return out
 
 
@@ -311,10 +300,8 @@ def run_retriggers(store: Store, window: Window, config: RetriggerConfig, *, exe
         for d, _url, _branch in decided:
             if not live and d.decision == "retrigger":
                 d.decision = "dry_run"
-            logged = d.decision
-            store.execute("INSERT INTO retriggers (run_id, job, build, commit_sha, rule, decision, reason, action, response,"
-                          " decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                          (d.run_id, d.job, d.build, d.commit, d.rule, logged, d.reason, d.action, None, now))
+            log_decision(store, d.run_id, job=d.job, build=d.build, commit=d.commit, rule=d.rule, decision=d.decision,
+                         reason=d.reason, action=d.action, decided_at=now)
         store.commit()
     except BaseException:
         store.rollback()
@@ -328,8 +315,7 @@ def run_retriggers(store: Store, window: Window, config: RetriggerConfig, *, exe
                 d.decision = "failed"
             store.begin()
             try:
-                store.execute("UPDATE retriggers SET decision = ?, response = ? WHERE run_id = ? AND decided_at = ?"
-                              " AND decision = 'retrigger'", (d.decision, d.response, d.run_id, now))
+                record_outcome(store, d.run_id, now, decision=d.decision, response=d.response)
                 store.commit()
             except BaseException:
                 store.rollback()
@@ -388,10 +374,7 @@ class RetriggerStats:
 def retrigger_stats(store: Store, *, min_rate: float = 0.5, min_retries: int = 10) -> RetriggerStats:
     """``ciscope retrigger stats``: per retry rule, the success rate of retriggered runs — the
     first run of the same job on the same commit started after the retriggered one."""
-    rows = store.query(
-        "SELECT t.rule, t.run_id, (SELECT n.status FROM runs n WHERE n.job = r.job AND n.commit_sha = r.commit_sha"
-        " AND n.started_at > r.started_at ORDER BY n.started_at LIMIT 1)"
-        " FROM retriggers t JOIN runs r ON r.run_id = t.run_id WHERE t.decision = 'retrigger' AND t.rule IS NOT NULL")
+    rows = retriggered_outcomes(store)
     per: dict[str, list[int]] = {}
     for rule, _rid, status in rows:
         names = [rule] if rule.startswith("reason:") else rule.split(",")

@@ -10,10 +10,14 @@
   summaries), :mod:`.runs` (the run list, per-test counts), :mod:`.history` (one test's
   history, every test's durations), :mod:`.triage` (the known-failure reports: ``triage``,
   ``bugs``, ``unclassified``, ``clusters``), :mod:`.timing`, :mod:`.failure_reasons`, and
-  :mod:`.facts` (small facts: row counts, the stored jobs, which run a reference names).
+  :mod:`.facts` (small facts: row counts, the stored jobs, which run a reference names);
+- the reads and writes of the analyses that change the store (the writes run in the caller's
+  transaction): :mod:`.known` (known-bug classification: fingerprint definitions, matches, explanations and
+  reasons, rewritten by ``reclassify``) and :mod:`.retrigger` (retrigger candidates, bounds
+  and the ``retriggers`` log).
 
 These modules name tables and columns; analyses call them instead of writing their own
 WHERE clauses. (Issue 9 moves the remaining SQL of the analyses here: flaky and regressions
-(as Ibis expressions), the grid, runs, tests, test-history, slowdown and known-failure reports
-are done; ``tests/test_layering.py`` keeps them so.)
+(as Ibis expressions), the grid, runs, tests, test-history, slowdown and known-failure reports,
+known-bug classification and retriggers are done; ``tests/test_layering.py`` keeps them so.)
 """

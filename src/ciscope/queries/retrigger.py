@@ -1,0 +1,137 @@
+"""Reads and writes of retrigger planning (:mod:`ciscope.analysis.retrigger`):
+
+- the failed runs of a window, the candidates (:func:`failed_runs_to_retrigger`);
+- what explains their failures: per run, how many failed tests a ``retry`` fingerprint
+  explains (:func:`retry_explained_counts`), which ``retry`` bugs explain them
+  (:func:`retry_bugs`) and which matched a log (:func:`retry_log_bugs`);
+- the bounds: retriggers logged per run (:func:`retriggers_per_run`) and per (job, commit)
+  (:func:`retriggers_per_commit`), the newest run of each (job, commit) (:func:`newest_starts`);
+- the ``retriggers`` log: a decision (:func:`log_decision`), the outcome of its action
+  (:func:`record_outcome`), and how the next run of each retriggered one ended
+  (:func:`retriggered_outcomes`, ``retrigger stats``).
+
+A run **failed** when its status is ``failure`` or ``error``; a logged decision counts against
+the bounds when it is ``retrigger`` or ``failed`` (the action was tried). The writes run inside
+the caller's transaction (``retrigger run`` decides and logs under the write lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..store.base import Store
+from .triage import FAILED_RUN
+from .window import Window
+
+__all__ = ["RetriggerCandidate", "failed_runs_to_retrigger", "log_decision", "newest_starts", "record_outcome",
+           "retriggered_outcomes", "retriggers_per_commit", "retriggers_per_run",
+           "retry_bugs", "retry_explained_counts", "retry_log_bugs"]
+
+
+@dataclass(frozen=True, slots=True)
+class RetriggerCandidate:
+    """A failed run that may be retriggered; ``reason`` is its stored reason (JSON text)."""
+
+    run_id: int
+    job: str
+    build: str
+    commit_sha: str | None
+    status: str
+    started_at: datetime | None
+    reason: str | None
+    url: str | None
+    branch: str | None
+
+
+def failed_runs_to_retrigger(store: Store, window: Window) -> list[RetriggerCandidate]:
+    """The failed runs of ``window``, oldest first (then by job and build)."""
+    where, params = window.where(store, runs="r", extra=[FAILED_RUN])
+    return [RetriggerCandidate(**row) for row in store.query_dicts(
+        "SELECT r.run_id, r.job, r.build, r.commit_sha, r.status, r.started_at, r.reason, r.url,"
+        f" r.branch FROM runs r{where} ORDER BY r.started_at, r.job, r.build", params)]
+
+
+def retry_explained_counts(store: Store, run_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Per run of these with a failed test: (its failed tests, those of them a ``retry``
+    fingerprint explains)."""
+    marks = ",".join("?" * len(run_ids))
+    failed = store.query(
+        "SELECT v.run_id, count(*), sum(CASE WHEN EXISTS (SELECT 1 FROM explanations x JOIN fingerprints f"
+        " ON f.bug = x.bug WHERE x.run_id = v.run_id AND x.test = v.test AND f.retry) THEN 1 ELSE 0 END)"
+        f" FROM test_verdicts v WHERE v.verdict IN ('failed', 'error') AND v.run_id IN ({marks}) GROUP BY v.run_id",
+        list(run_ids))
+    return {rid: (n, int(k or 0)) for rid, n, k in failed}
+
+
+def retry_bugs(store: Store, run_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Per run of these, the ``retry`` fingerprints that explain some failure of it."""
+    return _bugs_per_run(store, "SELECT DISTINCT x.run_id, x.bug FROM explanations x JOIN fingerprints f ON f.bug = x.bug"
+                                " WHERE f.retry AND x.run_id IN ({marks})", run_ids)
+
+
+def retry_log_bugs(store: Store, run_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Per run of these, the ``retry`` fingerprints that matched one of its logs."""
+    return _bugs_per_run(store, "SELECT DISTINCT m.run_id, m.bug FROM matches m JOIN fingerprints f ON f.bug = m.bug"
+                                " WHERE f.retry AND m.test IS NULL AND m.run_id IN ({marks})", run_ids)
+
+
+def _bugs_per_run(store: Store, sql: str, run_ids: Sequence[int]) -> dict[int, set[str]]:
+    """The (run_id, bug) rows of ``sql`` (``{marks}``: the run ids) as bugs per run."""
+    bugs: dict[int, set[str]] = {}
+    for rid, bug in store.query_in(sql, list(run_ids)):
+        bugs.setdefault(rid, set()).add(bug)
+    return bugs
+
+
+def retriggers_per_run(store: Store, run_ids: Sequence[int]) -> dict[int, int]:
+    """Per run of these retriggered before, how many retriggers were made (or tried)."""
+    return {rid: n for rid, n in store.query_in(
+        "SELECT run_id, count(*) FROM retriggers WHERE decision IN ('retrigger', 'failed')"
+        " AND run_id IN ({marks}) GROUP BY run_id", list(run_ids))}
+
+
+def retriggers_per_commit(store: Store, commits: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Per (job, commit_sha) of ``commits``, how many retriggers of the job on the commit were
+    made (or tried)."""
+    out: dict[tuple[str, str], int] = {}
+    for job, sha in commits:
+        (n,) = store.query("SELECT count(*) FROM retriggers WHERE decision IN ('retrigger', 'failed') AND job = ?"
+                           " AND commit_sha = ?", (job, sha))[0]
+        out[job, sha] = n
+    return out
+
+
+def newest_starts(store: Store, commits: Sequence[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+    """Per (job, commit_sha) of ``commits`` with a start time, the start of its newest run."""
+    out: dict[tuple[str, str], datetime] = {}
+    for job, sha in commits:
+        (latest,) = store.query("SELECT max(started_at) FROM runs WHERE job = ? AND commit_sha = ?", (job, sha))[0]
+        if latest is not None:
+            out[job, sha] = latest
+    return out
+
+
+def log_decision(store: Store, run_id: int, /, *, job: str, build: str, commit: str | None, rule: str | None,
+                 decision: str, reason: str, action: str | None, decided_at: datetime) -> None:
+    """Log one decision (its action not performed yet: no response)."""
+    store.execute("INSERT INTO retriggers (run_id, job, build, commit_sha, rule, decision, reason, action, response,"
+                  " decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  (run_id, job, build, commit, rule, decision, reason, action, None, decided_at))
+
+
+def record_outcome(store: Store, run_id: int, decided_at: datetime, /, *, decision: str, response: str | None) -> None:
+    """Record how the action of a ``retrigger`` decision logged at ``decided_at`` went."""
+    store.execute("UPDATE retriggers SET decision = ?, response = ? WHERE run_id = ? AND decided_at = ?"
+                  " AND decision = 'retrigger'", (decision, response, run_id, decided_at))
+
+
+def retriggered_outcomes(store: Store) -> list[tuple[str, int, str | None]]:
+    """(rule, run_id, status of the next run) of every retrigger made for a rule: the next run
+    is the first of the same job on the same commit started after the retriggered one (None
+    while there is none)."""
+    return store.query(
+        "SELECT t.rule, t.run_id, (SELECT n.status FROM runs n WHERE n.job = r.job AND n.commit_sha = r.commit_sha"
+        " AND n.started_at > r.started_at ORDER BY n.started_at LIMIT 1)"
+        " FROM retriggers t JOIN runs r ON r.run_id = t.run_id WHERE t.decision = 'retrigger' AND t.rule IS NOT NULL")

@@ -1,0 +1,66 @@
+"""The reads and writes of retrigger planning (issue 9: analysis.retrigger holds no SQL): what
+each function of :mod:`ciscope.queries.retrigger` reads and writes, on both engines."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from ciscope.model import Evidence, Run, RunStatus, Status, TestResult
+from ciscope.queries import retrigger as q
+from ciscope.queries.retrigger import RetriggerCandidate
+from ciscope.queries.window import Window
+
+T0 = datetime(2026, 11, 1, 12, 0)
+
+
+def _runs(store):
+    """On j@c1: ``tests`` failed (t1 explained by retry bug R, t2 by the other bug N), then
+    ``infra`` failed with no failed test and R matched its log, then ``green`` passed; on j@c2
+    a failure with no commit-mate."""
+    for bug, retry in (("R", True), ("N", False)):
+        store.execute("INSERT INTO fingerprints (bug, title, url, retry, kind, pattern, source, digest, loaded_at,"
+                      " test_ids) VALUES (?, ?, NULL, ?, 'regex', 'boom', 'f.yaml', 'd', ?, '[]')", (bug, bug, retry, T0))
+    tests = Run(job="j", build="1", status=RunStatus.FAILURE, started_at=T0, commit="c1", url="https://ci/1",
+                results=[TestResult(name="t1", status=Status.FAILED), TestResult(name="t2", status=Status.FAILED)],
+                evidence=[Evidence("R", "junit", None, "boom", "t1"), Evidence("N", "junit", None, "boom", "t2")])
+    infra = Run(job="j", build="2", status=RunStatus.ERROR, started_at=T0 + timedelta(minutes=1), commit="c1",
+                evidence=[Evidence("R", "build-log.txt", 1, "boom")])
+    green = Run(job="j", build="3", status=RunStatus.SUCCESS, started_at=T0 + timedelta(minutes=2), commit="c1",
+                results=[TestResult(name="t1", status=Status.PASSED)])
+    other = Run(job="j", build="4", status=RunStatus.FAILURE, started_at=T0 + timedelta(minutes=3), commit="c2")
+    store.write_runs([tests, infra, green, other])
+    return tests, infra, green, other
+
+
+def test_candidates_and_what_explains_them(store):
+    tests, infra, _, other = _runs(store)
+    candidates = q.failed_runs_to_retrigger(store, Window())
+    assert [(c.build, c.status, c.commit_sha) for c in candidates] == [("1", "failure", "c1"), ("2", "error", "c1"),
+                                                                       ("4", "failure", "c2")]
+    first = candidates[0]
+    assert first == RetriggerCandidate(tests.run_id, "j", "1", "c1", "failure", T0, first.reason, "https://ci/1", None)
+    assert q.failed_runs_to_retrigger(store, Window(since=T0 + timedelta(minutes=3))) == [candidates[2]]
+    ids = [tests.run_id, infra.run_id, other.run_id]
+    assert q.retry_explained_counts(store, ids) == {tests.run_id: (2, 1)}
+    assert q.retry_bugs(store, ids) == {tests.run_id: {"R"}}
+    assert q.retry_log_bugs(store, ids) == {infra.run_id: {"R"}}
+
+
+def test_the_bounds_and_the_log(store):
+    tests, infra, green, _ = _runs(store)
+    commits = [("j", "c1"), ("j", "c9")]
+    assert q.retriggers_per_run(store, [tests.run_id]) == {}
+    assert q.newest_starts(store, commits) == {("j", "c1"): green.started_at}
+    q.log_decision(store, tests.run_id, job="j", build="1", commit="c1", rule="R", decision="retrigger",
+                   reason="explained", action="rerun j", decided_at=T0)
+    q.log_decision(store, infra.run_id, job="j", build="2", commit="c1", rule=None, decision="skip",
+                   reason="no rule", action=None, decided_at=T0)
+    assert q.retriggers_per_run(store, [tests.run_id, infra.run_id]) == {tests.run_id: 1}
+    assert q.retriggers_per_commit(store, commits) == {("j", "c1"): 1, ("j", "c9"): 0}
+    # the next run of j@c1 after the retriggered one is infra, which failed
+    assert q.retriggered_outcomes(store) == [("R", tests.run_id, "error")]
+    q.record_outcome(store, tests.run_id, T0, decision="failed", response="HTTP 500")
+    assert store.query("SELECT decision, response FROM retriggers WHERE run_id = ?", (tests.run_id,)) == [
+        ("failed", "HTTP 500")]
+    assert q.retriggers_per_run(store, [tests.run_id]) == {tests.run_id: 1}  # a failed action still counts
+    assert q.retriggered_outcomes(store) == []
