@@ -144,26 +144,27 @@ def imported_rows(store: Store, kind: str, source: str) -> tuple[str, list[Basel
 
 @dataclass(frozen=True)
 class DisruptionRun:
-    """A run with disruption or alert data (``disruption_runs``): its job type, and from the
-    ``runs`` table, when read with it, its build, status and start (``run_started``)."""
+    """A run with disruption or alert data (``disruption_runs``): when its data starts, its job
+    type (release, from_release, platform, architecture, network, topology, in upstream's
+    order), and from the ``runs`` table, when read with it, its build, status and start
+    (``run_started``)."""
 
     run_id: int
     job: str
     started_at: datetime | None
-    release: str
-    from_release: str
-    platform: str
-    architecture: str
-    network: str
-    topology: str
+    job_type: dict[str, str]
     build: str = ""
     status: str = ""
     run_started: datetime | None = None
 
     @property
-    def job_type(self) -> dict[str, str]:
-        """The run's job type, keyed by its columns in upstream's order."""
-        return {k: getattr(self, k) for k in JOB_TYPE_FIELDS}
+    def release(self) -> str:
+        return self.job_type["release"]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> DisruptionRun:
+        return cls(row["run_id"], row["job"], row["started_at"], {k: row[k] for k in JOB_TYPE_FIELDS},
+                   build=row.get("build", ""), status=row.get("status", ""), run_started=row.get("run_started"))
 
 
 _RUN_COLUMNS = "d.run_id, d.job, d.started_at, " + ", ".join(f"d.{c}" for c in JOB_TYPE_FIELDS)
@@ -172,7 +173,7 @@ _RUN_COLUMNS = "d.run_id, d.job, d.started_at, " + ", ".join(f"d.{c}" for c in J
 def disruption_run(store: Store, run_id: int) -> DisruptionRun | None:
     """The disruption row of a run (None: the run has no disruption or alert data)."""
     rows = store.query_dicts(f"SELECT {_RUN_COLUMNS} FROM disruption_runs d WHERE d.run_id = ?", (run_id,))
-    return DisruptionRun(**rows[0]) if rows else None
+    return DisruptionRun.from_row(rows[0]) if rows else None
 
 
 def window_disruption_runs(store: Store, window: Window, /, *, limit: int | None) -> list[DisruptionRun]:
@@ -183,7 +184,7 @@ def window_disruption_runs(store: Store, window: Window, /, *, limit: int | None
     rows = store.query_dicts(
         f"SELECT {_RUN_COLUMNS}, r.build FROM disruption_runs d, runs r{where}"
         f" ORDER BY r.started_at DESC NULLS LAST, r.build DESC{top}", params)
-    return [DisruptionRun(**r) for r in rows]
+    return [DisruptionRun.from_row(r) for r in rows]
 
 
 def disruption_run_count(store: Store, window: Window, /) -> int:
@@ -198,7 +199,7 @@ def disruption_runs_with_status(store: Store) -> list[DisruptionRun]:
     rows = store.query_dicts(
         f"SELECT {_RUN_COLUMNS}, r.build, r.status, r.started_at AS run_started FROM disruption_runs d "
         "JOIN runs r ON r.run_id = d.run_id ORDER BY d.started_at, d.run_id")
-    return [DisruptionRun(**r) for r in rows]
+    return [DisruptionRun.from_row(r) for r in rows]
 
 
 @dataclass(frozen=True)
