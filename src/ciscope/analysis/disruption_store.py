@@ -1,9 +1,7 @@
-"""Disruption baselines and run checks from the store (the pure rules are in
-:mod:`ciscope.analysis.disruption`).
-
-Percentiles are computed by the engine with the portable ordered-set aggregate
-``PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY seconds)`` (DuckDB and PostgreSQL): the same
-definition as :func:`ciscope.analysis.disruption.percentile_cont`, tested to agree.
+"""Disruption baselines, run checks and ``disruption record`` over a store: a thin
+orchestration of the reads and writes of :mod:`ciscope.queries.disruption` (where the
+baselines are computed by the engine) and the pure rules of :mod:`ciscope.analysis.disruption`.
+No SQL here (``tests/test_layering.py``).
 """
 
 from __future__ import annotations
@@ -14,19 +12,27 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError, UsageError
-from ..ingest.disruption import (
-    AlertSample,
-    BaselineRow,
-    Baselines,
-    DisruptionSample,
-    read_query_results,
-)
+from ..errors import UsageError
+from ..ingest.disruption import Baselines, read_query_results
 from ..model import Run, RunStatus, Status, TestResult
+from ..queries.disruption import (
+    DisruptionRun,
+    RunSamples,
+    computed_alert_rows,
+    computed_disruption_rows,
+    disruption_run,
+    disruption_run_count,
+    disruption_runs_with_status,
+    imported_rows,
+    last_import_source,
+    replace_suite_results,
+    run_samples,
+    tests_outside_suite,
+    window_disruption_runs,
+)
+from ..queries.facts import find_run
 from ..queries.window import Window, now
 from ..store.base import Store
-from ..store.disruption import PERCENTILES_SQL, baselines_sql
-from ..store.write import arrow_batch
 from .disruption import (
     BaselineIndex,
     Comparison,
@@ -38,8 +44,6 @@ from .disruption import previous_release as release_before
 
 DISRUPTION_DAYS = 30  # upstream's LookbackDays
 ALERT_DAYS = 7  # upstream's Alerts_Unified_LastWeek_P95
-
-_KEY = "r.release, r.from_release, r.platform, r.architecture, r.network, r.topology"
 
 
 def _window(store: Store, days: int, at: datetime | None, before: datetime | None) -> tuple[datetime, datetime, str]:
@@ -59,12 +63,6 @@ def _window_end(store: Store) -> datetime:
     return now(store) or datetime(1970, 1, 1)
 
 
-def _release_filter(releases: Sequence[str] | None) -> tuple[str, list[Any]]:
-    if not releases:
-        return "", []
-    return f" AND r.release IN ({','.join('?' * len(releases))})", list(releases)
-
-
 def releases_for(release: str | None, previous: str | None) -> list[str] | None:
     """``--release R [--previous-release P]``: R and P (default the release before R)."""
     if release is None:
@@ -82,10 +80,8 @@ def disruption_baselines(store: Store, /, *, days: int = DISRUPTION_DAYS, at: da
     updated). ``portable`` forces the portable SQL on DuckDB (see
     :func:`ciscope.store.disruption.baselines_sql`)."""
     start, end, op = _window(store, days, at, before)
-    extra, params = _release_filter(releases)
-    sql = baselines_sql("portable" if portable else store.name, end_op=op, release_filter=extra)
-    rows = store.query_dicts(sql, (start, end, *params))
-    return Baselines("disruption", "current", [_row(r) for r in rows], source=f"store: {days} days to {end:%Y-%m-%d %H:%M}")
+    rows = computed_disruption_rows(store, start, end, end_op=op, releases=releases, portable=portable)
+    return Baselines("disruption", "current", rows, source=f"store: {days} days to {end:%Y-%m-%d %H:%M}")
 
 
 def alert_baselines(store: Store, /, *, days: int = ALERT_DAYS, at: datetime | None = None,
@@ -94,73 +90,19 @@ def alert_baselines(store: Store, /, *, days: int = ALERT_DAYS, at: datetime | N
     did not see an alert known for its release (seen by any run of the release in the window)
     counts as zero seconds — ci-tools injects those zero rows at upload."""
     start, end, op = _window(store, days, at, before)
-    extra, params = _release_filter(releases)
-    sql = f"""
-        WITH r AS (
-            SELECT run_id, started_at, release, from_release, platform, architecture, network, topology
-            FROM disruption_runs r
-            WHERE r.alert_files > 0 AND r.started_at > ? AND r.started_at {op} ?{extra}),
-        k AS (
-            SELECT a.alert, a.namespace, a.level, r.release,
-                   min(r.started_at) AS first_observed, max(r.started_at) AS last_observed
-            FROM alert_seconds a JOIN r ON r.run_id = a.run_id
-            GROUP BY a.alert, a.namespace, a.level, r.release),
-        v AS (
-            SELECT k.alert, k.namespace, k.level, k.first_observed, k.last_observed, r.*,
-                   COALESCE(a.seconds, 0) AS seconds
-            FROM r JOIN k ON k.release = r.release
-            LEFT JOIN alert_seconds a ON a.run_id = r.run_id AND a.alert = k.alert
-                 AND a.namespace = k.namespace AND a.level = k.level)
-        SELECT v.alert AS name, v.namespace, v.level, {_KEY.replace('r.', 'v.')},
-               min(v.first_observed) AS first_observed, max(v.last_observed) AS last_observed,
-               count(*) AS job_runs, {PERCENTILES_SQL}, avg(CAST(v.seconds AS DOUBLE PRECISION)) AS mean
-        FROM v
-        GROUP BY v.alert, v.namespace, v.level, {_KEY.replace('r.', 'v.')}
-        ORDER BY v.alert, v.namespace, v.level, {_KEY.replace('r.', 'v.')}"""
-    rows = store.query_dicts(sql, (start, end, *params))
-    return Baselines("alerts", "current", [_row(r) for r in rows], source=f"store: {days} days to {end:%Y-%m-%d %H:%M}")
-
-
-def _row(r: dict[str, Any]) -> BaselineRow:
-    def number(value: Any) -> float | None:
-        return None if value is None else float(value)
-
-    def when(value: Any) -> str | None:
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else None
-
-    return BaselineRow(
-        name=r["name"], namespace=r.get("namespace") or "", level=r.get("level") or "", release=r["release"],
-        from_release=r["from_release"], platform=r["platform"], architecture=r["architecture"],
-        network=r["network"], topology=r["topology"], master_nodes_updated=r.get("master_nodes_updated"),
-        job_runs=int(r["job_runs"]), p50=number(r["p50"]), p75=number(r["p75"]),
-        p95=float(r["p95"] or 0.0), p99=float(r["p99"] or 0.0), mean=number(r["mean"]),
-        first_observed=when(r.get("first_observed")), last_observed=when(r.get("last_observed")),
-    )
+    rows = computed_alert_rows(store, start, end, end_op=op, releases=releases)
+    return Baselines("alerts", "current", rows, source=f"store: {days} days to {end:%Y-%m-%d %H:%M}")
 
 
 def imported_baselines(store: Store, /, kind: str, *, source: str | None = None) -> Baselines | None:
     """Baselines imported with ``ciscope ingest query_results.json``: those of ``source``, else
     of the file imported last for ``kind``; None when there are none."""
     if source is None:
-        last = store.query("SELECT source FROM disruption_baselines WHERE kind = ? "
-                           "ORDER BY imported_at DESC, source LIMIT 1", (kind,))
-        if not last:
+        source = last_import_source(store, kind)
+        if source is None:
             return None
-        source = last[0][0]
-    rows = store.query_dicts(
-        "SELECT * FROM disruption_baselines WHERE kind = ? AND source = ? "
-        "ORDER BY name, namespace, level, release, from_release, platform, architecture, network, topology",
-        (kind, source))
-    if not rows:
-        return None
-    out = [BaselineRow(
-        name=r["name"], namespace=r["namespace"], level=r["level"], release=r["release"],
-        from_release=r["from_release"], platform=r["platform"], architecture=r["architecture"],
-        network=r["network"], topology=r["topology"], master_nodes_updated=r["master_nodes_updated"],
-        job_runs=r["job_runs"], p50=r["p50"], p75=r["p75"], p95=float(r["p95"]), p99=float(r["p99"]),
-        first_observed=r["first_observed"], last_observed=r["last_observed"],
-    ) for r in rows]
-    return Baselines(kind, rows[0]["format"], out, source=source)
+    file_format, rows = imported_rows(store, kind, source)
+    return Baselines(kind, file_format, rows, source=source) if rows else None
 
 
 def load_baselines(store: Store, spec: str, kind: str, **window: Any) -> Baselines | None:
@@ -176,7 +118,6 @@ def load_baselines(store: Store, spec: str, kind: str, **window: Any) -> Baselin
     return found if found.kind == kind else None
 
 
-JOB_TYPE = ("release", "from_release", "platform", "architecture", "network", "topology")
 SYNTHETIC_SUITE = "ciscope disruption"  # suite of the verdicts written as test results
 
 
@@ -209,32 +150,12 @@ class _History:
         return BaselineIndex(Baselines(kind, "current", []))
 
 
-def _samples(store: Store, run_ids: Sequence[int]) -> tuple[dict[int, list[DisruptionSample]], dict[int, list[AlertSample]]]:
-    """The stored seconds of runs, two queries per 5,000 runs."""
-    backends: dict[int, list[DisruptionSample]] = {}
-    alerts: dict[int, list[AlertSample]] = {}
-    for start in range(0, len(run_ids), 5000):
-        chunk = list(run_ids[start:start + 5000])
-        for rid, b, c, s in store.query_in(
-                "SELECT run_id, backend, connection_type, seconds FROM disruption_seconds WHERE run_id IN ({marks}) "
-                "ORDER BY run_id, backend, connection_type", chunk):
-            backends.setdefault(rid, []).append(DisruptionSample(b, c, int(s)))
-        for rid, n, ns, lv, s in store.query_in(
-                "SELECT run_id, alert, namespace, level, seconds FROM alert_seconds WHERE run_id IN ({marks}) "
-                "ORDER BY run_id, alert, namespace, level", chunk):
-            alerts.setdefault(rid, []).append(AlertSample(n, ns, lv, int(s)))
-    return backends, alerts
-
-
-def _judge(store: Store, history: _History, info: dict[str, Any], job: str, build: str,
-           samples: tuple[dict[int, list[DisruptionSample]], dict[int, list[AlertSample]]] | None = None) -> RunCheck:
-    rid = info["run_id"]
-    backends_of, alerts_of = samples or _samples(store, [rid])
-    backends, alerts = backends_of.get(rid, []), alerts_of.get(rid, [])
-    end = history_end(info["started_at"])
-    return check_run(job, build, {k: info[k] for k in JOB_TYPE}, backends, alerts,
-                     disruption=history.index("disruption", end, info["release"]),
-                     alert_history=history.index("alerts", end, info["release"]))
+def _judge(history: _History, info: DisruptionRun, job: str, build: str, samples: RunSamples) -> RunCheck:
+    backends, alerts = samples.backends.get(info.run_id, []), samples.alerts.get(info.run_id, [])
+    end = history_end(info.started_at)
+    return check_run(job, build, info.job_type, backends, alerts,
+                     disruption=history.index("disruption", end, info.release),
+                     alert_history=history.index("alerts", end, info.release))
 
 
 def check(store: Store, ref: str, /, *, job: str | None = None, baselines: Sequence[str] = ("store",),
@@ -245,20 +166,18 @@ def check(store: Store, ref: str, /, *, job: str | None = None, baselines: Seque
     ``days`` (alerts: ``alert_days``) before the UTC day the run started, limited to its
     release and the previous one; ``imported``; or ``query_results.json`` files (disruption
     and alert files are told apart by their content)."""
-    from ..queries.facts import find_run
-
     run = find_run(store, ref, job)
-    rows = store.query_dicts("SELECT * FROM disruption_runs WHERE run_id = ?", (run["run_id"],))
-    if not rows:
+    info = disruption_run(store, run["run_id"])
+    if info is None:
         raise UsageError(f"{ref}: run {run['job']} {run['build']} has no disruption or alert data "
                          "(backend-disruption_*.json / alerts_*.json under artifacts/)")
-    return _judge(store, _History(store, baselines, days, alert_days), rows[0], run["job"], run["build"])
+    return _judge(_History(store, baselines, days, alert_days), info, run["job"], run["build"],
+                  run_samples(store, [info.run_id]))
 
 
 def count_disruption_runs(store: Store, window: Window | None = None, /) -> int:
     """How many runs of ``window`` have disruption or alert data."""
-    where, params = (window or Window()).where(store, runs="r", extra=["d.run_id = r.run_id"])
-    return int(store.query(f"SELECT count(*) FROM disruption_runs d, runs r{where}", params)[0][0])
+    return disruption_run_count(store, window or Window())
 
 
 def check_runs(store: Store, window: Window | None = None, /, *, limit: int | None = 20,
@@ -267,16 +186,12 @@ def check_runs(store: Store, window: Window | None = None, /, *, limit: int | No
     """:func:`check` of the newest ``limit`` runs (None: all) of ``window`` (job, time, branch,
     variant) that have disruption or alert data, newest first. Histories are shared between
     the runs (one query per day and release, not per run)."""
-    where, params = (window or Window()).where(store, runs="r", extra=["d.run_id = r.run_id"])
-    top = f" LIMIT {int(limit)}" if limit is not None else ""
-    infos = store.query_dicts(
-        f"SELECT d.*, r.build FROM disruption_runs d, runs r{where}"
-        f" ORDER BY r.started_at DESC NULLS LAST, r.build DESC{top}", params)
+    infos = window_disruption_runs(store, window or Window(), limit=limit)
     if not infos:
         return []
     history = _History(store, baselines, days, alert_days)
-    samples = _samples(store, [i["run_id"] for i in infos])
-    return [_judge(store, history, info, info["job"], info["build"], samples) for info in infos]
+    samples = run_samples(store, [i.run_id for i in infos])
+    return [_judge(history, info, info.job, info.build, samples) for info in infos]
 
 
 @dataclass(slots=True)
@@ -324,28 +239,20 @@ def record_verdicts(store: Store, /, *, run_ids: Sequence[int] | None = None, ba
     in grids, flakes and regressions. Idempotent: a run's previous synthetic results are
     replaced; the run's counters (tests, failed, flaked) are recomputed. One transaction."""
     report = RecordReport()
-    sql = ("SELECT d.*, r.build, r.status, r.started_at AS run_started FROM disruption_runs d "
-           "JOIN runs r ON r.run_id = d.run_id")
-    infos = store.query_dicts(sql + " ORDER BY d.started_at, d.run_id")
+    infos = disruption_runs_with_status(store)
     if run_ids is not None:
         wanted = set(run_ids)
-        infos = [i for i in infos if i["run_id"] in wanted]
+        infos = [i for i in infos if i.run_id in wanted]
     if not infos:
         return report
     history = _History(store, baselines, days, alert_days)
-    ids = [i["run_id"] for i in infos]
-    existing: dict[int, set[str]] = {}
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
-        for rid, test in store.query_in(
-                "SELECT DISTINCT run_id, test FROM test_results WHERE suite <> ? AND run_id IN ({marks})",
-                chunk, (SYNTHETIC_SUITE,)):
-            existing.setdefault(rid, set()).add(test)
+    ids = [i.run_id for i in infos]
+    existing = tests_outside_suite(store, ids, SYNTHETIC_SUITE)
     runs: list[Run] = []
-    samples = _samples(store, ids)
+    samples = run_samples(store, ids)
     for info in infos:
-        result = _judge(store, history, info, info["job"], info["build"], samples)
-        results, kept = _synthetic_results(result, existing.get(info["run_id"], set()))
+        result = _judge(history, info, info.job, info.build, samples)
+        results, kept = _synthetic_results(result, existing.get(info.run_id, set()))
         report.runs += 1
         report.kept_upstream += kept
         report.tests += len({r.name for r in results})
@@ -354,36 +261,10 @@ def record_verdicts(store: Store, /, *, run_ids: Sequence[int] | None = None, ba
         report.flaked += sum(1 for a in result.alerts if a.verdict == "flake")
         report.skipped += sum(1 for r in results if r.status is Status.SKIPPED)
         if result.verdict == "fail":
-            report.failed_runs.append({"job": info["job"], "build": info["build"]})
-        runs.append(Run(job=info["job"], build=info["build"], status=RunStatus(info["status"]),
-                        started_at=info["run_started"], results=results))
-    batch = arrow_batch(runs)
-    store.begin()
-    try:
-        for start in range(0, len(ids), 5000):
-            chunk = ids[start:start + 5000]
-            marks = ",".join("?" * len(chunk))
-            store.execute(f"DELETE FROM test_verdicts WHERE run_id IN ({marks}) AND test IN "
-                          f"(SELECT test FROM test_results WHERE suite = ? AND run_id = test_verdicts.run_id)",
-                          (*chunk, SYNTHETIC_SUITE))
-            store.execute(f"DELETE FROM test_results WHERE suite = ? AND run_id IN ({marks})", (SYNTHETIC_SUITE, *chunk))
-        for table in ("test_results", "test_verdicts"):
-            if batch.tables[table].num_rows:
-                store.append(table, batch.tables[table])
-        for start in range(0, len(ids), 5000):
-            chunk = ids[start:start + 5000]
-            marks = ",".join("?" * len(chunk))
-            store.execute(
-                "UPDATE runs SET "
-                "tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id AND v.verdict <> 'skipped'), "
-                "failed_tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id "
-                "AND v.verdict IN ('failed', 'error')), "
-                "flaked_tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id AND v.verdict = 'flaky') "
-                f"WHERE run_id IN ({marks})", chunk)
-        store.commit()
-    except Exception as exc:
-        store.rollback()
-        raise StoreError(f"{store.url}: could not store the disruption verdicts of {len(ids)} run(s): {exc}") from exc
+            report.failed_runs.append({"job": info.job, "build": info.build})
+        runs.append(Run(job=info.job, build=info.build, status=RunStatus(info.status),
+                        started_at=info.run_started, results=results))
+    replace_suite_results(store, ids, runs, SYNTHETIC_SUITE)
     return report
 
 

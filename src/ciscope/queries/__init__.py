@@ -9,15 +9,18 @@
 - the reads of single reports, in portable SQL: :mod:`.grid` (TestGrid grids and imported tab
   summaries), :mod:`.runs` (the run list, per-test counts), :mod:`.history` (one test's
   history, every test's durations), :mod:`.triage` (the known-failure reports: ``triage``,
-  ``bugs``, ``unclassified``, ``clusters``), :mod:`.timing`, :mod:`.failure_reasons`, and
-  :mod:`.facts` (small facts: row counts, the stored jobs, which run a reference names);
+  ``bugs``, ``unclassified``, ``clusters``), :mod:`.disruption` (disruption and alert
+  baselines, the runs with such data, ``disruption record``'s writes), :mod:`.timing`,
+  :mod:`.failure_reasons`, and :mod:`.facts` (small facts: row counts, the stored jobs,
+  whether a job has runs, which run a reference names);
 - the reads and writes of the analyses that change the store (the writes run in the caller's
-  transaction): :mod:`.known` (known-bug classification: fingerprint definitions, matches, explanations and
-  reasons, rewritten by ``reclassify``) and :mod:`.retrigger` (retrigger candidates, bounds
-  and the ``retriggers`` log).
+  transaction): :mod:`.known` (known-bug classification: fingerprint definitions, matches,
+  explanations and reasons, rewritten by ``reclassify``) and :mod:`.retrigger` (retrigger
+  candidates, bounds and the ``retriggers`` log).
 
 These modules name tables and columns; analyses call them instead of writing their own
-WHERE clauses. (Issue 9 moves the remaining SQL of the analyses here: flaky and regressions
-(as Ibis expressions), the grid, runs, tests, test-history, slowdown and known-failure reports,
-known-bug classification and retriggers are done; ``tests/test_layering.py`` keeps them so.)
+WHERE clauses. (Issue 9 moves the SQL of the analyses here: flaky and regressions (as Ibis
+expressions), the grid, runs, tests, test-history, slowdown, known-failure and disruption
+reports, known-bug classification and retriggers are done, and the web's reports hold none;
+``tests/test_layering.py`` keeps them so.)
 """

@@ -1,6 +1,7 @@
 """Small facts about what a store holds, asked by the CLI, the server, ingest and the
-analyses: row counts, the stored jobs, whether a job or a run is stored, which run a reference
-names, where a run came from, a sample of failure texts."""
+analyses: row counts, the stored jobs, whether a job is stored or has runs, which run a
+reference names, where a run came from, which jobs and runs have lifecycle events, a sample
+of failure texts."""
 
 from __future__ import annotations
 
@@ -30,7 +31,15 @@ def has_runs(store: Store) -> bool:
 
 
 def job_exists(store: Store, job: str) -> bool:
+    """Whether ``job`` is stored, runs or not (an imported empty TestGrid tab is a job):
+    what a job's TestGrid summary needs."""
     return bool(store.query("SELECT 1 FROM jobs WHERE job = ?", [job]))
+
+
+def job_has_runs(store: Store, job: str) -> bool:
+    """Whether ``job`` has a stored run: what every report of a job's runs needs (a job
+    without runs is "no such job" to them, though :func:`job_exists`)."""
+    return bool(store.query("SELECT 1 FROM runs WHERE job = ? LIMIT 1", [job]))
 
 
 def job_names(store: Store) -> list[str]:
@@ -64,6 +73,17 @@ def run_source(store: Store, job: str, build: str) -> tuple[bool, str | None]:
     """(whether the run is stored, the folder or file it was ingested from)."""
     rows = store.query("SELECT source FROM runs WHERE job = ? AND build = ?", (job, build))
     return (True, rows[0][0]) if rows else (False, None)
+
+
+def jobs_with_events(store: Store) -> list[str]:
+    """Jobs with a run that has lifecycle events, by name."""
+    return [r[0] for r in store.query(
+        "SELECT DISTINCT r.job FROM runs r WHERE r.run_id IN (SELECT DISTINCT run_id FROM run_events) ORDER BY r.job")]
+
+
+def has_events(store: Store, run_id: int) -> bool:
+    """Whether a run has lifecycle events."""
+    return bool(store.query("SELECT count(*) FROM run_events WHERE run_id = ?", (run_id,))[0][0])
 
 
 def failure_texts(store: Store, limit: int = 5000) -> list[str]:

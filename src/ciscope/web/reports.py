@@ -32,6 +32,8 @@ from ..analysis.timing import TimingConfig
 from ..analysis.triage import bugs as top_bugs
 from ..analysis.triage import failure_clusters, triage, unclassified
 from ..errors import NotFoundError
+from ..queries import disruption as disruption_facts
+from ..queries import facts
 from ..queries.timing import chart_runs, load_config, timing_outliers, timing_stats, timing_thresholds
 from ..queries.timing import timing_config as load_timing_config
 from ..queries.window import Window, naive_utc
@@ -49,7 +51,7 @@ def utc(value: datetime | None) -> datetime | None:
 @light
 def require_job(store: Store, job: str | None) -> None:
     """Raise :class:`NotFoundError` when ``job`` is given and has no run in the store."""
-    if job is not None and not list_runs(store, window=Window(job=job), limit=1, reasons=False):
+    if job is not None and not facts.job_has_runs(store, job):
         raise NotFoundError(f"{job}: no such job (`ciscope runs` or /api/runs list the jobs stored)")
 
 
@@ -203,17 +205,15 @@ def timing_runs(store: Store, f: Window, *, newest: int | None) -> dict[str, Any
 
 def disruption_jobs(store: Store) -> list[str]:
     """Jobs with disruption or alert data (the disruption page's job filter)."""
-    return [r[0] for r in store.query("SELECT DISTINCT job FROM disruption_runs ORDER BY job")]
+    return disruption_facts.disruption_jobs(store)
 
 
 def timing_jobs(store: Store) -> list[str]:
     """Jobs with lifecycle events (the timing page's job filter)."""
-    return [r[0] for r in store.query(
-        "SELECT DISTINCT r.job FROM runs r WHERE r.run_id IN (SELECT DISTINCT run_id FROM run_events) ORDER BY r.job")]
+    return facts.jobs_with_events(store)
 
 
 def run_has(store: Store, run_id: int) -> dict[str, bool]:
     """Whether a run has disruption or alert data and lifecycle events (its page then loads
     the verdicts)."""
-    return {"disruption": bool(store.query("SELECT count(*) FROM disruption_runs WHERE run_id = ?", (run_id,))[0][0]),
-            "timing": bool(store.query("SELECT count(*) FROM run_events WHERE run_id = ?", (run_id,))[0][0])}
+    return {"disruption": disruption_facts.has_disruption(store, run_id), "timing": facts.has_events(store, run_id)}
