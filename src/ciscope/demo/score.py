@@ -126,9 +126,10 @@ def score_regressions(store: Store, truth: dict[str, Any]) -> RegressionScore:
 def score_known_bugs(store: Store, truth: dict[str, Any]) -> KnownBugScore:
     """Fingerprint matches per failed (run, test) against the truth's causes ``bug:X``."""
     from ..analysis.triage import unclassified
+    from ..queries.known import matched_pairs
 
     cause = _causes(truth)
-    predicted = {((rid, test), bug) for rid, bug, test in store.query("SELECT run_id, bug, test FROM matches WHERE test IS NOT NULL")}
+    predicted = matched_pairs(store)
     true_pairs = {(k, c[4:]) for k, c in cause.items() if c.startswith("bug:")}
     return KnownBugScore(Detection.of(true_pairs, predicted, shown=5), unclassified(store)["classification_rate"])
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StoredFingerprint", "delete_explanations", "failed_attempt_texts", "failed_results", "failing_tests",
            "fingerprint_scopes", "forget_fingerprints", "insert_fingerprints", "match_evidence", "matched_bugs",
-           "matched_runs", "runs_to_rescan", "stored_fingerprints", "stored_reasons", "update_fingerprint_titles",
+           "matched_pairs", "matched_runs", "runs_to_rescan", "stored_fingerprints", "stored_reasons", "update_fingerprint_titles",
            "write_explanations", "write_matches", "write_reasons"]
 
 
@@ -140,6 +140,11 @@ def matched_bugs(store: Store, run_ids: Sequence[int]) -> dict[int, set[str]]:
     for rid, bug in store.query_in("SELECT DISTINCT run_id, bug FROM matches WHERE run_id IN ({marks})", list(run_ids)):
         bugs.setdefault(rid, set()).add(bug)
     return bugs
+
+
+def matched_pairs(store: Store) -> set[tuple[tuple[int, str], str]]:
+    """Every ((run_id, test), bug) a fingerprint matched on a test (not on a log only)."""
+    return {((rid, test), bug) for rid, bug, test in store.query("SELECT run_id, bug, test FROM matches WHERE test IS NOT NULL")}
 
 
 def match_evidence(store: Store, run_ids: Sequence[int]) -> dict[int, list[Evidence]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ..errors import NotFoundError, UsageError
+from ..queries import tokens as stored
 from ..store.base import Store
 
 __all__ = ["NewToken", "TokenInfo", "create_token", "list_tokens", "revoke_token", "verify_token"]
@@ -51,25 +52,23 @@ def create_token(store: Store, name: str) -> NewToken:
     """A new token for ``name`` (a CI system or person; unique among tokens ever created)."""
     if not _NAME.fullmatch(name):
         raise UsageError(f"{name!r}: a token name is 1-100 letters, digits and . _ @ -, starting with a letter or digit")
-    if store.query("SELECT 1 FROM api_tokens WHERE name = ?", (name,)):
+    if stored.token_exists(store, name):
         raise UsageError(f"{name}: a token with this name exists (`ciscope token list`); revoke it or pick another name")
     token = PREFIX + secrets.token_urlsafe(32)
     created = _now()
-    store.execute("INSERT INTO api_tokens (name, token_hash, prefix, created_at) VALUES (?, ?, ?, ?)",
-                  (name, _digest(token), token[:12], created))
+    stored.insert_token(store, name, _digest(token), token[:12], created)
     return NewToken(name=name, token=token, prefix=token[:12], created_at=created)
 
 
 def list_tokens(store: Store) -> list[TokenInfo]:
-    return [TokenInfo(**row) for row in store.query_dicts(
-        "SELECT name, prefix, created_at, revoked_at, last_used_at FROM api_tokens ORDER BY name")]
+    return [TokenInfo(**row) for row in stored.token_rows(store)]
 
 
 def revoke_token(store: Store, name: str) -> TokenInfo:
     """Revoke the token named ``name``: from now on it is refused. Revoking twice is a no-op."""
-    if not store.query("SELECT 1 FROM api_tokens WHERE name = ?", (name,)):
+    if not stored.token_exists(store, name):
         raise NotFoundError(f"{name}: no such token (`ciscope token list` shows them)")
-    store.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (_now(), name))
+    stored.revoke(store, name, _now())
     return next(t for t in list_tokens(store) if t.name == name)
 
 
@@ -83,11 +82,10 @@ def live_token(store: Store, token: str | None) -> tuple[str, datetime | None] |
     if not token or not token.startswith(PREFIX):
         return None
     digest = _digest(token)
-    rows = store.query("SELECT name, token_hash, last_used_at FROM api_tokens "
-                       "WHERE token_hash = ? AND revoked_at IS NULL", (digest,))
-    if not rows or not hmac.compare_digest(rows[0][1], digest):
+    row = stored.live_token_row(store, digest)
+    if row is None or not hmac.compare_digest(row[1], digest):
         return None
-    return str(rows[0][0]), rows[0][2]
+    return row[0], row[2]
 
 
 def needs_recording(last_used: datetime | None) -> bool:
@@ -96,7 +94,7 @@ def needs_recording(last_used: datetime | None) -> bool:
 
 
 def record_use(store: Store, name: str) -> None:
-    store.execute("UPDATE api_tokens SET last_used_at = ? WHERE name = ?", (_now(), name))
+    stored.set_last_used(store, name, _now())
 
 
 def verify_token(store: Store, token: str | None) -> str | None:
