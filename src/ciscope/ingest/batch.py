@@ -8,6 +8,7 @@ batch in one transaction; a run already stored is skipped (see :meth:`Store.writ
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import os
@@ -609,16 +610,21 @@ def _ingest_parallel(writer: _Writer, groups: Iterable[tuple[list[str], int]], d
         if runs:
             _tally(report, runs, writer.store.write_prepared(runs, batch, replace=writer.replace))
 
-    for chunk in parallel.read_parallel(groups, workers, fingerprints):
-        report.refused.extend(Refused(path, reason) for path, reason in chunk.refused)
-        report.warnings.extend(chunk.warnings)
-        report.skipped += chunk.skipped
-        if chunk.batch is not None:
-            prepared.append(chunk)
-        if (sum(c.batch.results for c in prepared if c.batch is not None) >= BATCH_RESULTS
-                or sum(len(c.runs) for c in prepared) >= BATCH_RUNS):
-            write()
-        done.advance(chunk.folders)
+    # closed however the loop ends: a Ctrl-C (or an error) while a batch is written here, not
+    # inside the reader, must still stop the workers now — left to the garbage collector, the
+    # pool outlived the interrupt and the interpreter could hang at exit joining its thread
+    chunks = parallel.read_parallel(groups, workers, fingerprints)
+    with contextlib.closing(chunks):
+        for chunk in chunks:
+            report.refused.extend(Refused(path, reason) for path, reason in chunk.refused)
+            report.warnings.extend(chunk.warnings)
+            report.skipped += chunk.skipped
+            if chunk.batch is not None:
+                prepared.append(chunk)
+            if (sum(c.batch.results for c in prepared if c.batch is not None) >= BATCH_RESULTS
+                    or sum(len(c.runs) for c in prepared) >= BATCH_RUNS):
+                write()
+            done.advance(chunk.folders)
     if prepared:
         write()
 

@@ -22,13 +22,14 @@ say what the batches committed before the interrupt stored.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
 import sys
 import types
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,12 +144,23 @@ def _stop(pool: Any) -> None:
     """Stop a pool now: pending chunks cancelled, running workers terminated (their work is
     only in memory; nothing of it was stored)."""
     workers = list((getattr(pool, "_processes", None) or {}).values())
+    results = getattr(pool, "_result_queue", None)  # shutdown() drops the pool's references
     pool.shutdown(wait=False, cancel_futures=True)
     for process in workers:
         if process.is_alive():
             process.terminate()
     for process in workers:
         process.join(timeout=5)
+    # A worker terminated while it sent a result leaves half a message in the result pipe, and
+    # the pool's manager thread blocked reading the rest — for ever, as this process holds the
+    # pipe's write end too; the interpreter then hangs at exit joining that thread. With the
+    # workers gone, closing our write end turns the wait into EOF: the thread sees a broken
+    # pool and ends. (CPython's ProcessPoolExecutor internals, 3.11–3.13: checked by
+    # tests/test_cli_interrupt.py.)
+    writer = getattr(results, "_writer", None)
+    if writer is not None and not any(p.is_alive() for p in workers):
+        with contextlib.suppress(OSError):
+            writer.close()
 
 
 @contextmanager
@@ -164,7 +176,7 @@ def _bare_main() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
-def read_parallel(tasks: Iterable[tuple[list[str], int]], workers: int, fingerprints: str | None) -> Iterator[Chunk]:
+def read_parallel(tasks: Iterable[tuple[list[str], int]], workers: int, fingerprints: str | None) -> Generator[Chunk, None, None]:
     """Chunks read by ``workers`` processes, in order. ``tasks`` yields (folders to read,
     folders skipped as already stored); it is consumed lazily, ``AHEAD`` chunks per worker
     ahead of the consumer, so memory stays bounded. A task with no folder to read is not

@@ -11,6 +11,7 @@ way to share one DuckDB store between many clients. Read commands open the file 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -145,7 +146,11 @@ class DuckDBStore(Store):
         try:
             self.execute(f"INSERT INTO {table} SELECT * FROM _ciscope_append")
         finally:
-            self.con.unregister("_ciscope_append")
+            # after a failed or interrupted INSERT the transaction is aborted and DuckDB refuses
+            # even this; the INSERT's own exception (a Ctrl-C is KeyboardInterrupt) is the one
+            # to raise, not "Current transaction is aborted" (which read as a store failure)
+            with contextlib.suppress(duckdb.Error):
+                self.con.unregister("_ciscope_append")
 
     def rollback(self) -> None:
         """Roll back; a COMMIT that failed (e.g. the journal could not be written) has already
