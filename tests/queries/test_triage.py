@@ -14,7 +14,8 @@ from ciscope.model import Evidence, Run, RunStatus, Status, TestResult
 from ciscope.queries import triage as reads
 from ciscope.queries.explained import explained_pair_set, explaining_bugs
 from ciscope.queries.facts import find_run
-from ciscope.queries.triage import BugDefinition, BugHit, FailedAttempt, RunTests
+from ciscope.queries.known import stored_fingerprints
+from ciscope.queries.triage import BugHit, FailedAttempt, RunTests
 from ciscope.queries.window import Window
 
 NAIVE_T0 = T0.replace(tzinfo=None)
@@ -73,7 +74,8 @@ def test_one_run_reads(store):
 
 def test_window_reads(store):
     failing, unmatched, _, other = _runs(store)
-    assert reads.bug_definitions(store) == {"BUG-1": BugDefinition("a bug", "https://bugs/1", True)}
+    defs = stored_fingerprints(store)  # the one read of the definitions (queries.known), as triage and bugs use it
+    assert {b: (d.title, d.url, d.retry) for b, d in defs.items()} == {"BUG-1": ("a bug", "https://bugs/1", True)}
     assert sorted(reads.bug_hits(store, Window()), key=lambda h: (h.bug, h.job)) == [
         BugHit("BUG-1", failing.run_id, "e2e", NAIVE_T0), BugHit("BUG-2", failing.run_id, "e2e", NAIVE_T0),
         BugHit("BUG-2", other.run_id, "upgrade", NAIVE_T0 + timedelta(hours=3))]

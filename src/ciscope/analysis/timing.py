@@ -38,6 +38,7 @@ from ..model import Run
 __all__ = [
     "DEFAULT_PHASES",
     "GROUP_BY",
+    "check_group_by",
     "GroupSummary",
     "Iteration",
     "Outlier",
@@ -578,6 +579,12 @@ class TimingReport:
         return asdict(self)
 
 
+def check_group_by(by: str) -> None:
+    """``--by``: one of :data:`GROUP_BY`, else a usage error."""
+    if by not in GROUP_BY:
+        raise UsageError(f"--by {by!r}: expected one of {', '.join(GROUP_BY)}")
+
+
 @dataclass(slots=True)
 class Groups:
     """The group of each run (``index`` into ``labels``, sorted), and the runs ordered by group
@@ -619,8 +626,7 @@ def _labels(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.
 def _groups(data: TimingData, by: str) -> Groups:
     """The group of each run: its job, or the worker / device group its events name (the
     smallest when several; for workers else the run's worker); "-" when unknown."""
-    if by not in GROUP_BY:
-        raise UsageError(f"--by {by!r}: expected one of {', '.join(GROUP_BY)}")
+    check_group_by(by)
     if by == "job":
         parts = [(data.job.codes, data.job.values)]
     elif by == "worker":
@@ -801,8 +807,7 @@ def report_from_aggregates(phases: Sequence[PhaseAggregate], sets: Sequence[RunS
     (group, event-count set, requestor) — the same report, from rows that number groups ×
     phases and groups × sets instead of one per run (``ciscope timing`` on a store with the
     per-run summaries). Its test holds the two equal."""
-    if by not in GROUP_BY:
-        raise UsageError(f"--by {by!r}: expected one of {', '.join(GROUP_BY)}")
+    check_group_by(by)
     labels = sorted({a.group for a in sets})
     parsed = {a.counts: parse_counts(a.counts) for a in sets}
     names = sorted({name for counts in parsed.values() for name in counts})
@@ -820,10 +825,19 @@ def report_from_aggregates(phases: Sequence[PhaseAggregate], sets: Sequence[RunS
             runs, ooo, open_, not_started = (agg.runs, agg.out_of_order, agg.open, agg.not_started) if agg else (0, 0, 0, 0)
             rows.append(PhaseStats(label, phase.name, *stats, missing=runs - stats[0] - ooo - open_ - not_started,
                                    out_of_order=ooo, open=open_))
+    # the skew sums per group, as arrays: summarised by _skew_of, like timing_report's
+    k = len(labels)
+    skew_count, skew_total, skew_neg = np.zeros(k), np.zeros(k), np.zeros(k)
+    skew_low, skew_high = np.full(k, np.inf), np.full(k, -np.inf)
     summaries = []
-    totals = {"count": 0, "sum": 0.0, "min": np.inf, "max": -np.inf, "neg": 0}
-    for label in labels:
+    for g, label in enumerate(labels):
         mine = [a for a in sets if a.group == label]
+        for a in mine:
+            skew_count[g] += a.skew_n
+            skew_total[g] += a.skew_sum or 0.0
+            skew_neg[g] += a.skew_neg
+            skew_low[g] = min(skew_low[g], np.inf if a.skew_min is None else a.skew_min)
+            skew_high[g] = max(skew_high[g], -np.inf if a.skew_max is None else a.skew_max)
         runs = sum(a.runs for a in mine)
         ongoing, errored = sum(a.ongoing for a in mine), sum(a.errored for a in mine)
         stalled = stalled_tests = 0
@@ -842,31 +856,16 @@ def report_from_aggregates(phases: Sequence[PhaseAggregate], sets: Sequence[RunS
                 with_it = sum(n for n, _ in having)
                 iterations.append(Iteration(name, with_it, sum(n for n, c in having if c > 1), max(c for _, c in having),
                                             round(sum(n * c for n, c in having) / with_it, 3)))
-        skew_n = sum(a.skew_n for a in mine)
-        skew = None
-        if skew_n:
-            low = min((a.skew_min for a in mine if a.skew_min is not None), default=np.inf)
-            high = max((a.skew_max for a in mine if a.skew_max is not None), default=-np.inf)
-            total = sum(a.skew_sum or 0.0 for a in mine)
-            neg = sum(a.skew_neg for a in mine)
-            skew = Skew(skew_n, _r(low), _r(high), _r(total / skew_n), int(neg))
-            totals["count"] += skew_n
-            totals["sum"] += total
-            totals["min"] = min(totals["min"], low)
-            totals["max"] = max(totals["max"], high)
-            totals["neg"] += neg
         finished = runs - ongoing
         summaries.append(GroupSummary(
             group=label, runs=runs, ongoing=ongoing, queued=sum(a.queued for a in mine), errored=errored,
             failed=sum(a.failed for a in mine), error_share=round(errored / finished, 4) if finished else None,
             stalled=stalled, stalled_failed_tests=stalled_tests,
             requestors=sorted((Requestor(n, c) for n, c in requests.items()), key=lambda r: (-r.requests, r.name)),
-            iterations=iterations, skew=skew))
-    count = int(totals["count"])
-    overall = (Skew(count, _r(totals["min"]), _r(totals["max"]), _r(totals["sum"] / count), int(totals["neg"]))
-               if count else None)
+            iterations=iterations, skew=_skew_of(skew_count, skew_total, skew_low, skew_high, skew_neg, g)))
     return TimingReport(by=by, now=now, runs=sum(a.runs for a in sets), events=sum(a.events for a in sets),
-                        phases=rows, groups=summaries, skew=overall)
+                        phases=rows, groups=summaries,
+                        skew=_skew_of(skew_count, skew_total, skew_low, skew_high, skew_neg))
 
 
 # -- thresholds and outliers -----------------------------------------------------------------

@@ -32,8 +32,8 @@ from typing import Any
 from ..model import Evidence
 from ..queries.explained import explained_pair_set, explaining_bugs
 from ..queries.facts import find_run
+from ..queries.known import stored_fingerprints
 from ..queries.triage import (
-    bug_definitions,
     bug_hits,
     failed_run_count,
     failed_runs,
@@ -88,7 +88,7 @@ def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
         if not bugs_here:
             unexplained.append(test)
     all_bugs = sorted({e.bug for e in evidence})
-    definitions = bug_definitions(store)
+    definitions = stored_fingerprints(store)
     retry = {bug for bug, d in definitions.items() if d.retry}
     status = run["status"]
     from ..queries.failure_reasons import failure_reasons
@@ -126,7 +126,7 @@ def triage(store: Store, ref: str, *, job: str | None = None) -> dict[str, Any]:
         "job": run["job"], "build": run["build"], "run_id": rid, "status": status,
         "started_at": run["started_at"], "commit": run["commit_sha"], "url": run["url"],
         "failures": failures, "flaked": flaked,
-        "bugs": all_bugs, "bug_titles": {b: definitions[b].title if b in definitions else "" for b in all_bugs},
+        "bugs": all_bugs, "bug_titles": {b: definitions[b].title or "" if b in definitions else "" for b in all_bugs},
         "run_evidence": [_evidence(e) for e in run_level],
         "unexplained": unexplained, "reason": reason, "advice": advice,
         "log_reason": log_reason, "incomplete": incomplete,
@@ -149,7 +149,7 @@ def bugs(store: Store, *, window: Window | None = None, days: int = 10) -> list[
     for hit in bug_hits(store, window):
         hits[hit.bug][hit.run_id] = (hit.job, hit.started_at)
     failed = failed_run_count(store, window)
-    defs = bug_definitions(store)
+    defs = stored_fingerprints(store)
     out = []
     hours = days * 24
     for bug in sorted(set(defs) | set(hits)):
@@ -168,7 +168,7 @@ def bugs(store: Store, *, window: Window | None = None, days: int = 10) -> list[
                     series[slot] += 1
         d = defs.get(bug)
         out.append({
-            "bug": bug, "title": d.title if d else "", "url": d.url if d else "", "retry": d.retry if d else False,
+            "bug": bug, "title": d.title or "" if d else "", "url": d.url or "" if d else "", "retry": bool(d.retry) if d else False,
             "defined": d is not None,
             "hits": {**counts, "all": len(runs)},
             "share": round(len(runs) / failed, 4) if failed else 0.0,

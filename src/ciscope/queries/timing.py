@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..analysis.timing import (
-    GROUP_BY,
     OutlierReport,
     PhaseAggregate,
     RunSetAggregate,
@@ -28,12 +27,13 @@ from ..analysis.timing import (
     TimingConfig,
     TimingData,
     TimingReport,
+    check_group_by,
     outliers,
     report_from_aggregates,
     thresholds,
     timing_report,
 )
-from ..errors import InputError, UsageError
+from ..errors import InputError
 from ..store.base import Store
 from ..store.run_timing import seconds_sql
 from .window import Window, naive_utc
@@ -194,8 +194,7 @@ def _label_sql(by: str) -> str:
     """A run's group as SQL, as :func:`ciscope.analysis.timing._groups` tells it: its job, or
     the worker (its events', else the run's) or device group its events name; "-" when none
     (an empty string is none)."""
-    if by not in GROUP_BY:
-        raise UsageError(f"--by {by!r}: expected one of {', '.join(GROUP_BY)}")
+    check_group_by(by)
     return {"job": "COALESCE(NULLIF(r.job, ''), '-')",
             "worker": "COALESCE(NULLIF(s.worker, ''), NULLIF(r.worker, ''), '-')",
             "device_group": "COALESCE(NULLIF(s.device_group, ''), '-')"}[by]

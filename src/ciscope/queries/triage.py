@@ -3,7 +3,6 @@
 - one run (``triage``): its failed and flaked tests (:func:`run_tests`), the first failure
   line of each failed test (:func:`failure_text_by_test`), its fingerprint matches
   (:func:`run_matches`), and where its logs are (:func:`run_logs`);
-- the stored bug definitions: title, link, retry (:func:`bug_definitions`);
 - the failed runs of a window: which bugs matched which of them (:func:`bug_hits`, ``bugs``),
   and whether any matched at all (:func:`failed_runs`, ``unclassified``);
 - the first failed attempt of every failed (run, test) of a window
@@ -12,7 +11,8 @@
 A run **failed** when its status is ``failure`` or ``error``; a test failed in a run when
 its verdict is ``failed`` or ``error``. Which failures a known bug explains is read from
 :mod:`ciscope.queries.explained`; which run a reference names, from
-:func:`ciscope.queries.facts.find_run`.
+:func:`ciscope.queries.facts.find_run`; the bugs' titles, links and retry flags, from
+:func:`ciscope.queries.known.stored_fingerprints` (the one read of the definitions).
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from ..model import Evidence
 from ..store.base import Store
 from .window import Window
 
-__all__ = ["BugDefinition", "BugHit", "FailedAttempt", "FailedRun", "RunLogs", "RunTests", "bug_definitions",
-           "bug_hits", "failed_run_count", "failed_runs", "failure_text_by_test", "first_failed_attempts", "run_logs",
+__all__ = ["BugHit", "FailedAttempt", "FailedRun", "RunLogs", "RunTests", "bug_hits", "failed_run_count", "failed_runs", "failure_text_by_test", "first_failed_attempts", "run_logs",
            "run_matches", "run_tests"]
 
 #: the failed runs of the ``runs`` table aliased ``r``
@@ -88,21 +87,6 @@ def run_logs(store: Store, run_id: int) -> RunLogs:
 
 
 # ---------------------------------------------------------------------------- bugs
-
-@dataclass(frozen=True)
-class BugDefinition:
-    """What the store keeps of a fingerprint for the reports ("" for a missing title or url)."""
-
-    title: str
-    url: str
-    retry: bool
-
-
-def bug_definitions(store: Store) -> dict[str, BugDefinition]:
-    """The stored fingerprint definitions, by bug id."""
-    return {bug: BugDefinition(title or "", url or "", bool(retry))
-            for bug, title, url, retry in store.query("SELECT bug, title, url, retry FROM fingerprints")}
-
 
 @dataclass(frozen=True)
 class BugHit:
