@@ -32,7 +32,7 @@ from ..errors import StoreError
 from ..ingest.disruption import JOB_TYPE_FIELDS, AlertSample, BaselineRow, DisruptionSample
 from ..model import Run
 from ..store.base import Store
-from ..store.disruption import PERCENTILES_SQL, baselines_sql
+from ..store.disruption import baselines_sql, percentiles_sql
 from ..store.write import arrow_batch
 from .window import Window
 
@@ -42,6 +42,9 @@ __all__ = ["DisruptionRun", "RunSamples", "computed_alert_rows", "computed_disru
            "tests_outside_suite", "window_disruption_runs"]
 
 _KEY = "r.release, r.from_release, r.platform, r.architecture, r.network, r.topology"
+#: the job type's columns, each named as itself (ClickHouse names ``r.release`` of a join
+#: ``r.release`` when another table of the join has a ``release``)
+_AS_NAMED = ", ".join(f"{c} AS {c.removeprefix('r.')}" for c in _KEY.split(", "))
 #: runs are read, written and deleted in chunks of this many ids (``IN (?, …)`` lists)
 _CHUNK = 5000
 
@@ -61,7 +64,8 @@ def computed_disruption_rows(store: Store, start: datetime, end: datetime, /, *,
     P95/P99, mean and job runs, keeping what upstream keeps (an upgrade only with its control
     plane updated). ``portable`` forces the portable SQL on DuckDB."""
     extra, params = _release_filter(releases)
-    sql = baselines_sql("portable" if portable else store.name, end_op=end_op, release_filter=extra)
+    sql = baselines_sql("portable" if portable else store.name, end_op=end_op, release_filter=extra,
+                        percentiles=percentiles_sql(store))
     return [_baseline_row(r) for r in store.query_dicts(sql, (start, end, *params))]
 
 
@@ -82,14 +86,15 @@ def computed_alert_rows(store: Store, start: datetime, end: datetime, /, *, end_
             FROM alert_seconds a JOIN r ON r.run_id = a.run_id
             GROUP BY a.alert, a.namespace, a.level, r.release),
         v AS (
-            SELECT k.alert, k.namespace, k.level, k.first_observed, k.last_observed, r.*,
+            SELECT k.alert AS alert, k.namespace AS namespace, k.level AS level, k.first_observed AS first_observed,
+                   k.last_observed AS last_observed, {_AS_NAMED},
                    COALESCE(a.seconds, 0) AS seconds
             FROM r JOIN k ON k.release = r.release
             LEFT JOIN alert_seconds a ON a.run_id = r.run_id AND a.alert = k.alert
                  AND a.namespace = k.namespace AND a.level = k.level)
         SELECT v.alert AS name, v.namespace, v.level, {_KEY.replace('r.', 'v.')},
                min(v.first_observed) AS first_observed, max(v.last_observed) AS last_observed,
-               count(*) AS job_runs, {PERCENTILES_SQL}, avg(CAST(v.seconds AS DOUBLE PRECISION)) AS mean
+               count(*) AS job_runs, {percentiles_sql(store)}, avg(CAST(v.seconds AS DOUBLE PRECISION)) AS mean
         FROM v
         GROUP BY v.alert, v.namespace, v.level, {_KEY.replace('r.', 'v.')}
         ORDER BY v.alert, v.namespace, v.level, {_KEY.replace('r.', 'v.')}"""

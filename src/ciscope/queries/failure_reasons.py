@@ -63,7 +63,7 @@ def failure_reasons(store: Store, run_ids: Sequence[int], *, config: TimingConfi
     for chunk in _chunks(ids):
         for rid, bug, test, file, line, text in store.query_in(
                 "SELECT run_id, bug, test, file, line, text FROM matches WHERE run_id IN ({marks})"
-                " ORDER BY run_id, bug, test, file, line", chunk):
+                " ORDER BY run_id, bug, test NULLS LAST, file NULLS LAST, line NULLS LAST", chunk):
             if len(matches[rid]) < MAX_MATCHES:
                 matches[rid].append({"bug": bug, "test": test, "file": file, "line": line, "text": text})
         for rid, n in store.query_in(

@@ -55,13 +55,15 @@ def failed_runs_to_retrigger(store: Store, window: Window) -> list[RetriggerCand
 
 def retry_explained_counts(store: Store, run_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     """Per run of these with a failed test: (its failed tests, those of them a ``retry``
-    fingerprint explains)."""
+    fingerprint explains). A join with the distinct (run, test) pairs a ``retry`` fingerprint
+    explains, not a correlated EXISTS (ClickHouse has none in an aggregate)."""
     marks = ",".join("?" * len(run_ids))
     failed = store.query(
-        "SELECT v.run_id, count(*), sum(CASE WHEN EXISTS (SELECT 1 FROM explanations x JOIN fingerprints f"
-        " ON f.bug = x.bug WHERE x.run_id = v.run_id AND x.test = v.test AND f.retry) THEN 1 ELSE 0 END)"
-        f" FROM test_verdicts v WHERE v.verdict IN ('failed', 'error') AND v.run_id IN ({marks}) GROUP BY v.run_id",
-        list(run_ids))
+        "SELECT v.run_id, count(*), sum(CASE WHEN e.test IS NULL THEN 0 ELSE 1 END) FROM test_verdicts v"
+        " LEFT JOIN (SELECT DISTINCT x.run_id, x.test FROM explanations x JOIN fingerprints f ON f.bug = x.bug"
+        f" WHERE f.retry AND x.run_id IN ({marks})) e ON e.run_id = v.run_id AND e.test = v.test"
+        f" WHERE v.verdict IN ('failed', 'error') AND v.run_id IN ({marks}) GROUP BY v.run_id",
+        [*run_ids, *run_ids])
     return {rid: (n, int(k or 0)) for rid, n, k in failed}
 
 
@@ -130,8 +132,14 @@ def record_outcome(store: Store, run_id: int, decided_at: datetime, /, *, decisi
 def retriggered_outcomes(store: Store) -> list[tuple[str, int, str | None]]:
     """(rule, run_id, status of the next run) of every retrigger made for a rule: the next run
     is the first of the same job on the same commit started after the retriggered one (None
-    while there is none)."""
+    while there is none). Ranked in a join, not a correlated subquery (ClickHouse has none): a
+    decision is its (run_id, decided_at), the key :func:`record_outcome` updates by."""
+    made = "t.decision = 'retrigger' AND t.rule IS NOT NULL"
     return store.query(
-        "SELECT t.rule, t.run_id, (SELECT n.status FROM runs n WHERE n.job = r.job AND n.commit_sha = r.commit_sha"
-        " AND n.started_at > r.started_at ORDER BY n.started_at LIMIT 1)"
-        " FROM retriggers t JOIN runs r ON r.run_id = t.run_id WHERE t.decision = 'retrigger' AND t.rule IS NOT NULL")
+        "SELECT t.rule, t.run_id, x.status FROM retriggers t JOIN runs r ON r.run_id = t.run_id"
+        " LEFT JOIN (SELECT c.run_id, c.decided_at, c.status FROM"
+        " (SELECT t.run_id AS run_id, t.decided_at AS decided_at, n.status AS status,"
+        " row_number() OVER (PARTITION BY t.run_id, t.decided_at ORDER BY n.started_at) AS k"
+        " FROM retriggers t JOIN runs r ON r.run_id = t.run_id JOIN runs n ON n.job = r.job AND n.commit_sha = r.commit_sha"
+        f" WHERE {made} AND n.started_at > r.started_at) c WHERE c.k = 1) x"
+        f" ON x.run_id = t.run_id AND x.decided_at = t.decided_at WHERE {made}")

@@ -35,7 +35,6 @@ from ..analysis.timing import (
 )
 from ..errors import InputError
 from ..store.base import Store
-from ..store.run_timing import seconds_sql
 from .window import Window, naive_utc
 from .window import now as store_now
 
@@ -134,7 +133,7 @@ def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTION
         if column in columns:
             select.append(f"min(e.{column}) AS ev_{column}")
     if "received_at" in columns:
-        skew = f"({seconds_sql('e.received_at')} - {seconds_sql('e.emitted_at')})"
+        skew = f"({store.seconds_sql('e.received_at')} - {store.seconds_sql('e.emitted_at')})"
         select += ["count(e.received_at) AS skew_n", f"sum({skew}) AS skew_sum", f"min({skew}) AS skew_min",
                    f"max({skew}) AS skew_max", "count(CASE WHEN e.received_at < e.emitted_at THEN 1 END) AS skew_neg"]
     extra = [f"r.run_id IN ({','.join(str(int(rid)) for rid in run_ids)})"] if run_ids is not None else None
@@ -220,7 +219,7 @@ def engine_report(store: Store, window: Window, *, by: str, config: TimingConfig
     fingerprint = phases_fingerprint(config.phases)  # hex digits: a safe literal
     where, params = window.where(store, runs="r", extra=[f"p.config = '{fingerprint}'"])
     summary = " JOIN run_event_summary s ON s.run_id = p.run_id" if "s." in label else ""
-    start, end = seconds_sql("p.start_at"), seconds_sql("p.end_at")
+    start, end = store.seconds_sql("p.start_at"), store.seconds_sql("p.end_at")
     both = "p.start_at IS NOT NULL AND p.end_at IS NOT NULL"
     pending = "r.status = 'pending'"
     rows = store.query(

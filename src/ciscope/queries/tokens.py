@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..errors import StoreError
+
 if TYPE_CHECKING:
     from ..store.base import Store
 
@@ -23,7 +25,11 @@ def insert_token(store: Store, name: str, digest: str, prefix: str, created: dat
 
 
 def token_rows(store: Store) -> list[dict[str, Any]]:
-    """Every token (name, prefix, created_at, revoked_at, last_used_at), by name."""
+    """Every token (name, prefix, created_at, revoked_at, last_used_at), by name. A Parquet
+    lake holds none (``export`` leaves the credentials out): a :class:`StoreError` says so."""
+    if not store.table_exists("api_tokens"):
+        raise StoreError(f"{store.url}: no API tokens here: a Parquet lake leaves the api_tokens table out "
+                         "(list them on the store the lake was exported from)")
     return store.query_dicts("SELECT name, prefix, created_at, revoked_at, last_used_at FROM api_tokens ORDER BY name")
 
 

@@ -68,7 +68,8 @@ def run_matches(store: Store, run_id: int) -> list[Evidence]:
     """The run's fingerprint matches (``test`` None for a match in a log), by bug, test,
     file and line."""
     return [Evidence(bug=bug, file=file, line=line, text=text, test=test) for bug, test, file, line, text in store.query(
-        "SELECT bug, test, file, line, text FROM matches WHERE run_id = ? ORDER BY bug, test, file, line", (run_id,))]
+        "SELECT bug, test, file, line, text FROM matches WHERE run_id = ?"
+        " ORDER BY bug, test NULLS LAST, file NULLS LAST, line NULLS LAST", (run_id,))]
 
 
 @dataclass(frozen=True)

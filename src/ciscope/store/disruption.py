@@ -100,17 +100,22 @@ def write_baselines(store: Store, baselines: Baselines) -> int:
 
 
 _TYPE = "release, from_release, platform, architecture, network, topology, master_nodes_updated"
-PERCENTILES_SQL = ", ".join(
-    f"percentile_cont({q}) WITHIN GROUP (ORDER BY v.seconds) AS p{p}" for p, q in ((50, 0.5), (75, 0.75), (95, 0.95), (99, 0.99))
-)
 
 
-def baselines_sql(engine: str, *, end_op: str, release_filter: str) -> str:
+def percentiles_sql(store: Store) -> str:
+    """P50, P75, P95 and P99 of ``v.seconds`` over the group, as columns p50 … p99: the
+    ordered-set aggregate ``PERCENTILE_CONT(q) WITHIN GROUP`` (PostgreSQL, DuckDB, Spark), or
+    the engine's own (:meth:`Store.percentile_sql`: ClickHouse)."""
+    return ", ".join(f"{store.percentile_sql('v.seconds', q)} AS p{p}"
+                     for p, q in ((50, 0.5), (75, 0.75), (95, 0.95), (99, 0.99)))
+
+
+def baselines_sql(engine: str, *, end_op: str, release_filter: str, percentiles: str) -> str:
     """The disruption baselines query (parameters: window start, window end, releases…).
 
-    Portable: the ordered-set aggregate ``PERCENTILE_CONT(q) WITHIN GROUP`` (PostgreSQL and
-    DuckDB). DuckDB's fast path computes the four quantiles in one pass per group
-    (``quantile_cont(x, [list])``) and groups by backend × an integer job-type key instead of
+    Portable: ``percentiles`` (:func:`percentiles_sql`: the ordered-set aggregate
+    ``PERCENTILE_CONT(q) WITHIN GROUP`` on PostgreSQL and DuckDB). DuckDB's fast path computes
+    the four quantiles in one pass per group (``quantile_cont(x, [list])``) and groups by backend × an integer job-type key instead of
     eight strings: twice as fast on 10M rows (benchmarks/BENCHMARKS.md); a test checks both
     give the same rows."""
     where = (f"r.started_at > ? AND r.started_at {end_op} ? "
@@ -132,7 +137,7 @@ def baselines_sql(engine: str, *, end_op: str, release_filter: str) -> str:
     key = ", ".join(f"r.{c}" for c in _TYPE.split(", "))
     return f"""
         SELECT v.backend AS name, {key}, count(*) AS job_runs,
-               {PERCENTILES_SQL}, avg(CAST(v.seconds AS DOUBLE PRECISION)) AS mean
+               {percentiles}, avg(CAST(v.seconds AS DOUBLE PRECISION)) AS mean
         FROM disruption_seconds v JOIN disruption_runs r ON r.run_id = v.run_id
         WHERE {where}
         GROUP BY v.backend, {key}

@@ -11,10 +11,13 @@ ClickHouse SQL (``ibis.to_sql(expr, dialect="clickhouse")``) — Ibis has no chD
 its ClickHouse backend needs a server.
 
 The analyses built on :mod:`ciscope.queries.verdicts` (``flaky``, ``regressions``) run
-entirely as Ibis expressions and give the same answers as DuckDB; other commands still send
-portable SQL through :meth:`Store.query`, which Spark runs with its own parameter markers and
-chDB with the parameters inlined as literals — where a query uses SQL that ClickHouse lacks
-(correlated subqueries), the command fails with the engine's error.
+entirely as Ibis expressions; the other read commands send portable SQL through
+:meth:`Store.query`, which Spark runs with its own parameter markers and chDB with the
+parameters inlined as literals. Every read command but ``token list`` (a lake holds no API
+tokens) gives the same answers as DuckDB (``tests/store/test_engine_matrix.py``): the results
+are shaped as DuckDB's (:func:`_as_duckdb`), and the dialect hooks (``seconds_sql``,
+``quantiles_sql``, ``percentile_sql``, ``regex_sql``) say what each engine calls differently.
+An engine's own error becomes a :class:`StoreError` naming it (``chdb: …``, ``spark: …``).
 """
 
 from __future__ import annotations
@@ -129,11 +132,24 @@ class SparkStore(_LakeStore):
         for table in self.manifest["tables"]:
             if re.search(rf"\b{re.escape(table)}\b", sql):
                 self._view(table)
-        frame = self.session.sql(sql, args=list(params)) if params else self.session.sql(sql)
-        return frame.toArrow()
+        sql = _DOUBLE_PRECISION.sub("DOUBLE", sql)  # Spark SQL's name of the portable type
+        try:
+            frame = self.session.sql(sql, args=list(params)) if params else self.session.sql(sql)
+            return _as_duckdb(frame.toArrow())
+        except Exception as exc:  # PySpark's AnalysisException, ParseException, Py4JJavaError…
+            first = (str(exc).strip() or type(exc).__name__).splitlines()[0]  # not the JVM's stack
+            raise StoreError(f"spark: {first}") from None
 
     def regex_sql(self, column: str) -> str:
         return f"{column} RLIKE ?"
+
+    def seconds_sql(self, column: str) -> str:
+        # Spark has no date_part('epoch', …); 1e6 is a double literal (1000000.0 would be a decimal)
+        return f"(unix_micros(CAST({column} AS TIMESTAMP)) / 1e6)"  # the lake's times are TIMESTAMP_NTZ, read as UTC
+
+    def quantiles_sql(self, expr: str, quantiles: Sequence[float]) -> str:
+        # percentile: exact, linear interpolation between the closest ranks (NumPy's default)
+        return f"percentile({expr}, array({', '.join(repr(float(q)) for q in quantiles)}))"
 
     def close(self) -> None:
         # the session is the process's (Spark allows one); its views are dropped, it stays up
@@ -214,14 +230,45 @@ class ChdbStore(_LakeStore):
             result = self.session.query(f"{sql} SETTINGS session_timezone = 'UTC', join_use_nulls = 1", "ArrowTable")
         except Exception as exc:  # chDB raises its own RuntimeError subclasses
             raise StoreError(f"chdb: {exc}") from None
-        table: pa.Table = result
-        return table
+        return _as_duckdb(result)
 
     def regex_sql(self, column: str) -> str:
         return f"match({column}, ?)"
 
+    def seconds_sql(self, column: str) -> str:
+        # ClickHouse's date_part('epoch', …) drops the fraction
+        return f"(toUnixTimestamp64Micro({column}) / 1000000.0)"
+
+    def percentile_sql(self, expr: str, quantile: float) -> str:
+        return f"quantileExactInclusive({float(quantile)!r})({expr})"
+
+    def quantiles_sql(self, expr: str, quantiles: Sequence[float]) -> str:
+        # quantileExactInclusive: linear interpolation between the closest ranks (NumPy's default)
+        return f"quantilesExactInclusive({', '.join(repr(float(q)) for q in quantiles)})({expr})"
+
     def close(self) -> None:
         self.session.close()
+
+
+_DOUBLE_PRECISION = re.compile(r"\bDOUBLE\s+PRECISION\b", re.IGNORECASE)
+
+
+def _as_duckdb(table: pa.Table) -> pa.Table:
+    """A lake engine's result shaped as DuckDB's: a column selected as ``r.run_id`` from a
+    join where another table has a ``run_id`` too is named ``run_id`` (ClickHouse keeps the
+    qualified name), and times are naive UTC (ClickHouse's DateTime64 and Spark's timestamps
+    carry the session's zone)."""
+    names = list(table.column_names)
+    for i, name in enumerate(names):
+        bare = name.rsplit(".", 1)[-1]
+        if re.fullmatch(r"\w+\.\w+", name) and bare not in names:
+            names[i] = bare
+    if names != table.column_names:
+        table = table.rename_columns(names)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            table = table.set_column(i, field.name, table.column(i).cast(pa.timestamp(field.type.unit)))
+    return table
 
 
 def _sql(value: str) -> str:

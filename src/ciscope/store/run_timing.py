@@ -39,19 +39,12 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def seconds_sql(column: str) -> str:
-    """SQL of a timestamp column as seconds since the epoch, a double (DuckDB and PostgreSQL
-    alike; ``date_part``, not ``EXTRACT``: PostgreSQL's EXTRACT returns a numeric, and
-    converting 600k of them cost a second in the timing aggregation)."""
-    return f"date_part('epoch', {column})"
-
-
 def _scope(run_ids: Sequence[int] | None, alias: str = "e") -> str:
     return "" if run_ids is None else f" WHERE {alias}.run_id IN ({','.join(str(int(r)) for r in run_ids)})"
 
 
-def _summary_sql(scope: str) -> str:
-    skew = f"({seconds_sql('e.received_at')} - {seconds_sql('e.emitted_at')})"
+def _summary_sql(store: Store, scope: str) -> str:
+    skew = f"({store.seconds_sql('e.received_at')} - {store.seconds_sql('e.emitted_at')})"
     return ("INSERT INTO run_event_summary (run_id, events, worker, device_group, requestor, skew_n, skew_sum,"
             " skew_min, skew_max, skew_neg, counts)"
             " SELECT a.run_id, a.events, a.worker, a.device_group, a.requestor, a.skew_n, a.skew_sum, a.skew_min,"
@@ -114,7 +107,7 @@ def refresh_run_timing(store: Store, run_ids: Sequence[int] | None = None) -> No
     chunks = [None] if run_ids is None else [run_ids[i:i + _CHUNK] for i in range(0, len(run_ids), _CHUNK)]
     for chunk in chunks:
         scope = _scope(chunk)
-        store.execute(_summary_sql(scope))
+        store.execute(_summary_sql(store, scope))
         for phases in configs:
             store.execute(_phases_sql(phases, scope))
 
