@@ -150,3 +150,17 @@ def test_bare_reports_need_a_job(store, tmp_path):
     (tmp_path / "junit_a.xml").write_text(JUNIT)
     with pytest.raises(UsageError, match="--job"):
         ingest(store, [tmp_path / "junit_a.xml"])
+
+
+def test_special_files_named_like_metadata_or_artifacts_are_no_files(tmp_path):
+    """A FIFO named prowjob.json (or like a disruption artifact) is not read: opening one for
+    reading would wait for a writer for ever. Metadata: absent; an artifact: a warning."""
+    import os
+
+    folder = write_run(tmp_path, "periodic-e2e-aws", "102")
+    os.mkfifo(folder / "prowjob.json")
+    os.mkfifo(folder / "artifacts" / "e2e" / "junit" / "alerts_1.json")
+    run = read_run(folder)  # returns: nothing blocks
+    assert run.status is RunStatus.FAILURE and len(run.results) > 0
+    assert run.disruption is not None and run.disruption.files == []
+    assert any("alerts_1.json" in w and "not a regular file" in w for w in run.disruption.warnings)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,7 +115,7 @@ class RunDisruption:
         return not self.files
 
 
-def _load(path: Path) -> Any:
+def _load(path: str | os.PathLike[str]) -> Any:
     return load_json(path, limit=MAX_ARTIFACT_BYTES, error=DisruptionFileError)
 
 
@@ -127,7 +127,7 @@ def normalize_level(level: str) -> str:
 
 def read_backend_disruption(path: str | os.PathLike[str]) -> list[DisruptionSample]:
     """The entries of one ``backend-disruption_*.json``, each rounded up to whole seconds."""
-    path = Path(path)
+    path = os.fspath(path)
     doc = _load(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("BackendDisruptions"), dict):
         raise DisruptionFileError(str(path), 'expected an object {"BackendDisruptions": {name: {...}}}')
@@ -152,7 +152,7 @@ def read_backend_disruption(path: str | os.PathLike[str]) -> list[DisruptionSamp
 
 def read_alert_durations(path: str | os.PathLike[str]) -> dict[tuple[str, str, str], float]:
     """Seconds per (name, namespace, level) of one ``alerts_*.json`` (not yet rounded)."""
-    path = Path(path)
+    path = os.fspath(path)
     doc = _load(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("Alerts"), list):
         raise DisruptionFileError(str(path), 'expected an object {"Alerts": [{Name, Namespace, Level, Duration}]}')
@@ -175,7 +175,7 @@ def read_alert_durations(path: str | os.PathLike[str]) -> dict[tuple[str, str, s
 
 def read_master_nodes_updated(path: str | os.PathLike[str]) -> str | None:
     """``MasterNodesUpdated`` of a ``cluster-data_*.json`` ("Y", "N" or None)."""
-    path = Path(path)
+    path = os.fspath(path)
     doc = _load(path)
     if not isinstance(doc, dict):
         raise DisruptionFileError(str(path), "expected a JSON object")
@@ -188,15 +188,22 @@ def is_artifact(filename: str) -> bool:
     return bool(DISRUPTION_FILE.match(filename) or ALERTS_FILE.match(filename) or CLUSTER_DATA_FILE.match(filename))
 
 
-def read_run_artifacts(paths: Iterable[Path], *, root: Path | None = None) -> RunDisruption:
-    """Sum a run's artifact files. A bad file becomes a warning (naming it) and is skipped."""
+def read_run_artifacts(paths: Iterable[str | os.PathLike[str]], *, root: str | os.PathLike[str] | None = None) -> RunDisruption:
+    """Sum a run's artifact files (in path order). A bad file becomes a warning (naming it) and
+    is skipped."""
     result = RunDisruption()
     backends: dict[tuple[str, str], int] = {}
     alerts: dict[tuple[str, str, str], float] = {}
     mnu: list[str] = []
-    for path in sorted(paths):
-        name = path.name
-        shown = path.relative_to(root).as_posix() if root is not None else str(path)
+    under = None if root is None else os.fspath(root) + os.sep
+    for path in sorted((os.fspath(p) for p in paths), key=_parts):  # as pathlib orders paths: by parts
+        name = os.path.basename(path)
+        if under is None:
+            shown = path
+        elif path.startswith(under):
+            shown = path[len(under):].replace(os.sep, "/")
+        else:
+            shown = Path(path).relative_to(root).as_posix()  # type: ignore[arg-type]
         try:
             if DISRUPTION_FILE.match(name):
                 for sample in read_backend_disruption(path):
@@ -388,25 +395,33 @@ def query_results_document(baselines: Baselines) -> list[dict[str, Any]]:
     return out
 
 
-def read_run_folder(folder: Path, run: Run) -> RunDisruption | None:
+def read_run_folder(folder: Path, run: Run, *, found: Sequence[str] | None = None) -> RunDisruption | None:
     """The disruption, alert and cluster-data files anywhere under a run folder's
     ``artifacts/``, summed, with the run's job type (its variants; a release in its
-    metadata, ``metadata.release`` = ``X.Y``; else the job-name rules); None when it has none."""
+    metadata, ``metadata.release`` = ``X.Y``; else the job-name rules); None when it has none.
+    ``found``: their paths, when the caller has listed ``artifacts/`` already (the Prow reader
+    does, for the reports: one walk of the folder, not two)."""
     from .job_variants import job_type
 
-    artifacts = folder / "artifacts"
-    if not artifacts.is_dir():
+    if found is None:
+        artifacts = os.path.join(folder, "artifacts")
+        if not os.path.isdir(artifacts):
+            return None
+        listed: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(artifacts):
+            dirnames.sort()
+            listed.extend(os.path.join(dirpath, name) for name in filenames if is_artifact(name))
+        found = listed
+    if not found:
         return None
-    paths: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(artifacts):
-        dirnames.sort()
-        paths.extend(Path(dirpath) / name for name in filenames if is_artifact(name))
-    if not paths:
-        return None
-    found = read_run_artifacts(paths, root=folder)
+    summed = read_run_artifacts(found, root=folder)
     variants: dict[str, Any] = dict(run.variants)
     release = run.metadata.get("release")
     if "release" not in variants and isinstance(release, str) and re.fullmatch(r"\d+\.\d+", release):
         variants["release"] = release
-    found.job_type = job_type(run.job, variants)
-    return found
+    summed.job_type = job_type(run.job, variants)
+    return summed
+
+
+def _parts(path: str) -> list[str]:
+    return path.split(os.sep)

@@ -82,46 +82,73 @@ def is_event_file(path: str | os.PathLike[str]) -> bool:
 
 
 def _time(value: Any, file: str, line: int, key: str) -> datetime | None:
+    """``value`` as a naive UTC time (None when absent); an ISO 8601 string is parsed here at
+    once (the common case), anything else by the one parser of Prow times."""
+    if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-":
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None  # let the one parser name what was expected
+        if parsed is not None:
+            return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
     from .prow import (
         _timestamp,  # the one parser of epoch seconds/milliseconds and ISO 8601
     )
 
     try:
-        parsed = _timestamp(value, Path(file), key)
+        found = _timestamp(value, Path(file), key)
     except RunFolderError as exc:
         raise InputError(file, exc.reason, line=line) from None
-    if parsed is None:
+    if found is None:
         return None
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    return found.astimezone(UTC).replace(tzinfo=None)
 
 
-def _pick(record: dict[str, Any], field_name: str) -> Any:
-    for key in FIELDS[field_name]:
-        if key in record and record[key] not in (None, ""):
-            return record[key]
+#: per set of keys seen in a file's records: the keys present of each field, in FIELDS's order
+_Plan = dict[str, tuple[str, ...]]
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+
+
+def _plan(record: dict[str, Any]) -> _Plan:
+    keys = tuple(record)
+    plan = _PLANS.get(keys)
+    if plan is None:
+        if len(_PLANS) > 256:  # files of many shapes: keep the cache small
+            _PLANS.clear()
+        plan = _PLANS[keys] = {name: tuple(k for k in accepted if k in record) for name, accepted in FIELDS.items()}
+    return plan
+
+
+def _pick(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        value = record[key]
+        if value is not None and value != "":
+            return value
     return None
 
 
 def _row(record: dict[str, Any], file: str, line: int, job: str | None) -> EventRow:
-    for name in _REQUIRED:
-        if _pick(record, name) is None:
-            accepted = " or ".join(repr(k) for k in FIELDS[name])
-            raise InputError(file, f"missing {accepted}: every event needs run, event and emitted time", line=line)
-    emitted = _time(_pick(record, "emitted_at"), file, line, "emitted_at")
-    assert emitted is not None
-    received = _time(_pick(record, "received_at"), file, line, "received_at")
-    status = _pick(record, "status")
+    plan = _plan(record)
+    run, event, emitted = (_pick(record, plan[name]) for name in _REQUIRED)
+    if run is None or event is None or emitted is None:
+        name = _REQUIRED[[run, event, emitted].index(None)]
+        accepted = " or ".join(repr(k) for k in FIELDS[name])
+        raise InputError(file, f"missing {accepted}: every event needs run, event and emitted time", line=line)
+    emitted_at = _time(emitted, file, line, "emitted_at")
+    assert emitted_at is not None
+    received = _time(_pick(record, plan["received_at"]), file, line, "received_at")
+    status = _pick(record, plan["status"])
     if status is not None and str(status).lower() not in _STATUSES:
         raise InputError(file, f"status = {status!r}: expected one of {', '.join(sorted(_STATUSES))}", line=line)
 
     def text(name: str) -> str | None:
-        value = _pick(record, name)
+        value = _pick(record, plan[name])
         return None if value is None else str(value)
 
     return EventRow(
         job=text("job") or job,
-        run=str(_pick(record, "run")),
-        event=LifecycleEvent(event=str(_pick(record, "event")), emitted_at=emitted, received_at=received,
+        run=str(run),
+        event=LifecycleEvent(event=str(event), emitted_at=emitted_at, received_at=received,
                              worker=text("worker"), device_group=text("device_group"), requestor=text("requestor")),
         error=text("error"),
         status=None if status is None else str(status).lower(),
@@ -204,8 +231,9 @@ def number_iterations(events: Iterable[LifecycleEvent]) -> list[LifecycleEvent]:
     seen: dict[str, int] = {}
     out = []
     for e in sorted(events, key=lambda e: e.emitted_at):
-        out.append(replace(e, iteration=seen.get(e.event, 0)))
-        seen[e.event] = seen.get(e.event, 0) + 1
+        n = seen.get(e.event, 0)
+        out.append(e if e.iteration == n else replace(e, iteration=n))
+        seen[e.event] = n + 1
     return out
 
 

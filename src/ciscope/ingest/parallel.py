@@ -47,6 +47,11 @@ WORKERS_ENV = "CISCOPE_INGEST_WORKERS"
 CHUNK = 40  # run folders per task: ~12k results for a 300-test job
 MIN_FOLDERS = 2 * CHUNK  # fewer folders: starting workers costs more than it saves
 AHEAD = 2  # chunks in flight per worker (submitted, not yet consumed by the main process)
+#: tables whose text columns repeat within a chunk (each test's name, class, suite and file in
+#: every run of a job): sent as dictionary arrays, a sixth of the bytes through the pipe and
+#: through pickle (132 → 23 MB per 200k results); the engines take them as they are (DuckDB
+#: reads dictionaries, the CSV writer of PostgreSQL's COPY renders them)
+COMPACT_TABLES = ("test_results", "test_verdicts")
 
 _classifiers: dict[str, Any] = {}
 
@@ -109,13 +114,24 @@ def read_chunk(task: tuple[list[str], str | None]) -> Chunk:
             classifier.warnings.clear()
         runs = list(by_id.values())
         if runs:
-            out.batch = arrow_batch(runs)
+            out.batch = _compact(arrow_batch(runs))
             for run in runs:
                 run.results = []
         out.runs = runs
         return out
     finally:
         gc.enable()
+
+
+def _compact(batch: Batch) -> Batch:
+    """The batch with the text columns of :data:`COMPACT_TABLES` dictionary-encoded."""
+    for name in COMPACT_TABLES:
+        table = batch.tables.get(name)
+        if table is not None and table.num_rows:
+            batch.tables[name] = pa.Table.from_arrays(
+                [col.dictionary_encode() if pa.types.is_string(col.type) else col for col in table.columns],
+                names=table.column_names)
+    return batch
 
 
 @contextmanager

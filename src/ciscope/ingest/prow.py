@@ -23,8 +23,9 @@ from typing import Any
 
 from ..errors import InputError, RunFolderError
 from ..model import LifecycleEvent, ResultColumns, Run, RunStatus
+from .disruption import is_artifact
 from .disruption import read_run_folder as read_disruption
-from .jsonfile import load_json
+from .jsonfile import parse_json, read_regular
 from .junit import read_reports
 
 RUN_MARKERS = ("started.json", "finished.json", "prowjob.json")
@@ -66,12 +67,14 @@ def find_run_folders(root: str | os.PathLike[str]) -> Iterator[Path]:
                 stack.append(path)
 
 
-def _load_json(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
+def _load_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The JSON object of a metadata file; None when the folder has no such file."""
+    data = read_regular(path, limit=MAX_JSON_BYTES, error=RunFolderError, purpose="run metadata")
+    if data is None:
         return None
-    value = load_json(path, limit=MAX_JSON_BYTES, error=RunFolderError, what="a JSON object", purpose="run metadata")
+    value = parse_json(data, path, error=RunFolderError, what="a JSON object")
     if not isinstance(value, dict):
-        raise RunFolderError(str(path), f"expected a JSON object, found {type(value).__name__}")
+        raise RunFolderError(os.fspath(path), f"expected a JSON object, found {type(value).__name__}")
     return value
 
 
@@ -129,11 +132,12 @@ def read_run(folder: str | os.PathLike[str], *, job: str | None = None,
     unusable: the run is then refused whole. A report that cannot be read does not refuse the
     run: its results are left out and the run is marked incomplete (see :func:`mark_incomplete`).
     """
+    folder = Path(folder)
     run = read_run_metadata(folder, job=job, build=build, variants=variants)
-    run.results, run.logs, refused = _read_artifacts(Path(folder))
+    run.results, run.logs, refused, found = _read_artifacts(folder)
     mark_incomplete(run, refused)
-    run.disruption = read_disruption(Path(folder), run)  # docs/disruption.md
-    run.events = _events(run, Path(folder))
+    run.disruption = read_disruption(folder, run, found=found)  # docs/disruption.md
+    run.events = _events(run, folder)
     return run
 
 
@@ -256,9 +260,10 @@ def _status(folder: Path, finished: dict[str, Any] | None, pj_status: dict[str, 
     )
 
 
-def _read_artifacts(folder: Path) -> tuple[ResultColumns, list[str], list[InputError]]:
+def _read_artifacts(folder: Path) -> tuple[ResultColumns, list[str], list[InputError], list[str]]:
     """All attempts from every readable JUnit report of the run, attempts renumbered across
-    files, the relative paths of the run's logs, and the error of each unreadable report."""
+    files, the relative paths of the run's logs, the error of each unreadable report, and the
+    paths of the disruption artifacts under ``artifacts/`` (see :mod:`.disruption`)."""
     logs: list[str] = []
     if os.path.isfile(folder / "build-log.txt"):
         logs.append("build-log.txt")
@@ -267,19 +272,21 @@ def _read_artifacts(folder: Path) -> tuple[ResultColumns, list[str], list[InputE
     # os.walk's order (a folder's files sorted, then its subfolders, sorted, depth first);
     # pathlib per file cost ~5% of an ingest
     reports: list[tuple[str, str]] = []
+    found: list[str] = []
     if os.path.isdir(artifacts):
-        _walk(artifacts, "artifacts/", reports, logs)
+        _walk(artifacts, "artifacts/", reports, logs, found)
     else:  # tolerate reports placed directly in the run folder
         reports = [(os.fspath(p), p.relative_to(folder).as_posix())
                    for p in sorted(p for p in folder.iterdir() if p.is_file() and JUNIT_FILE.search(p.name))]
     refused: list[InputError] = []
     results = read_reports(reports, refused=refused)
-    return results, logs, refused
+    return results, logs, refused, found
 
 
-def _walk(path: str, under: str, reports: list[tuple[str, str]], logs: list[str]) -> None:
-    """Reports and logs under ``path`` (``under``: its path relative to the run folder, with
-    a trailing slash); symlinked folders are listed, not entered (as os.walk does)."""
+def _walk(path: str, under: str, reports: list[tuple[str, str]], logs: list[str], found: list[str]) -> None:
+    """Reports, logs and disruption artifacts under ``path`` (``under``: its path relative to
+    the run folder, with a trailing slash); symlinked folders are listed, not entered (as
+    os.walk does)."""
     try:
         with os.scandir(path) as scan:
             entries = list(scan)
@@ -300,13 +307,15 @@ def _walk(path: str, under: str, reports: list[tuple[str, str]], logs: list[str]
             reports.append((entry.path, under + name))
         elif log_file(name):
             logs.append(under + name)
+        if is_artifact(name):
+            found.append(entry.path)
     for entry in sorted(folders, key=_name):
         try:
             if entry.is_symlink():
                 continue
         except OSError:
             continue
-        _walk(entry.path, under + entry.name + "/", reports, logs)
+        _walk(entry.path, under + entry.name + "/", reports, logs, found)
 
 
 def _name(entry: os.DirEntry[str]) -> str:

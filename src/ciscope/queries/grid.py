@@ -52,22 +52,20 @@ def grid_runs(store: Store, job: str, /, *, columns: int | None, window: Window 
 
 def grid_verdicts(store: Store, run_ids: Sequence[int]) -> pa.Table:
     """(run_id, test, verdict, duration) of every verdict of the runs, in no order."""
-    return store.query_arrow(
-        f"SELECT run_id, test, verdict, duration FROM test_verdicts WHERE run_id IN ({','.join('?' * len(run_ids))})",
-        list(run_ids),
-    )
+    marks, params = store.in_list(run_ids)
+    return store.query_arrow(f"SELECT run_id, test, verdict, duration FROM test_verdicts WHERE run_id IN ({marks})", params)
 
 
 def cell_messages(store: Store, run_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
     """(run_id, test, message) of the failed, errored or skipped tests of the runs: a failure's
     message (or output), else a skip's reason — TestGrid shows both. Ordered, so that the job
     page's message list (numbered in arrival order) is the same on every read."""
-    return store.query(
+    return store.query_in(
         "SELECT run_id, test, coalesce(min(CASE WHEN status <> 'skipped' THEN coalesce(failure_message, failure_text, '') END),"
         " min(coalesce(failure_message, failure_text, ''))) FROM test_results"
-        f" WHERE run_id IN ({','.join('?' * len(run_ids))}) AND status IN ('failed', 'error', 'skipped')"
+        " WHERE status IN ('failed', 'error', 'skipped') AND run_id IN ({marks})"
         " GROUP BY run_id, test ORDER BY run_id, test",
-        list(run_ids),
+        run_ids,
     )
 
 

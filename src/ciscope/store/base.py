@@ -249,11 +249,8 @@ class Store:
         ids = list(run_ids)
         out: dict[int, str] = {}
         for start in range(0, len(ids), 5000):
-            chunk = ids[start : start + 5000]
-            marks = ",".join("?" * len(chunk))
-            for rid, status in self.query(
-                f"SELECT run_id, status FROM runs WHERE run_id IN ({marks})", chunk
-            ):
+            for rid, status in self.query_in("SELECT run_id, status FROM runs WHERE run_id IN ({marks})",
+                                             ids[start : start + 5000]):
                 out[rid] = status
         return out
 
@@ -348,10 +345,9 @@ class Store:
 
     def _delete_runs(self, run_ids: Sequence[int]) -> None:
         for start in range(0, len(run_ids), 5000):
-            chunk = list(run_ids[start : start + 5000])
-            marks = ",".join("?" * len(chunk))
+            marks, params = self.in_list(run_ids[start : start + 5000])
             for table in RUN_TABLES:
-                self.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", chunk)
+                self.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", params)
 
     def _upsert_jobs(self, runs: Sequence[Run]) -> None:
         seen: dict[str, tuple[dict[str, str], datetime | None, datetime | None]] = {}
@@ -382,11 +378,18 @@ class Store:
                     "INSERT INTO jobs VALUES (?, ?, ?, ?)", (job, json_text(variants), first, last)
                 )
 
-    def query_in(self, sql: str, values: list[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run ``sql`` whose ``{marks}`` is replaced by one placeholder per value."""
+    def in_list(self, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """What goes between the parentheses of ``x IN (…)`` to test ``values``, and its
+        parameters (to come after those of the SQL before it): one placeholder per value here;
+        an engine may do better (DuckDB: one list parameter, unnested)."""
+        return ",".join("?" * len(values)), list(values)
+
+    def query_in(self, sql: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run ``sql`` whose ``{marks}`` (last in it) is replaced by :meth:`in_list` of ``values``."""
         if not values:
             return []
-        return self.query(sql.format(marks=",".join("?" * len(values))), [*params, *values])
+        marks, extra = self.in_list(values)
+        return self.query(sql.format(marks=marks), [*params, *extra])
 
     def __enter__(self) -> Store:
         return self
