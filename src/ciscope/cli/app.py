@@ -231,7 +231,8 @@ def output_file(param: str) -> Callable[[click.Context, click.Parameter, str | N
     default=DEFAULT_URL,
     show_default=True,
     help="Store URL: duckdb:///PATH (relative), duckdb:////ABS/PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB, "
-         "or parquet:///DIR, parquet:////ABS/DIR (a lake written by `export --parquet`, read-only). Env: CISCOPE_DB.",
+         "or a lake written by `export --parquet`, read-only: parquet:///DIR (DuckDB), chdb:///DIR (embedded "
+         "ClickHouse), spark://local[2]?lake=DIR or spark://HOST:PORT?lake=DIR (PySpark); docs/store.md. Env: CISCOPE_DB.",
 )
 @click.option(
     "--fingerprints",
