@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from ..analysis.timing import DEFAULT_PHASES, Phase
 from ..errors import StoreError
@@ -39,8 +40,12 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _scope(run_ids: Sequence[int] | None, alias: str = "e") -> str:
-    return "" if run_ids is None else f" WHERE {alias}.run_id IN ({','.join(str(int(r)) for r in run_ids)})"
+def _scope(store: Store, run_ids: Sequence[int] | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of the events of ``run_ids`` (None: all) and its parameters."""
+    if run_ids is None:
+        return "", []
+    marks, params = store.in_list([int(r) for r in run_ids])
+    return f" WHERE e.run_id IN ({marks})", params
 
 
 def _summary_sql(store: Store, scope: str) -> str:
@@ -106,10 +111,10 @@ def refresh_run_timing(store: Store, run_ids: Sequence[int] | None = None) -> No
     configs = _configs(store)
     chunks = [None] if run_ids is None else [run_ids[i:i + _CHUNK] for i in range(0, len(run_ids), _CHUNK)]
     for chunk in chunks:
-        scope = _scope(chunk)
-        store.execute(_summary_sql(store, scope))
+        scope, params = _scope(store, chunk)
+        store.execute(_summary_sql(store, scope), params * 2)  # the scope is in it twice
         for phases in configs:
-            store.execute(_phases_sql(phases, scope))
+            store.execute(_phases_sql(phases, scope), params)
 
 
 def backfill(store: Store) -> None:
