@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from ..status import FAILED_RUN_STATUSES
 from .timing import MEASURED, ThresholdReport, TimingConfig, TimingData, outliers, phase_table, stalled_runs
 
 __all__ = ["CATEGORIES", "FailureReason", "RunFacts", "TimingVerdict", "failure_reason", "timing_verdicts"]
@@ -222,7 +223,7 @@ def failure_reason(facts: RunFacts, verdict: TimingVerdict | None = None, *,
     # searched as stalled_runs searches it: the stored reason and the metadata, as text
     searched = f"{orjson.dumps(dict(stored)).decode() if stored else ''} {orjson.dumps(dict(facts.metadata)).decode()}"
     stalled = bool(verdict and verdict.stalled) or bool(re.search(config.stall_reason, searched))
-    failed = status in ("failure", "error")
+    failed = status in FAILED_RUN_STATUSES
     if not (failed or status == "aborted" or incomplete_reports or (status == "pending" and stalled)):
         return None
     bugs = sorted({str(m["bug"]) for m in facts.matches}) or (list(stored["fingerprint"]) if stored.get("fingerprint") else None)

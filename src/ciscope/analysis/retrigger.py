@@ -50,6 +50,7 @@ from ..queries.retrigger import (
     retry_log_bugs,
 )
 from ..queries.window import Window
+from ..status import FAILED_RUN_STATUSES
 from ..store.base import Store
 
 __all__ = [
@@ -64,7 +65,7 @@ __all__ = [
     "run_retriggers",
 ]
 
-FAILED = ("failure", "error")
+FAILED = FAILED_RUN_STATUSES
 DEFAULT_PAYLOAD = '{"job": "{job}", "build": "{build}", "commit": "{commit}", "rule": "{rule}"}'
 
 

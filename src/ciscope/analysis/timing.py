@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from ..errors import UsageError
 from ..model import Run
+from ..status import FAILED_STATUSES, Status
 
 __all__ = [
     "DEFAULT_PHASES",
@@ -396,8 +397,8 @@ class TimingData:
             "started_at": pa.array([naive_utc(r.started_at) for r in runs], pa.timestamp("us")),
             "worker": pa.array([r.worker for r in runs], pa.string()),
             "reason": pa.array([json_text(r.metadata["error"]) if "error" in r.metadata else None for r in runs], pa.string()),
-            "failed_tests": pa.array([len({x.test_id for x in r.results if x.status.value in ("failed", "error")}
-                                          - {x.test_id for x in r.results if x.status.value == "passed"}) for r in runs],
+            "failed_tests": pa.array([len({x.test_id for x in r.results if x.status in FAILED_STATUSES}
+                                          - {x.test_id for x in r.results if x.status is Status.PASSED}) for r in runs],
                                      pa.int64()),
         })
         return cls.from_arrow(table, events_table((r.run_id, r.events) for r in runs))

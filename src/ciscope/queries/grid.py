@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..store.base import Store
+from . import rules
 from .window import Window
 
 if TYPE_CHECKING:
@@ -63,9 +64,9 @@ def cell_messages(store: Store, run_ids: Sequence[int]) -> list[tuple[int, str, 
     message (or output), else a skip's reason — TestGrid shows both. Ordered, so that the job
     page's message list (numbered in arrival order) is the same on every read."""
     return store.query(
-        "SELECT run_id, test, coalesce(min(CASE WHEN status <> 'skipped' THEN coalesce(failure_message, failure_text, '') END),"
+        f"SELECT run_id, test, coalesce(min(CASE WHEN status <> '{rules.SKIPPED}' THEN coalesce(failure_message, failure_text, '') END),"
         " min(coalesce(failure_message, failure_text, ''))) FROM test_results"
-        f" WHERE run_id IN ({','.join('?' * len(run_ids))}) AND status IN ('failed', 'error', 'skipped')"
+        f" WHERE run_id IN ({','.join('?' * len(run_ids))}) AND {rules.sql_in('status', (*rules.FAILED_STATUSES, rules.SKIPPED))}"
         " GROUP BY run_id, test ORDER BY run_id, test",
         list(run_ids),
     )

@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..store.base import Store
-from .triage import FAILED_RUN
+from . import rules
 from .window import Window
 
 __all__ = ["RetriggerCandidate", "failed_runs_to_retrigger", "log_decision", "newest_starts", "record_outcome",
            "retriggered_outcomes", "retriggers_per_commit", "retriggers_per_run",
            "retry_bugs", "retry_explained_counts", "retry_log_bugs"]
+
+#: a retrigger made or tried: what the bounds count
+_TRIED = rules.sql_in("decision", rules.TRIED_RETRIGGERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +50,7 @@ class RetriggerCandidate:
 
 def failed_runs_to_retrigger(store: Store, window: Window) -> list[RetriggerCandidate]:
     """The failed runs of ``window``, oldest first (then by job and build)."""
-    where, params = window.where(store, runs="r", extra=[FAILED_RUN])
+    where, params = window.where(store, runs="r", extra=[rules.FAILED_RUN])
     return [RetriggerCandidate(**row) for row in store.query_dicts(
         "SELECT r.run_id, r.job, r.build, r.commit_sha, r.status, r.started_at, r.reason, r.url,"
         f" r.branch FROM runs r{where} ORDER BY r.started_at, r.job, r.build", params)]
@@ -60,7 +63,7 @@ def retry_explained_counts(store: Store, run_ids: Sequence[int]) -> dict[int, tu
     failed = store.query(
         "SELECT v.run_id, count(*), sum(CASE WHEN EXISTS (SELECT 1 FROM explanations x JOIN fingerprints f"
         " ON f.bug = x.bug WHERE x.run_id = v.run_id AND x.test = v.test AND f.retry) THEN 1 ELSE 0 END)"
-        f" FROM test_verdicts v WHERE v.verdict IN ('failed', 'error') AND v.run_id IN ({marks}) GROUP BY v.run_id",
+        f" FROM test_verdicts v WHERE {rules.failed_verdict('v.verdict')} AND v.run_id IN ({marks}) GROUP BY v.run_id",
         list(run_ids))
     return {rid: (n, int(k or 0)) for rid, n, k in failed}
 
@@ -88,7 +91,7 @@ def _bugs_per_run(store: Store, sql: str, run_ids: Sequence[int]) -> dict[int, s
 def retriggers_per_run(store: Store, run_ids: Sequence[int]) -> dict[int, int]:
     """Per run of these retriggered before, how many retriggers were made (or tried)."""
     return {rid: n for rid, n in store.query_in(
-        "SELECT run_id, count(*) FROM retriggers WHERE decision IN ('retrigger', 'failed')"
+        f"SELECT run_id, count(*) FROM retriggers WHERE {_TRIED}"
         " AND run_id IN ({marks}) GROUP BY run_id", list(run_ids))}
 
 
@@ -97,7 +100,7 @@ def retriggers_per_commit(store: Store, commits: Sequence[tuple[str, str]]) -> d
     made (or tried)."""
     out: dict[tuple[str, str], int] = {}
     for job, sha in commits:
-        (n,) = store.query("SELECT count(*) FROM retriggers WHERE decision IN ('retrigger', 'failed') AND job = ?"
+        (n,) = store.query(f"SELECT count(*) FROM retriggers WHERE {_TRIED} AND job = ?"
                            " AND commit_sha = ?", (job, sha))[0]
         out[job, sha] = n
     return out
@@ -124,7 +127,7 @@ def log_decision(store: Store, run_id: int, /, *, job: str, build: str, commit: 
 def record_outcome(store: Store, run_id: int, decided_at: datetime, /, *, decision: str, response: str | None) -> None:
     """Record how the action of a ``retrigger`` decision logged at ``decided_at`` went."""
     store.execute("UPDATE retriggers SET decision = ?, response = ? WHERE run_id = ? AND decided_at = ?"
-                  " AND decision = 'retrigger'", (decision, response, run_id, decided_at))
+                  " AND decision = ?", (decision, response, run_id, decided_at, rules.RETRIGGER))
 
 
 def retriggered_outcomes(store: Store) -> list[tuple[str, int, str | None]]:
@@ -134,4 +137,5 @@ def retriggered_outcomes(store: Store) -> list[tuple[str, int, str | None]]:
     return store.query(
         "SELECT t.rule, t.run_id, (SELECT n.status FROM runs n WHERE n.job = r.job AND n.commit_sha = r.commit_sha"
         " AND n.started_at > r.started_at ORDER BY n.started_at LIMIT 1)"
-        " FROM retriggers t JOIN runs r ON r.run_id = t.run_id WHERE t.decision = 'retrigger' AND t.rule IS NOT NULL")
+        " FROM retriggers t JOIN runs r ON r.run_id = t.run_id WHERE t.decision = ? AND t.rule IS NOT NULL",
+        (rules.RETRIGGER,))

@@ -394,12 +394,12 @@ def _backfill_0007(store: Store) -> None:
     evidence: dict[int, list[Evidence]] = {}
     for rid, bug, test in store.query("SELECT DISTINCT run_id, bug, test FROM matches"):
         evidence.setdefault(rid, []).append(Evidence(bug=bug, file="", line=None, text="", test=test))
+    from ..queries.known import failing_tests
+
     failing: dict[int, set[str]] = {}
     ids = sorted(evidence)
     for start in range(0, len(ids), 5000):
-        for rid, test in store.query_in("SELECT run_id, test FROM test_verdicts WHERE verdict IN ('failed', 'error', 'flaky')"
-                                        " AND run_id IN ({marks})", ids[start:start + 5000]):
-            failing.setdefault(rid, set()).add(test)
+        failing.update(failing_tests(store, ids[start:start + 5000]))
     table = explanations_table(((rid, failing.get(rid, set()), ev) for rid, ev in evidence.items()), scoped)
     if table.num_rows:
         store.append("explanations", table)
