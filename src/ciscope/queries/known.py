@@ -216,6 +216,11 @@ def stored_reasons(store: Store, run_ids: Sequence[int]) -> dict[int, dict[str, 
 
 
 def write_reasons(store: Store, reasons: dict[int, dict[str, Any]]) -> None:
-    """Replace the structured failure reasons of these runs."""
-    for rid, data in reasons.items():
-        store.execute("UPDATE runs SET reason = ? WHERE run_id = ?", (orjson.dumps(data).decode(), rid))
+    """Replace the structured failure reasons of these runs: one bulk update
+    (:meth:`~ciscope.store.base.Store.update_rows`)."""
+    import pyarrow as pa
+
+    store.update_rows("runs", pa.table({
+        "run_id": pa.array(list(reasons), pa.int64()),
+        "reason": pa.array([orjson.dumps(data).decode() for data in reasons.values()], pa.string()),
+    }), key="run_id")

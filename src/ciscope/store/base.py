@@ -69,6 +69,18 @@ class Store:
         """Bulk-append an Arrow table (inside the current transaction)."""
         raise NotImplementedError
 
+    def update_rows(self, table: str, data: pa.Table, *, key: str) -> None:
+        """Bulk-update ``table`` from an Arrow table (inside the current transaction): each
+        row of ``data`` sets the other columns of ``data`` on the row of ``table`` whose
+        ``key`` equals its own (``key`` unique in ``data``; a key ``table`` lacks changes
+        nothing). The engines run one statement over the whole table (DuckDB: UPDATE … FROM
+        the registered Arrow table; PostgreSQL: COPY into a temporary table, then UPDATE …
+        FROM it); this fallback runs one UPDATE per row."""
+        names = updated_columns(data, key)
+        sql = f"UPDATE {table} SET {', '.join(f'{n} = ?' for n in names)} WHERE {key} = ?"
+        for row in zip(*(data[n].to_pylist() for n in (*names, key))):
+            self.execute(sql, row)
+
     def begin(self) -> None:
         self.execute("BEGIN")
 
@@ -382,6 +394,21 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def updated_columns(data: pa.Table, key: str) -> list[str]:
+    """The columns :meth:`Store.update_rows` sets from ``data``: every one but ``key``."""
+    names = [n for n in data.schema.names if n != key]
+    if key not in data.schema.names or not names:
+        raise ValueError(f"update_rows needs the key column {key!r} and a column to set, not {data.schema.names}")
+    return names
+
+
+def update_from_sql(table: str, source: str, data: pa.Table, key: str) -> str:
+    """``UPDATE table SET c = u.c, … FROM source u WHERE table.key = u.key``: the one statement
+    of the engines' :meth:`Store.update_rows` (``source`` holds ``data``'s rows)."""
+    sets = ", ".join(f"{n} = u.{n}" for n in updated_columns(data, key))
+    return f"UPDATE {table} SET {sets} FROM {source} u WHERE {table}.{key} = u.{key}"
 
 
 def _backfill_0007(store: Store) -> None:
