@@ -50,7 +50,7 @@ from ..queries.retrigger import (
     retry_log_bugs,
 )
 from ..queries.window import Window
-from ..status import FAILED_RUN_STATUSES, RetriggerDecision
+from ..status import FAILED_RUN_STATUSES, RetriggerDecision, RunStatus
 from ..store.base import Store
 
 __all__ = [
@@ -383,7 +383,7 @@ def retrigger_stats(store: Store, *, min_rate: float = 0.5, min_retries: int = 1
         for name in names:
             counts = per.setdefault(name, [0, 0, 0, 0])
             counts[0] += 1
-            if status == "success":
+            if status == RunStatus.SUCCESS:
                 counts[1] += 1
             elif status in FAILED:
                 counts[2] += 1
