@@ -37,9 +37,10 @@ from typing import Any
 
 from ..errors import UsageError
 from ..queries.retrigger import (
+    LoggedDecision,
     RetriggerCandidate,
     failed_runs_to_retrigger,
-    log_decision,
+    log_decisions,
     newest_starts,
     record_outcome,
     retriggered_outcomes,
@@ -302,8 +303,8 @@ def run_retriggers(store: Store, window: Window, config: RetriggerConfig, *, exe
         for d, _url, _branch in decided:
             if not live and d.decision == _RETRIGGER:
                 d.decision = RetriggerDecision.DRY_RUN.value
-            log_decision(store, d.run_id, job=d.job, build=d.build, commit=d.commit, rule=d.rule, decision=d.decision,
-                         reason=d.reason, action=d.action, decided_at=now)
+        log_decisions(store, [LoggedDecision(d.run_id, d.job, d.build, d.commit, d.rule, d.decision, d.reason, d.action)
+                              for d, _, _ in decided], now)
         store.commit()
     except BaseException:
         store.rollback()

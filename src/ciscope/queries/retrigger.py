@@ -6,7 +6,7 @@
   (:func:`retry_bugs`) and which matched a log (:func:`retry_log_bugs`);
 - the bounds: retriggers logged per run (:func:`retriggers_per_run`) and per (job, commit)
   (:func:`retriggers_per_commit`), the newest run of each (job, commit) (:func:`newest_starts`);
-- the ``retriggers`` log: a decision (:func:`log_decision`), the outcome of its action
+- the ``retriggers`` log: decisions (:func:`log_decisions`, one bulk append), the outcome of its action
   (:func:`record_outcome`), and how the next run of each retriggered one ended
   (:func:`retriggered_outcomes`, ``retrigger stats``).
 
@@ -20,12 +20,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
+import pyarrow as pa
+
+from ..clock import naive_utc
 from ..store.base import Store
 from . import rules
 from .window import Window
 
-__all__ = ["RetriggerCandidate", "failed_runs_to_retrigger", "log_decision", "newest_starts", "record_outcome",
+__all__ = ["LoggedDecision", "RetriggerCandidate", "failed_runs_to_retrigger", "log_decision", "log_decisions",
+           "newest_starts", "record_outcome",
            "retriggered_outcomes", "retriggers_per_commit", "retriggers_per_run",
            "retry_bugs", "retry_explained_counts", "retry_log_bugs"]
 
@@ -116,18 +121,48 @@ def newest_starts(store: Store, commits: Sequence[tuple[str, str]]) -> dict[tupl
     return out
 
 
+class LoggedDecision(NamedTuple):
+    """One decision of ``retrigger run`` as :func:`log_decisions` logs it."""
+
+    run_id: int
+    job: str
+    build: str
+    commit: str | None
+    rule: str | None
+    decision: str
+    reason: str
+    action: str | None
+
+
+#: the ``retriggers`` table's columns, in its order (DuckDB's append inserts by position)
+_LOG_SCHEMA = pa.schema([("run_id", pa.int64()), ("job", pa.string()), ("build", pa.string()),
+                         ("commit_sha", pa.string()), ("rule", pa.string()), ("decision", pa.string()),
+                         ("reason", pa.string()), ("action", pa.string()), ("response", pa.string()),
+                         ("decided_at", pa.timestamp("us"))])
+
+
+def log_decisions(store: Store, decisions: Sequence[LoggedDecision], decided_at: datetime, /) -> None:
+    """Log decisions made at ``decided_at`` (their actions not performed yet: no response), in
+    one bulk append."""
+    if not decisions:
+        return
+    columns = list(zip(*decisions))
+    n = len(decisions)
+    store.append("retriggers", pa.Table.from_arrays(
+        [*(pa.array(c, t.type) for c, t in zip(columns, _LOG_SCHEMA)), pa.nulls(n, pa.string()),
+         pa.array([naive_utc(decided_at)] * n, pa.timestamp("us"))], schema=_LOG_SCHEMA))
+
+
 def log_decision(store: Store, run_id: int, /, *, job: str, build: str, commit: str | None, rule: str | None,
                  decision: str, reason: str, action: str | None, decided_at: datetime) -> None:
     """Log one decision (its action not performed yet: no response)."""
-    store.execute("INSERT INTO retriggers (run_id, job, build, commit_sha, rule, decision, reason, action, response,"
-                  " decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  (run_id, job, build, commit, rule, decision, reason, action, None, decided_at))
+    log_decisions(store, [LoggedDecision(run_id, job, build, commit, rule, decision, reason, action)], decided_at)
 
 
 def record_outcome(store: Store, run_id: int, decided_at: datetime, /, *, decision: str, response: str | None) -> None:
     """Record how the action of a ``retrigger`` decision logged at ``decided_at`` went."""
     store.execute("UPDATE retriggers SET decision = ?, response = ? WHERE run_id = ? AND decided_at = ?"
-                  " AND decision = ?", (decision, response, run_id, decided_at, rules.RETRIGGER))
+                  " AND decision = ?", (decision, response, run_id, naive_utc(decided_at), rules.RETRIGGER))
 
 
 def retriggered_outcomes(store: Store) -> list[tuple[str, int, str | None]]:
