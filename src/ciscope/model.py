@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .clock import naive_utc as naive_utc  # the one definition, re-exported
+from .status import FAILED_STATUSES, FAILED_VERDICTS
 from .status import RunStatus as RunStatus  # the enums live apart: light to import (the CLI's options)
 from .status import Status as Status
 from .status import Verdict as Verdict
@@ -179,7 +180,7 @@ def run_id(job: str, build: str) -> int:
 
 
 _PASSING = {Status.PASSED}
-_FAILING = {Status.FAILED, Status.ERROR}
+_FAILING = set(FAILED_STATUSES)
 
 
 def verdicts_of(results: Iterable[TestResult]) -> dict[str, Verdict]:
@@ -195,7 +196,7 @@ def run_failed(results: Iterable[TestResult]) -> bool:
     """Whether some test of a run ended failed or in error: a test that failed and then
     passed on a retry is flaky, and a run whose only failures are flakes is green (what
     Maven Surefire's ``rerunFailingTestsCount`` reports as a success with flakes)."""
-    return any(v in (Verdict.FAILED, Verdict.ERROR) for v in verdicts_of(results).values())
+    return any(v in FAILED_VERDICTS for v in verdicts_of(results).values())
 
 
 def verdict_of(statuses: Iterable[Status]) -> Verdict:

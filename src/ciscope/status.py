@@ -34,3 +34,34 @@ class RunStatus(str, enum.Enum):
     ERROR = "error"  # infrastructure error: the job could not run its tests
     ABORTED = "aborted"
     PENDING = "pending"  # started.json without finished.json: still running (or lost)
+
+
+class RetriggerDecision(str, enum.Enum):
+    """What ``ciscope retrigger`` decided for a failed run (the ``retriggers`` log)."""
+
+    RETRIGGER = "retrigger"  # retriggered (its action performed)
+    SKIP = "skip"  # left alone, the reason says why
+    DRY_RUN = "dry_run"  # would have been retriggered: a dry run, or retriggering is disabled
+    FAILED = "failed"  # retriggered, but the action failed
+
+
+# The groupings every reader shares (SQL fragments of them: :mod:`ciscope.queries.rules`).
+# Tuples, not sets: a member equals its value (``"error" in FAILED_RUN_STATUSES``), which a
+# set lookup would miss (a member hashes by its name).
+
+#: a failed attempt: failed or errored
+FAILED_STATUSES: tuple[Status, ...] = (Status.FAILED, Status.ERROR)
+#: a test that failed in a run: an ``error`` verdict counts as failed
+FAILED_VERDICTS: tuple[Verdict, ...] = (Verdict.FAILED, Verdict.ERROR)
+#: a test in trouble in a run, what a known bug can explain: it failed or flaked
+TROUBLED_VERDICTS: tuple[Verdict, ...] = (*FAILED_VERDICTS, Verdict.FLAKY)
+#: a test that passed in the end (its duration counts): passed or flaky
+PASSING_VERDICTS: tuple[Verdict, ...] = (Verdict.PASSED, Verdict.FLAKY)
+#: a failed run: its tests failed, or the infrastructure did
+FAILED_RUN_STATUSES: tuple[RunStatus, ...] = (RunStatus.FAILURE, RunStatus.ERROR)
+#: a run that did not end on its own: still running, or stopped
+UNENDED_RUN_STATUSES: tuple[RunStatus, ...] = (RunStatus.PENDING, RunStatus.ABORTED)
+#: a run the history analyses never count: unended, or the job broke
+UNFINISHED_RUN_STATUSES: tuple[RunStatus, ...] = (RunStatus.PENDING, RunStatus.ERROR, RunStatus.ABORTED)
+#: a retrigger made or tried: what the bounds (``max_per_run``, ``max_per_commit``) count
+TRIED_RETRIGGERS: tuple[RetriggerDecision, ...] = (RetriggerDecision.RETRIGGER, RetriggerDecision.FAILED)

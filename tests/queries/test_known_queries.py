@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import orjson
+import pyarrow as pa
 from histories import T0
 
 from ciscope.model import Evidence, Run, RunStatus, Status, TestResult
 from ciscope.queries import known as q
 from ciscope.queries.explained import explained_tests
 from ciscope.queries.known import StoredFingerprint
+from ciscope.store.base import Store
 
 NAIVE_T0 = T0.replace(tzinfo=None)
 T1 = "pkg.Case.t1"
@@ -109,3 +112,43 @@ def test_reasons_and_the_failures_they_come_from(store):
     q.write_reasons(store, {failing.run_id: {"message": "rewritten", "fingerprint": None}})
     assert q.stored_reasons(store, [failing.run_id]) == {failing.run_id: {"message": "rewritten", "fingerprint": None}}
     assert q.stored_reasons(store, [unmatched.run_id]) == {unmatched.run_id: reasons[unmatched.run_id]}
+
+
+def test_reasons_of_many_runs_are_written_in_bulk_as_one_update_per_run_wrote_them(store):
+    """write_reasons is one bulk update (Store.update_rows): over many runs it stores exactly
+    what an UPDATE per run (the fallback of the base Store, the former path) stores — texts
+    with quotes, newlines, commas and non-ASCII included; runs left out keep their reasons."""
+    runs = [Run("e2e", str(i), RunStatus.FAILURE, started_at=T0 + timedelta(minutes=i),
+                results=[TestResult(name="t", status=Status.FAILED, failure_message=f"boom {i}")]) for i in range(600)]
+    store.write_runs(runs)
+    ids = [r.run_id for r in runs]
+    before = q.stored_reasons(store, ids)
+    assert set(before) == set(ids)
+
+    def rewritten(rid: int, i: int) -> dict[str, object]:
+        return {"message": f"line {i}\n\"quoted\", 'single', ä ✓ \\ {rid}", "fingerprint": [f"BUG-{i % 7}"] if i % 3 else None,
+                "cluster": None}
+
+    bulk = {rid: rewritten(rid, i) for i, rid in enumerate(ids[:500])}
+    store.begin()
+    q.write_reasons(store, bulk)
+    store.commit()
+    after = q.stored_reasons(store, ids)
+    assert {rid: after[rid] for rid in bulk} == bulk
+    assert {rid: after[rid] for rid in ids[500:]} == {rid: before[rid] for rid in ids[500:]}
+
+    # the same rows written one UPDATE per run store the same text
+    bulk_text = dict(store.query_in("SELECT run_id, reason FROM runs WHERE run_id IN ({marks})", ids))
+    store.begin()
+    q.write_reasons(store, {rid: before[rid] for rid in ids[:500]})  # back to the ingest's reasons
+    store.commit()
+    table = pa.table({"run_id": pa.array(list(bulk), pa.int64()),
+                      "reason": pa.array([orjson.dumps(d).decode() for d in bulk.values()], pa.string())})
+    store.begin()
+    Store.update_rows(store, "runs", table, key="run_id")
+    store.commit()
+    assert dict(store.query_in("SELECT run_id, reason FROM runs WHERE run_id IN ({marks})", ids)) == bulk_text
+
+    q.write_reasons(store, {})  # nothing to write: no statement
+    q.write_reasons(store, {-1: {"message": "no such run"}})  # a run the store lacks: nothing changes
+    assert q.stored_reasons(store, [-1]) == {}

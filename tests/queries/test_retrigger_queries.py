@@ -3,7 +3,7 @@ each function of :mod:`ciscope.queries.retrigger` reads and writes, on both engi
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from ciscope.model import Evidence, Run, RunStatus, Status, TestResult
 from ciscope.queries import retrigger as q
@@ -64,3 +64,22 @@ def test_the_bounds_and_the_log(store):
         ("failed", "HTTP 500")]
     assert q.retriggers_per_run(store, [tests.run_id]) == {tests.run_id: 1}  # a failed action still counts
     assert q.retriggered_outcomes(store) == []
+
+
+def test_decisions_are_logged_in_one_append(store):
+    """log_decisions: every decision as a row of ``retriggers`` (no response yet; an aware time
+    stored as naive UTC), what one INSERT per decision wrote; nothing for no decisions."""
+    tests, infra, _, _ = _runs(store)
+    aware = T0.replace(tzinfo=timezone(timedelta(hours=2)))  # 10:00 UTC
+    q.log_decisions(store, [], aware)
+    q.log_decisions(store, [
+        q.LoggedDecision(tests.run_id, "j", "1", "c1", "R", "retrigger", "explained", "rerun j"),
+        q.LoggedDecision(infra.run_id, "j", "2", None, None, "skip", "no commit: 'x', \"y\"\n", None)], aware)
+    rows = store.query("SELECT run_id, job, build, commit_sha, rule, decision, reason, action, response, decided_at"
+                       " FROM retriggers ORDER BY build")
+    naive = T0 - timedelta(hours=2)
+    assert rows == [(tests.run_id, "j", "1", "c1", "R", "retrigger", "explained", "rerun j", None, naive),
+                    (infra.run_id, "j", "2", None, None, "skip", "no commit: 'x', \"y\"\n", None, None, naive)]
+    q.record_outcome(store, tests.run_id, aware, decision="failed", response="HTTP 500")
+    assert store.query("SELECT decision, response FROM retriggers WHERE run_id = ?", (tests.run_id,)) == [
+        ("failed", "HTTP 500")]

@@ -54,6 +54,29 @@ def test_verdicts_and_counters(store):
     assert '"component":"tests"' in reason and "boom" in reason
 
 
+def test_update_rows_sets_many_columns_of_many_rows_in_one_call(store):
+    """Store.update_rows: each row of the Arrow table sets its columns on the row with its key
+    (NULLs included); rows of the table it does not name, and keys the table lacks, are left."""
+    import pyarrow as pa
+
+    runs = [make_run(str(i), {"a": [F]}, status=RunStatus.FAILURE) for i in range(50)]
+    store.write_runs(runs)
+    ids = [r.run_id for r in runs]
+    data = pa.table({"run_id": pa.array([*ids[:40], -1], pa.int64()),
+                     "reason": pa.array([None if i % 2 else f"r{i}, 'q' \"x\"\n" for i in range(41)], pa.string()),
+                     "flaked_tests": pa.array(range(41), pa.int64())})
+    before = dict(store.query("SELECT run_id, reason FROM runs"))
+    store.begin()
+    store.update_rows("runs", data, key="run_id")
+    store.commit()
+    rows = {rid: (reason, flaked) for rid, reason, flaked in store.query("SELECT run_id, reason, flaked_tests FROM runs")}
+    assert rows == {rid: ((None if i % 2 else f"r{i}, 'q' \"x\"\n"), i) if i < 40 else (before[rid], 0)
+                    for i, rid in enumerate(ids)}
+    store.update_rows("runs", data.slice(0, 0), key="run_id")  # nothing to update
+    with pytest.raises(ValueError):
+        store.update_rows("runs", data.select(["run_id"]), key="run_id")
+
+
 def test_reingest_is_a_noop_and_replace_replaces(store):
     run = make_run("1", {"a": [P]})
     store.write_runs([run])

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from ..status import FAILED_RUN_STATUSES, RunStatus
 from .timing import MEASURED, ThresholdReport, TimingConfig, TimingData, outliers, phase_table, stalled_runs
 
 __all__ = ["CATEGORIES", "FailureReason", "RunFacts", "TimingVerdict", "failure_reason", "timing_verdicts"]
@@ -222,8 +223,8 @@ def failure_reason(facts: RunFacts, verdict: TimingVerdict | None = None, *,
     # searched as stalled_runs searches it: the stored reason and the metadata, as text
     searched = f"{orjson.dumps(dict(stored)).decode() if stored else ''} {orjson.dumps(dict(facts.metadata)).decode()}"
     stalled = bool(verdict and verdict.stalled) or bool(re.search(config.stall_reason, searched))
-    failed = status in ("failure", "error")
-    if not (failed or status == "aborted" or incomplete_reports or (status == "pending" and stalled)):
+    failed = status in FAILED_RUN_STATUSES
+    if not (failed or status == RunStatus.ABORTED or incomplete_reports or (status == RunStatus.PENDING and stalled)):
         return None
     bugs = sorted({str(m["bug"]) for m in facts.matches}) or (list(stored["fingerprint"]) if stored.get("fingerprint") else None)
     tests = list(stored.get("tests") or [])
@@ -277,13 +278,13 @@ def failure_reason(facts: RunFacts, verdict: TimingVerdict | None = None, *,
                       f"{_seconds(verdict.threshold)}")
     if error is not None and _SETUP.search(error[1]):
         return reason("setup", "setup", fail_phase, error[1])
-    if error is not None and (_INFRA.search(error[1]) or status == "error"):
+    if error is not None and (_INFRA.search(error[1]) or status == RunStatus.ERROR):
         return reason("infra", "infrastructure", fail_phase, error[1])
-    if status == "error" and not facts.failed_tests:
+    if status == RunStatus.ERROR and not facts.failed_tests:
         return reason("infra", "infrastructure", fail_phase, stored_message or "infrastructure error: the job could not run its tests")
-    if status == "aborted" or (incomplete_reports and not facts.failed_tests):
+    if status == RunStatus.ABORTED or (incomplete_reports and not facts.failed_tests):
         refused = [r for r in facts.metadata.get("refused") or [] if isinstance(r, Mapping)]
-        message = "aborted before it finished" if status == "aborted" else (
+        message = "aborted before it finished" if status == RunStatus.ABORTED else (
             f"{len(refused)} report(s) could not be read" + (f": {refused[0].get('file')}" if refused else ""))
         return reason("incomplete", "job", fail_phase, message)
     if facts.failed_tests:

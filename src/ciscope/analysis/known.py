@@ -34,7 +34,7 @@ import orjson
 
 from ..errors import InputError, UsageError
 from ..fingerprints import Fingerprint, Scanner, load_fingerprints
-from ..model import Evidence, Run, RunStatus, TestResult, failed_attempts
+from ..model import Evidence, Run, TestResult, failed_attempts
 from ..queries.explained import explained_tests
 from ..queries.known import (
     StoredFingerprint,
@@ -56,6 +56,7 @@ from ..queries.known import (
     write_matches,
     write_reasons,
 )
+from ..status import FAILED_RUN_STATUSES
 
 if TYPE_CHECKING:
     from ..store.base import Store
@@ -115,7 +116,7 @@ def _is_folder(path: Path) -> bool:
 
 def needs_scan(run: Run) -> bool:
     """Failed runs, and runs where some attempt failed (a retried failure can be a known bug)."""
-    return run.status in (RunStatus.FAILURE, RunStatus.ERROR) or bool(failed_attempts(run.results))
+    return run.status in FAILED_RUN_STATUSES or bool(failed_attempts(run.results))
 
 
 @dataclass

@@ -37,9 +37,10 @@ from typing import Any
 
 from ..errors import UsageError
 from ..queries.retrigger import (
+    LoggedDecision,
     RetriggerCandidate,
     failed_runs_to_retrigger,
-    log_decision,
+    log_decisions,
     newest_starts,
     record_outcome,
     retriggered_outcomes,
@@ -50,6 +51,7 @@ from ..queries.retrigger import (
     retry_log_bugs,
 )
 from ..queries.window import Window
+from ..status import FAILED_RUN_STATUSES, RetriggerDecision, RunStatus
 from ..store.base import Store
 
 __all__ = [
@@ -64,7 +66,8 @@ __all__ = [
     "run_retriggers",
 ]
 
-FAILED = ("failure", "error")
+FAILED = FAILED_RUN_STATUSES
+_RETRIGGER, _SKIP = RetriggerDecision.RETRIGGER.value, RetriggerDecision.SKIP.value
 DEFAULT_PAYLOAD = '{"job": "{job}", "build": "{build}", "commit": "{commit}", "rule": "{rule}"}'
 
 
@@ -249,7 +252,7 @@ def _decide(store: Store, window: Window, config: RetriggerConfig) -> list[tuple
                 rule = f"reason:{config.reason_regex}"
                 why = f"reason {message[:200]!r} matches reason_regex"
         d = Decision(run_id=r.run_id, job=r.job, build=r.build, commit=r.commit_sha, status=r.status,
-                     decision="skip", reason="", rule=rule)
+                     decision=_SKIP, reason="", rule=rule)
         key = (r.job, r.commit_sha) if r.commit_sha else None
         if rule is None:
             d.reason = "not every failure is explained by a retry fingerprint" + (
@@ -264,11 +267,11 @@ def _decide(store: Store, window: Window, config: RetriggerConfig) -> list[tuple
             d.reason = (f"{per_commit.get(key, 0)} retrigger(s) of {d.job} on {d.commit} already "
                         f"(max_per_commit {config.max_per_commit})")
         else:
-            d.decision = "retrigger"
+            d.decision = _RETRIGGER
             d.reason = why or ""
             per_run[d.run_id] = per_run.get(d.run_id, 0) + 1
             per_commit[key] = per_commit.get(key, 0) + 1
-        if d.decision == "retrigger":
+        if d.decision == _RETRIGGER:
             d.action = _action(config, d, r.url, r.branch)
         out.append((d, r.url, r.branch))
     return out
@@ -298,21 +301,21 @@ def run_retriggers(store: Store, window: Window, config: RetriggerConfig, *, exe
         decided = _decide(store, window, config)
         now = _now()
         for d, _url, _branch in decided:
-            if not live and d.decision == "retrigger":
-                d.decision = "dry_run"
-            log_decision(store, d.run_id, job=d.job, build=d.build, commit=d.commit, rule=d.rule, decision=d.decision,
-                         reason=d.reason, action=d.action, decided_at=now)
+            if not live and d.decision == _RETRIGGER:
+                d.decision = RetriggerDecision.DRY_RUN.value
+        log_decisions(store, [LoggedDecision(d.run_id, d.job, d.build, d.commit, d.rule, d.decision, d.reason, d.action)
+                              for d, _, _ in decided], now)
         store.commit()
     except BaseException:
         store.rollback()
         raise
     if live:
         for d, url, branch in decided:
-            if d.decision != "retrigger":
+            if d.decision != _RETRIGGER:
                 continue
             ok, d.response = _perform(config, d, url, branch)
             if not ok:
-                d.decision = "failed"
+                d.decision = RetriggerDecision.FAILED.value
             store.begin()
             try:
                 record_outcome(store, d.run_id, now, decision=d.decision, response=d.response)
@@ -381,7 +384,7 @@ def retrigger_stats(store: Store, *, min_rate: float = 0.5, min_retries: int = 1
         for name in names:
             counts = per.setdefault(name, [0, 0, 0, 0])
             counts[0] += 1
-            if status == "success":
+            if status == RunStatus.SUCCESS:
                 counts[1] += 1
             elif status in FAILED:
                 counts[2] += 1

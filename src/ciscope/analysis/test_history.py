@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from ..errors import NotFoundError
 from ..queries.history import day_counts_of_test, failure_messages_of_test, job_counts_of_test, runs_of_test
+from ..status import TROUBLED_VERDICTS
 from ..store.base import Store
 from .stats import _ratio
 
@@ -99,7 +100,7 @@ def history_of_test(store: Store, test: str, /, *, job: str | None = None, limit
                              mean_duration=None if mean is None else round(float(mean), 3)))
     rows = runs_of_test(store, test, job=job, limit=limit)
     messages: dict[int, str] = {}
-    failing = [r["run_id"] for r in rows if r["verdict"] in ("failed", "error", "flaky")]
+    failing = [r["run_id"] for r in rows if r["verdict"] in TROUBLED_VERDICTS]
     if failing:
         for run_id, message, text in failure_messages_of_test(store, test, failing):
             messages.setdefault(run_id, (message or text or "").strip().split("\n", 1)[0][:500])

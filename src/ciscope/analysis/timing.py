@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from ..errors import UsageError
 from ..model import Run
+from ..status import FAILED_STATUSES, RunStatus, Status
 
 __all__ = [
     "DEFAULT_PHASES",
@@ -396,8 +397,8 @@ class TimingData:
             "started_at": pa.array([naive_utc(r.started_at) for r in runs], pa.timestamp("us")),
             "worker": pa.array([r.worker for r in runs], pa.string()),
             "reason": pa.array([json_text(r.metadata["error"]) if "error" in r.metadata else None for r in runs], pa.string()),
-            "failed_tests": pa.array([len({x.test_id for x in r.results if x.status.value in ("failed", "error")}
-                                          - {x.test_id for x in r.results if x.status.value == "passed"}) for r in runs],
+            "failed_tests": pa.array([len({x.test_id for x in r.results if x.status in FAILED_STATUSES}
+                                          - {x.test_id for x in r.results if x.status is Status.PASSED}) for r in runs],
                                      pa.int64()),
         })
         return cls.from_arrow(table, events_table((r.run_id, r.events) for r in runs))
@@ -463,7 +464,7 @@ MEASURED, MISSING, OUT_OF_ORDER, OPEN, NOT_STARTED = 0, 1, 2, 3, 4
 
 
 def _unfinished(data: TimingData) -> np.ndarray:
-    return data.status.eq("pending")
+    return data.status.eq(RunStatus.PENDING.value)
 
 
 def phase_table(data: TimingData, phases: Sequence[Phase] = DEFAULT_PHASES,
@@ -709,7 +710,7 @@ def timing_report(data: TimingData, *, by: str = "job", config: TimingConfig | N
     unfinished = _unfinished(data)
     queue = next((i for i, ph in enumerate(config.phases) if ph.name == "queue"), None)
     queued = unfinished & (table.state[queue] == OPEN) if queue is not None else np.zeros(data.runs, dtype=bool)
-    errored, failed = data.status.eq("error"), data.status.eq("failure")
+    errored, failed = data.status.eq(RunStatus.ERROR.value), data.status.eq(RunStatus.FAILURE.value)
     stalled = stalled_runs(data, config)
     sizes = np.diff(groups.bounds)
     stalled_tests = np.bincount(groups.index, weights=np.where(stalled, data.failed_tests, 0), minlength=len(groups.labels))

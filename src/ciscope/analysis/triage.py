@@ -44,9 +44,10 @@ from ..queries.triage import (
     run_tests,
 )
 from ..queries.window import Window, naive_utc, now
+from ..status import FAILED_RUN_STATUSES
 from ..store.base import Store
 
-FAILED = ("failure", "error")
+FAILED = FAILED_RUN_STATUSES
 WINDOWS = (("24h", timedelta(hours=24)), ("7d", timedelta(days=7)), ("10d", timedelta(days=10)))
 
 

@@ -229,7 +229,8 @@ def run_fields(run_meta: Any) -> tuple[dict[str, list[str]], frozenset[str] | No
     canonical keys or elastic-recheck names, plus ``variants`` (dict), ``metadata`` (dict,
     exposed as ``meta.<key>``) and ``failed_tests`` (test ids that failed in the run).
     """
-    from ciscope.model import Run, Status
+    from ciscope.model import Run
+    from ciscope.status import FAILED_STATUSES
 
     fields: dict[str, list[str]] = {}
     failed: frozenset[str] | None = None
@@ -252,7 +253,7 @@ def run_fields(run_meta: Any) -> tuple[dict[str, list[str]], frozenset[str] | No
             mapping["repo"] = run_meta.pr.split("#", 1)[0]
         if run_meta.results:
             mapping["failed_tests"] = [r.test_id for r in run_meta.results
-                                       if r.status in (Status.FAILED, Status.ERROR)]
+                                       if r.status in FAILED_STATUSES]
         run_meta = mapping
     if not isinstance(run_meta, Mapping):
         raise TypeError(f"run_meta must be a ciscope.model.Run, a mapping or None, not {type(run_meta).__name__}")

@@ -49,6 +49,7 @@ from ..analysis.grid import (
 )
 from ..errors import HostileInputError, InputError, ReportError
 from ..model import Run, RunStatus, Status, TestResult
+from ..status import FAILED_STATUSES
 
 __all__ = [
     "TestGridSource", "fetch_json", "fetch_summary", "fetch_tab_summaries_v1", "fetch_tab_v1",
@@ -459,7 +460,7 @@ def grid_to_runs(grid: Grid, *, job: str | None = None, source: str = "") -> lis
         elif overall is not None and overall[c] == int(TestStatus.NO_RESULT) and not results:
             continue  # an empty column
         else:
-            failed = {r.test_id for r in results if r.status in (Status.FAILED, Status.ERROR)}
+            failed = {r.test_id for r in results if r.status in FAILED_STATUSES}
             passed = {r.test_id for r in results if r.status is Status.PASSED}
             run_status = RunStatus.FAILURE if failed - passed else RunStatus.SUCCESS
         started = datetime.fromtimestamp(column.started_ms / 1000, timezone.utc) if column.started_ms else None

@@ -1,5 +1,8 @@
 """Queries over the store: the one home of the concepts every analysis shares.
 
+- :mod:`.rules` — the status rules as SQL (failed verdict, failed attempt, failed run, the
+  verdict counts, …), built from the enums and groupings of :mod:`ciscope.status`: no query
+  spells a status literal itself;
 - :mod:`.explained` — what "explained by a known bug" means (one definition);
 - :mod:`.window` — which runs an analysis reads (job, time, branch, variants, tests) and
   what "now" is (one rule);

@@ -34,6 +34,7 @@ from ..model import Run
 from ..store.base import Store
 from ..store.disruption import baselines_sql, percentiles_sql
 from ..store.write import arrow_batch
+from . import rules
 from .window import Window
 
 __all__ = ["DisruptionRun", "RunSamples", "computed_alert_rows", "computed_disruption_rows",
@@ -270,10 +271,12 @@ def replace_suite_results(store: Store, run_ids: Sequence[int], runs: Sequence[R
             marks = ",".join("?" * len(chunk))
             store.execute(
                 "UPDATE runs SET "
-                "tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id AND v.verdict <> 'skipped'), "
-                "failed_tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id "
-                "AND v.verdict IN ('failed', 'error')), "
-                "flaked_tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id AND v.verdict = 'flaky') "
+                "tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id"
+                f" AND {rules.counted_verdict('v.verdict')}), "
+                "failed_tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id"
+                f" AND {rules.failed_verdict('v.verdict')}), "
+                "flaked_tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id"
+                f" AND {rules.flaky_verdict('v.verdict')}) "
                 f"WHERE run_id IN ({marks})", chunk)
         store.commit()
     except Exception as exc:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import NotFoundError, UsageError
 from ..store.base import Store
+from . import rules
 
 COUNTED_TABLES = ("jobs", "runs", "test_results", "test_verdicts")
 
@@ -88,6 +89,6 @@ def has_events(store: Store, run_id: int) -> bool:
 
 def failure_texts(store: Store, limit: int = 5000) -> list[str]:
     """A sample of stored failure texts (message, else the full text) of failed test results."""
-    rows = store.query("SELECT failure_message, failure_text FROM test_results "
-                       "WHERE status IN ('failed', 'error') LIMIT ?", [limit])
+    rows = store.query(f"SELECT failure_message, failure_text FROM test_results WHERE {rules.failed_status()}"
+                       " LIMIT ?", [limit])
     return [m or t or "" for m, t in rows]

@@ -18,7 +18,9 @@ import orjson
 
 from ..analysis.failure_reason import FailureReason, RunFacts, TimingVerdict, failure_reason, timing_verdicts
 from ..analysis.timing import TimingConfig
+from ..status import RunStatus
 from ..store.base import Store
+from . import rules
 from .explained import explained_sql
 from .window import Window
 
@@ -51,7 +53,7 @@ def failure_reasons(store: Store, run_ids: Sequence[int], *, config: TimingConfi
     for chunk in _chunks(run_ids):
         for rid, status, tests, failed, reason, metadata, source, worker in store.query_in(
                 "SELECT run_id, status, tests, failed_tests, reason, metadata, source, worker FROM runs"
-                " WHERE run_id IN ({marks}) AND (status <> 'success' OR metadata LIKE '%\"incomplete\"%')", chunk):
+                f" WHERE run_id IN ({{marks}}) AND (status <> '{RunStatus.SUCCESS.value}' OR metadata LIKE '%\"incomplete\"%')", chunk):
             facts[rid] = RunFacts(rid, status, int(tests or 0), int(failed or 0), orjson.loads(reason) if reason else {},
                                   orjson.loads(metadata) if metadata else {}, source, worker)
     if not facts:
@@ -67,14 +69,15 @@ def failure_reasons(store: Store, run_ids: Sequence[int], *, config: TimingConfi
             if len(matches[rid]) < MAX_MATCHES:
                 matches[rid].append({"bug": bug, "test": test, "file": file, "line": line, "text": text})
         for rid, n in store.query_in(
-                "SELECT v.run_id, count(*) FROM test_verdicts v WHERE v.verdict IN ('failed', 'error')"
+                f"SELECT v.run_id, count(*) FROM test_verdicts v WHERE {rules.failed_verdict('v.verdict')}"
                 f" AND v.run_id IN ({{marks}}) AND NOT {explained_sql('v.run_id', 'v.test')} GROUP BY v.run_id", chunk):
             unexplained[rid] = int(n)
         for rid, test, message, text in store.query_in(
                 "SELECT run_id, test, failure_message, failure_text FROM (SELECT t.run_id, t.test, t.failure_message,"
                 " t.failure_text, row_number() OVER (PARTITION BY t.run_id ORDER BY t.test, t.attempt) AS k"
                 " FROM test_results t JOIN test_verdicts v ON v.run_id = t.run_id AND v.test = t.test"
-                " WHERE t.status IN ('failed', 'error') AND v.verdict IN ('failed', 'error') AND t.run_id IN ({marks})) f"
+                f" WHERE {rules.failed_status('t.status')} AND {rules.failed_verdict('v.verdict')}"
+                " AND t.run_id IN ({marks})) f"
                 f" WHERE k <= {MAX_FAILURES} ORDER BY run_id, k", chunk):
             failures[rid].append((test, (message or text or "").strip().split("\n", 1)[0][:300]))
     for rid, f in facts.items():

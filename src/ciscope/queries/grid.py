@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..store.base import Store
+from . import rules
 from .window import Window
 
 if TYPE_CHECKING:
@@ -61,9 +62,9 @@ def cell_messages(store: Store, run_ids: Sequence[int]) -> list[tuple[int, str, 
     message (or output), else a skip's reason — TestGrid shows both. Ordered, so that the job
     page's message list (numbered in arrival order) is the same on every read."""
     return store.query_in(
-        "SELECT run_id, test, coalesce(min(CASE WHEN status <> 'skipped' THEN coalesce(failure_message, failure_text, '') END),"
+        f"SELECT run_id, test, coalesce(min(CASE WHEN status <> '{rules.SKIPPED}' THEN coalesce(failure_message, failure_text, '') END),"
         " min(coalesce(failure_message, failure_text, ''))) FROM test_results"
-        " WHERE status IN ('failed', 'error', 'skipped') AND run_id IN ({marks})"
+        f" WHERE {rules.sql_in('status', (*rules.FAILED_STATUSES, rules.SKIPPED))} AND run_id IN ({{marks}})"
         " GROUP BY run_id, test ORDER BY run_id, test",
         run_ids,
     )

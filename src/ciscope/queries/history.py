@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..store.base import Store
+from . import rules
 from .window import Window
 
 if TYPE_CHECKING:
@@ -20,11 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["day_counts_of_test", "duration_histories", "failure_messages_of_test", "job_counts_of_test",
            "runs_of_test"]
 
-_COUNTS = """
-    sum(CASE WHEN verdict = 'passed' THEN 1 ELSE 0 END),
-    sum(CASE WHEN verdict IN ('failed', 'error') THEN 1 ELSE 0 END),
-    sum(CASE WHEN verdict = 'flaky' THEN 1 ELSE 0 END),
-    sum(CASE WHEN verdict = 'skipped' THEN 1 ELSE 0 END)"""
+_COUNTS = rules.verdict_counts()
 
 
 def _where_test(test: str, job: str | None) -> tuple[str, list[Any]]:
@@ -71,7 +68,7 @@ def failure_messages_of_test(store: Store, test: str, run_ids: Sequence[int],
     runs, by run and attempt."""
     return store.query_in(
         "SELECT run_id, failure_message, failure_text FROM test_results WHERE test = ?"
-        " AND status IN ('failed', 'error') AND run_id IN ({marks}) ORDER BY run_id, attempt",
+        f" AND {rules.failed_status()} AND run_id IN ({{marks}}) ORDER BY run_id, attempt",
         list(run_ids), [test])
 
 
@@ -80,7 +77,7 @@ def duration_histories(store: Store, window: Window, /) -> pa.Table:
     test, start, build): gid (the (job, test) pair numbered in the database, so only numbers
     cross per row), job, test, started_at, duration, build, commit_sha."""
     where, params = window.where(store, runs="r", job="v.job", started="v.started_at", test="v.test",
-                                 extra=["v.verdict IN ('passed', 'flaky')", "v.duration > 0"])
+                                 extra=[rules.sql_in("v.verdict", rules.PASSING_VERDICTS), "v.duration > 0"])
     return store.query_arrow(
         "SELECT dense_rank() OVER (ORDER BY v.job, v.test) AS gid, v.job, v.test, v.started_at, v.duration,"
         f" r.build, r.commit_sha FROM test_verdicts v JOIN runs r ON r.run_id = v.run_id{where}"

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..model import Evidence, Run, RunStatus, Status, TestResult, qualifiers
+from . import rules
 
 if TYPE_CHECKING:
     from ..store.base import Store
@@ -103,7 +104,7 @@ def runs_to_rescan(store: Store) -> list[Run]:
     by run id, without its results (see :func:`failed_results`)."""
     rows = store.query_dicts(
         "SELECT run_id, job, build, status, started_at, finished_at, commit_sha, branch, pr, worker, url, variants,"
-        " metadata, source, logs FROM runs WHERE status IN ('failure', 'error') OR failed_tests > 0"
+        f" metadata, source, logs FROM runs WHERE {rules.failed_run()} OR failed_tests > 0"
         " OR flaked_tests > 0 ORDER BY run_id")
     return [Run(job=row["job"], build=row["build"], status=RunStatus(row["status"]), started_at=row["started_at"],
                 finished_at=row["finished_at"], commit=row["commit_sha"], branch=row["branch"], pr=row["pr"],
@@ -118,7 +119,7 @@ def failed_results(store: Store, run_ids: Sequence[int]) -> dict[int, list[TestR
     results: dict[int, list[TestResult]] = {}
     for rid, test, name, classname, suite, attempt, status, mtype, message, text, file in store.query_in(
             "SELECT run_id, test, name, classname, suite, attempt, status, failure_type, failure_message,"
-            " failure_text, file FROM test_results WHERE status IN ('failed', 'error') AND run_id IN ({marks})"
+            f" failure_text, file FROM test_results WHERE {rules.failed_status()} AND run_id IN ({{marks}})"
             " ORDER BY run_id, test, attempt", list(run_ids)):
         scope, occurrence = qualifiers(test, classname, name)
         results.setdefault(rid, []).append(TestResult(
@@ -180,8 +181,8 @@ def failing_tests(store: Store, run_ids: Sequence[int]) -> dict[int, set[str]]:
     """Per run of these, the tests whose verdict is ``failed``, ``error`` or ``flaky`` (the
     failures a known bug can explain)."""
     failing: dict[int, set[str]] = {}
-    for rid, test in store.query_in("SELECT run_id, test FROM test_verdicts WHERE verdict IN ('failed', 'error',"
-                                    " 'flaky') AND run_id IN ({marks})", list(run_ids)):
+    for rid, test in store.query_in(f"SELECT run_id, test FROM test_verdicts WHERE {rules.troubled_verdict()}"
+                                    " AND run_id IN ({marks})", list(run_ids)):
         failing.setdefault(rid, set()).add(test)
     return failing
 
@@ -204,8 +205,8 @@ def failed_attempt_texts(store: Store, run_ids: Sequence[int]) -> list[tuple[int
     attempt of a test whose verdict in these runs is ``failed`` or ``error``, in no order."""
     return store.query_in(
         "SELECT t.run_id, t.test, t.attempt, t.failure_message, t.failure_text FROM test_results t"
-        " JOIN test_verdicts v ON v.run_id = t.run_id AND v.test = t.test WHERE t.status IN ('failed', 'error')"
-        " AND v.verdict IN ('failed', 'error') AND t.run_id IN ({marks})", list(run_ids))
+        f" JOIN test_verdicts v ON v.run_id = t.run_id AND v.test = t.test WHERE {rules.failed_status('t.status')}"
+        f" AND {rules.failed_verdict('v.verdict')} AND t.run_id IN ({{marks}})", list(run_ids))
 
 
 def stored_reasons(store: Store, run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -215,6 +216,11 @@ def stored_reasons(store: Store, run_ids: Sequence[int]) -> dict[int, dict[str, 
 
 
 def write_reasons(store: Store, reasons: dict[int, dict[str, Any]]) -> None:
-    """Replace the structured failure reasons of these runs."""
-    for rid, data in reasons.items():
-        store.execute("UPDATE runs SET reason = ? WHERE run_id = ?", (orjson.dumps(data).decode(), rid))
+    """Replace the structured failure reasons of these runs: one bulk update
+    (:meth:`~ciscope.store.base.Store.update_rows`)."""
+    import pyarrow as pa
+
+    store.update_rows("runs", pa.table({
+        "run_id": pa.array(list(reasons), pa.int64()),
+        "reason": pa.array([orjson.dumps(data).decode() for data in reasons.values()], pa.string()),
+    }), key="run_id")

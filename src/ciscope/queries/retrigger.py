@@ -6,7 +6,7 @@
   (:func:`retry_bugs`) and which matched a log (:func:`retry_log_bugs`);
 - the bounds: retriggers logged per run (:func:`retriggers_per_run`) and per (job, commit)
   (:func:`retriggers_per_commit`), the newest run of each (job, commit) (:func:`newest_starts`);
-- the ``retriggers`` log: a decision (:func:`log_decision`), the outcome of its action
+- the ``retriggers`` log: decisions (:func:`log_decisions`, one bulk append), the outcome of its action
   (:func:`record_outcome`), and how the next run of each retriggered one ended
   (:func:`retriggered_outcomes`, ``retrigger stats``).
 
@@ -20,14 +20,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
+import pyarrow as pa
+
+from ..clock import naive_utc
 from ..store.base import Store
-from .triage import FAILED_RUN
+from . import rules
 from .window import Window
 
-__all__ = ["RetriggerCandidate", "failed_runs_to_retrigger", "log_decision", "newest_starts", "record_outcome",
+__all__ = ["LoggedDecision", "RetriggerCandidate", "failed_runs_to_retrigger", "log_decision", "log_decisions",
+           "newest_starts", "record_outcome",
            "retriggered_outcomes", "retriggers_per_commit", "retriggers_per_run",
            "retry_bugs", "retry_explained_counts", "retry_log_bugs"]
+
+#: a retrigger made or tried: what the bounds count
+_TRIED = rules.sql_in("decision", rules.TRIED_RETRIGGERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +55,7 @@ class RetriggerCandidate:
 
 def failed_runs_to_retrigger(store: Store, window: Window) -> list[RetriggerCandidate]:
     """The failed runs of ``window``, oldest first (then by job and build)."""
-    where, params = window.where(store, runs="r", extra=[FAILED_RUN])
+    where, params = window.where(store, runs="r", extra=[rules.FAILED_RUN])
     return [RetriggerCandidate(**row) for row in store.query_dicts(
         "SELECT r.run_id, r.job, r.build, r.commit_sha, r.status, r.started_at, r.reason, r.url,"
         f" r.branch FROM runs r{where} ORDER BY r.started_at, r.job, r.build", params)]
@@ -57,13 +65,13 @@ def retry_explained_counts(store: Store, run_ids: Sequence[int]) -> dict[int, tu
     """Per run of these with a failed test: (its failed tests, those of them a ``retry``
     fingerprint explains). A join with the distinct (run, test) pairs a ``retry`` fingerprint
     explains, not a correlated EXISTS (ClickHouse has none in an aggregate)."""
-    marks = ",".join("?" * len(run_ids))
+    marks, params = store.in_list(run_ids)
     failed = store.query(
         "SELECT v.run_id, count(*), sum(CASE WHEN e.test IS NULL THEN 0 ELSE 1 END) FROM test_verdicts v"
         " LEFT JOIN (SELECT DISTINCT x.run_id, x.test FROM explanations x JOIN fingerprints f ON f.bug = x.bug"
         f" WHERE f.retry AND x.run_id IN ({marks})) e ON e.run_id = v.run_id AND e.test = v.test"
-        f" WHERE v.verdict IN ('failed', 'error') AND v.run_id IN ({marks}) GROUP BY v.run_id",
-        [*run_ids, *run_ids])
+        f" WHERE {rules.failed_verdict('v.verdict')} AND v.run_id IN ({marks}) GROUP BY v.run_id",
+        params * 2)
     return {rid: (n, int(k or 0)) for rid, n, k in failed}
 
 
@@ -90,7 +98,7 @@ def _bugs_per_run(store: Store, sql: str, run_ids: Sequence[int]) -> dict[int, s
 def retriggers_per_run(store: Store, run_ids: Sequence[int]) -> dict[int, int]:
     """Per run of these retriggered before, how many retriggers were made (or tried)."""
     return {rid: n for rid, n in store.query_in(
-        "SELECT run_id, count(*) FROM retriggers WHERE decision IN ('retrigger', 'failed')"
+        f"SELECT run_id, count(*) FROM retriggers WHERE {_TRIED}"
         " AND run_id IN ({marks}) GROUP BY run_id", list(run_ids))}
 
 
@@ -99,7 +107,7 @@ def retriggers_per_commit(store: Store, commits: Sequence[tuple[str, str]]) -> d
     made (or tried)."""
     out: dict[tuple[str, str], int] = {}
     for job, sha in commits:
-        (n,) = store.query("SELECT count(*) FROM retriggers WHERE decision IN ('retrigger', 'failed') AND job = ?"
+        (n,) = store.query(f"SELECT count(*) FROM retriggers WHERE {_TRIED} AND job = ?"
                            " AND commit_sha = ?", (job, sha))[0]
         out[job, sha] = n
     return out
@@ -115,18 +123,48 @@ def newest_starts(store: Store, commits: Sequence[tuple[str, str]]) -> dict[tupl
     return out
 
 
+class LoggedDecision(NamedTuple):
+    """One decision of ``retrigger run`` as :func:`log_decisions` logs it."""
+
+    run_id: int
+    job: str
+    build: str
+    commit: str | None
+    rule: str | None
+    decision: str
+    reason: str
+    action: str | None
+
+
+#: the ``retriggers`` table's columns, in its order (DuckDB's append inserts by position)
+_LOG_SCHEMA = pa.schema([("run_id", pa.int64()), ("job", pa.string()), ("build", pa.string()),
+                         ("commit_sha", pa.string()), ("rule", pa.string()), ("decision", pa.string()),
+                         ("reason", pa.string()), ("action", pa.string()), ("response", pa.string()),
+                         ("decided_at", pa.timestamp("us"))])
+
+
+def log_decisions(store: Store, decisions: Sequence[LoggedDecision], decided_at: datetime, /) -> None:
+    """Log decisions made at ``decided_at`` (their actions not performed yet: no response), in
+    one bulk append."""
+    if not decisions:
+        return
+    columns = list(zip(*decisions))
+    n = len(decisions)
+    store.append("retriggers", pa.Table.from_arrays(
+        [*(pa.array(c, t.type) for c, t in zip(columns, _LOG_SCHEMA)), pa.nulls(n, pa.string()),
+         pa.array([naive_utc(decided_at)] * n, pa.timestamp("us"))], schema=_LOG_SCHEMA))
+
+
 def log_decision(store: Store, run_id: int, /, *, job: str, build: str, commit: str | None, rule: str | None,
                  decision: str, reason: str, action: str | None, decided_at: datetime) -> None:
     """Log one decision (its action not performed yet: no response)."""
-    store.execute("INSERT INTO retriggers (run_id, job, build, commit_sha, rule, decision, reason, action, response,"
-                  " decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  (run_id, job, build, commit, rule, decision, reason, action, None, decided_at))
+    log_decisions(store, [LoggedDecision(run_id, job, build, commit, rule, decision, reason, action)], decided_at)
 
 
 def record_outcome(store: Store, run_id: int, decided_at: datetime, /, *, decision: str, response: str | None) -> None:
     """Record how the action of a ``retrigger`` decision logged at ``decided_at`` went."""
     store.execute("UPDATE retriggers SET decision = ?, response = ? WHERE run_id = ? AND decided_at = ?"
-                  " AND decision = 'retrigger'", (decision, response, run_id, decided_at))
+                  " AND decision = ?", (decision, response, run_id, naive_utc(decided_at), rules.RETRIGGER))
 
 
 def retriggered_outcomes(store: Store) -> list[tuple[str, int, str | None]]:
@@ -134,7 +172,7 @@ def retriggered_outcomes(store: Store) -> list[tuple[str, int, str | None]]:
     is the first of the same job on the same commit started after the retriggered one (None
     while there is none). Ranked in a join, not a correlated subquery (ClickHouse has none): a
     decision is its (run_id, decided_at), the key :func:`record_outcome` updates by."""
-    made = "t.decision = 'retrigger' AND t.rule IS NOT NULL"
+    made = f"{rules.sql_is('t.decision', rules.RETRIGGER)} AND t.rule IS NOT NULL"
     return store.query(
         "SELECT t.rule, t.run_id, x.status FROM retriggers t JOIN runs r ON r.run_id = t.run_id"
         " LEFT JOIN (SELECT c.run_id, c.decided_at, c.status FROM"

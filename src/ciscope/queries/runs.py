@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..store.base import Store
+from . import rules
 from .window import Window
 
 __all__ = ["window_runs", "window_run_count", "verdict_counts_by_test"]
@@ -60,11 +61,7 @@ def verdict_counts_by_test(store: Store, window: Window, /) -> list[tuple[str, s
         SELECT job, test,
                passed + failed + flaked AS runs, passed, failed, flaked, skipped
         FROM (
-            SELECT job, test,
-                   sum(CASE WHEN verdict = 'passed' THEN 1 ELSE 0 END) AS passed,
-                   sum(CASE WHEN verdict IN ('failed', 'error') THEN 1 ELSE 0 END) AS failed,
-                   sum(CASE WHEN verdict = 'flaky' THEN 1 ELSE 0 END) AS flaked,
-                   sum(CASE WHEN verdict = 'skipped' THEN 1 ELSE 0 END) AS skipped
+            SELECT job, test, {rules.verdict_counts()}
             FROM test_verdicts v{where}
             GROUP BY job, test
         ) AS counts

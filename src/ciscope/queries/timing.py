@@ -34,7 +34,9 @@ from ..analysis.timing import (
     timing_report,
 )
 from ..errors import InputError
+from ..status import RunStatus
 from ..store.base import Store
+from . import rules
 from .window import Window, naive_utc
 from .window import now as store_now
 
@@ -221,7 +223,7 @@ def engine_report(store: Store, window: Window, *, by: str, config: TimingConfig
     summary = " JOIN run_event_summary s ON s.run_id = p.run_id" if "s." in label else ""
     start, end = store.seconds_sql("p.start_at"), store.seconds_sql("p.end_at")
     both = "p.start_at IS NOT NULL AND p.end_at IS NOT NULL"
-    pending = "r.status = 'pending'"
+    pending = rules.run_status_is("r.status", RunStatus.PENDING)
     rows = store.query(
         f"SELECT x.g, x.phase, count(*), count(x.d), min(x.d), max(x.d), avg(x.d), stddev_pop(x.d), {quantiles},"
         " sum(x.ooo), sum(x.open), sum(x.ns) FROM"
@@ -245,8 +247,8 @@ def engine_report(store: Store, window: Window, *, by: str, config: TimingConfig
         " sum(x.skew_sum), min(x.skew_min), max(x.skew_max), sum(x.skew_neg) FROM"
         f" (SELECT {label} AS g, s.counts, NULLIF(s.requestor, '') AS requestor, s.events,"
         f" CASE WHEN {pending} THEN 1 ELSE 0 END AS ongoing, {queued} AS queued,"
-        " CASE WHEN r.status = 'error' THEN 1 ELSE 0 END AS errored,"
-        " CASE WHEN r.status = 'failure' THEN 1 ELSE 0 END AS failed,"
+        f" CASE WHEN {rules.run_status_is('r.status', RunStatus.ERROR)} THEN 1 ELSE 0 END AS errored,"
+        f" CASE WHEN {rules.run_status_is('r.status', RunStatus.FAILURE)} THEN 1 ELSE 0 END AS failed,"
         f" CASE WHEN {store.regex_sql(text)} THEN 1 ELSE 0 END AS stall, COALESCE(r.failed_tests, 0) AS failed_tests,"
         " s.skew_n, s.skew_sum, s.skew_min, s.skew_max, s.skew_neg"
         f" FROM run_event_summary s JOIN runs r ON r.run_id = s.run_id{join}{where}) x"

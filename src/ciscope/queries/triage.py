@@ -25,13 +25,11 @@ import orjson
 
 from ..model import Evidence
 from ..store.base import Store
+from . import rules
 from .window import Window
 
 __all__ = ["BugHit", "FailedAttempt", "FailedRun", "RunLogs", "RunTests", "bug_hits", "failed_run_count", "failed_runs", "failure_text_by_test", "first_failed_attempts", "run_logs",
            "run_matches", "run_tests"]
-
-#: the failed runs of the ``runs`` table aliased ``r``
-FAILED_RUN = "r.status IN ('failure', 'error')"
 
 
 # ---------------------------------------------------------------------------- one run
@@ -47,9 +45,9 @@ class RunTests:
 
 def run_tests(store: Store, run_id: int) -> RunTests:
     failed = [t for (t,) in store.query(
-        "SELECT test FROM test_verdicts WHERE run_id = ? AND verdict IN ('failed', 'error') ORDER BY test", (run_id,))]
+        f"SELECT test FROM test_verdicts WHERE run_id = ? AND {rules.failed_verdict()} ORDER BY test", (run_id,))]
     flaked = [t for (t,) in store.query(
-        "SELECT test FROM test_verdicts WHERE run_id = ? AND verdict = 'flaky' ORDER BY test", (run_id,))]
+        f"SELECT test FROM test_verdicts WHERE run_id = ? AND {rules.flaky_verdict()} ORDER BY test", (run_id,))]
     return RunTests(failed, flaked)
 
 
@@ -59,7 +57,7 @@ def failure_text_by_test(store: Store, run_id: int) -> dict[str, str]:
     texts: dict[str, str] = {}
     for test, message, text in store.query(
             "SELECT test, failure_message, failure_text FROM test_results WHERE run_id = ?"
-            " AND status IN ('failed', 'error') ORDER BY test, attempt", (run_id,)):
+            f" AND {rules.failed_status()} ORDER BY test, attempt", (run_id,)):
         texts.setdefault(test, message or text or "")
     return texts
 
@@ -101,7 +99,7 @@ class BugHit:
 
 def bug_hits(store: Store, window: Window) -> list[BugHit]:
     """Every (bug, failed run of ``window``) with a match, unordered."""
-    where, params = window.where(store, extra=[FAILED_RUN])
+    where, params = window.where(store, extra=[rules.FAILED_RUN])
     return [BugHit(*row) for row in store.query(
         f"SELECT DISTINCT m.bug, m.run_id, r.job, r.started_at FROM matches m JOIN runs r ON r.run_id = m.run_id{where}",
         params)]
@@ -109,7 +107,7 @@ def bug_hits(store: Store, window: Window) -> list[BugHit]:
 
 def failed_run_count(store: Store, window: Window) -> int:
     """How many runs of ``window`` failed."""
-    where, params = window.where(store, extra=[FAILED_RUN])
+    where, params = window.where(store, extra=[rules.FAILED_RUN])
     (count,) = store.query(f"SELECT count(*) FROM runs r{where}", params)[0]
     return int(count)
 
@@ -133,7 +131,7 @@ class FailedRun:
 
 def failed_runs(store: Store, window: Window) -> list[FailedRun]:
     """The failed runs of ``window``, newest first (then by job and build)."""
-    where, params = window.where(store, extra=[FAILED_RUN])
+    where, params = window.where(store, extra=[rules.FAILED_RUN])
     rows = store.query(
         "SELECT r.run_id, r.job, r.build, r.status, r.started_at, r.failed_tests, r.reason,"
         " CASE WHEN EXISTS (SELECT 1 FROM matches m WHERE m.run_id = r.run_id) THEN 1 ELSE 0 END AS classified"
@@ -159,7 +157,7 @@ class FailedAttempt:
 def first_failed_attempts(store: Store, window: Window) -> list[FailedAttempt]:
     """One per failed (run, test) of ``window`` (its ``test`` filter included), by run and test.
     Infrastructure runs without test results have none."""
-    where, params = window.where(store, extra=["t.status IN ('failed', 'error')"], test="t.test")
+    where, params = window.where(store, extra=[rules.failed_status("t.status")], test="t.test")
     rows = store.query(
         "SELECT t.run_id, r.job, r.build, t.test, t.attempt, t.failure_message, t.failure_text, r.started_at"
         f" FROM test_results t JOIN runs r ON r.run_id = t.run_id{where} ORDER BY t.run_id, t.test, t.attempt", params)

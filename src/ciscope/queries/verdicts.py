@@ -24,16 +24,22 @@ import ibis
 import ibis.expr.types as ir
 
 from .explained import explained_pairs
+from .rules import (
+    FAILED_STATUSES,
+    FAILED_VERDICTS,
+    FLAKY,
+    PASSED,
+    SKIPPED,
+    TROUBLED_VERDICTS,
+    UNENDED_RUN_STATUSES,
+    UNFINISHED_RUN_STATUSES,
+)
 
 __all__ = ["Selection", "TableOf", "explained_failures", "failure_messages", "flip_counts", "history_queries",
            "infra_run_count", "job_run_counts", "period_counts", "selected", "unbound", "verdict_counts"]
 
 #: a table of the store by name
 TableOf = Callable[[str], ir.Table]
-
-FAILED = ("failed", "error")
-#: run statuses never counted: still running, the job broke, or it was stopped
-UNFINISHED = ("pending", "error", "aborted")
 
 
 def unbound(name: str) -> ir.Table:
@@ -86,14 +92,14 @@ def _setup_failed_runs(table: TableOf, s: Selection) -> ir.Column | None:
     if not s.setup_tests:
         return None
     sv = table("test_verdicts")
-    return sv.filter(sv.verdict.isin(FAILED) & sv.test.re_search(s.setup_tests)).run_id
+    return sv.filter(sv.verdict.isin(FAILED_VERDICTS) & sv.test.re_search(s.setup_tests)).run_id
 
 
 def _kept_runs(table: TableOf, s: Selection) -> ir.Table:
     """Finished runs of the window that are not infrastructure failures."""
     r = table("runs")
     preds = [
-        ~r.status.isin(UNFINISHED),
+        ~r.status.isin(UNFINISHED_RUN_STATUSES),
         r.tests > 0,
         ~((r.failed_tests >= s.min_failed) & (r.failed_tests >= s.fraction * r.tests)),
         *_scoped_runs(table, s, r),
@@ -107,7 +113,7 @@ def _kept_runs(table: TableOf, s: Selection) -> ir.Table:
 def selected(table: TableOf, s: Selection) -> ir.Table:
     """The verdicts of the selection: run_id, job, test, verdict, attempts, started_at, build."""
     v = table("test_verdicts")
-    preds: list[ir.BooleanValue] = [v.verdict != "skipped"]
+    preds: list[ir.BooleanValue] = [v.verdict != SKIPPED]
     # job and time are filtered on the verdict's own copies (a scan of one table, partitions pruned)
     if s.job is not None:
         preds.append(v.job == s.job)
@@ -126,14 +132,14 @@ def selected(table: TableOf, s: Selection) -> ir.Table:
 
 
 def _is_failed(t: ir.Table) -> ir.BooleanValue:
-    return t.verdict.isin(FAILED)
+    return t.verdict.isin(FAILED_VERDICTS)
 
 
 def verdict_counts(table: TableOf, s: Selection) -> ir.Table:
     """Per (job, test), sorted: runs, failed (failed or error), flaked."""
     v = selected(table, s)
     return (v.group_by("job", "test")
-            .aggregate(runs=v.count(), failed=_is_failed(v).sum(), flaked=(v.verdict == "flaky").sum())
+            .aggregate(runs=v.count(), failed=_is_failed(v).sum(), flaked=(v.verdict == FLAKY).sum())
             .order_by("job", "test"))
 
 
@@ -146,7 +152,7 @@ def period_counts(table: TableOf, s: Selection, cut: datetime) -> ir.Table:
     return (v.group_by("job", "test")
             .aggregate(b_runs=(~in_sample).sum(), b_fail=(~in_sample & failed).sum(),
                        s_runs=in_sample.sum(), s_fail=(in_sample & failed).sum(),
-                       troubled=(v.verdict != "passed").sum())
+                       troubled=(v.verdict != PASSED).sum())
             .filter(lambda t: t.troubled > 0)
             .drop("troubled")
             .order_by("job", "test"))
@@ -160,7 +166,7 @@ def flip_counts(table: TableOf, s: Selection, streak: int = 3) -> ir.Table:
     considered (:func:`ciscope.analysis.flakes.flake_stats` computes the same from a history)."""
     v = selected(table, s)
     test = ibis.window(group_by=[v.job, v.test])
-    v = v.mutate(fail=_is_failed(v), troubled=(v.verdict != "passed").sum().over(test))
+    v = v.mutate(fail=_is_failed(v), troubled=(v.verdict != PASSED).sum().over(test))
     v = v.filter(v.troubled > 0)
     order = [v.started_at, v.build]
     every = ibis.window(group_by=[v.job, v.test], order_by=order)
@@ -171,7 +177,7 @@ def flip_counts(table: TableOf, s: Selection, streak: int = 3) -> ir.Table:
     kept = v.filter(~(v.fail & (v.streak_len >= streak)))
     newer = ibis.window(group_by=[kept.job, kept.test], order_by=[kept.started_at, kept.build])
     kept = kept.mutate(newer_fail=kept.fail.lead().over(newer).fill_null(False))
-    flip = (kept.verdict == "flaky") | (kept.fail & ~kept.newer_fail)
+    flip = (kept.verdict == FLAKY) | (kept.fail & ~kept.newer_fail)
     return (kept.group_by("job", "test")
             .aggregate(considered=kept.count(), flips=flip.sum())
             .order_by("job", "test"))
@@ -189,11 +195,11 @@ def history_queries(table: TableOf, s: Selection, *, troubled_only: bool = False
     if tests is not None:
         base = base.filter(base.job.isin(sorted({j for j, _ in tests})),
                            base.test.isin(sorted({t for _, t in tests})))
-    keys = base.group_by("job", "test").aggregate(troubled=(base.verdict != "passed").sum())
+    keys = base.group_by("job", "test").aggregate(troubled=(base.verdict != PASSED).sum())
     if troubled_only:
         keys = keys.filter(keys.troubled > 0)
     keys = keys.mutate(gid=ibis.row_number().over(order_by=[keys.job, keys.test])).drop("troubled")
-    code = ibis.cases((base.verdict == "passed", 0), (base.verdict == "flaky", 2), else_=1)
+    code = ibis.cases((base.verdict == PASSED, 0), (base.verdict == FLAKY, 2), else_=1)
     rows = (base.mutate(code=code).join(keys, ["job", "test"])
             .order_by("gid", "started_at", "build")
             .select("gid", "code", "attempts", "started_at", "run_id"))
@@ -204,7 +210,7 @@ def history_queries(table: TableOf, s: Selection, *, troubled_only: bool = False
 def explained_failures(table: TableOf, s: Selection) -> ir.Table:
     """(job, test, run_id, bug) of the selection's failed or flaked verdicts a known bug explains."""
     v = selected(table, s)
-    v = v.filter(v.verdict.isin((*FAILED, "flaky")))
+    v = v.filter(v.verdict.isin(TROUBLED_VERDICTS))
     x = table("explanations")
     return v.join(x, ["run_id", "test"]).select("job", "test", "run_id", "bug")
 
@@ -215,7 +221,7 @@ def failure_messages(table: TableOf, s: Selection) -> ir.Table:
     v = selected(table, s)
     v = v.filter(_is_failed(v)).select("run_id", "job", "test")
     t = table("test_results")
-    t = t.filter(t.status.isin(FAILED)).mutate(message=ibis.coalesce(t.failure_message, t.failure_text, ""))
+    t = t.filter(t.status.isin(FAILED_STATUSES)).mutate(message=ibis.coalesce(t.failure_message, t.failure_text, ""))
     joined = t.join(v, ["run_id", "test"])
     return joined.group_by("run_id", "job", "test").aggregate(message=joined.message.min())
 
@@ -229,5 +235,5 @@ def job_run_counts(table: TableOf, s: Selection) -> ir.Table:
 def infra_run_count(table: TableOf, s: Selection) -> ir.Scalar:
     """Finished runs (not pending, not aborted) of the window that the infrastructure rule leaves out."""
     r = table("runs")
-    scoped = r.filter(~r.status.isin(("pending", "aborted")), *_scoped_runs(table, s, r))
+    scoped = r.filter(~r.status.isin(UNENDED_RUN_STATUSES), *_scoped_runs(table, s, r))
     return scoped.anti_join(_kept_runs(table, s), "run_id").count()

@@ -69,6 +69,18 @@ class Store:
         """Bulk-append an Arrow table (inside the current transaction)."""
         raise NotImplementedError
 
+    def update_rows(self, table: str, data: pa.Table, *, key: str) -> None:
+        """Bulk-update ``table`` from an Arrow table (inside the current transaction): each
+        row of ``data`` sets the other columns of ``data`` on the row of ``table`` whose
+        ``key`` equals its own (``key`` unique in ``data``; a key ``table`` lacks changes
+        nothing). The engines run one statement over the whole table (DuckDB: UPDATE … FROM
+        the registered Arrow table; PostgreSQL: COPY into a temporary table, then UPDATE …
+        FROM it); this fallback runs one UPDATE per row."""
+        names = updated_columns(data, key)
+        sql = f"UPDATE {table} SET {', '.join(f'{n} = ?' for n in names)} WHERE {key} = ?"
+        for row in zip(*(data[n].to_pylist() for n in (*names, key))):
+            self.execute(sql, row)
+
     def begin(self) -> None:
         self.execute("BEGIN")
 
@@ -398,6 +410,21 @@ class Store:
         self.close()
 
 
+def updated_columns(data: pa.Table, key: str) -> list[str]:
+    """The columns :meth:`Store.update_rows` sets from ``data``: every one but ``key``."""
+    names = [n for n in data.schema.names if n != key]
+    if key not in data.schema.names or not names:
+        raise ValueError(f"update_rows needs the key column {key!r} and a column to set, not {data.schema.names}")
+    return names
+
+
+def update_from_sql(table: str, source: str, data: pa.Table, key: str) -> str:
+    """``UPDATE table SET c = u.c, … FROM source u WHERE table.key = u.key``: the one statement
+    of the engines' :meth:`Store.update_rows` (``source`` holds ``data``'s rows)."""
+    sets = ", ".join(f"{n} = u.{n}" for n in updated_columns(data, key))
+    return f"UPDATE {table} SET {sets} FROM {source} u WHERE {table}.{key} = u.{key}"
+
+
 def _backfill_0007(store: Store) -> None:
     """Fill ``explanations`` and ``run_variants`` for runs stored before migration 0007."""
     rows = store.query("SELECT run_id, variants FROM runs WHERE variants <> '{}'")
@@ -408,12 +435,12 @@ def _backfill_0007(store: Store) -> None:
     evidence: dict[int, list[Evidence]] = {}
     for rid, bug, test in store.query("SELECT DISTINCT run_id, bug, test FROM matches"):
         evidence.setdefault(rid, []).append(Evidence(bug=bug, file="", line=None, text="", test=test))
+    from ..queries.known import failing_tests
+
     failing: dict[int, set[str]] = {}
     ids = sorted(evidence)
     for start in range(0, len(ids), 5000):
-        for rid, test in store.query_in("SELECT run_id, test FROM test_verdicts WHERE verdict IN ('failed', 'error', 'flaky')"
-                                        " AND run_id IN ({marks})", ids[start:start + 5000]):
-            failing.setdefault(rid, set()).add(test)
+        failing.update(failing_tests(store, ids[start:start + 5000]))
     table = explanations_table(((rid, failing.get(rid, set()), ev) for rid, ev in evidence.items()), scoped)
     if table.num_rows:
         store.append("explanations", table)

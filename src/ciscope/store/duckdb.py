@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import StoreError
-from .base import Store
+from .base import Store, update_from_sql
 
 _LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
 _SEED_LOCK = threading.Lock()
@@ -157,6 +157,18 @@ class DuckDBStore(Store):
             # to raise, not "Current transaction is aborted" (which read as a store failure)
             with contextlib.suppress(duckdb.Error):
                 self.con.unregister("_ciscope_append")
+
+    def update_rows(self, table: str, data: pa.Table, *, key: str) -> None:
+        """One UPDATE … FROM the Arrow table, registered as a view (no copy)."""
+        sql = update_from_sql(table, "_ciscope_update", data, key)
+        if not data.num_rows:
+            return
+        self.con.register("_ciscope_update", data)
+        try:
+            self.execute(sql)
+        finally:
+            with contextlib.suppress(duckdb.Error):  # as in append: the UPDATE's own error is the one to raise
+                self.con.unregister("_ciscope_update")
 
     def rollback(self) -> None:
         """Roll back; a COMMIT that failed (e.g. the journal could not be written) has already

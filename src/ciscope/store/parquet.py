@@ -439,6 +439,9 @@ class ParquetStore(ReadOnlyLake, DuckDBStore):
     def append(self, table: str, data: pa.Table) -> None:
         raise StoreError(READ_ONLY)
 
+    def update_rows(self, table: str, data: pa.Table, *, key: str) -> None:
+        raise StoreError(READ_ONLY)
+
     def migrate(self) -> list[str]:
         raise StoreError(READ_ONLY)
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..errors import StoreError
-from .base import Store
+from .base import Store, update_from_sql
 
 _PG_TYPES = {
     pa.int64(): "int8",
@@ -119,6 +119,20 @@ class PostgresStore(Store):
                     sink = io.BytesIO()
                     pacsv.write_csv(pa.Table.from_batches([batch]), sink, options)
                     copy.write(sink.getvalue())
+
+    def update_rows(self, table: str, data: pa.Table, *, key: str) -> None:
+        """COPY the rows into a temporary table typed as ``table``'s columns (:meth:`append`),
+        then one UPDATE … FROM it. The temporary table is dropped at once (a leftover of a
+        failed statement outside a transaction is dropped first)."""
+        sql = update_from_sql(table, "_ciscope_update", data, key)
+        if not data.num_rows:
+            return
+        self.execute("DROP TABLE IF EXISTS pg_temp._ciscope_update")
+        self.execute(f"CREATE TEMPORARY TABLE _ciscope_update AS SELECT {', '.join(data.schema.names)} FROM {table}"
+                     " WITH NO DATA")
+        self.append("_ciscope_update", data)
+        self.execute(sql)
+        self.execute("DROP TABLE _ciscope_update")
 
     def append_binary(self, table: str, data: pa.Table) -> None:
         """Binary COPY, one Python tuple per row (kept to measure against :meth:`append`)."""

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..model import Evidence, LifecycleEvent, ResultColumns, Run, RunStatus, Status, TestResult, naive_utc
+from ..status import FAILED_RUN_STATUSES, FAILED_VERDICTS, Verdict
 from .disruption import disruption_tables
 from .schema import (
     EXPLANATIONS_SCHEMA,
@@ -222,9 +223,9 @@ def _derive_verdicts(results: pa.Table, run_info: pa.Table) -> tuple[pa.Table, p
     flags = pa.table({
         "run_id": results["run_id"],
         "test": results["test"],
-        "p": pc.equal(status, "passed"),
-        "f": pc.equal(status, "failed"),
-        "e": pc.equal(status, "error"),
+        "p": pc.equal(status, Status.PASSED.value),
+        "f": pc.equal(status, Status.FAILED.value),
+        "e": pc.equal(status, Status.ERROR.value),
         "duration": results["duration"],
     })
     grouped = flags.group_by(["run_id", "test"], use_threads=False).aggregate(
@@ -232,8 +233,9 @@ def _derive_verdicts(results: pa.Table, run_info: pa.Table) -> tuple[pa.Table, p
     )
     passed, failed, errored = grouped["p_any"], grouped["f_any"], grouped["e_any"]
     verdict = pc.if_else(
-        pc.and_(passed, pc.or_(failed, errored)), "flaky",
-        pc.if_else(failed, "failed", pc.if_else(errored, "error", pc.if_else(passed, "passed", "skipped"))),
+        pc.and_(passed, pc.or_(failed, errored)), Verdict.FLAKY.value,
+        pc.if_else(failed, Verdict.FAILED.value, pc.if_else(errored, Verdict.ERROR.value,
+                                                            pc.if_else(passed, Verdict.PASSED.value, Verdict.SKIPPED.value))),
     )
     # job and start of each verdict's run: a hash lookup and a take (cheaper than a join)
     where = pc.index_in(grouped["run_id"], value_set=run_info["run_id"].combine_chunks())
@@ -245,9 +247,9 @@ def _derive_verdicts(results: pa.Table, run_info: pa.Table) -> tuple[pa.Table, p
     v = verdicts["verdict"]
     per_run = pa.table({
         "run_id": verdicts["run_id"],
-        "counted": pc.cast(pc.not_equal(v, "skipped"), pa.int32()),
-        "failed": pc.cast(pc.or_(pc.equal(v, "failed"), pc.equal(v, "error")), pa.int32()),
-        "flaked": pc.cast(pc.equal(v, "flaky"), pa.int32()),
+        "counted": pc.cast(pc.not_equal(v, Verdict.SKIPPED.value), pa.int32()),
+        "failed": pc.cast(pc.is_in(v, value_set=pa.array([f.value for f in FAILED_VERDICTS])), pa.int32()),
+        "flaked": pc.cast(pc.equal(v, Verdict.FLAKY.value), pa.int32()),
     })
     counters = per_run.group_by("run_id", use_threads=False).aggregate(
         [("counted", "sum"), ("failed", "sum"), ("flaked", "sum")]
@@ -258,7 +260,7 @@ def _derive_verdicts(results: pa.Table, run_info: pa.Table) -> tuple[pa.Table, p
 
 
 def _is_failed(run: Run) -> bool:
-    return run.status in (RunStatus.FAILURE, RunStatus.ERROR)
+    return run.status in FAILED_RUN_STATUSES
 
 
 def run_reason(run: Run, failed_tests: int) -> dict[str, object]:
