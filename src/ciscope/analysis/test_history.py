@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from ..errors import NotFoundError
-from ..queries.history import day_counts_of_test, failure_messages_of_test, job_counts_of_test, runs_of_test
+from ..queries.history import counts_of_test, failure_messages_of_test, runs_of_test
 from ..status import TROUBLED_VERDICTS
 from ..store.base import Store
 from .stats import _ratio
@@ -82,7 +82,8 @@ def history_of_test(store: Store, test: str, /, *, job: str | None = None, limit
     """
     jobs = []
     total = 0
-    for name, passed, failed, flaked, skipped, last in job_counts_of_test(store, test, job=job):
+    per_job, per_day = counts_of_test(store, test, job=job)
+    for name, passed, failed, flaked, skipped, last in per_job:
         passed, failed, flaked, skipped = int(passed), int(failed), int(flaked), int(skipped)
         runs = passed + failed + flaked
         total += runs + skipped
@@ -92,7 +93,7 @@ def history_of_test(store: Store, test: str, /, *, job: str | None = None, limit
         raise NotFoundError(f"{test}: no such test" + (f" in job {job!r}" if job else "")
                             + " (test ids as listed by `ciscope tests`)")
     days = []
-    for day, name, passed, failed, flaked, _skipped, mean in day_counts_of_test(store, test, job=job):
+    for day, name, passed, failed, flaked, _skipped, mean in per_day:
         passed, failed, flaked = int(passed), int(failed), int(flaked)
         runs = passed + failed + flaked
         days.append(DayRates(day=day, job=name, runs=runs, passed=passed, failed=failed, flaked=flaked,

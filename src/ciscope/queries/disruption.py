@@ -257,8 +257,7 @@ def replace_suite_results(store: Store, run_ids: Sequence[int], runs: Sequence[R
     store.begin()
     try:
         for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start:start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
+            marks, chunk = store.in_list(ids[start:start + _CHUNK])
             store.execute(f"DELETE FROM test_verdicts WHERE run_id IN ({marks}) AND test IN "
                           f"(SELECT test FROM test_results WHERE suite = ? AND run_id = test_verdicts.run_id)",
                           (*chunk, suite))
@@ -267,8 +266,7 @@ def replace_suite_results(store: Store, run_ids: Sequence[int], runs: Sequence[R
             if batch.tables[table].num_rows:
                 store.append(table, batch.tables[table])
         for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start:start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
+            marks, chunk = store.in_list(ids[start:start + _CHUNK])
             store.execute(
                 "UPDATE runs SET "
                 "tests = (SELECT count(*) FROM test_verdicts v WHERE v.run_id = runs.run_id"

@@ -91,8 +91,7 @@ def update_fingerprint_titles(store: Store, bug: str, /, *, title: str, url: str
 def forget_fingerprints(store: Store, bugs: Sequence[str]) -> None:
     """Delete the stored definitions of these bugs and every match of them."""
     for start in range(0, len(bugs), 1000):
-        chunk = list(bugs[start:start + 1000])
-        marks = ",".join("?" * len(chunk))
+        marks, chunk = store.in_list(bugs[start:start + 1000])
         store.execute(f"DELETE FROM matches WHERE bug IN ({marks})", chunk)
         store.execute(f"DELETE FROM fingerprints WHERE bug IN ({marks})", chunk)
 
@@ -174,7 +173,9 @@ def write_matches(store: Store, evidence: Iterable[tuple[int, Sequence[Evidence]
 
 def delete_explanations(store: Store, run_ids: Sequence[int]) -> None:
     """Delete the ``explanations`` of these runs."""
-    store.execute(f"DELETE FROM explanations WHERE run_id IN ({','.join('?' * len(run_ids))})", list(run_ids))
+    if run_ids:
+        marks, params = store.in_list(run_ids)
+        store.execute(f"DELETE FROM explanations WHERE run_id IN ({marks})", params)
 
 
 def failing_tests(store: Store, run_ids: Sequence[int]) -> dict[int, set[str]]:
