@@ -164,3 +164,22 @@ def test_query_columns_types_nulls_and_empty_strings(store) -> None:
     assert table.schema.field("n").type == pa.int64() and table.schema.field("at").type == pa.timestamp("us")
     empty = store.query_columns("SELECT run_id, job FROM runs WHERE 1 = 0")
     assert empty.num_rows == 0 and empty.column_names == ["run_id", "job"]
+
+
+def test_duckdb_settings_from_the_url(tmp_path):
+    """``duckdb:///PATH?memory_limit=…&threads=…&temp_directory=…`` reaches DuckDB (a bounded
+    memory with a spill folder for big stores); anything else is refused naming the accepted."""
+    from ciscope.errors import UsageError
+
+    spill = tmp_path / "spill"
+    url = f"duckdb:///{tmp_path / 'bounded.duckdb'}?memory_limit=100MB&threads=1&temp_directory={spill}"
+    with connect(url) as store:
+        assert store.path == str(tmp_path / "bounded.duckdb")
+        (limit, threads, temp), = store.query(
+            "SELECT current_setting('memory_limit'), current_setting('threads'), current_setting('temp_directory')")
+        assert limit in ("95.3 MiB", "100.0 MB") and int(threads) == 1 and temp == str(spill)
+        # a sort larger than the limit spills instead of failing
+        (n,), = store.query("SELECT count(*) FROM (SELECT range AS x, md5(range::VARCHAR) AS h FROM range(3000000) ORDER BY h)")
+        assert n == 3_000_000
+    with pytest.raises(UsageError, match=r"unknown DuckDB setting 'memory'; expected memory_limit, threads"):
+        connect(f"duckdb:///{tmp_path / 'x.duckdb'}?memory=1GB")

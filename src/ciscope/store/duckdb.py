@@ -23,15 +23,38 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ..errors import StoreError
+from ..errors import StoreError, UsageError
 from .base import Store, update_from_sql
 
 _LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
 _SEED_LOCK = threading.Lock()
 
 
+#: DuckDB settings a ``duckdb://`` URL may give after ``?`` (``?memory_limit=4GB&threads=2``):
+#: how much memory DuckDB takes before it spills to ``temp_directory`` (default: 80% of RAM,
+#: next to the file), how many threads it runs
+DUCKDB_SETTINGS = ("memory_limit", "threads", "temp_directory", "max_temp_directory_size")
+
+
+def duckdb_settings(url: str) -> dict[str, str]:
+    """The :data:`DUCKDB_SETTINGS` of a ``duckdb://`` URL's query; anything else is a
+    :class:`UsageError` naming what is accepted."""
+    if "?" not in url:
+        return {}
+    from urllib.parse import parse_qs
+
+    given = parse_qs(url.split("?", 1)[1], keep_blank_values=True)
+    unknown = sorted(set(given) - set(DUCKDB_SETTINGS))
+    if unknown:
+        raise UsageError(f"{url}: unknown DuckDB setting {', '.join(map(repr, unknown))}; "
+                         f"expected {', '.join(DUCKDB_SETTINGS)} (e.g. duckdb:///ciscope.duckdb?memory_limit=4GB)")
+    return {key: values[-1] for key, values in given.items()}
+
+
 def duckdb_path(url: str) -> str:
-    """The file path of a ``duckdb://`` URL (``:memory:`` for an in-memory database)."""
+    """The file path of a ``duckdb://`` URL (``:memory:`` for an in-memory database); its
+    query (``?memory_limit=…``, see :func:`duckdb_settings`) is not part of it."""
+    url = url.split("?", 1)[0]
     path = url.split("://", 1)[1] if "://" in url else url
     if path.startswith("/") and not path.startswith("//"):
         path = path[1:] or ":memory:"  # duckdb:///x.duckdb → x.duckdb (relative)
@@ -79,6 +102,7 @@ class DuckDBStore(Store):
                  on_wait: Callable[[str], None] | None = None) -> None:
         super().__init__(url)
         self.path = path = duckdb_path(url)
+        self.settings = duckdb_settings(url)
         self.read_only = read_only = read_only and path != ":memory:"
         if path != ":memory:":
             if read_only:
@@ -109,7 +133,7 @@ class DuckDBStore(Store):
         pause = 0.05
         while True:
             try:
-                return duckdb.connect(path, read_only=read_only)
+                return duckdb.connect(path, read_only=read_only, config=dict(self.settings))
             except duckdb.Error as exc:
                 if not _is_lock_error(exc):
                     raise StoreError(f"cannot open DuckDB database {path}: {exc}") from exc
