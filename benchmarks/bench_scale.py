@@ -1,0 +1,100 @@
+"""How the analyses grow with the history (issue 9): 1M, 10M and 100M results on DuckDB.
+
+Stores are built once (cached in benchmarks/_data) by ``bench_analysis.build`` — jobs × 1,000
+runs × 1,000 tests, with flaky, broken and regressed tests mixed in; 1, 10 and 100 jobs — and
+each analysis runs as a user runs it: ``ciscope --db 'duckdb:///STORE?memory_limit=LIMIT' CMD
+--json`` in its own process, timed end to end (start-up and JSON included), with its peak RSS.
+DuckDB is held to ``--memory-limit`` (it spills beyond it), so the peak RSS shows whether memory
+stays bounded as the store grows. The growth exponent is the slope of log(time) against
+log(results) between the smallest and the largest store.
+
+Peer, same run: ``SELECT count(*) … GROUP BY job, test`` over the verdicts — one scan and a
+group-by of the whole history in the same engine, through the same CLI-sized process.
+
+Usage: python benchmarks/bench_scale.py [--jobs 1,10,100] [--memory-limit 2GB] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from bench_analysis import DATA, build  # noqa: E402
+
+COMMANDS = [("flaky", ["flaky", "--json"]), ("regressions", ["regressions", "--json"]),
+            ("summary", ["summary", "--json"]), ("bugs", ["bugs", "--json"]), ("clusters", ["clusters", "--json"])]
+PEER = ("import sys, duckdb; con = duckdb.connect(sys.argv[1], read_only=True, config={'memory_limit': sys.argv[2]});"
+        " print(len(con.sql('SELECT job, test, count(*) FROM test_verdicts GROUP BY job, test').fetchall()))")
+
+
+def run(argv: list[str]) -> tuple[float, float, int]:
+    """(seconds, peak RSS MiB, bytes of output) of a command in a fresh process."""
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    wrapper = ("import resource, subprocess, sys, time; t = time.perf_counter();"
+               " out = subprocess.run(sys.argv[1:], capture_output=True);"
+               " sys.stderr.buffer.write(out.stderr[-2000:]) if out.returncode else None;"
+               " print(out.returncode, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
+               " len(out.stdout))")
+    done = subprocess.run([sys.executable, "-c", wrapper, *argv], capture_output=True, text=True, env=env, check=True)
+    code, seconds, rss, size = done.stdout.split()
+    if code != "0":
+        raise SystemExit(f"{' '.join(argv)} failed ({code}): {done.stderr}")
+    return float(seconds), int(rss) / 1024, int(size)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", default="1,10,100", help="store sizes, in jobs of 1M results (default 1,10,100)")
+    parser.add_argument("--memory-limit", default="2GB", help="DuckDB's memory_limit for every command (default 2GB)")
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(j) for j in args.jobs.split(",")]
+    DATA.mkdir(parents=True, exist_ok=True)
+    rows: list[tuple[int, str, float, float, int]] = []
+    info: list[str] = []
+    for jobs in sizes:
+        path = DATA / f"analysis-{jobs}x1000x1000.duckdb"
+        if not path.exists():
+            began = time.perf_counter()
+            print(f"building {path} …", file=sys.stderr)
+            build(path, jobs, 1000, 1000)
+            info.append(f"{jobs * 1_000_000:,} results built in {time.perf_counter() - began:.0f} s "
+                        f"(peak RSS of this process so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+        size = path.stat().st_size / 2**20
+        info.append(f"{jobs * 1_000_000:,} results: DuckDB file {size:,.0f} MiB")
+        url = f"duckdb:///{path}?memory_limit={args.memory_limit}"
+        for name, argv in COMMANDS:
+            seconds, rss, out = run([sys.executable, "-m", "ciscope.cli", "--db", url, *argv])
+            rows.append((jobs, name, seconds, rss, out))
+            print(f"  {jobs * 1_000_000:>11,} {name}: {seconds:.2f} s, peak RSS {rss:.0f} MiB, {out:,} bytes out "
+                  f"(load {os.getloadavg()[0]:.2f})", file=sys.stderr)
+        seconds, rss, out = run([sys.executable, "-c", PEER, str(path), args.memory_limit])
+        rows.append((jobs, "peer: one GROUP BY job, test over the verdicts", seconds, rss, out))
+        print(f"  {jobs * 1_000_000:>11,} peer: {seconds:.2f} s, peak RSS {rss:.0f} MiB", file=sys.stderr)
+    print("\n".join(info))
+    print(f"load average at the end {os.getloadavg()[0]:.2f}; memory_limit {args.memory_limit}")
+    if args.markdown:
+        names = [name for name, _ in COMMANDS] + ["peer: one GROUP BY job, test over the verdicts"]
+        head = " | ".join(f"{j * 1_000_000:,} results: s (peak RSS MiB)" for j in sizes)
+        print(f"\n| command | {head} | growth exponent |")
+        print("|---|" + "---:|" * len(sizes) + "---:|")
+        for name in names:
+            found = {j: (s, r) for j, n, s, r, _ in rows if n == name}
+            cells = " | ".join(f"{found[j][0]:.2f} ({found[j][1]:.0f})" for j in sizes)
+            lo, hi = sizes[0], sizes[-1]
+            slope = (math.log(found[hi][0] / found[lo][0]) / math.log(hi / lo)) if hi != lo else float("nan")
+            print(f"| `{name}` | {cells} | {slope:.2f} |" if not name.startswith("peer") else f"| {name} | {cells} | {slope:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
