@@ -40,6 +40,7 @@ from .grid import (
     Column,
     Grid,
     SummaryConfig,
+    TabCells,
     TabSummary,
     TestStatus,
     rle_encode,
@@ -67,24 +68,24 @@ DEFAULT_COLUMNS = 100
 @dataclass(slots=True)
 class GridCells:
     """A job's grid as arrays (what :func:`job_grid` and the job page's payload are made of):
-    ``status[row, column]`` TestGrid codes (int8) and ``durations`` (NaN: none) of the sorted
-    test ``names``, newest column first; the ``Overall`` row apart."""
+    ``status[row, column]`` TestGrid codes (int8) and ``durations`` (NaN: none; None: not
+    read) of the sorted test ``names``, newest column first; the ``Overall`` row apart."""
 
     columns: list[Column]
     run_ids: list[int]
     names: list[str]
     status: np.ndarray
-    durations: np.ndarray
+    durations: np.ndarray | None
     overall_status: list[int]
     overall_messages: list[str]
     has_overall: bool
 
 
 def grid_cells(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS,
-               window: Window | None = None) -> GridCells:
+               window: Window | None = None, durations: bool = True) -> GridCells:
     """The cells of the job's grid over its newest ``columns`` runs (None: every run) among
-    the runs of ``window``. The verdicts come in no order (see :mod:`ciscope.queries.grid`):
-    the rows are placed by NumPy."""
+    the runs of ``window`` (their durations unless not ``durations``). The verdicts come in no
+    order (see :mod:`ciscope.queries.grid`): the rows are placed by NumPy."""
     runs = grid_runs(store, job, columns=columns, window=window)
     imported = [_imported_column(r.metadata) for r in runs]
     cols = [Column(build=r.build, started_ms=_ms(r.started_at), commit=r.commit,
@@ -101,8 +102,9 @@ def grid_cells(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUM
     ]
     has_overall = any(tg is None or tg["overall"] is not None for tg in imported)
     if not ids:
-        return GridCells(cols, ids, [], np.zeros((0, 0), dtype=np.int8), np.zeros((0, 0)), [], [], False)
-    table = grid_verdicts(store, ids)
+        return GridCells(cols, ids, [], np.zeros((0, 0), dtype=np.int8), np.zeros((0, 0)) if durations else None,
+                         [], [], False)
+    table = grid_verdicts(store, ids, durations=durations)
     tests_col = table["test"].combine_chunks().dictionary_encode()
     names = tests_col.dictionary.to_pylist()
     ordered = sorted(names)
@@ -117,18 +119,26 @@ def grid_cells(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUM
     codes = np.array([int(VERDICT_STATUS.get(v, TestStatus.UNKNOWN)) for v in verdicts.dictionary.to_pylist()],
                      dtype=np.int8)
     status = np.zeros((len(ordered), len(ids)), dtype=np.int8)
-    durations = np.full((len(ordered), len(ids)), np.nan)
     status[r, c] = codes[verdicts.indices.to_numpy(zero_copy_only=False)]
-    durations[r, c] = table["duration"].to_numpy(zero_copy_only=False).astype(float)
-    return GridCells(cols, ids, ordered, status, durations, overall_status, overall_messages, has_overall)
+    seconds = None
+    if durations:
+        seconds = np.full((len(ordered), len(ids)), np.nan)
+        seconds[r, c] = table["duration"].to_numpy(zero_copy_only=False).astype(float)
+    return GridCells(cols, ids, ordered, status, seconds, overall_status, overall_messages, has_overall)
 
 
-def grid_messages(store: Store, cells: GridCells) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def grid_messages(store: Store, cells: GridCells, only: Sequence[tuple[int, int]] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(rows, columns, texts) of the cells with a message: a failure's message, else a skip's
-    reason (TestGrid shows both), at most 1,000 characters. Rows index ``cells.names``."""
-    if not cells.run_ids:
+    reason (TestGrid shows both), at most 1,000 characters. Rows index ``cells.names``.
+    ``only``: (row, column) cells that are wanted (others of their rows and columns may come too)."""
+    if not cells.run_ids or only is not None and not only:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), []
-    found = cell_messages(store, cells.run_ids)
+    if only is None:
+        found = cell_messages(store, cells.run_ids)
+    else:
+        found = cell_messages(store, sorted({cells.run_ids[c] for _, c in only}),
+                              tests=sorted({cells.names[r] for r, _ in only}))
     index = {name: i for i, name in enumerate(cells.names)}
     position = {rid: i for i, rid in enumerate(cells.run_ids)}
     rows, cols, texts = [], [], []
@@ -154,6 +164,7 @@ def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS
         for row, col, text in zip(*grid_messages(store, cells), strict=True):
             message_grid[row][col] = text
     # one vectorised pass (NaN → None) instead of a Python test per cell: 900k cells at 300 × 3,000
+    assert cells.durations is not None
     duration_rows = np.where(np.isnan(cells.durations), None, cells.durations).tolist()  # type: ignore[call-overload]
     if not cells.has_overall:
         return Grid(name=job, columns=cells.columns, tests=ordered, statuses=cells.status.tolist(), messages=message_grid,
@@ -168,6 +179,25 @@ def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS
     )
 
 
+def tab_cells(store: Store, job: str, cells: GridCells) -> TabCells:
+    """The job's grid as :func:`tab_summary` reads it — the rows of :func:`job_grid`
+    (``Overall`` first when there is one) — without the dense lists: the messages are read
+    only for the cells asked for (the alerts')."""
+    offset = 1 if cells.has_overall else 0
+    status = cells.status
+    tests = list(cells.names)
+    if offset:
+        status = np.vstack([np.array(cells.overall_status, dtype=np.int8)[None, :], status])
+        tests = [OVERALL, *tests]
+
+    def messages(wanted: Sequence[tuple[int, int]]) -> list[str]:
+        rows, cols, texts = grid_messages(store, cells, only=[(r - offset, c) for r, c in wanted if r >= offset])
+        found = dict(zip(zip((rows + offset).tolist(), cols.tolist()), texts))
+        return [found.get((r, c), "") if r >= offset else cells.overall_messages[c] for r, c in wanted]
+
+    return TabCells(job, cells.columns, tests, status, messages, np.arange(len(tests)))
+
+
 def grid_page(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS) -> dict[str, Any]:
     """The job page's grid, compact (``/api/grid/JOB?format=page``; drawn by ``grid.js``):
 
@@ -180,7 +210,7 @@ def grid_page(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMN
       ``texts[k]`` (each text once: a skip's reason repeats in every run).
 
     No durations and no tab summary: the page shows neither (``/api/grid/JOB`` has them)."""
-    cells = grid_cells(store, job, columns=columns)
+    cells = grid_cells(store, job, columns=columns, durations=False)
     if not cells.run_ids:
         return {"job": job, "builds": [], "times": [], "commits": [], "tests": [], "values": [], "lengths": [],
                 "messages": [], "texts": []}
@@ -600,9 +630,12 @@ def tab_report(store: Store, job: str, /, *, config: SummaryConfig | None = None
     """One job's :class:`TabReport` (``upstream``: the imported summaries of its tab, read
     from the store when not given) over the runs of ``window``."""
     config = config or SummaryConfig()
+    candidates = upstream_summaries(store, tab=job) if upstream is None else upstream
+    if not candidates:  # nothing to compare with: the summary of the cells, no dense grid
+        cells = grid_cells(store, job, columns=columns, window=window, durations=False)
+        return TabReport(job, tab_summary(tab_cells(store, job, cells), config=config), config)
     grid = job_grid(store, job, columns=columns, messages=True, window=window)
     summary = tab_summary(grid, config=config)
-    candidates = upstream_summaries(store, tab=job) if upstream is None else upstream
     chosen = _pick_upstream(candidates, grid)
     agreement = compare_upstream(chosen, grid, config, summary) if chosen else None
     return TabReport(job, summary, config, chosen, agreement)

@@ -51,22 +51,33 @@ def grid_runs(store: Store, job: str, /, *, columns: int | None, window: Window 
             for run_id, build, started, commit, status, failed, metadata in rows]
 
 
-def grid_verdicts(store: Store, run_ids: Sequence[int]) -> pa.Table:
-    """(run_id, test, verdict, duration) of every verdict of the runs, in no order."""
+def grid_verdicts(store: Store, run_ids: Sequence[int], *, durations: bool = True) -> pa.Table:
+    """(run_id, test, verdict, duration) of every verdict of the runs, in no order; without
+    the duration column unless ``durations``."""
     marks, params = store.in_list(run_ids)
-    return store.query_arrow(f"SELECT run_id, test, verdict, duration FROM test_verdicts WHERE run_id IN ({marks})", params)
+    columns = "run_id, test, verdict, duration" if durations else "run_id, test, verdict"
+    return store.query_arrow(f"SELECT {columns} FROM test_verdicts WHERE run_id IN ({marks})", params)
 
 
-def cell_messages(store: Store, run_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
-    """(run_id, test, message) of the failed, errored or skipped tests of the runs: a failure's
-    message (or output), else a skip's reason — TestGrid shows both. Ordered, so that the job
-    page's message list (numbered in arrival order) is the same on every read."""
-    return store.query_in(
+def cell_messages(store: Store, run_ids: Sequence[int], *, tests: Sequence[str] | None = None
+                  ) -> list[tuple[int, str, str | None]]:
+    """(run_id, test, message) of the failed, errored or skipped tests of the runs (of those
+    among ``tests`` only, when given): a failure's message (or output), else a skip's reason —
+    TestGrid shows both. Ordered, so that the job page's message list (numbered in arrival
+    order) is the same on every read."""
+    if not run_ids or tests is not None and not tests:
+        return []
+    marks, params = store.in_list(run_ids)
+    of_tests = ""
+    if tests is not None:
+        test_marks, test_params = store.in_list(tests)
+        of_tests, params = f" AND test IN ({test_marks})", [*params, *test_params]
+    return store.query(
         f"SELECT run_id, test, coalesce(min(CASE WHEN status <> '{rules.SKIPPED}' THEN coalesce(failure_message, failure_text, '') END),"
         " min(coalesce(failure_message, failure_text, ''))) FROM test_results"
-        f" WHERE {rules.sql_in('status', (*rules.FAILED_STATUSES, rules.SKIPPED))} AND run_id IN ({{marks}})"
+        f" WHERE {rules.sql_in('status', (*rules.FAILED_STATUSES, rules.SKIPPED))} AND run_id IN ({marks}){of_tests}"
         " GROUP BY run_id, test ORDER BY run_id, test",
-        run_ids,
+        params,
     )
 
 
