@@ -21,18 +21,20 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InputError, UsageError
 from ..queries.facts import job_exists, job_names
-from ..queries.grid import cell_messages, grid_runs, grid_verdicts, published_summaries
+from ..queries.grid import GridRun, cell_messages, grid_runs, grid_verdicts, published_summaries
 from ..queries.window import Window
 from ..store.base import Store
 from .grid import (
@@ -86,7 +88,50 @@ def grid_cells(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUM
     """The cells of the job's grid over its newest ``columns`` runs (None: every run) among
     the runs of ``window`` (their durations unless not ``durations``). The verdicts come in no
     order (see :mod:`ciscope.queries.grid`): the rows are placed by NumPy."""
-    runs = grid_runs(store, job, columns=columns, window=window)
+    return jobs_cells(store, [job], columns=columns, window=window, durations=durations)[job]
+
+
+def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DEFAULT_COLUMNS,
+               window: Window | None = None, durations: bool = True) -> dict[str, GridCells]:
+    """:func:`grid_cells` of each of the jobs, their verdicts read in one query."""
+    runs = {job: grid_runs(store, job, columns=columns, window=window) for job in jobs}
+    ids = [r.run_id for job in jobs for r in runs[job]]
+    if not ids:
+        return {job: _cells(runs[job], None, durations) for job in jobs}
+    table = grid_verdicts(store, ids, durations=durations)
+    tests = table["test"].dictionary_encode()  # one dictionary shared by the chunks
+    dictionary = tests.chunk(0).dictionary.to_pylist() if tests.num_chunks else []
+    test_codes = _indices(tests)
+    verdicts = table["verdict"].dictionary_encode()
+    verdict_dictionary = verdicts.chunk(0).dictionary.to_pylist() if verdicts.num_chunks else []
+    status_of = np.array([int(VERDICT_STATUS.get(v, TestStatus.UNKNOWN)) for v in verdict_dictionary], dtype=np.int8)
+    codes = status_of[_indices(verdicts)]
+    seconds = table["duration"].to_numpy().astype(float) if durations else None
+    # each verdict's job and column: its run's place in ``ids``, the jobs' runs one after the
+    # other, so that the verdicts in the order of their places are grouped by job
+    place = pc.index_in(table["run_id"], value_set=pa.array(ids, type=pa.int64())).to_numpy().astype(np.int64)
+    first = np.cumsum([0, *(len(runs[job]) for job in jobs)])
+    order = np.argsort(place, kind="stable") if len(jobs) > 1 else np.arange(len(place))
+    bounds = np.searchsorted(place[order], first)
+    out = {}
+    for j, job in enumerate(jobs):
+        mine = order[bounds[j]:bounds[j + 1]]
+        verdict_cells = (test_codes[mine], dictionary, place[mine] - first[j], codes[mine],
+                         None if seconds is None else seconds[mine])
+        out[job] = _cells(runs[job], verdict_cells, durations)
+    return out
+
+
+def _indices(encoded: Any) -> np.ndarray:
+    """The indices of a dictionary-encoded chunked array, as one int64 array."""
+    chunks = [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
+    return np.concatenate(chunks).astype(np.int64, copy=False) if chunks else np.zeros(0, dtype=np.int64)
+
+
+def _cells(runs: Sequence[GridRun], verdicts: tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray | None] | None,
+           durations: bool) -> GridCells:
+    """A job's :class:`GridCells` from its runs and its verdicts: (test, as an index in the
+    names), the names, column, TestGrid code and duration of each."""
     imported = [_imported_column(r.metadata) for r in runs]
     cols = [Column(build=r.build, started_ms=_ms(r.started_at), commit=r.commit,
                    extra=tuple(tg.get("extra") or ()) if tg else ())
@@ -101,44 +146,32 @@ def grid_cells(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUM
         for r, tg in zip(runs, imported)
     ]
     has_overall = any(tg is None or tg["overall"] is not None for tg in imported)
-    if not ids:
+    if not ids or verdicts is None:
         return GridCells(cols, ids, [], np.zeros((0, 0), dtype=np.int8), np.zeros((0, 0)) if durations else None,
                          [], [], False)
-    table = grid_verdicts(store, ids, durations=durations)
-    tests_col = table["test"].combine_chunks().dictionary_encode()
-    names = tests_col.dictionary.to_pylist()
+    tests, dictionary, c, codes, seconds = verdicts
+    present = np.flatnonzero(np.bincount(tests, minlength=len(dictionary)))
+    names = [dictionary[i] for i in present.tolist()]
     ordered = sorted(names)
     rank = {name: i for i, name in enumerate(ordered)}
-    row_of_name = np.array([rank[name] for name in names], dtype=np.int64)
-    r = row_of_name[tests_col.indices.to_numpy(zero_copy_only=False)]
-    id_array = np.array(ids, dtype=np.int64)
-    by_id = np.argsort(id_array, kind="stable")
-    run_col = table["run_id"].to_numpy().astype(np.int64, copy=False)
-    c = by_id[np.searchsorted(id_array[by_id], run_col)]
-    verdicts = table["verdict"].combine_chunks().dictionary_encode()
-    codes = np.array([int(VERDICT_STATUS.get(v, TestStatus.UNKNOWN)) for v in verdicts.dictionary.to_pylist()],
-                     dtype=np.int8)
+    row_of_code = np.zeros(len(dictionary), dtype=np.int64)
+    row_of_code[present] = [rank[name] for name in names]
+    r = row_of_code[tests]
     status = np.zeros((len(ordered), len(ids)), dtype=np.int8)
-    status[r, c] = codes[verdicts.indices.to_numpy(zero_copy_only=False)]
-    seconds = None
-    if durations:
-        seconds = np.full((len(ordered), len(ids)), np.nan)
-        seconds[r, c] = table["duration"].to_numpy(zero_copy_only=False).astype(float)
-    return GridCells(cols, ids, ordered, status, seconds, overall_status, overall_messages, has_overall)
+    status[r, c] = codes
+    grid_seconds = None
+    if seconds is not None:
+        grid_seconds = np.full((len(ordered), len(ids)), np.nan)
+        grid_seconds[r, c] = seconds
+    return GridCells(cols, ids, ordered, status, grid_seconds, overall_status, overall_messages, has_overall)
 
 
-def grid_messages(store: Store, cells: GridCells, only: Sequence[tuple[int, int]] | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def grid_messages(store: Store, cells: GridCells) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(rows, columns, texts) of the cells with a message: a failure's message, else a skip's
-    reason (TestGrid shows both), at most 1,000 characters. Rows index ``cells.names``.
-    ``only``: (row, column) cells that are wanted (others of their rows and columns may come too)."""
-    if not cells.run_ids or only is not None and not only:
+    reason (TestGrid shows both), at most 1,000 characters. Rows index ``cells.names``."""
+    if not cells.run_ids:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), []
-    if only is None:
-        found = cell_messages(store, cells.run_ids)
-    else:
-        found = cell_messages(store, sorted({cells.run_ids[c] for _, c in only}),
-                              tests=sorted({cells.names[r] for r, _ in only}))
+    found = cell_messages(store, cells.run_ids)
     index = {name: i for i, name in enumerate(cells.names)}
     position = {rid: i for i, rid in enumerate(cells.run_ids)}
     rows, cols, texts = [], [], []
@@ -146,8 +179,28 @@ def grid_messages(store: Store, cells: GridCells, only: Sequence[tuple[int, int]
         if message and test in index:
             rows.append(index[test])
             cols.append(position[run_id])
-            texts.append(message[:1000])
+            texts.append(_text(message))
     return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), texts
+
+
+def _text(message: str) -> str:
+    """A cell's message as the grid shows it: at most 1,000 characters."""
+    return message[:1000]
+
+
+# a cell whose message is wanted: (the job's cells, its row in ``names`` or -1 for Overall, column)
+MessageRequest = tuple[GridCells, int, int]
+
+
+def read_messages(store: Store, requests: Sequence[MessageRequest]) -> list[str]:
+    """The messages of the given cells (of any jobs), as :func:`grid_messages` has them
+    ("" for none), read in one query."""
+    tests = {cells.names[r] for cells, r, _ in requests if r >= 0}
+    found = {(run_id, test): _text(message) for run_id, test, message in
+             cell_messages(store, sorted({cells.run_ids[c] for cells, r, c in requests if r >= 0}), tests=sorted(tests))
+             if message} if tests else {}
+    return [cells.overall_messages[c] if r < 0 else found.get((cells.run_ids[c], cells.names[r]), "")
+            for cells, r, c in requests]
 
 
 def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS,
@@ -179,10 +232,11 @@ def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS
     )
 
 
-def tab_cells(store: Store, job: str, cells: GridCells) -> TabCells:
+def tab_cells(store: Store, job: str, cells: GridCells, *,
+              read: Callable[[Sequence[MessageRequest]], list[str]] | None = None) -> TabCells:
     """The job's grid as :func:`tab_summary` reads it — the rows of :func:`job_grid`
     (``Overall`` first when there is one) — without the dense lists: the messages are read
-    only for the cells asked for (the alerts')."""
+    only for the cells asked for (the alerts'), by ``read`` (default :func:`read_messages`)."""
     offset = 1 if cells.has_overall else 0
     status = cells.status
     tests = list(cells.names)
@@ -191,9 +245,8 @@ def tab_cells(store: Store, job: str, cells: GridCells) -> TabCells:
         tests = [OVERALL, *tests]
 
     def messages(wanted: Sequence[tuple[int, int]]) -> list[str]:
-        rows, cols, texts = grid_messages(store, cells, only=[(r - offset, c) for r, c in wanted if r >= offset])
-        found = dict(zip(zip((rows + offset).tolist(), cols.tolist()), texts))
-        return [found.get((r, c), "") if r >= offset else cells.overall_messages[c] for r, c in wanted]
+        requests = [(cells, r - offset, c) for r, c in wanted]
+        return read(requests) if read else read_messages(store, requests)
 
     return TabCells(job, cells.columns, tests, status, messages, np.arange(len(tests)))
 
@@ -631,14 +684,46 @@ def tab_report(store: Store, job: str, /, *, config: SummaryConfig | None = None
     from the store when not given) over the runs of ``window``."""
     config = config or SummaryConfig()
     candidates = upstream_summaries(store, tab=job) if upstream is None else upstream
-    if not candidates:  # nothing to compare with: the summary of the cells, no dense grid
-        cells = grid_cells(store, job, columns=columns, window=window, durations=False)
-        return TabReport(job, tab_summary(tab_cells(store, job, cells), config=config), config)
-    grid = job_grid(store, job, columns=columns, messages=True, window=window)
-    summary = tab_summary(grid, config=config)
-    chosen = _pick_upstream(candidates, grid)
-    agreement = compare_upstream(chosen, grid, config, summary) if chosen else None
-    return TabReport(job, summary, config, chosen, agreement)
+    return _reports(store, [job], {job: config}, {job: list(candidates)}, columns=columns, window=window)[0]
+
+
+def _reports(store: Store, jobs: Sequence[str], configs: Mapping[str, SummaryConfig],
+             published: Mapping[str, Sequence[UpstreamSummary]], *, columns: int | None,
+             window: Window | None) -> list[TabReport]:
+    """The jobs' :class:`TabReport`. A job with imported summaries of its tab is compared
+    with one (on its whole grid: :func:`compare_upstream`); the others are summarised from
+    their cells (no dense grid), the verdicts of all read in one query and the messages of
+    all their alerts in another."""
+    plain = [job for job in jobs if not published.get(job)]
+    cells = jobs_cells(store, plain, columns=columns, window=window, durations=False)
+    wanted: dict[str, list[MessageRequest]] = {}
+
+    def later(job: str) -> Callable[[Sequence[MessageRequest]], list[str]]:
+        def record(requests: Sequence[MessageRequest]) -> list[str]:  # read below, for every job at once
+            wanted[job] = list(requests)
+            return [""] * len(requests)
+        return record
+
+    summaries = {job: tab_summary(tab_cells(store, job, cells[job], read=later(job)), config=configs[job])
+                 for job in plain}
+    requests = [request for job in plain for request in wanted.get(job, ())]
+    texts = iter(read_messages(store, requests) if requests else [])
+    reports = {}
+    for job in plain:  # tab_summary asks once per tab, for its alerts' cells in the alerts' order
+        summary = summaries[job]
+        if summary.alerts:
+            summary = replace(summary, alerts=tuple(replace(alert, failure_message=next(texts))
+                                                    for alert in summary.alerts))
+        reports[job] = TabReport(job, summary, configs[job])
+    for job in jobs:
+        if job in reports:
+            continue
+        grid = job_grid(store, job, columns=columns, messages=True, window=window)
+        summary = tab_summary(grid, config=configs[job])
+        chosen = _pick_upstream(published[job], grid)
+        agreement = compare_upstream(chosen, grid, configs[job], summary) if chosen else None
+        reports[job] = TabReport(job, summary, configs[job], chosen, agreement)
+    return [reports[job] for job in jobs]
 
 
 def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConfig | None = None,
@@ -650,16 +735,22 @@ def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConf
         raise UsageError(f"no job {job!r} in the store; `ciscope runs` lists the stored runs, "
                          "`ciscope summary --imported` the imported TestGrid summaries")
     jobs = [job] if job else job_names(store)
+    return _reports(store, jobs, {name: job_options(name, config=config, given=given).summary_config() for name in jobs},
+                    _published(store), columns=columns, window=window)
+
+
+def _published(store: Store) -> dict[str, list[UpstreamSummary]]:
+    """The imported summaries by tab."""
     published: dict[str, list[UpstreamSummary]] = {}
     for summary in upstream_summaries(store):
         published.setdefault(summary.tab, []).append(summary)
-    return [tab_report(store, name, config=job_options(name, config=config, given=given).summary_config(),
-                       columns=columns, upstream=published.get(name, []), window=window)
-            for name in jobs]
+    return published
 
 
 def job_summaries(store: Store, /, *, job: str | None = None, config: SummaryConfig | None = None,
                   columns: int | None = DEFAULT_COLUMNS) -> list[dict[str, Any]]:
     """The tab summary of every job (or one), by job name."""
     jobs = [job] if job else job_names(store)
-    return [job_summary(store, name, config=config, columns=columns) for name in jobs]
+    config = config or SummaryConfig()
+    return [report.as_dict() for report in _reports(store, jobs, dict.fromkeys(jobs, config), _published(store),
+                                                    columns=columns, window=None)]
