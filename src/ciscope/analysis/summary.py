@@ -93,32 +93,56 @@ def grid_cells(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUM
 
 def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DEFAULT_COLUMNS,
                window: Window | None = None, durations: bool = True) -> dict[str, GridCells]:
-    """:func:`grid_cells` of each of the jobs, their verdicts read in one query."""
+    """:func:`grid_cells` of each of the jobs, their verdicts read in one query and placed at
+    once: one matrix whose rows are the jobs' rows one job after the other, each job's by test
+    name, and whose columns are each job's own (a job's cells are a slice of it)."""
     runs = {job: grid_runs(store, job, columns=columns, window=window) for job in jobs}
+    heads = {job: _heads(runs[job]) for job in jobs}
     ids = [r.run_id for job in jobs for r in runs[job]]
     if not ids:
-        return {job: _cells(runs[job], None, durations) for job in jobs}
+        return {job: _empty_cells(heads[job], durations) for job in jobs}
     table = grid_verdicts(store, ids, durations=durations)
     tests = table["test"].dictionary_encode()  # one dictionary shared by the chunks
     dictionary = tests.chunk(0).dictionary.to_pylist() if tests.num_chunks else []
-    test_codes = _indices(tests)
-    verdicts = table["verdict"].dictionary_encode()
-    verdict_dictionary = verdicts.chunk(0).dictionary.to_pylist() if verdicts.num_chunks else []
-    status_of = np.array([int(VERDICT_STATUS.get(v, TestStatus.UNKNOWN)) for v in verdict_dictionary], dtype=np.int8)
-    codes = status_of[_indices(verdicts)]
-    seconds = table["duration"].to_numpy().astype(float) if durations else None
-    # each verdict's job and column: its run's place in ``ids``, the jobs' runs one after the
-    # other, so that the verdicts in the order of their places are grouped by job
+    by_name = sorted(range(len(dictionary)), key=dictionary.__getitem__)
+    name_rank = np.zeros(len(dictionary), dtype=np.int64)
+    name_rank[by_name] = np.arange(len(dictionary))
+    # a verdict's TestGrid code by its place among VERDICT_STATUS's (any other: UNKNOWN)
+    status_of = np.array([*VERDICT_STATUS.values(), TestStatus.UNKNOWN], dtype=np.int8)
+    known = pc.index_in(table["verdict"], value_set=pa.array(list(VERDICT_STATUS), type=pa.string()))
+    codes = status_of[pc.fill_null(known, len(VERDICT_STATUS)).to_numpy()]
+    # each verdict's job and column: its run's place in ``ids``, the jobs' runs one after the other
+    counts = [len(runs[job]) for job in jobs]
+    first = np.cumsum([0, *counts])
     place = pc.index_in(table["run_id"], value_set=pa.array(ids, type=pa.int64())).to_numpy().astype(np.int64)
-    first = np.cumsum([0, *(len(runs[job]) for job in jobs)])
-    order = np.argsort(place, kind="stable") if len(jobs) > 1 else np.arange(len(place))
-    bounds = np.searchsorted(place[order], first)
+    job_of = np.repeat(np.arange(len(jobs)), counts)[place]
+    # a row per (job, test) present, in the order of (job, test name)
+    key = job_of * len(dictionary) + name_rank[_indices(tests)]
+    present = np.bincount(key, minlength=len(jobs) * len(dictionary)) > 0
+    row_of_key = np.cumsum(present) - 1
+    keys = np.flatnonzero(present)
+    bounds = np.searchsorted(keys, np.arange(len(jobs) + 1) * len(dictionary))
+    if len(jobs) > 1 and len(keys) * max(counts) > 2 * int(np.dot(np.diff(bounds), counts)) + 1_000_000:
+        # jobs of very different lengths: a matrix as wide as the longest would be mostly empty
+        return {job: grid_cells(store, job, columns=columns, window=window, durations=durations) for job in jobs}
+    status = np.zeros((len(keys), max(counts)), dtype=np.int8)
+    r, c = row_of_key[key], place - first[job_of]
+    status[r, c] = codes
+    seconds = None
+    if durations:
+        seconds = np.full(status.shape, np.nan)
+        seconds[r, c] = table["duration"].to_numpy().astype(float)
     out = {}
     for j, job in enumerate(jobs):
-        mine = order[bounds[j]:bounds[j + 1]]
-        verdict_cells = (test_codes[mine], dictionary, place[mine] - first[j], codes[mine],
-                         None if seconds is None else seconds[mine])
-        out[job] = _cells(runs[job], verdict_cells, durations)
+        if not counts[j]:
+            out[job] = _empty_cells(heads[job], durations)
+            continue
+        rows = slice(bounds[j], bounds[j + 1])
+        names = [dictionary[by_name[k]] for k in (keys[rows] - j * len(dictionary)).tolist()]
+        cols, run_ids, overall_status, overall_messages, has_overall = heads[job]
+        out[job] = GridCells(cols, run_ids, names, status[rows, :counts[j]],
+                             None if seconds is None else seconds[rows, :counts[j]],
+                             overall_status, overall_messages, has_overall)
     return out
 
 
@@ -128,15 +152,13 @@ def _indices(encoded: Any) -> np.ndarray:
     return np.concatenate(chunks).astype(np.int64, copy=False) if chunks else np.zeros(0, dtype=np.int64)
 
 
-def _cells(runs: Sequence[GridRun], verdicts: tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray | None] | None,
-           durations: bool) -> GridCells:
-    """A job's :class:`GridCells` from its runs and its verdicts: (test, as an index in the
-    names), the names, column, TestGrid code and duration of each."""
+def _heads(runs: Sequence[GridRun]) -> tuple[list[Column], list[int], list[int], list[str], bool]:
+    """What a job's grid takes of its runs: (columns, run ids, the Overall row's statuses and
+    messages, whether it has one)."""
     imported = [_imported_column(r.metadata) for r in runs]
     cols = [Column(build=r.build, started_ms=_ms(r.started_at), commit=r.commit,
                    extra=tuple(tg.get("extra") or ()) if tg else ())
             for r, tg in zip(runs, imported)]
-    ids = [r.run_id for r in runs]
     # the Overall row: from the run status, or as a TestGrid dump had it (none if it had none)
     overall_status = [int(tg["overall"] or 0) if tg else int(RUN_STATUS.get(r.status, TestStatus.UNKNOWN))
                       for r, tg in zip(runs, imported)]
@@ -146,24 +168,13 @@ def _cells(runs: Sequence[GridRun], verdicts: tuple[np.ndarray, list[str], np.nd
         for r, tg in zip(runs, imported)
     ]
     has_overall = any(tg is None or tg["overall"] is not None for tg in imported)
-    if not ids or verdicts is None:
-        return GridCells(cols, ids, [], np.zeros((0, 0), dtype=np.int8), np.zeros((0, 0)) if durations else None,
-                         [], [], False)
-    tests, dictionary, c, codes, seconds = verdicts
-    present = np.flatnonzero(np.bincount(tests, minlength=len(dictionary)))
-    names = [dictionary[i] for i in present.tolist()]
-    ordered = sorted(names)
-    rank = {name: i for i, name in enumerate(ordered)}
-    row_of_code = np.zeros(len(dictionary), dtype=np.int64)
-    row_of_code[present] = [rank[name] for name in names]
-    r = row_of_code[tests]
-    status = np.zeros((len(ordered), len(ids)), dtype=np.int8)
-    status[r, c] = codes
-    grid_seconds = None
-    if seconds is not None:
-        grid_seconds = np.full((len(ordered), len(ids)), np.nan)
-        grid_seconds[r, c] = seconds
-    return GridCells(cols, ids, ordered, status, grid_seconds, overall_status, overall_messages, has_overall)
+    return cols, [r.run_id for r in runs], overall_status, overall_messages, has_overall
+
+
+def _empty_cells(heads: tuple[list[Column], list[int], list[int], list[str], bool], durations: bool) -> GridCells:
+    """The cells of a job without runs."""
+    return GridCells(heads[0], heads[1], [], np.zeros((0, 0), dtype=np.int8), np.zeros((0, 0)) if durations else None,
+                     [], [], False)
 
 
 def grid_messages(store: Store, cells: GridCells) -> tuple[np.ndarray, np.ndarray, list[str]]:
