@@ -99,9 +99,9 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
     runs = {job: grid_runs(store, job, columns=columns, window=window) for job in jobs}
     heads = {job: _heads(runs[job]) for job in jobs}
     ids = [r.run_id for job in jobs for r in runs[job]]
-    if not ids:
-        return {job: _empty_cells(heads[job], durations) for job in jobs}
-    table = grid_verdicts(store, ids, durations=durations)
+    table = grid_verdicts(store, ids, durations=durations) if ids else None
+    if table is None or not table.num_rows:
+        return {job: _no_verdicts(heads[job], durations) for job in jobs}
     tests = table["test"].dictionary_encode()  # one dictionary shared by the chunks
     dictionary = tests.chunk(0).dictionary.to_pylist() if tests.num_chunks else []
     by_name = sorted(range(len(dictionary)), key=dictionary.__getitem__)
@@ -109,12 +109,12 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
     name_rank[by_name] = np.arange(len(dictionary))
     # a verdict's TestGrid code by its place among VERDICT_STATUS's (any other: UNKNOWN)
     status_of = np.array([*VERDICT_STATUS.values(), TestStatus.UNKNOWN], dtype=np.int8)
-    known = pc.index_in(table["verdict"], value_set=pa.array(list(VERDICT_STATUS), type=pa.string()))
+    known = pc.index_in(table["verdict"], value_set=pa.array(list(VERDICT_STATUS), type=table["verdict"].type))
     codes = status_of[pc.fill_null(known, len(VERDICT_STATUS)).to_numpy()]
     # each verdict's job and column: its run's place in ``ids``, the jobs' runs one after the other
     counts = [len(runs[job]) for job in jobs]
     first = np.cumsum([0, *counts])
-    place = pc.index_in(table["run_id"], value_set=pa.array(ids, type=pa.int64())).to_numpy().astype(np.int64)
+    place = pc.index_in(table["run_id"], value_set=pa.array(ids, type=table["run_id"].type)).to_numpy().astype(np.int64)
     job_of = np.repeat(np.arange(len(jobs)), counts)[place]
     # a row per (job, test) present, in the order of (job, test name)
     key = job_of * len(dictionary) + name_rank[_indices(tests)]
@@ -135,7 +135,7 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
     out = {}
     for j, job in enumerate(jobs):
         if not counts[j]:
-            out[job] = _empty_cells(heads[job], durations)
+            out[job] = _no_verdicts(heads[job], durations)
             continue
         rows = slice(bounds[j], bounds[j + 1])
         names = [dictionary[by_name[k]] for k in (keys[rows] - j * len(dictionary)).tolist()]
@@ -171,10 +171,11 @@ def _heads(runs: Sequence[GridRun]) -> tuple[list[Column], list[int], list[int],
     return cols, [r.run_id for r in runs], overall_status, overall_messages, has_overall
 
 
-def _empty_cells(heads: tuple[list[Column], list[int], list[int], list[str], bool], durations: bool) -> GridCells:
-    """The cells of a job without runs."""
-    return GridCells(heads[0], heads[1], [], np.zeros((0, 0), dtype=np.int8), np.zeros((0, 0)) if durations else None,
-                     [], [], False)
+def _no_verdicts(heads: tuple[list[Column], list[int], list[int], list[str], bool], durations: bool) -> GridCells:
+    """The cells of a job whose runs (if any) have no verdicts: no rows."""
+    cols, run_ids, overall_status, overall_messages, has_overall = heads
+    return GridCells(cols, run_ids, [], np.zeros((0, len(run_ids)), dtype=np.int8),
+                     np.zeros((0, len(run_ids))) if durations else None, overall_status, overall_messages, has_overall)
 
 
 def grid_messages(store: Store, cells: GridCells) -> tuple[np.ndarray, np.ndarray, list[str]]:
