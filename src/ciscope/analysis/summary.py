@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from ..errors import InputError, UsageError
 from ..queries.facts import job_exists, job_names
-from ..queries.grid import GridRun, cell_messages, grid_runs, grid_verdicts, published_summaries
+from ..queries.grid import GridRun, cell_messages, grid_verdicts, jobs_runs, published_summaries
 from ..queries.window import Window
 from ..store.base import Store
 from .grid import (
@@ -96,7 +96,7 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
     """:func:`grid_cells` of each of the jobs, their verdicts read in one query and placed at
     once: one matrix whose rows are the jobs' rows one job after the other, each job's by test
     name, and whose columns are each job's own (a job's cells are a slice of it)."""
-    runs = {job: grid_runs(store, job, columns=columns, window=window) for job in jobs}
+    runs = jobs_runs(store, jobs, columns=columns, window=window)
     heads = {job: _heads(runs[job]) for job in jobs}
     ids = [r.run_id for job in jobs for r in runs[job]]
     table = grid_verdicts(store, ids, durations=durations) if ids else None

@@ -20,7 +20,7 @@ from .window import Window
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["GridRun", "cell_messages", "grid_runs", "grid_verdicts", "published_summaries"]
+__all__ = ["GridRun", "cell_messages", "grid_runs", "grid_verdicts", "jobs_runs", "published_summaries"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +39,32 @@ class GridRun:
 def grid_runs(store: Store, job: str, /, *, columns: int | None, window: Window | None = None) -> list[GridRun]:
     """The job's newest ``columns`` runs (None: every run) among the runs of ``window`` (its
     time, branch and variant filters; its job filter is ``job``), newest first."""
-    limit = f" LIMIT {int(columns)}" if columns else ""
+    return jobs_runs(store, [job], columns=columns, window=window)[job]
+
+
+def jobs_runs(store: Store, jobs: Sequence[str], /, *, columns: int | None,
+              window: Window | None = None) -> dict[str, list[GridRun]]:
+    """:func:`grid_runs` of each of the jobs, in one query."""
+    if not jobs:
+        return {}
+    marks, job_params = ("?", list(jobs)) if len(jobs) == 1 else store.in_list(jobs)
     where, params = (window.replace(job=None) if window else Window()).where(
-        store, runs="r", extra=["r.job = ?"], extra_params=[job])
-    rows = store.query(
-        "SELECT r.run_id, r.build, r.started_at, r.commit_sha, r.status, r.failed_tests, r.metadata FROM runs r"
-        f"{where} ORDER BY r.started_at DESC NULLS LAST, r.build DESC{limit}",
-        params,
-    )
-    return [GridRun(int(run_id), build, started, commit, status, failed, metadata)
-            for run_id, build, started, commit, status, failed, metadata in rows]
+        store, runs="r", extra=[f"r.job IN ({marks})"], extra_params=job_params)
+    order = "r.started_at DESC NULLS LAST, r.build DESC"  # newest first
+    fields = "r.job, r.run_id, r.build, r.started_at, r.commit_sha, r.status, r.failed_tests, r.metadata"
+    if len(jobs) == 1:  # a LIMIT is cheaper than numbering the runs
+        limit = f" LIMIT {int(columns)}" if columns else ""
+        rows = store.query(f"SELECT {fields} FROM runs r{where} ORDER BY {order}{limit}", params)
+    else:
+        newest = f" WHERE n <= {int(columns)}" if columns else ""
+        rows = store.query(
+            "SELECT job, run_id, build, started_at, commit_sha, status, failed_tests, metadata FROM"
+            f" (SELECT {fields}, row_number() OVER (PARTITION BY r.job ORDER BY {order}) AS n FROM runs r{where})"
+            f" numbered{newest} ORDER BY job, n", params)
+    out: dict[str, list[GridRun]] = {job: [] for job in jobs}
+    for job, run_id, build, started, commit, status, failed, metadata in rows:
+        out[job].append(GridRun(int(run_id), build, started, commit, status, failed, metadata))
+    return out
 
 
 def grid_verdicts(store: Store, run_ids: Sequence[int], *, durations: bool = True) -> pa.Table:
