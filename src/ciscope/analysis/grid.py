@@ -25,17 +25,19 @@ from __future__ import annotations
 import enum
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
+import numpy as np
+
 from ..errors import ReportError, UsageError
 
 __all__ = [
     "IGNORED_TEST_STATUSES", "Alert", "Column", "Grid", "StatusClass", "StatusCounts",
-    "SummaryConfig", "TabStatus", "TabSummary", "TestStatus", "coalesce", "dashboard_status",
+    "SummaryConfig", "TabCells", "TabStatus", "TabSummary", "TestStatus", "coalesce", "dashboard_status",
     "expand_sparse", "format_status", "latest_green", "merge_attempts", "merge_cells",
     "pairs_decode", "pairs_encode", "parse_status", "rle_decode", "rle_encode", "row_alert",
     "stale_alert", "status_counts", "tab_summary", "to_ms",
@@ -101,6 +103,8 @@ _COALESCED = {
                   if s == 13 else TestStatus.UNKNOWN for s in TestStatus)
     for ignore in (True, False)
 }
+# … and as arrays, for the summaries' scans over a whole status matrix at once
+_COALESCED_CODES = {ignore: np.array([int(s) for s in table], dtype=np.int8) for ignore, table in _COALESCED.items()}
 IGNORED_TEST_STATUSES = frozenset({TestStatus.CATEGORIZED_ABORT, TestStatus.UNKNOWN,
                                    TestStatus.CANCEL, TestStatus.BLOCKED})
 
@@ -300,17 +304,12 @@ class Grid:
     def filter(self, *, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> Grid:
         """Rows whose name matches every ``include`` regex and no ``exclude`` regex (searched
         anywhere in the name, like Go's ``MatchString``): a tab's ``base_options``."""
-        inc = [re.compile(p) for p in include]
-        exc = [re.compile(p) for p in exclude]
-        return self.select_rows([i for i, t in enumerate(self.tests)
-                                 if all(p.search(t) for p in inc)
-                                 and not any(p.search(t) for p in exc)])
+        return self.select_rows(_matching_rows(self.tests, include, exclude))
 
     def drop_stale(self, recent: int) -> Grid:
         """Without stale rows: no result in the newest ``recent`` columns (TestGrid's
         ``recentRows``: the first run-length entry is NO_RESULT with count ≥ recent)."""
-        return self.select_rows([i for i, row in enumerate(self.statuses)
-                                 if _leading_blanks(row) < recent])
+        return self.select_rows(_recent_rows(_status_matrix(self), recent).tolist())
 
     def as_of(self, time_ms: int) -> Grid:
         """The grid as it looked when the newest run was the one started at ``time_ms``:
@@ -417,13 +416,66 @@ def _graph_durations(graphs: Any, columns: int) -> list[float | None]:
     return [None] * columns
 
 
-def _leading_blanks(row: Sequence[int]) -> int:
-    n = 0
-    for value in row:
-        if value:
-            break
-        n += 1
-    return n
+def _matching_rows(tests: Sequence[str], include: Iterable[str], exclude: Iterable[str]) -> list[int]:
+    """The rows whose name matches every ``include`` regex and no ``exclude`` regex."""
+    inc = [re.compile(p) for p in include]
+    exc = [re.compile(p) for p in exclude]
+    if not inc and not exc:
+        return list(range(len(tests)))
+    return [i for i, t in enumerate(tests) if all(p.search(t) for p in inc) and not any(p.search(t) for p in exc)]
+
+
+def _leading_blanks(status: np.ndarray) -> np.ndarray:
+    """Per row of a status matrix: how many of the newest columns have no result (every
+    column for a row without any)."""
+    if not status.shape[1]:
+        return np.zeros(status.shape[0], dtype=np.int64)
+    filled = status != 0
+    return np.where(filled.any(axis=1), filled.argmax(axis=1), status.shape[1])
+
+
+def _recent_rows(status: np.ndarray, recent: int) -> np.ndarray:
+    """The rows that are not stale: a result within the newest ``recent`` columns."""
+    return np.flatnonzero(_leading_blanks(status) < recent)
+
+
+@dataclass(frozen=True, slots=True)
+class TabCells:
+    """A tab as :func:`tab_summary` reads it: ``status[row, column]`` the TestGrid codes
+    (int8, newest column first) of the rows named ``tests``; ``rows`` each row's index in
+    the source its messages come from; ``messages`` the messages of (source row, column)
+    cells, asked only for the alerts' cells (so a store reads only those). A :class:`Grid`
+    becomes one with :meth:`of`; :mod:`ciscope.analysis.summary` builds them from the store."""
+
+    name: str
+    columns: Sequence[Column]
+    tests: list[str]
+    status: np.ndarray
+    messages: Callable[[Sequence[tuple[int, int]]], list[str]]
+    rows: np.ndarray
+    updated_ms: int | None = None
+
+    @classmethod
+    def of(cls, grid: Grid, rows: Sequence[int] | None = None) -> TabCells:
+        """The grid's cells (or those of the given rows only)."""
+        keep = list(range(len(grid.tests))) if rows is None else list(rows)
+        status = np.array([grid.statuses[r] for r in keep], dtype=np.int8).reshape(len(keep), len(grid.columns))
+        return cls(grid.name, grid.columns, [grid.tests[r] for r in keep], status,
+                   lambda cells: [grid.messages[r][c] for r, c in cells], np.array(keep, dtype=np.int64),
+                   grid.updated_ms)
+
+    def select_rows(self, keep: Sequence[int] | np.ndarray) -> TabCells:
+        """Only the rows at the given indices (in that order)."""
+        index = np.asarray(keep, dtype=np.int64)
+        return replace(self, tests=[self.tests[i] for i in index.tolist()], status=self.status[index],
+                       rows=self.rows[index])
+
+
+def _status_matrix(grid: Grid | TabCells) -> np.ndarray:
+    """The grid's statuses as one int8 array (rows × columns)."""
+    if isinstance(grid, TabCells):
+        return grid.status
+    return np.array(grid.statuses, dtype=np.int8).reshape(len(grid.tests), len(grid.columns))
 
 
 # ---------------------------------------------------------------- alerts
@@ -465,14 +517,46 @@ def row_alert(grid: Grid, row: int | str, *, open_after: int = 3, close_after: i
         if row not in grid.tests:
             raise UsageError(f'grid {grid.name!r} has no test "{row}"')
         row = grid.tests.index(row)
-    r = row
+    alerts = _alerts(TabCells.of(grid, [row]), open_after=open_after, close_after=close_after, variant=variant,
+                     recent=recent)
+    return alerts[0] if alerts else None
+
+
+def _alerts(tab: TabCells, *, open_after: int, close_after: int, variant: str, recent: int) -> tuple[Alert, ...]:
+    """The alerts of the tab's rows, in row order (:func:`row_alert`'s rule); the messages of
+    the alerted cells asked for at once."""
     if open_after <= 0:
-        return None
+        return ()
     if close_after <= 0:
         close_after = 1
-    cells = grid.statuses[r]
-    if variant == "2020" and _leading_blanks(cells) >= recent:
-        return None
+    coalesced = _COALESCED_CODES[True][tab.status]
+    fails = coalesced == TestStatus.FAIL
+    if close_after == 1:
+        # the walk stops at a row's first PASS, alerting only if open_after FAILs came before it
+        fails &= np.cumsum(coalesced == TestStatus.PASS, axis=1) == 0
+    candidates = np.flatnonzero(fails.sum(axis=1) >= open_after)  # fewer FAILs can make no streak
+    if variant == "2020":
+        candidates = candidates[_leading_blanks(tab.status[candidates]) < recent]
+    found = [(r, walk) for r in candidates.tolist()
+             if (walk := _alert_walk(tab.status[r].tolist(), open_after, close_after))]
+    messages = tab.messages([(int(tab.rows[r]), walk[3]) for r, walk in found])
+    alerts = []
+    for (r, (streak, total, first, latest, last_pass)), message in zip(found, messages, strict=True):
+        fail, good = tab.columns[first], tab.columns[last_pass] if last_pass is not None else None
+        alerts.append(Alert(test=tab.tests[r], fail_count=streak if variant == "2020" else total,
+                            streak=streak, fail_build=fail.build,
+                            fail_label=fail.label, fail_time_ms=fail.started_ms,
+                            latest_fail_build=tab.columns[latest].build,
+                            pass_build=good.build if good else None, pass_label=good.label if good else None,
+                            pass_time_ms=good.started_ms if good else None,
+                            failure_message=message))
+    return tuple(alerts)
+
+
+def _alert_walk(cells: Sequence[int], open_after: int, close_after: int
+                ) -> tuple[int, int, int, int, int | None] | None:
+    """One row's walk (see :func:`row_alert`): (streak, total failures, oldest failure's
+    column, newest failure's column, last pass's column or None) of an alert, or None."""
     streak = total = passes = 0
     first = latest = last_pass = None
     for c, raw in enumerate(cells):
@@ -499,14 +583,7 @@ def row_alert(grid: Grid, row: int | str, *, open_after: int = 3, close_after: i
             streak = 0
     if streak < open_after or first is None or latest is None:
         return None
-    fail, good = grid.columns[first], grid.columns[last_pass] if last_pass is not None else None
-    return Alert(test=grid.tests[r], fail_count=streak if variant == "2020" else total,
-                 streak=streak, fail_build=fail.build,
-                 fail_label=fail.label, fail_time_ms=fail.started_ms,
-                 latest_fail_build=grid.columns[latest].build,
-                 pass_build=good.build if good else None, pass_label=good.label if good else None,
-                 pass_time_ms=good.started_ms if good else None,
-                 failure_message=grid.messages[r][latest])
+    return streak, total, first, latest, last_pass
 
 
 # ---------------------------------------------------------------- tab summary
@@ -647,70 +724,68 @@ class TabSummary:
     column_failure_ratios: tuple[float, ...] = ()
 
 
-def status_counts(grid: Grid, recent: int, *, flaky_fails_column: bool = False
+def status_counts(grid: Grid | TabCells, recent: int, *, flaky_fails_column: bool = False
                   ) -> tuple[StatusCounts, list[float]]:
     """``gridMetrics``: the status-string counts over the newest ``recent`` columns (RUNNING
     counted as blank) and each column's failure ratio FAIL / non-blank cells."""
     pc = cc = pcells = fcells = 0
     ratios: list[float] = []
-    table = _COALESCED[True]
-    for c in range(min(recent, len(grid.columns))):
-        passes = fails = other = 0
-        for row in grid.statuses:
-            value = table[row[c]]
-            if value == TestStatus.PASS:
-                passes += 1
-            elif value == TestStatus.FAIL:
-                fails += 1
-            elif value:
-                other += 1
-        if passes + fails + other:
+    values = _COALESCED_CODES[True][_status_matrix(grid)[:, :recent]]
+    passing = (values == TestStatus.PASS).sum(axis=0).tolist()
+    failing = (values == TestStatus.FAIL).sum(axis=0).tolist()
+    filled = (values != TestStatus.NO_RESULT).sum(axis=0).tolist()
+    for passes, fails, cells in zip(passing, failing, filled, strict=True):
+        other = cells - passes - fails
+        if cells:
             cc += 1
         if passes and not fails and not (flaky_fails_column and other):
             pc += 1
         pcells += passes
-        fcells += passes + fails + other
-        ratios.append(fails / (passes + fails + other) if passes + fails + other else 0.0)
+        fcells += cells
+        ratios.append(fails / cells if cells else 0.0)
     return StatusCounts(pc, cc, pcells, fcells), ratios
 
 
-def latest_green(grid: Grid, *, use_first_extra: bool = True) -> str:
+def latest_green(grid: Grid | TabCells, *, use_first_extra: bool = True) -> str:
     """The newest column with at least one PASS and no FAIL, FLAKY or UNKNOWN (RUNNING counts
     as UNKNOWN), named by its first custom header or build; else ``"no recent greens"``."""
-    table = _COALESCED[False]
-    for c, column in enumerate(grid.columns):
-        values = {table[row[c]] for row in grid.statuses}
-        if TestStatus.PASS in values and not values & {TestStatus.FAIL, TestStatus.FLAKY,
-                                                        TestStatus.UNKNOWN}:
-            return column.label if use_first_extra else column.build
+    values = _COALESCED_CODES[False][_status_matrix(grid)]
+    bad = np.isin(values, [TestStatus.FAIL, TestStatus.FLAKY, TestStatus.UNKNOWN])
+    green = np.flatnonzero((values == TestStatus.PASS).any(axis=0) & ~bad.any(axis=0))
+    if green.size:
+        column = grid.columns[int(green[0])]
+        return column.label if use_first_extra else column.build
     return NO_GREENS
 
 
-def _scan_recent(grid: Grid, cfg: SummaryConfig) -> tuple[bool, bool, int]:
+def _scan_recent(grid: Grid | TabCells, cfg: SummaryConfig) -> tuple[bool, bool, int]:
     """The overall-status scan: (flaky, found a pass, ignored columns) over the newest
     ``recent`` completed, non-running columns."""
     flaky = found = False
     used = ignored = 0
-    table = _COALESCED[True]
-    for c in range(len(grid.columns)):
+    raw = _status_matrix(grid)
+    values = _COALESCED_CODES[True][raw]
+    columns = zip((raw == TestStatus.RUNNING).any(axis=0).tolist(),
+                  (values != TestStatus.NO_RESULT).any(axis=0).tolist(),
+                  ((values != TestStatus.NO_RESULT) & (values != TestStatus.PASS)).any(axis=0).tolist(),
+                  (values == TestStatus.PASS).any(axis=0).tolist(),
+                  np.any(np.isin(raw, [int(s) for s in cfg.ignored_test_statuses]), axis=0).tolist(), strict=True)
+    for running, filled, bad, passed, has_ignored in columns:
         if used >= cfg.num_columns_recent:
             break
-        raw = {row[c] for row in grid.statuses}
-        values = {table[v] for v in raw} - {TestStatus.NO_RESULT}
-        bad = bool(values - {TestStatus.PASS})
-        if TestStatus.RUNNING in raw:
+        if running:
             # Unfinished: not counted as recent. Upstream quirk kept: its failures still
             # make the tab FLAKY.
             flaky = flaky or bad
             continue
-        if not values:
+        if not filled:
             continue  # all blank
         used += 1
-        if raw & cfg.ignored_test_statuses:
+        if has_ignored:
             ignored += 1  # counted, failures forgiven
             continue
         flaky = flaky or bad
-        found = found or TestStatus.PASS in values
+        found = found or passed
     return flaky, found, ignored
 
 
@@ -730,7 +805,7 @@ def _go_duration(ms: int) -> str:
     return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
-def stale_alert(grid: Grid, *, stale_hours: int = 0, now_ms: int | None = None,
+def stale_alert(grid: Grid | TabCells, *, stale_hours: int = 0, now_ms: int | None = None,
                 empty_is_stale: bool = True) -> str:
     """``staleAlert``: why the tab's results are stale, or "".
 
@@ -755,7 +830,7 @@ def stale_alert(grid: Grid, *, stale_hours: int = 0, now_ms: int | None = None,
     return ""
 
 
-def tab_summary(grid: Grid, *, config: SummaryConfig | None = None,
+def tab_summary(grid: Grid | TabCells, *, config: SummaryConfig | None = None,
                 now_ms: int | None = None) -> TabSummary:
     """Recompute TestGrid's summary of one tab (``updateTab``).
 
@@ -767,14 +842,13 @@ def tab_summary(grid: Grid, *, config: SummaryConfig | None = None,
     """
     cfg = config or SummaryConfig()
     recent = cfg.num_columns_recent
-    rows = grid.drop_stale(recent)
+    tab = grid if isinstance(grid, TabCells) else TabCells.of(grid)
+    rows = tab.select_rows(_recent_rows(tab.status, recent))
     rows = rows.select_rows([i for i, t in enumerate(rows.tests) if "@TESTGRID@" not in t])
-    rows = rows.filter(include=cfg.include, exclude=cfg.exclude)
+    rows = rows.select_rows(_matching_rows(rows.tests, cfg.include, cfg.exclude))
     counts, ratios = status_counts(rows, recent, flaky_fails_column=cfg.flaky_fails_column)
-    alerts = tuple(a for r in range(len(rows.tests))
-                   if (a := row_alert(rows, r, open_after=cfg.num_failures_to_alert,
-                                      close_after=cfg.num_passes_to_disable_alert,
-                                      variant=cfg.alert_variant, recent=recent)))
+    alerts = _alerts(rows, open_after=cfg.num_failures_to_alert, close_after=cfg.num_passes_to_disable_alert,
+                     variant=cfg.alert_variant, recent=recent)
     stale = stale_alert(rows, stale_hours=cfg.alert_stale_results_hours, now_ms=now_ms,
                         empty_is_stale=cfg.empty_is_stale)
     flaky, found, ignored = _scan_recent(rows, cfg)

@@ -21,18 +21,20 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InputError, UsageError
 from ..queries.facts import job_exists, job_names
-from ..queries.grid import cell_messages, grid_runs, grid_verdicts, published_summaries
+from ..queries.grid import GridRun, cell_messages, grid_verdicts, jobs_runs, published_summaries
 from ..queries.window import Window
 from ..store.base import Store
 from .grid import (
@@ -40,6 +42,7 @@ from .grid import (
     Column,
     Grid,
     SummaryConfig,
+    TabCells,
     TabSummary,
     TestStatus,
     rle_encode,
@@ -67,30 +70,95 @@ DEFAULT_COLUMNS = 100
 @dataclass(slots=True)
 class GridCells:
     """A job's grid as arrays (what :func:`job_grid` and the job page's payload are made of):
-    ``status[row, column]`` TestGrid codes (int8) and ``durations`` (NaN: none) of the sorted
-    test ``names``, newest column first; the ``Overall`` row apart."""
+    ``status[row, column]`` TestGrid codes (int8) and ``durations`` (NaN: none; None: not
+    read) of the sorted test ``names``, newest column first; the ``Overall`` row apart."""
 
     columns: list[Column]
     run_ids: list[int]
     names: list[str]
     status: np.ndarray
-    durations: np.ndarray
+    durations: np.ndarray | None
     overall_status: list[int]
     overall_messages: list[str]
     has_overall: bool
 
 
 def grid_cells(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS,
-               window: Window | None = None) -> GridCells:
+               window: Window | None = None, durations: bool = True) -> GridCells:
     """The cells of the job's grid over its newest ``columns`` runs (None: every run) among
-    the runs of ``window``. The verdicts come in no order (see :mod:`ciscope.queries.grid`):
-    the rows are placed by NumPy."""
-    runs = grid_runs(store, job, columns=columns, window=window)
+    the runs of ``window`` (their durations unless not ``durations``). The verdicts come in no
+    order (see :mod:`ciscope.queries.grid`): the rows are placed by NumPy."""
+    return jobs_cells(store, [job], columns=columns, window=window, durations=durations)[job]
+
+
+def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DEFAULT_COLUMNS,
+               window: Window | None = None, durations: bool = True) -> dict[str, GridCells]:
+    """:func:`grid_cells` of each of the jobs, their verdicts read in one query and placed at
+    once: one matrix whose rows are the jobs' rows one job after the other, each job's by test
+    name, and whose columns are each job's own (a job's cells are a slice of it)."""
+    runs = jobs_runs(store, jobs, columns=columns, window=window)
+    heads = {job: _heads(runs[job]) for job in jobs}
+    ids = [r.run_id for job in jobs for r in runs[job]]
+    table = grid_verdicts(store, ids, durations=durations) if ids else None
+    if table is None or not table.num_rows:
+        return {job: _no_verdicts(heads[job], durations) for job in jobs}
+    tests = table["test"].dictionary_encode()  # one dictionary shared by the chunks
+    dictionary = tests.chunk(0).dictionary.to_pylist() if tests.num_chunks else []
+    by_name = sorted(range(len(dictionary)), key=dictionary.__getitem__)
+    name_rank = np.zeros(len(dictionary), dtype=np.int64)
+    name_rank[by_name] = np.arange(len(dictionary))
+    # a verdict's TestGrid code by its place among VERDICT_STATUS's (any other: UNKNOWN)
+    status_of = np.array([*VERDICT_STATUS.values(), TestStatus.UNKNOWN], dtype=np.int8)
+    known = pc.index_in(table["verdict"], value_set=pa.array(list(VERDICT_STATUS), type=table["verdict"].type))
+    codes = status_of[pc.fill_null(known, len(VERDICT_STATUS)).to_numpy()]
+    # each verdict's job and column: its run's place in ``ids``, the jobs' runs one after the other
+    counts = [len(runs[job]) for job in jobs]
+    first = np.cumsum([0, *counts])
+    place = pc.index_in(table["run_id"], value_set=pa.array(ids, type=table["run_id"].type)).to_numpy().astype(np.int64)
+    job_of = np.repeat(np.arange(len(jobs)), counts)[place]
+    # a row per (job, test) present, in the order of (job, test name)
+    key = job_of * len(dictionary) + name_rank[_indices(tests)]
+    present = np.bincount(key, minlength=len(jobs) * len(dictionary)) > 0
+    row_of_key = np.cumsum(present) - 1
+    keys = np.flatnonzero(present)
+    bounds = np.searchsorted(keys, np.arange(len(jobs) + 1) * len(dictionary))
+    if len(jobs) > 1 and len(keys) * max(counts) > 2 * int(np.dot(np.diff(bounds), counts)) + 1_000_000:
+        # jobs of very different lengths: a matrix as wide as the longest would be mostly empty
+        return {job: grid_cells(store, job, columns=columns, window=window, durations=durations) for job in jobs}
+    status = np.zeros((len(keys), max(counts)), dtype=np.int8)
+    r, c = row_of_key[key], place - first[job_of]
+    status[r, c] = codes
+    seconds = None
+    if durations:
+        seconds = np.full(status.shape, np.nan)
+        seconds[r, c] = table["duration"].to_numpy().astype(float)
+    out = {}
+    for j, job in enumerate(jobs):
+        if not counts[j]:
+            out[job] = _no_verdicts(heads[job], durations)
+            continue
+        rows = slice(bounds[j], bounds[j + 1])
+        names = [dictionary[by_name[k]] for k in (keys[rows] - j * len(dictionary)).tolist()]
+        cols, run_ids, overall_status, overall_messages, has_overall = heads[job]
+        out[job] = GridCells(cols, run_ids, names, status[rows, :counts[j]],
+                             None if seconds is None else seconds[rows, :counts[j]],
+                             overall_status, overall_messages, has_overall)
+    return out
+
+
+def _indices(encoded: Any) -> np.ndarray:
+    """The indices of a dictionary-encoded chunked array, as one int64 array."""
+    chunks = [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
+    return np.concatenate(chunks).astype(np.int64, copy=False) if chunks else np.zeros(0, dtype=np.int64)
+
+
+def _heads(runs: Sequence[GridRun]) -> tuple[list[Column], list[int], list[int], list[str], bool]:
+    """What a job's grid takes of its runs: (columns, run ids, the Overall row's statuses and
+    messages, whether it has one)."""
     imported = [_imported_column(r.metadata) for r in runs]
     cols = [Column(build=r.build, started_ms=_ms(r.started_at), commit=r.commit,
                    extra=tuple(tg.get("extra") or ()) if tg else ())
             for r, tg in zip(runs, imported)]
-    ids = [r.run_id for r in runs]
     # the Overall row: from the run status, or as a TestGrid dump had it (none if it had none)
     overall_status = [int(tg["overall"] or 0) if tg else int(RUN_STATUS.get(r.status, TestStatus.UNKNOWN))
                       for r, tg in zip(runs, imported)]
@@ -100,27 +168,14 @@ def grid_cells(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUM
         for r, tg in zip(runs, imported)
     ]
     has_overall = any(tg is None or tg["overall"] is not None for tg in imported)
-    if not ids:
-        return GridCells(cols, ids, [], np.zeros((0, 0), dtype=np.int8), np.zeros((0, 0)), [], [], False)
-    table = grid_verdicts(store, ids)
-    tests_col = table["test"].combine_chunks().dictionary_encode()
-    names = tests_col.dictionary.to_pylist()
-    ordered = sorted(names)
-    rank = {name: i for i, name in enumerate(ordered)}
-    row_of_name = np.array([rank[name] for name in names], dtype=np.int64)
-    r = row_of_name[tests_col.indices.to_numpy(zero_copy_only=False)]
-    id_array = np.array(ids, dtype=np.int64)
-    by_id = np.argsort(id_array, kind="stable")
-    run_col = table["run_id"].to_numpy().astype(np.int64, copy=False)
-    c = by_id[np.searchsorted(id_array[by_id], run_col)]
-    verdicts = table["verdict"].combine_chunks().dictionary_encode()
-    codes = np.array([int(VERDICT_STATUS.get(v, TestStatus.UNKNOWN)) for v in verdicts.dictionary.to_pylist()],
-                     dtype=np.int8)
-    status = np.zeros((len(ordered), len(ids)), dtype=np.int8)
-    durations = np.full((len(ordered), len(ids)), np.nan)
-    status[r, c] = codes[verdicts.indices.to_numpy(zero_copy_only=False)]
-    durations[r, c] = table["duration"].to_numpy(zero_copy_only=False).astype(float)
-    return GridCells(cols, ids, ordered, status, durations, overall_status, overall_messages, has_overall)
+    return cols, [r.run_id for r in runs], overall_status, overall_messages, has_overall
+
+
+def _no_verdicts(heads: tuple[list[Column], list[int], list[int], list[str], bool], durations: bool) -> GridCells:
+    """The cells of a job whose runs (if any) have no verdicts: no rows."""
+    cols, run_ids, overall_status, overall_messages, has_overall = heads
+    return GridCells(cols, run_ids, [], np.zeros((0, len(run_ids)), dtype=np.int8),
+                     np.zeros((0, len(run_ids))) if durations else None, overall_status, overall_messages, has_overall)
 
 
 def grid_messages(store: Store, cells: GridCells) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -136,8 +191,28 @@ def grid_messages(store: Store, cells: GridCells) -> tuple[np.ndarray, np.ndarra
         if message and test in index:
             rows.append(index[test])
             cols.append(position[run_id])
-            texts.append(message[:1000])
+            texts.append(_text(message))
     return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), texts
+
+
+def _text(message: str) -> str:
+    """A cell's message as the grid shows it: at most 1,000 characters."""
+    return message[:1000]
+
+
+# a cell whose message is wanted: (the job's cells, its row in ``names`` or -1 for Overall, column)
+MessageRequest = tuple[GridCells, int, int]
+
+
+def read_messages(store: Store, requests: Sequence[MessageRequest]) -> list[str]:
+    """The messages of the given cells (of any jobs), as :func:`grid_messages` has them
+    ("" for none), read in one query."""
+    tests = {cells.names[r] for cells, r, _ in requests if r >= 0}
+    found = {(run_id, test): _text(message) for run_id, test, message in
+             cell_messages(store, sorted({cells.run_ids[c] for cells, r, c in requests if r >= 0}), tests=sorted(tests))
+             if message} if tests else {}
+    return [cells.overall_messages[c] if r < 0 else found.get((cells.run_ids[c], cells.names[r]), "")
+            for cells, r, c in requests]
 
 
 def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS,
@@ -154,6 +229,7 @@ def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS
         for row, col, text in zip(*grid_messages(store, cells), strict=True):
             message_grid[row][col] = text
     # one vectorised pass (NaN → None) instead of a Python test per cell: 900k cells at 300 × 3,000
+    assert cells.durations is not None
     duration_rows = np.where(np.isnan(cells.durations), None, cells.durations).tolist()  # type: ignore[call-overload]
     if not cells.has_overall:
         return Grid(name=job, columns=cells.columns, tests=ordered, statuses=cells.status.tolist(), messages=message_grid,
@@ -168,6 +244,25 @@ def job_grid(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS
     )
 
 
+def tab_cells(store: Store, job: str, cells: GridCells, *,
+              read: Callable[[Sequence[MessageRequest]], list[str]] | None = None) -> TabCells:
+    """The job's grid as :func:`tab_summary` reads it — the rows of :func:`job_grid`
+    (``Overall`` first when there is one) — without the dense lists: the messages are read
+    only for the cells asked for (the alerts'), by ``read`` (default :func:`read_messages`)."""
+    offset = 1 if cells.has_overall else 0
+    status = cells.status
+    tests = list(cells.names)
+    if offset:
+        status = np.vstack([np.array(cells.overall_status, dtype=np.int8)[None, :], status])
+        tests = [OVERALL, *tests]
+
+    def messages(wanted: Sequence[tuple[int, int]]) -> list[str]:
+        requests = [(cells, r - offset, c) for r, c in wanted]
+        return read(requests) if read else read_messages(store, requests)
+
+    return TabCells(job, cells.columns, tests, status, messages, np.arange(len(tests)))
+
+
 def grid_page(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMNS) -> dict[str, Any]:
     """The job page's grid, compact (``/api/grid/JOB?format=page``; drawn by ``grid.js``):
 
@@ -180,7 +275,7 @@ def grid_page(store: Store, job: str, /, *, columns: int | None = DEFAULT_COLUMN
       ``texts[k]`` (each text once: a skip's reason repeats in every run).
 
     No durations and no tab summary: the page shows neither (``/api/grid/JOB`` has them)."""
-    cells = grid_cells(store, job, columns=columns)
+    cells = grid_cells(store, job, columns=columns, durations=False)
     if not cells.run_ids:
         return {"job": job, "builds": [], "times": [], "commits": [], "tests": [], "values": [], "lengths": [],
                 "messages": [], "texts": []}
@@ -600,12 +695,47 @@ def tab_report(store: Store, job: str, /, *, config: SummaryConfig | None = None
     """One job's :class:`TabReport` (``upstream``: the imported summaries of its tab, read
     from the store when not given) over the runs of ``window``."""
     config = config or SummaryConfig()
-    grid = job_grid(store, job, columns=columns, messages=True, window=window)
-    summary = tab_summary(grid, config=config)
     candidates = upstream_summaries(store, tab=job) if upstream is None else upstream
-    chosen = _pick_upstream(candidates, grid)
-    agreement = compare_upstream(chosen, grid, config, summary) if chosen else None
-    return TabReport(job, summary, config, chosen, agreement)
+    return _reports(store, [job], {job: config}, {job: list(candidates)}, columns=columns, window=window)[0]
+
+
+def _reports(store: Store, jobs: Sequence[str], configs: Mapping[str, SummaryConfig],
+             published: Mapping[str, Sequence[UpstreamSummary]], *, columns: int | None,
+             window: Window | None) -> list[TabReport]:
+    """The jobs' :class:`TabReport`. A job with imported summaries of its tab is compared
+    with one (on its whole grid: :func:`compare_upstream`); the others are summarised from
+    their cells (no dense grid), the verdicts of all read in one query and the messages of
+    all their alerts in another."""
+    plain = [job for job in jobs if not published.get(job)]
+    cells = jobs_cells(store, plain, columns=columns, window=window, durations=False)
+    wanted: dict[str, list[MessageRequest]] = {}
+
+    def later(job: str) -> Callable[[Sequence[MessageRequest]], list[str]]:
+        def record(requests: Sequence[MessageRequest]) -> list[str]:  # read below, for every job at once
+            wanted[job] = list(requests)
+            return [""] * len(requests)
+        return record
+
+    summaries = {job: tab_summary(tab_cells(store, job, cells[job], read=later(job)), config=configs[job])
+                 for job in plain}
+    requests = [request for job in plain for request in wanted.get(job, ())]
+    texts = iter(read_messages(store, requests) if requests else [])
+    reports = {}
+    for job in plain:  # tab_summary asks once per tab, for its alerts' cells in the alerts' order
+        summary = summaries[job]
+        if summary.alerts:
+            summary = replace(summary, alerts=tuple(replace(alert, failure_message=next(texts))
+                                                    for alert in summary.alerts))
+        reports[job] = TabReport(job, summary, configs[job])
+    for job in jobs:
+        if job in reports:
+            continue
+        grid = job_grid(store, job, columns=columns, messages=True, window=window)
+        summary = tab_summary(grid, config=configs[job])
+        chosen = _pick_upstream(published[job], grid)
+        agreement = compare_upstream(chosen, grid, configs[job], summary) if chosen else None
+        reports[job] = TabReport(job, summary, configs[job], chosen, agreement)
+    return [reports[job] for job in jobs]
 
 
 def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConfig | None = None,
@@ -617,16 +747,22 @@ def tab_reports(store: Store, /, *, job: str | None = None, config: TestGridConf
         raise UsageError(f"no job {job!r} in the store; `ciscope runs` lists the stored runs, "
                          "`ciscope summary --imported` the imported TestGrid summaries")
     jobs = [job] if job else job_names(store)
+    return _reports(store, jobs, {name: job_options(name, config=config, given=given).summary_config() for name in jobs},
+                    _published(store), columns=columns, window=window)
+
+
+def _published(store: Store) -> dict[str, list[UpstreamSummary]]:
+    """The imported summaries by tab."""
     published: dict[str, list[UpstreamSummary]] = {}
     for summary in upstream_summaries(store):
         published.setdefault(summary.tab, []).append(summary)
-    return [tab_report(store, name, config=job_options(name, config=config, given=given).summary_config(),
-                       columns=columns, upstream=published.get(name, []), window=window)
-            for name in jobs]
+    return published
 
 
 def job_summaries(store: Store, /, *, job: str | None = None, config: SummaryConfig | None = None,
                   columns: int | None = DEFAULT_COLUMNS) -> list[dict[str, Any]]:
     """The tab summary of every job (or one), by job name."""
     jobs = [job] if job else job_names(store)
-    return [job_summary(store, name, config=config, columns=columns) for name in jobs]
+    config = config or SummaryConfig()
+    return [report.as_dict() for report in _reports(store, jobs, dict.fromkeys(jobs, config), _published(store),
+                                                    columns=columns, window=None)]

@@ -20,7 +20,7 @@ from .window import Window
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["GridRun", "cell_messages", "grid_runs", "grid_verdicts", "published_summaries"]
+__all__ = ["GridRun", "cell_messages", "grid_runs", "grid_verdicts", "jobs_runs", "published_summaries"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,34 +39,61 @@ class GridRun:
 def grid_runs(store: Store, job: str, /, *, columns: int | None, window: Window | None = None) -> list[GridRun]:
     """The job's newest ``columns`` runs (None: every run) among the runs of ``window`` (its
     time, branch and variant filters; its job filter is ``job``), newest first."""
-    limit = f" LIMIT {int(columns)}" if columns else ""
+    return jobs_runs(store, [job], columns=columns, window=window)[job]
+
+
+def jobs_runs(store: Store, jobs: Sequence[str], /, *, columns: int | None,
+              window: Window | None = None) -> dict[str, list[GridRun]]:
+    """:func:`grid_runs` of each of the jobs, in one query."""
+    if not jobs:
+        return {}
+    marks, job_params = ("?", list(jobs)) if len(jobs) == 1 else store.in_list(jobs)
     where, params = (window.replace(job=None) if window else Window()).where(
-        store, runs="r", extra=["r.job = ?"], extra_params=[job])
-    rows = store.query(
-        "SELECT r.run_id, r.build, r.started_at, r.commit_sha, r.status, r.failed_tests, r.metadata FROM runs r"
-        f"{where} ORDER BY r.started_at DESC NULLS LAST, r.build DESC{limit}",
-        params,
-    )
-    return [GridRun(int(run_id), build, started, commit, status, failed, metadata)
-            for run_id, build, started, commit, status, failed, metadata in rows]
+        store, runs="r", extra=[f"r.job IN ({marks})"], extra_params=job_params)
+    order = "r.started_at DESC NULLS LAST, r.build DESC"  # newest first
+    fields = "r.job, r.run_id, r.build, r.started_at, r.commit_sha, r.status, r.failed_tests, r.metadata"
+    if len(jobs) == 1:  # a LIMIT is cheaper than numbering the runs
+        limit = f" LIMIT {int(columns)}" if columns else ""
+        rows = store.query(f"SELECT {fields} FROM runs r{where} ORDER BY {order}{limit}", params)
+    else:
+        newest = f" WHERE n <= {int(columns)}" if columns else ""
+        rows = store.query(
+            "SELECT job, run_id, build, started_at, commit_sha, status, failed_tests, metadata FROM"
+            f" (SELECT {fields}, row_number() OVER (PARTITION BY r.job ORDER BY {order}) AS n FROM runs r{where})"
+            f" numbered{newest} ORDER BY job, n", params)
+    out: dict[str, list[GridRun]] = {job: [] for job in jobs}
+    for job, run_id, build, started, commit, status, failed, metadata in rows:
+        out[job].append(GridRun(int(run_id), build, started, commit, status, failed, metadata))
+    return out
 
 
-def grid_verdicts(store: Store, run_ids: Sequence[int]) -> pa.Table:
-    """(run_id, test, verdict, duration) of every verdict of the runs, in no order."""
+def grid_verdicts(store: Store, run_ids: Sequence[int], *, durations: bool = True) -> pa.Table:
+    """(run_id, test, verdict, duration) of every verdict of the runs, in no order; without
+    the duration column unless ``durations``."""
     marks, params = store.in_list(run_ids)
-    return store.query_arrow(f"SELECT run_id, test, verdict, duration FROM test_verdicts WHERE run_id IN ({marks})", params)
+    columns = "run_id, test, verdict, duration" if durations else "run_id, test, verdict"
+    return store.query_arrow(f"SELECT {columns} FROM test_verdicts WHERE run_id IN ({marks})", params)
 
 
-def cell_messages(store: Store, run_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
-    """(run_id, test, message) of the failed, errored or skipped tests of the runs: a failure's
-    message (or output), else a skip's reason — TestGrid shows both. Ordered, so that the job
-    page's message list (numbered in arrival order) is the same on every read."""
-    return store.query_in(
+def cell_messages(store: Store, run_ids: Sequence[int], *, tests: Sequence[str] | None = None
+                  ) -> list[tuple[int, str, str | None]]:
+    """(run_id, test, message) of the failed, errored or skipped tests of the runs (of those
+    among ``tests`` only, when given): a failure's message (or output), else a skip's reason —
+    TestGrid shows both. Ordered, so that the job page's message list (numbered in arrival
+    order) is the same on every read."""
+    if not run_ids or tests is not None and not tests:
+        return []
+    marks, params = store.in_list(run_ids)
+    of_tests = ""
+    if tests is not None:
+        test_marks, test_params = store.in_list(tests)
+        of_tests, params = f" AND test IN ({test_marks})", [*params, *test_params]
+    return store.query(
         f"SELECT run_id, test, coalesce(min(CASE WHEN status <> '{rules.SKIPPED}' THEN coalesce(failure_message, failure_text, '') END),"
         " min(coalesce(failure_message, failure_text, ''))) FROM test_results"
-        f" WHERE {rules.sql_in('status', (*rules.FAILED_STATUSES, rules.SKIPPED))} AND run_id IN ({{marks}})"
+        f" WHERE {rules.sql_in('status', (*rules.FAILED_STATUSES, rules.SKIPPED))} AND run_id IN ({marks}){of_tests}"
         " GROUP BY run_id, test ORDER BY run_id, test",
-        run_ids,
+        params,
     )
 
 
