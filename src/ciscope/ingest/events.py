@@ -82,21 +82,13 @@ def is_event_file(path: str | os.PathLike[str]) -> bool:
 
 
 def _time(value: Any, file: str, line: int, key: str) -> datetime | None:
-    """``value`` as a naive UTC time (None when absent); an ISO 8601 string is parsed here at
-    once (the common case), anything else by the one parser of Prow times."""
-    if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-":
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None  # let the one parser name what was expected
-        if parsed is not None:
-            return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    """``value`` as a naive UTC time (None when absent), by the one parser of Prow times."""
     from .prow import (
         _timestamp,  # the one parser of epoch seconds/milliseconds and ISO 8601
     )
 
     try:
-        found = _timestamp(value, Path(file), key)
+        found = _timestamp(value, file, key)
     except RunFolderError as exc:
         raise InputError(file, exc.reason, line=line) from None
     if found is None:

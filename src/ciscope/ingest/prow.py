@@ -78,11 +78,13 @@ def _load_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     return value
 
 
-def _timestamp(value: Any, file: Path, key: str) -> datetime | None:
+def _timestamp(value: Any, file: str | os.PathLike[str], key: str) -> datetime | None:
+    """Epoch seconds or milliseconds, or an ISO 8601 time, as an aware datetime (naive ISO times
+    are UTC); ``file`` and ``key`` only name the place in the error."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise RunFolderError(str(file), f"{key} = {value!r}: expected epoch seconds or an ISO 8601 time")
+        raise RunFolderError(os.fspath(file), f"{key} = {value!r}: expected epoch seconds or an ISO 8601 time")
     if isinstance(value, (int, float)):
         seconds = float(value)
         if seconds > 1e11:  # milliseconds
@@ -98,7 +100,7 @@ def _timestamp(value: Any, file: Path, key: str) -> datetime | None:
             pass
         else:
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    raise RunFolderError(str(file), f"{key} = {value!r}: expected epoch seconds or an ISO 8601 time")
+    raise RunFolderError(os.fspath(file), f"{key} = {value!r}: expected epoch seconds or an ISO 8601 time")
 
 
 def _layout(folder: Path) -> tuple[str, str, str | None]:
