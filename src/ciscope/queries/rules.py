@@ -16,6 +16,7 @@ import enum
 from collections.abc import Iterable
 
 from .. import status as _s
+from ..store.sqltext import sql_string
 
 __all__ = ["FAILED_RUN", "FAILED_RUN_STATUSES", "FAILED_STATUSES", "FAILED_VERDICTS", "FLAKY", "PASSED",
            "PASSING_VERDICTS", "RETRIGGER", "SKIPPED", "TRIED_RETRIGGERS", "TROUBLED_VERDICTS", "UNENDED_RUN_STATUSES",
@@ -42,18 +43,14 @@ UNFINISHED_RUN_STATUSES = _values(_s.UNFINISHED_RUN_STATUSES)
 TRIED_RETRIGGERS = _values(_s.TRIED_RETRIGGERS)
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def sql_in(column: str, values: Iterable[str]) -> str:
     """``column IN ('a', 'b')``."""
-    return f"{column} IN ({', '.join(_literal(v) for v in values)})"
+    return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
 
 
 def sql_is(column: str, value: str) -> str:
     """``column = 'a'``."""
-    return f"{column} = {_literal(value)}"
+    return f"{column} = {sql_string(value)}"
 
 
 def failed_verdict(column: str = "verdict") -> str:
@@ -73,7 +70,7 @@ def flaky_verdict(column: str = "verdict") -> str:
 
 def counted_verdict(column: str = "verdict") -> str:
     """The test ran in the run (a verdict other than ``skipped``): ``runs.tests`` counts it."""
-    return f"{column} <> {_literal(SKIPPED)}"
+    return f"{column} <> {sql_string(SKIPPED)}"
 
 
 def failed_status(column: str = "status") -> str:

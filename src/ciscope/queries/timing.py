@@ -36,6 +36,7 @@ from ..analysis.timing import (
 from ..errors import InputError
 from ..status import RunStatus
 from ..store.base import Store
+from ..store.sqltext import sql_string
 from . import rules
 from .window import Window, naive_utc
 from .window import now as store_now
@@ -125,7 +126,7 @@ def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTION
     for i, name in enumerate(names):
         # the names as SQL literals (quotes doubled), not parameters: the engine then folds each
         # comparison into its plan (measured: a parameterised plan took twice as long on DuckDB)
-        literal = "'" + str(name).replace("'", "''") + "'"
+        literal = sql_string(str(name))
         if firsts is None or name in firsts:
             select.append(f"min(CASE WHEN e.event = {literal} THEN e.emitted_at END) AS f{i}")
         if lasts is None or name in lasts:

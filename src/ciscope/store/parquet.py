@@ -47,6 +47,7 @@ import pyarrow.parquet as pq
 
 from ..errors import StoreError, UsageError
 from .duckdb import DuckDBStore, duckdb_path
+from .sqltext import sql_string
 
 if TYPE_CHECKING:
     from ..queries.window import Window
@@ -423,7 +424,7 @@ class ParquetStore(ReadOnlyLake, DuckDBStore):
                 options = (", hive_partitioning = true, hive_types = {'day': DATE, 'job': VARCHAR}"
                            if spec["partitioned"] else "")
                 self.con.execute(f'CREATE VIEW "{table}" AS SELECT {columns} FROM read_parquet('
-                                 f"'{_sql_string(files)}'{options})")
+                                 f"{sql_string(files)}{options})")
         except duckdb.Error as exc:
             self.con.close()
             raise StoreError(f"cannot read the lake at {path}: {exc}") from None
@@ -446,5 +447,3 @@ class ParquetStore(ReadOnlyLake, DuckDBStore):
         raise StoreError(READ_ONLY)
 
 
-def _sql_string(value: str) -> str:
-    return value.replace("'", "''")

@@ -20,6 +20,7 @@ from typing import Any
 from ..analysis.timing import DEFAULT_PHASES, Phase
 from ..errors import StoreError
 from .base import Store
+from .sqltext import sql_string
 
 __all__ = ["ensure_phases", "phases_fingerprint", "refresh_run_timing", "register_phases"]
 
@@ -34,10 +35,6 @@ def phases_fingerprint(phases: Sequence[Phase]) -> str:
     """The key of a phase config's rows in ``run_phases``: 16 hex digits of the SHA-256 of
     its phases (names, start and end alternatives, in order)."""
     return hashlib.sha256(_phases_json(phases).encode()).hexdigest()[:16]
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _scope(store: Store, run_ids: Sequence[int] | None) -> tuple[str, list[Any]]:
@@ -69,8 +66,8 @@ def _phases_sql(phases: Sequence[Phase], scope: str) -> str:
     last of each end event), then one row per phase."""
     firsts = sorted({n for p in phases for n in p.start})
     lasts = sorted({n for p in phases for n in p.end})
-    select = [f"min(CASE WHEN e.event = {_literal(n)} THEN e.emitted_at END) AS f{i}" for i, n in enumerate(firsts)]
-    select += [f"max(CASE WHEN e.event = {_literal(n)} THEN e.emitted_at END) AS l{i}" for i, n in enumerate(lasts)]
+    select = [f"min(CASE WHEN e.event = {sql_string(n)} THEN e.emitted_at END) AS f{i}" for i, n in enumerate(firsts)]
+    select += [f"max(CASE WHEN e.event = {sql_string(n)} THEN e.emitted_at END) AS l{i}" for i, n in enumerate(lasts)]
 
     def pick(names: Sequence[str], kind: str, index: list[str]) -> str:
         columns = [f"a.{kind}{index.index(n)}" for n in names]
@@ -80,7 +77,7 @@ def _phases_sql(phases: Sequence[Phase], scope: str) -> str:
     end = " ".join(f"WHEN {k} THEN {pick(p.end, 'l', lasts)}" for k, p in enumerate(phases))
     values = ", ".join(f"({k})" for k in range(len(phases)))
     return ("INSERT INTO run_phases (config, run_id, phase, start_at, end_at)"
-            f" SELECT {_literal(phases_fingerprint(phases))}, a.run_id, v.phase,"
+            f" SELECT {sql_string(phases_fingerprint(phases))}, a.run_id, v.phase,"
             f" CASE v.phase {start} END, CASE v.phase {end} END"
             f" FROM (SELECT e.run_id, {', '.join(select)} FROM run_events e{scope} GROUP BY e.run_id) a"
             f" CROSS JOIN (VALUES {values}) AS v(phase)")
@@ -130,7 +127,7 @@ def ensure_phases(store: Store, phases: Sequence[Phase]) -> bool:
     (an older schema) or one opened read-only that lacks rows: read the events instead."""
     if not (store.table_exists("run_phases") and store.table_exists("run_event_summary")):
         return False
-    fingerprint = _literal(phases_fingerprint(phases))
+    fingerprint = sql_string(phases_fingerprint(phases))
     (runs,), = store.query("SELECT count(*) FROM run_event_summary")
     (have,), = store.query(f"SELECT count(*) FROM run_phases WHERE config = {fingerprint} AND phase = 0")
     if runs == have:
