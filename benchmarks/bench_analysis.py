@@ -64,6 +64,19 @@ def build(path: Path, jobs: int, runs: int, tests: int, seed: int = 3) -> None:
     store.close()
 
 
+def analysis_store(jobs: int, runs: int, tests: int) -> tuple[Path, float | None]:
+    """The cached store of ``jobs`` × ``runs`` × ``tests`` (built by :func:`build` when missing)
+    and the seconds its build took (None: it was cached)."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"analysis-{jobs}x{runs}x{tests}.duckdb"
+    if path.exists():
+        return path, None
+    print(f"building {path} …", file=sys.stderr)
+    began = time.perf_counter()
+    build(path, jobs, runs, tests)
+    return path, time.perf_counter() - began
+
+
 def python_flip_peer(store) -> int:
     """TestGrid's flip analyzer, one test at a time in plain Python (the peer)."""
     rows = store.query(
@@ -133,11 +146,7 @@ def main() -> None:
     from ciscope.analysis.regressions import regressions
     from ciscope.store import connect
 
-    DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"analysis-{args.jobs}x{args.runs}x{args.tests}.duckdb"
-    if not path.exists():
-        print(f"building {path} …", file=sys.stderr)
-        build(path, args.jobs, args.runs, args.tests)
+    path, _ = analysis_store(args.jobs, args.runs, args.tests)
     store = connect(f"duckdb:///{path}")
     results = store.query("SELECT count(*) FROM test_results")[0][0]
     contenders = [

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from bench_analysis import DATA, build  # noqa: E402
+from bench_analysis import analysis_store  # noqa: E402
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
@@ -55,11 +55,7 @@ def main() -> None:
     from ciscope.store import connect
     from ciscope.web import reports
 
-    DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"analysis-{args.jobs}x{args.runs}x{args.tests}.duckdb"
-    if not path.exists():
-        print(f"building {path} …", file=sys.stderr)
-        build(path, args.jobs, args.runs, args.tests)
+    path, _ = analysis_store(args.jobs, args.runs, args.tests)
     store = connect(f"duckdb:///{path}", read_only=True)
     (results,) = store.query("SELECT count(*) FROM test_results")[0]
     job = "periodic-bench-job-03"

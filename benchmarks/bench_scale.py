@@ -22,14 +22,13 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from bench_analysis import DATA, build  # noqa: E402
+from bench_analysis import analysis_store  # noqa: E402
 
 COMMANDS = [("flaky", ["flaky", "--json"]), ("regressions", ["regressions", "--json"]),
             ("summary", ["summary", "--json"]), ("bugs", ["bugs", "--json"]), ("clusters", ["clusters", "--json"])]
@@ -59,16 +58,12 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     sizes = [int(j) for j in args.jobs.split(",")]
-    DATA.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[int, str, float, float, int]] = []
     info: list[str] = []
     for jobs in sizes:
-        path = DATA / f"analysis-{jobs}x1000x1000.duckdb"
-        if not path.exists():
-            began = time.perf_counter()
-            print(f"building {path} …", file=sys.stderr)
-            build(path, jobs, 1000, 1000)
-            info.append(f"{jobs * 1_000_000:,} results built in {time.perf_counter() - began:.0f} s "
+        path, built = analysis_store(jobs, 1000, 1000)
+        if built is not None:
+            info.append(f"{jobs * 1_000_000:,} results built in {built:.0f} s "
                         f"(peak RSS of this process so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
         size = path.stat().st_size / 2**20
         info.append(f"{jobs * 1_000_000:,} results: DuckDB file {size:,.0f} MiB")
