@@ -171,28 +171,31 @@ class DuckDBStore(Store):
         ids of a grid took 43 ms as constants and 10 ms as a list (benchmarks/bench_dashboard.py)."""
         return "SELECT unnest(?)", [list(values)]
 
-    def append(self, table: str, data: pa.Table) -> None:
-        self.con.register("_ciscope_append", data)
+    @contextmanager
+    def _registered(self, name: str, data: pa.Table) -> Iterator[None]:
+        """``data`` as the view ``name`` (no copy) while the block runs."""
+        self.con.register(name, data)
         try:
-            self.execute(f"INSERT INTO {table} SELECT * FROM _ciscope_append")
+            yield
         finally:
-            # after a failed or interrupted INSERT the transaction is aborted and DuckDB refuses
-            # even this; the INSERT's own exception (a Ctrl-C is KeyboardInterrupt) is the one
-            # to raise, not "Current transaction is aborted" (which read as a store failure)
+            # after a failed or interrupted statement the transaction is aborted and DuckDB
+            # refuses even this; the statement's own exception (a Ctrl-C is KeyboardInterrupt)
+            # is the one to raise, not "Current transaction is aborted" (which read as a store
+            # failure)
             with contextlib.suppress(duckdb.Error):
-                self.con.unregister("_ciscope_append")
+                self.con.unregister(name)
+
+    def append(self, table: str, data: pa.Table) -> None:
+        with self._registered("_ciscope_append", data):
+            self.execute(f"INSERT INTO {table} SELECT * FROM _ciscope_append")
 
     def update_rows(self, table: str, data: pa.Table, *, key: str) -> None:
         """One UPDATE … FROM the Arrow table, registered as a view (no copy)."""
         sql = update_from_sql(table, "_ciscope_update", data, key)
         if not data.num_rows:
             return
-        self.con.register("_ciscope_update", data)
-        try:
+        with self._registered("_ciscope_update", data):
             self.execute(sql)
-        finally:
-            with contextlib.suppress(duckdb.Error):  # as in append: the UPDATE's own error is the one to raise
-                self.con.unregister("_ciscope_update")
 
     def rollback(self) -> None:
         """Roll back; a COMMIT that failed (e.g. the journal could not be written) has already
