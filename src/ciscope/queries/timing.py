@@ -141,9 +141,11 @@ def timing_data(store: Store, window: Window, columns: tuple[str, ...] = _OPTION
                    f"max({skew}) AS skew_max", "count(CASE WHEN e.received_at < e.emitted_at THEN 1 END) AS skew_neg"]
     extra: list[str] | None = None
     extra_params: list[Any] = []
-    if run_ids is not None:
-        marks, extra_params = store.in_list([int(rid) for rid in run_ids]) if run_ids else ("", [])
-        extra = [f"r.run_id IN ({marks})" if run_ids else "1 = 0"]
+    if run_ids is not None and not run_ids:
+        extra = ["1 = 0"]
+    elif run_ids is not None:
+        marks, extra_params = store.in_list([int(rid) for rid in run_ids])
+        extra = [f"r.run_id IN ({marks})"]
     where, window_params = window.where(store, runs="r", extra=extra, extra_params=extra_params)
     aggregates = ", ".join(select) if select else "count(*) AS n"
     scope = f" JOIN runs r ON r.run_id = e.run_id{where}" if where else ""  # no filter: no join over every event
