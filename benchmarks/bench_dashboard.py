@@ -94,6 +94,24 @@ def main() -> None:
         rows.append((label, cold, warm, peer_warm, warm / peer_warm))
         print(f"  {label}: cold {cold * 1000:.0f} ms, warm {warm * 1000:.1f} ms; floor {peer_warm * 1000:.1f} ms",
               file=sys.stderr)
+    # the IN test of Store.in_list against the list of constants it replaced, on the grid's reads
+    (ids,) = zip(*store.query(newest, [job]))
+    constants = ",".join("?" * len(ids))
+    in_list = [
+        ("the grid's verdicts", "SELECT run_id, test, verdict FROM test_verdicts WHERE run_id IN ({})"),
+        ("the grid's messages", "SELECT run_id, test, min(failure_message) FROM test_results WHERE status IN "
+                                "('failed', 'error', 'skipped') AND run_id IN ({}) GROUP BY run_id, test"),
+    ]
+    in_rows = []
+    marks, params = store.in_list(ids)
+
+    def read(sql: str, values: list[Any]) -> Callable[[], Any]:
+        return lambda: store.query_arrow(sql, values)
+
+    for what, sql in in_list:
+        _, listed = timed(read(sql.format(marks), params), args.repeat)
+        _, spelled = timed(read(sql.format(constants), list(ids)), args.repeat)
+        in_rows.append((what, spelled, listed))
     store.close()
     print(f"\n{results:,} results, {args.jobs} jobs × {args.runs} runs × {args.tests} tests; DuckDB file "
           f"{path.stat().st_size / 2**20:.0f} MiB; load average {load:.2f} → {os.getloadavg()[0]:.2f}")
@@ -103,6 +121,10 @@ def main() -> None:
         for label, cold, warm, peer, ratio in rows:
             print(f"| {label} | {cold * 1000:.0f} | {warm * 1000:.1f} | {peer * 1000:.1f} | {ratio:.1f}× | "
                   f"{'yes' if warm < 0.1 else '**no**'} |")
+        print("\n| 100 run ids, warm best ms | IN (?, ?, …): constants | IN (SELECT unnest(?)): Store.in_list |")
+        print("|---|---:|---:|")
+        for what, spelled, listed in in_rows:
+            print(f"| {what} | {spelled * 1000:.1f} | {listed * 1000:.1f} |")
 
 
 if __name__ == "__main__":

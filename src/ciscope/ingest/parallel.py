@@ -48,8 +48,8 @@ CHUNK = 40  # run folders per task: ~12k results for a 300-test job
 MIN_FOLDERS = 2 * CHUNK  # fewer folders: starting workers costs more than it saves
 AHEAD = 2  # chunks in flight per worker (submitted, not yet consumed by the main process)
 #: tables whose text columns repeat within a chunk (each test's name, class, suite and file in
-#: every run of a job): sent as dictionary arrays, a sixth of the bytes through the pipe and
-#: through pickle (132 → 23 MB per 200k results); the engines take them as they are (DuckDB
+#: every run of a job): sent as dictionary arrays, a fifth of the bytes through the pipe and
+#: through pickle (132 → 27 MB per 200k results, benchmarks/bench_ingest_parts.py); the engines take them as they are (DuckDB
 #: reads dictionaries, the CSV writer of PostgreSQL's COPY renders them)
 COMPACT_TABLES = ("test_results", "test_verdicts")
 

@@ -168,7 +168,7 @@ class DuckDBStore(Store):
     def in_list(self, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """One list parameter, unnested: DuckDB tests an IN list of constants one constant after
         another on every row, but joins a subquery's rows by hash — at 10M verdicts, the 100 run
-        ids of a grid took 43 ms as constants and 10 ms as a list (benchmarks/bench_dashboard.py)."""
+        ids of a grid took 19.6 ms as constants and 4.2 ms as a list (benchmarks/bench_dashboard.py)."""
         return "SELECT unnest(?)", [list(values)]
 
     @contextmanager
