@@ -99,8 +99,8 @@ def test_flip_counts_in_the_engine_match_the_history(lake: dict[str, Any]) -> No
         assert sorted(by_test) == sorted(zip(history.jobs, history.tests))
 
 
-def test_lake_engines_are_read_only_and_say_what_they_need(lake: dict[str, Any], tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="read-only"):
+def test_lake_engines_are_written_by_commands_only_and_say_what_they_need(lake: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="a lake is written only by ciscope's commands"):
         connect(f"chdb:///{lake['lake']}")
     with pytest.raises(StoreError, match="no lake at"):
         connect(f"chdb:///{tmp_path}", read_only=True)

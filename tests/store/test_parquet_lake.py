@@ -101,7 +101,7 @@ def test_a_re_export_gives_the_same_lake(demo: dict[str, Any], tmp_path: Path) -
     assert sorted(str(p.relative_to(lake)) for p in lake.rglob("*.parquet")) == files
     assert [(t["table"], t["rows"], t["partitions"]) for t in second["tables"]] == \
            [(t["table"], t["rows"], t["partitions"]) for t in first["tables"]]
-    assert [p.name for p in tmp_path.iterdir()] == ["again"], "no staging folder left behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".again.lock", "again"], "no staging folder left behind"
     # a window rewrites only its partitions, whole, and keeps the others
     window = cli_json("--db", demo["db"], "export", "--parquet", str(lake), "--days", "2")
     assert 0 < window["partitions_written"] < first["partitions_written"]
@@ -167,7 +167,7 @@ def test_a_failed_export_leaves_the_previous_lake_intact(tmp_path: Path) -> None
     assert "longer than the 255" in done.stderr
     after = {str(p.relative_to(lake)): p.read_bytes() for p in lake.rglob("*") if p.is_file()}
     assert after == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lake", "s.duckdb"], "the staging folder is removed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lake.lock", "lake", "s.duckdb"], "the staging folder is removed"
     assert [r["build"] for r in cli_json("--db", f"parquet:///{lake}", "runs")] == ["1"]
 
 
@@ -181,14 +181,14 @@ def test_export_refuses_a_folder_that_is_not_a_lake(tmp_path: Path, demo: dict[s
     assert done.returncode == 2 and "--test does not apply" in done.stderr and not (tmp_path / "new").exists()
 
 
-@pytest.mark.parametrize("command", [("ingest", "{tmp}/data"), ("reclassify",), ("db", "migrate"),
-                                     ("token", "create", "ci"), ("demo", "--out", "{tmp}/d2")])
-def test_a_lake_is_read_only(demo: dict[str, Any], command: tuple[str, ...]) -> None:
+def test_a_lake_refuses_the_server_and_tokens(demo: dict[str, Any]) -> None:
+    """Commands that write a lake do it through a working copy (tests/store/test_lake_writes.py);
+    the server (which writes API tokens and takes ingests over HTTP) and tokens are refused."""
     before = sorted(str(p) for p in demo["lake"].rglob("*"))
-    done = cli("--db", demo["url"], "--fingerprints", str(demo["tmp"] / "data" / "fingerprints"),
-               *[a.format(**demo) for a in command])
-    assert done.returncode == 4, done.stderr
-    assert "a parquet:// lake is read-only: ingest into a store and `ciscope export --parquet`" in done.stderr
+    done = cli("--db", demo["url"], "token", "create", "ci")
+    assert done.returncode == 4 and "no API tokens here" in done.stderr, done.stderr
+    done = cli("--db", demo["url"], "serve", "--port", "1")
+    assert done.returncode == 4 and "`ciscope serve` needs a DuckDB or PostgreSQL store" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert sorted(str(p) for p in demo["lake"].rglob("*")) == before
 

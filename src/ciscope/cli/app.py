@@ -148,7 +148,7 @@ class Context:
                 self._store = None
             from ..store.engine import connect
 
-            self._writable = connect(self.db, wait=self.wait, on_wait=self._waiting)
+            self._writable = connect(self.db, wait=self.wait, on_wait=self._waiting, writable_lake=True)
         return self._writable
 
     def close(self) -> None:
@@ -231,8 +231,9 @@ def output_file(param: str) -> Callable[[click.Context, click.Parameter, str | N
     default=DEFAULT_URL,
     show_default=True,
     help="Store URL: duckdb:///PATH (relative), duckdb:////ABS/PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB, "
-         "or a lake written by `export --parquet`, read-only: parquet:///DIR (DuckDB), chdb:///DIR (embedded "
-         "ClickHouse), spark://local[2]?lake=DIR or spark://HOST:PORT?lake=DIR (PySpark); docs/store.md. Env: CISCOPE_DB.",
+         "or a Parquet lake read by parquet:///DIR (DuckDB), chdb:///DIR (embedded ClickHouse), "
+         "spark://local[2]?lake=DIR or spark://HOST:PORT?lake=DIR (PySpark); ingest, reclassify and the other writing "
+         "commands write a lake through a DuckDB working copy; docs/store.md. Env: CISCOPE_DB.",
 )
 @click.option(
     "--fingerprints",

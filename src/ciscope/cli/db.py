@@ -19,7 +19,7 @@ def migrate(obj: Context) -> None:
     commands never change the schema and ask for this command when it is older than the code)."""
     from ..store.engine import connect
 
-    store = connect(obj.db, migrate=False, wait=obj.wait, on_wait=obj._waiting)
+    store = connect(obj.db, migrate=False, wait=obj.wait, on_wait=obj._waiting, writable_lake=True)
     try:
         applied = store.migrate()
         stderr.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")

@@ -15,7 +15,16 @@ if TYPE_CHECKING:
 __all__ = ["insert_token", "live_token_row", "set_last_used", "token_exists", "token_rows", "revoke"]
 
 
+def _tokens_here(store: Store) -> None:
+    """A Parquet lake holds no tokens (``export`` leaves the credentials out, and a command
+    writing a lake publishes no ``api_tokens``): a :class:`StoreError` says so."""
+    if not store.table_exists("api_tokens"):
+        raise StoreError(f"{store.url}: no API tokens here: a Parquet lake leaves the api_tokens table out "
+                         "(manage them on the store that `ciscope serve` serves)")
+
+
 def token_exists(store: Store, name: str) -> bool:
+    _tokens_here(store)
     return bool(store.query("SELECT 1 FROM api_tokens WHERE name = ?", (name,)))
 
 
@@ -25,16 +34,14 @@ def insert_token(store: Store, name: str, digest: str, prefix: str, created: dat
 
 
 def token_rows(store: Store) -> list[dict[str, Any]]:
-    """Every token (name, prefix, created_at, revoked_at, last_used_at), by name. A Parquet
-    lake holds none (``export`` leaves the credentials out): a :class:`StoreError` says so."""
-    if not store.table_exists("api_tokens"):
-        raise StoreError(f"{store.url}: no API tokens here: a Parquet lake leaves the api_tokens table out "
-                         "(list them on the store the lake was exported from)")
+    """Every token (name, prefix, created_at, revoked_at, last_used_at), by name."""
+    _tokens_here(store)
     return store.query_dicts("SELECT name, prefix, created_at, revoked_at, last_used_at FROM api_tokens ORDER BY name")
 
 
 def revoke(store: Store, name: str, when: datetime) -> None:
     """Mark ``name`` revoked at ``when`` (a token revoked already keeps its first time)."""
+    _tokens_here(store)
     store.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (when, name))
 
 

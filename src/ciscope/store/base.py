@@ -161,6 +161,11 @@ class Store:
     def close(self) -> None:
         raise NotImplementedError
 
+    def discard(self) -> None:
+        """Close after a failure: what is not kept yet is dropped (a lake's working copy is not
+        published); a store's committed transactions are kept, as with :meth:`close`."""
+        self.close()
+
     def table_exists(self, table: str) -> bool:
         raise NotImplementedError
 
@@ -213,9 +218,10 @@ class Store:
         table = self.query_arrow(sql, params)
         return table.to_pylist()
 
-    def migrate(self) -> list[str]:
-        """Apply the migrations not yet applied, in one transaction under the write lock (two
-        processes opening a new store at once do not both migrate it); returns the names applied."""
+    def migrate(self, upto: int | None = None) -> list[str]:
+        """Apply the migrations not yet applied (up to version ``upto`` when given), in one
+        transaction under the write lock (two processes opening a new store at once do not both
+        migrate it); returns the names applied."""
         applied = []
         self.begin()
         try:
@@ -227,7 +233,7 @@ class Store:
                 )
             done = {row[0] for row in self.query("SELECT version FROM schema_migrations")}
             for version, name, sql in migrations(self.name):
-                if version in done:
+                if version in done or (upto is not None and version > upto):
                     continue
                 try:
                     for statement in split_sql(sql):

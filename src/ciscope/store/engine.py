@@ -21,7 +21,7 @@ def engines() -> dict[str, type[Store]]:
 
 
 def connect(url: str = DEFAULT_URL, *, migrate: bool = True, read_only: bool = False, wait: float = 0.0,
-            on_wait: Callable[[str], None] | None = None) -> Store:
+            on_wait: Callable[[str], None] | None = None, writable_lake: bool = False) -> Store:
     """Open the store at ``url`` (``duckdb:///path``, ``duckdb://:memory:``,
     ``postgresql://user@host:port/db``) and bring its schema up to date.
 
@@ -29,7 +29,9 @@ def connect(url: str = DEFAULT_URL, *, migrate: bool = True, read_only: bool = F
     :class:`StoreError` "no store at …", never created), a DuckDB file is opened read-only, and
     no migration runs: a schema older than the code is an error asking for ``ciscope db
     migrate``. ``wait``: seconds to wait for a DuckDB file locked by another process
-    (``on_wait(message)`` is called once when waiting starts)."""
+    (``on_wait(message)`` is called once when waiting starts). ``writable_lake``: a lake URL
+    opened for writing gives a :class:`~ciscope.store.lakewrite.LakeWriter` (published when
+    closed), else the lake is refused as read-only."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
     available = engines()
     if scheme not in available:
@@ -43,12 +45,14 @@ def connect(url: str = DEFAULT_URL, *, migrate: bool = True, read_only: bool = F
 
         read_only = read_only and duckdb_path(url) != ":memory:"  # a fresh in-memory store is empty
         store = available[scheme](url, read_only=read_only, wait=wait, on_wait=on_wait)  # type: ignore[call-arg]
-    elif scheme in ("parquet", "spark", "chdb"):
-        from .parquet import READ_ONLY
+    elif scheme in ("parquet", "spark", "chdb") and not read_only:
+        if not writable_lake:
+            from .parquet import READ_ONLY
 
-        if not read_only:
             raise StoreError(READ_ONLY)
-        store = available[scheme](url)
+        from .lakewrite import LakeWriter
+
+        store = LakeWriter(url, wait=wait)
     else:
         store = available[scheme](url)
     if read_only:
@@ -58,7 +62,11 @@ def connect(url: str = DEFAULT_URL, *, migrate: bool = True, read_only: bool = F
             store.close()
             raise
     elif migrate:
-        store.migrate()
+        try:
+            store.migrate()
+        except BaseException:
+            store.discard()
+            raise
     return store
 
 

@@ -1,4 +1,4 @@
-"""The Parquet lake: ``ciscope export --parquet DIR`` and the read-only ``parquet://`` engine.
+"""The Parquet lake: ``ciscope export --parquet DIR`` and the ``parquet://`` engine.
 
 A lake is a folder of Hive-partitioned Parquet files, one folder per table of the store::
 
@@ -22,20 +22,24 @@ previous lake (hard links into the new folder): it replaces whole partitions.
 
 :class:`ParquetStore` (``parquet:///DIR``) analyses a lake in place through an in-memory
 DuckDB whose views read the files (``read_parquet(…, hive_partitioning=true)``, DuckDB's
-built-in Parquet reader): every read command runs on it unchanged. It is read-only.
+built-in Parquet reader): every read command runs on it unchanged. It never writes: commands
+that write a lake run on a working copy (:mod:`ciscope.store.lakewrite`), published with
+:func:`write_lake` under :func:`lake_lock`.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import os
 import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,15 +58,18 @@ if TYPE_CHECKING:
     from .base import Store
 
 __all__ = ["READ_ONLY", "ExportReport", "LakeTable", "ParquetStore", "ReadOnlyLake", "export_parquet", "job_segment",
-           "read_manifest"]
+           "lake_lock", "lake_select", "read_manifest", "write_lake"]
 
 MANIFEST = "_ciscope_lake.json"
 LAKE_FORMAT = 1
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 #: tables never exported, and why
 EXCLUDED = {"api_tokens": "credentials of `ciscope serve`'s write API"}
-READ_ONLY = ("a parquet:// lake is read-only: ingest into a store and `ciscope export --parquet` "
-             "(see docs/store.md, Parquet lake)")
+READ_ONLY = ("a lake is written only by ciscope's commands (ingest, demo, reclassify, disruption record, retrigger "
+             "run, db migrate with --db on the lake) and `ciscope export --parquet`; `ciscope serve` needs a DuckDB or "
+             "PostgreSQL store (see docs/store.md, Parquet lake)")
+#: a (day, job) partition of the lake: the UTC day its runs started (None: no start) and the job
+Partition = tuple[date | None, str]
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 _NAME_MAX = 255  # bytes in one path segment (Linux, macOS)
 # store column types (information_schema) → Parquet column types, the same from every engine
@@ -127,7 +134,8 @@ def _tables(store: Store) -> dict[str, list[tuple[str, pa.DataType]]]:
     rows = store.query(
         "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c"
         " JOIN information_schema.tables t ON t.table_name = c.table_name AND t.table_schema = c.table_schema"
-        " WHERE c.table_schema = current_schema() AND t.table_type IN ('BASE TABLE', 'VIEW')"
+        " WHERE c.table_schema = current_schema() AND c.table_catalog = current_database()"
+        " AND t.table_type IN ('BASE TABLE', 'VIEW')"
         " ORDER BY c.table_name, c.ordinal_position")
     tables: dict[str, list[tuple[str, pa.DataType]]] = {}
     for table, column, kind in rows:
@@ -182,9 +190,16 @@ class _Writer:
             self.writer = None
 
 
-def _lake_runs(store: Store, window: Window | None) -> tuple[str, list[Any], bool]:
+def _lake_runs(store: Store, window: Window | None,
+               partitions: set[Partition] | None = None) -> tuple[str, list[Any], bool]:
     """SQL of the runs to export (run_id, job, started_at): every run of each (day, job)
-    holding a run of the window; whether the window selects only part of the store."""
+    holding a run of the window, or of the ``partitions`` named; whether only part of the
+    store is selected."""
+    if partitions is not None:
+        ids = [rid for rid, job, day in store.query("SELECT run_id, job, CAST(started_at AS DATE) FROM runs")
+               if (day, job) in partitions]
+        marks, params = store.in_list(ids) if ids else ("NULL", [])
+        return f"SELECT run_id, job, started_at FROM runs WHERE run_id IN ({marks})", params, True
     if window is None:
         return "SELECT run_id, job, started_at FROM runs", [], False
     if window.test is not None:
@@ -224,13 +239,23 @@ def _check_target(path: str) -> dict[str, Any] | None:
 
 
 def export_parquet(store: Store, path: str, window: Window | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> ExportReport:
-    """Write the store (or the partitions of a window) as a Parquet lake at ``path``, atomically."""
+                   progress: Callable[[int, int], None] | None = None, *, wait: float = 0.0) -> ExportReport:
+    """Write the store (or the partitions of a window) as a Parquet lake at ``path``, atomically.
+    One process writes a lake at a time (:func:`lake_lock`, waiting up to ``wait`` seconds)."""
+    with lake_lock(path, wait=wait):
+        return write_lake(store, path, window, progress)
+
+
+def write_lake(store: Store, path: str, window: Window | None = None,
+               progress: Callable[[int, int], None] | None = None, *,
+               partitions: set[Partition] | None = None) -> ExportReport:
+    """:func:`export_parquet` for a caller holding the lake's lock; ``partitions``: write
+    those (day, job) partitions (an empty one is dropped from the lake) and keep the others."""
     from .schema import RUN_TABLES
 
     started = time.monotonic()
     old = _check_target(path)
-    lake_runs, params, partial = _lake_runs(store, window)
+    lake_runs, params, partial = _lake_runs(store, window, partitions)
     version = store.schema_version()
     if partial and old is not None and old.get("schema_version") != version:
         raise UsageError(f"--parquet {path}: the lake has schema version {old.get('schema_version')}, the store "
@@ -287,7 +312,8 @@ def export_parquet(store: Store, path: str, window: Window | None = None,
                 writer.close()
             report.tables.append(stat)
         if partial and old is not None:
-            report.partitions_kept = _keep_old(path, staging, written, tables)
+            dropped = {(day_segment(None if d is None else str(d)), job_segment(j)) for d, j in partitions or ()}
+            report.partitions_kept = _keep_old(path, staging, written | dropped, tables)
         report.partitions_written = len(written)
         report.rows = sum(t.rows for t in report.tables)
         report.bytes = sum(t.bytes for t in report.tables)
@@ -306,6 +332,35 @@ def export_parquet(store: Store, path: str, window: Window | None = None,
         raise
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+@contextmanager
+def lake_lock(path: str, *, wait: float = 0.0) -> Iterator[None]:
+    """Hold the lock of the lake at ``path`` (``flock`` on ``.NAME.lock`` beside it): one
+    process writes a lake at a time — an export, or a command writing through
+    :class:`~ciscope.store.lakewrite.LakeWriter` — waiting up to ``wait`` seconds for another."""
+    parent, name = os.path.split(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"{path}: no folder {parent}")
+    lock = os.path.join(parent, f".{name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise UsageError(f"cannot write the lake {path}: cannot create its lock file {lock}: {exc.strerror}") from None
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreError(f"the lake {path} is being written by another ciscope process (it holds {lock}); "
+                                     "try again when it has finished (or give --wait SECONDS)") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _count(store: Store, table: str, columns: list[tuple[str, pa.DataType]], lake_runs: str, params: list[Any]) -> int:
@@ -400,6 +455,18 @@ def read_manifest(path: str) -> dict[str, Any]:
     return manifest
 
 
+def lake_select(path: str, table: str, spec: dict[str, Any], *, partition_columns: bool = False) -> str:
+    """DuckDB's SELECT of a lake table's columns from its files (``read_parquet``, Hive
+    partitions typed); ``partition_columns``: also the partition's ``lake_day`` and ``lake_job``."""
+    columns = ", ".join(f'"{c}"' for c in spec["columns"])
+    files = os.path.join(os.path.abspath(path), table, "**" if spec["partitioned"] else "", "*.parquet")
+    if not spec["partitioned"]:
+        return f"SELECT {columns} FROM read_parquet({sql_string(files)})"
+    extra = ', "day" AS lake_day, "job" AS lake_job' if partition_columns else ""
+    return (f"SELECT {columns}{extra} FROM read_parquet({sql_string(files)}, hive_partitioning = true, "
+            "hive_types = {'day': DATE, 'job': VARCHAR})")
+
+
 class ReadOnlyLake:
     """What every engine over a lake shares: nothing is written (:data:`READ_ONLY`)."""
 
@@ -419,12 +486,7 @@ class ParquetStore(ReadOnlyLake, DuckDBStore):
         self.con = duckdb.connect(":memory:")
         try:
             for table, spec in manifest["tables"].items():
-                columns = ", ".join(f'"{c}"' for c in spec["columns"])
-                files = os.path.join(os.path.abspath(path), table, "**" if spec["partitioned"] else "", "*.parquet")
-                options = (", hive_partitioning = true, hive_types = {'day': DATE, 'job': VARCHAR}"
-                           if spec["partitioned"] else "")
-                self.con.execute(f'CREATE VIEW "{table}" AS SELECT {columns} FROM read_parquet('
-                                 f"{sql_string(files)}{options})")
+                self.con.execute(f'CREATE VIEW "{table}" AS {lake_select(path, table, spec)}')
         except duckdb.Error as exc:
             self.con.close()
             raise StoreError(f"cannot read the lake at {path}: {exc}") from None
@@ -443,7 +505,7 @@ class ParquetStore(ReadOnlyLake, DuckDBStore):
     def update_rows(self, table: str, data: pa.Table, *, key: str) -> None:
         raise StoreError(READ_ONLY)
 
-    def migrate(self) -> list[str]:
+    def migrate(self, upto: int | None = None) -> list[str]:
         raise StoreError(READ_ONLY)
 
 
