@@ -232,7 +232,8 @@ def output_file(param: str) -> Callable[[click.Context, click.Parameter, str | N
     show_default=True,
     help="Store URL: duckdb:///PATH (relative), duckdb:////ABS/PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB, "
          "or a lake written by `export --parquet`, read-only: parquet:///DIR (DuckDB), chdb:///DIR (embedded "
-         "ClickHouse), spark://local[2]?lake=DIR or spark://HOST:PORT?lake=DIR (PySpark); docs/store.md. Env: CISCOPE_DB.",
+         "ClickHouse), clickhouse://HOST:8123/DATABASE?lake=DIR (a ClickHouse server; DIR as its file() sees it), "
+         "spark://local[2]?lake=DIR or spark://HOST:PORT?lake=DIR (PySpark); docs/store.md. Env: CISCOPE_DB.",
 )
 @click.option(
     "--fingerprints",
