@@ -5,7 +5,9 @@ A small demo store (with its disruption data and lifecycle events) gets ``retry:
 fingerprints, a few retriggers logged (``retrigger run``, and some for runs that have a next
 run on their commit, so ``retrigger stats`` has outcomes) and is exported as a lake. Each
 command of :data:`COMMANDS` runs through the CLI (``python -m ciscope.cli --db … CMD --json``)
-on the store and on ``chdb:///LAKE``, and the answers must be equal. What an engine lacks is
+on the store and on ``chdb:///LAKE`` — and on a ClickHouse server when
+``CISCOPE_TEST_CLICKHOUSE_URL`` names one (``clickhouse://``, skipped otherwise) — and the
+answers must be equal. What an engine lacks is
 in :data:`GAPS`: those cases are strict xfails (they fail once the gap is closed) and must fail
 with a clear error, never a traceback.
 
@@ -16,10 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,6 +75,7 @@ COMMANDS: list[tuple[str, tuple[str, ...]]] = [
 LAKES = "a Parquet lake leaves the api_tokens table out (credentials): every lake engine says so"
 GAPS: dict[tuple[str, str], str] = {
     ("chdb", "token-list"): LAKES,
+    ("clickhouse", "token-list"): LAKES,
     ("spark", "token-list"): LAKES,
 }
 # answers that may legitimately be empty on the demo store (nothing imported from TestGrid)
@@ -154,30 +160,68 @@ def _cases(engine: str) -> list[Any]:
             for name, case in COMMANDS]
 
 
-@pytest.mark.parametrize(("name", "case"), _cases("chdb"))
-def test_chdb_answers_as_duckdb(name: str, case: tuple[str, ...], matrix_store: dict[str, Any]) -> None:
-    pytest.importorskip("chdb", reason="chdb:// needs the engines extra: pip install -e '.[engines]'")
-    expected = _reference(matrix_store, name, case)
-    done = subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", f"chdb:///{matrix_store['lake']}",
-                           *_args(case, matrix_store["values"])], capture_output=True, text=True, timeout=600, check=False)
+def _same_answer(url: str, name: str, case: tuple[str, ...], store: dict[str, Any]) -> None:
+    expected = _reference(store, name, case)
+    done = subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", url, *_args(case, store["values"])],
+                          capture_output=True, text=True, timeout=600, check=False)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stderr
     assert normalise(json.loads(done.stdout)) == normalise(expected)
 
 
-def test_what_a_lake_lacks_is_said_plainly(matrix_store: dict[str, Any]) -> None:
-    """The gaps fail with the store's exit status and one line naming the engine and what it
-    lacks (here on chDB; Spark's are checked with its matrix)."""
-    pytest.importorskip("chdb", reason="chdb:// needs the engines extra: pip install -e '.[engines]'")
-    lake = f"chdb:///{matrix_store['lake']}"
-    for (engine, name), _why in GAPS.items():
-        if engine != "chdb":
+def _lacks_plainly(engine: str, url: str, store: dict[str, Any]) -> None:
+    """The engine's gaps fail with the store's exit status and one line naming the URL and
+    what the lake lacks."""
+    for (gap_engine, name), _why in GAPS.items():
+        if gap_engine != engine:
             continue
-        done = subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", lake,
-                               *_args(dict(COMMANDS)[name], matrix_store["values"])],
+        done = subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", url,
+                               *_args(dict(COMMANDS)[name], store["values"])],
                               capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 4 and "Traceback" not in done.stderr, done.stderr
-        assert lake in done.stderr and "api_tokens" in done.stderr
+        assert url in done.stderr and "api_tokens" in done.stderr
+
+
+@pytest.mark.parametrize(("name", "case"), _cases("chdb"))
+def test_chdb_answers_as_duckdb(name: str, case: tuple[str, ...], matrix_store: dict[str, Any]) -> None:
+    pytest.importorskip("chdb", reason="chdb:// needs the engines extra: pip install -e '.[engines]'")
+    _same_answer(f"chdb:///{matrix_store['lake']}", name, case, matrix_store)
+
+
+def test_what_a_lake_lacks_is_said_plainly(matrix_store: dict[str, Any]) -> None:
+    """Here on chDB; a ClickHouse server's and Spark's are checked with their matrices."""
+    pytest.importorskip("chdb", reason="chdb:// needs the engines extra: pip install -e '.[engines]'")
+    _lacks_plainly("chdb", f"chdb:///{matrix_store['lake']}", matrix_store)
+
+
+# -- a ClickHouse server: the same matrix, when one is given ---------------------------------
+# CISCOPE_TEST_CLICKHOUSE_URL=clickhouse://HOST:8123/DATABASE names a server on this machine (23.6
+# or newer) and CISCOPE_TEST_CLICKHOUSE_USER_FILES its user_files_path, where the lake is copied
+# for the server's file() to read. Without them these tests skip: no server runs here by default.
+
+@pytest.fixture(scope="module")
+def clickhouse_lake(matrix_store: dict[str, Any]) -> Iterator[str]:
+    url, user_files = os.environ.get("CISCOPE_TEST_CLICKHOUSE_URL"), os.environ.get("CISCOPE_TEST_CLICKHOUSE_USER_FILES")
+    if not url or not user_files:
+        pytest.skip("no ClickHouse server: set CISCOPE_TEST_CLICKHOUSE_URL=clickhouse://HOST:8123/DATABASE and "
+                    "CISCOPE_TEST_CLICKHOUSE_USER_FILES=<that server's user_files_path, on this machine>")
+    pytest.importorskip("clickhouse_connect", reason="clickhouse:// needs the engines extra: pip install -e '.[engines]'")
+    folder = Path(user_files) / f"ciscope-test-{os.getpid()}"
+    shutil.copytree(matrix_store["lake"], folder / "lake")
+    try:
+        yield f"{url}?lake={folder.name}/lake"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize(("name", "case"), _cases("clickhouse"))
+def test_clickhouse_server_answers_as_duckdb(name: str, case: tuple[str, ...], matrix_store: dict[str, Any],
+                                             clickhouse_lake: str) -> None:
+    _same_answer(clickhouse_lake, name, case, matrix_store)
+
+
+def test_what_a_clickhouse_server_lacks_is_said_plainly(matrix_store: dict[str, Any], clickhouse_lake: str) -> None:
+    _lacks_plainly("clickhouse", clickhouse_lake, matrix_store)
 
 
 # -- Spark: the same matrix in this process (one JVM per test session) ------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from ciscope.errors import StoreError, UsageError
 from ciscope.queries import verdicts
 from ciscope.queries.window import Window as Scope
 from ciscope.store.engine import connect
+from ciscope.store.lakes import ClickHouseStore, ClickHouseURL, clickhouse_url
 from ciscope.store.parquet import export_parquet
 from tests.histories import history_runs
 
@@ -106,3 +108,78 @@ def test_lake_engines_are_written_by_commands_only_and_say_what_they_need(lake: 
         connect(f"chdb:///{tmp_path}", read_only=True)
     with pytest.raises(UsageError, match="lake=DIR"):
         connect("spark://local[2]", read_only=True)
+
+
+# -- ClickHouse server (clickhouse://): what runs without one ---------------------------------
+# The answers on a real server are tests/store/test_engine_matrix.py's (CISCOPE_TEST_CLICKHOUSE_URL);
+# chdb:/// runs the same store code (ClickHouse's engine in process, through clickhouse-connect).
+
+
+def test_clickhouse_urls_are_taken_apart_or_refused() -> None:
+    url = clickhouse_url("clickhouse://ci:p%40ss@ch.example:8124/ciscope_lake?lake=ciscope/lake/")
+    assert url == ClickHouseURL(host="ch.example", port=8124, database="ciscope_lake", lake="ciscope/lake",
+                                username="ci", password="p@ss")
+    assert clickhouse_url("clickhouse://127.0.0.1/db?lake=/var/lib/clickhouse/user_files/lake").port == 8123
+    for bad in ("clickhouse://127.0.0.1:8123/db",  # no lake
+                "clickhouse://127.0.0.1:8123/?lake=lake",  # no database
+                "clickhouse://127.0.0.1:8123/a.b?lake=lake",  # not one database name
+                "clickhouse://:8123/db?lake=lake",  # no host
+                "clickhouse://127.0.0.1:port/db?lake=lake",
+                "clickhouse://127.0.0.1:8123/db?lake=lake&secure=1",  # an option this ciscope does not know
+                "clickhouse://127.0.0.1:8123/db?lake="):
+        with pytest.raises(UsageError, match=r"expected clickhouse://\[USER\[:PASSWORD\]@\]HOST\[:PORT\]/DATABASE\?lake=DIR"):
+            connect(bad, read_only=True)
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_clickhouse_without_a_server_says_which_and_what_it_expected() -> None:
+    pytest.importorskip("clickhouse_connect", reason="clickhouse:// needs the engines extra: pip install -e '.[engines]'")
+    url = f"clickhouse://ci:secret@127.0.0.1:{_closed_port()}/ciscope?lake=lake"
+    with pytest.raises(StoreError, match="server only reads a lake, on its own machine"):
+        connect(url, writable_lake=True)
+    with pytest.raises(StoreError) as caught:
+        connect(url, read_only=True)
+    message = str(caught.value)
+    assert url.replace(":secret@", ":***@") in message and "secret" not in message
+    assert "no usable ClickHouse server at http://127.0.0.1:" in message and "HTTP port" in message
+    # and through the CLI: one line, the store's exit status, no traceback
+    done = subprocess.run([sys.executable, "-m", "ciscope.cli", "--db", url, "runs"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 4 and "Traceback" not in done.stderr and "no usable ClickHouse server" in done.stderr
+
+
+def test_clickhouse_and_chdb_without_clickhouse_connect_say_what_to_install(lake: dict[str, Any]) -> None:
+    """The ImportError path, in a process where the module cannot be imported."""
+    code = ("import sys; sys.modules['clickhouse_connect'] = None\n"
+            "from ciscope.errors import StoreError\nfrom ciscope.store.engine import connect\n"
+            "for url in sys.argv[1:]:\n"
+            "    try:\n        connect(url, read_only=True)\n"
+            "    except StoreError as exc:\n        print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code, "clickhouse://127.0.0.1:8123/db?lake=lake",
+                           f"chdb:///{lake['lake']}"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.stdout.splitlines() == [
+        "clickhouse:// needs clickhouse-connect: pip install 'ciscope[engines]'",
+        "chdb:// needs chDB and clickhouse-connect: pip install 'ciscope[engines]'"], done.stderr
+
+
+def test_clickhouse_store_answers_as_duckdb_on_chdbs_engine(lake: dict[str, Any]) -> None:
+    """Everything a server connection does but HTTP — the manifest read by the engine's file(),
+    the database created and used, the views, the queries — on clickhouse-connect's chDB
+    backend (ClickHouse's own engine, in this process)."""
+    clickhouse_connect = pytest.importorskip("clickhouse_connect", reason="needs the engines extra")
+    pytest.importorskip("chdb", reason="needs the engines extra")
+    url = f"clickhouse://ci:secret@127.0.0.1:8123/ciscope_lake?lake={lake['lake']}"
+    with ClickHouseStore(url, client=clickhouse_connect.get_client(dsn="chdb://memory")) as store:
+        assert store.url == url.replace(":secret@", ":***@")  # what messages and `db info` show
+        assert store.query("SELECT currentDatabase()") == [("ciscope_lake",)]
+        assert _answers(store) == lake["answers"]
+    missing = url.replace(str(lake["lake"]), "/nowhere/lake")
+    with pytest.raises(StoreError, match=r"no lake at /nowhere/lake on the server \(.*\): the server reads it with file"):
+        ClickHouseStore(missing, client=clickhouse_connect.get_client(dsn="chdb://memory"))

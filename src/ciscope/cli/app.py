@@ -232,8 +232,9 @@ def output_file(param: str) -> Callable[[click.Context, click.Parameter, str | N
     show_default=True,
     help="Store URL: duckdb:///PATH (relative), duckdb:////ABS/PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB, "
          "or a Parquet lake read by parquet:///DIR (DuckDB), chdb:///DIR (embedded ClickHouse), "
+         "clickhouse://HOST:8123/DATABASE?lake=DIR (a ClickHouse server; DIR as its file() sees it), "
          "spark://local[2]?lake=DIR or spark://HOST:PORT?lake=DIR (PySpark); ingest, reclassify and the other writing "
-         "commands write a lake through a DuckDB working copy; docs/store.md. Env: CISCOPE_DB.",
+         "commands write a local lake through a DuckDB working copy; docs/store.md. Env: CISCOPE_DB.",
 )
 @click.option(
     "--fingerprints",

@@ -12,12 +12,12 @@ from .schema import latest_version
 
 def engines() -> dict[str, type[Store]]:
     from .duckdb import DuckDBStore
-    from .lakes import ChdbStore, SparkStore
+    from .lakes import ChdbStore, ClickHouseStore, SparkStore
     from .parquet import ParquetStore
     from .postgres import PostgresStore
 
     return {"duckdb": DuckDBStore, "postgresql": PostgresStore, "postgres": PostgresStore, "parquet": ParquetStore,
-            "spark": SparkStore, "chdb": ChdbStore}
+            "spark": SparkStore, "chdb": ChdbStore, "clickhouse": ClickHouseStore}
 
 
 def connect(url: str = DEFAULT_URL, *, migrate: bool = True, read_only: bool = False, wait: float = 0.0,
@@ -38,14 +38,17 @@ def connect(url: str = DEFAULT_URL, *, migrate: bool = True, read_only: bool = F
         raise UnknownEngineError(
             f"Unknown database URL {url!r}: expected one of "
             "duckdb:///PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB, parquet:///LAKE_DIR, "
-            "spark://local[2]?lake=LAKE_DIR, chdb:///LAKE_DIR"
+            "spark://local[2]?lake=LAKE_DIR, chdb:///LAKE_DIR, clickhouse://HOST:8123/DATABASE?lake=LAKE_DIR"
         )
     if scheme == "duckdb":
         from .duckdb import duckdb_path
 
         read_only = read_only and duckdb_path(url) != ":memory:"  # a fresh in-memory store is empty
         store = available[scheme](url, read_only=read_only, wait=wait, on_wait=on_wait)  # type: ignore[call-arg]
-    elif scheme in ("parquet", "spark", "chdb") and not read_only:
+    elif scheme in ("parquet", "spark", "chdb", "clickhouse") and not read_only:
+        if scheme == "clickhouse":
+            raise StoreError("a clickhouse:// server only reads a lake, on its own machine; write the lake there "
+                             "with --db parquet:///DIR (or ciscope export --parquet DIR)")
         if not writable_lake:
             from .parquet import READ_ONLY
 

@@ -1,41 +1,49 @@
 """Engines that read a Parquet lake in place: Spark (PySpark, local or a cluster) and
-ClickHouse (embedded, chDB). Both are read-only, like ``parquet://``.
+ClickHouse (embedded, chDB; or a server). All are read-only, like ``parquet://``.
 
 ``spark://local[2]?lake=DIR`` (``spark://HOST:PORT?lake=DIR`` for a standalone cluster that
 sees DIR at the same path) opens a Spark session with one temporary view per table of the lake
 (``spark.read.parquet``, partitions discovered from the folders) and runs the query layer's
-Ibis expressions through Ibis's PySpark backend. ``chdb:///DIR`` (relative) or
-``chdb:////abs/DIR`` opens an embedded ClickHouse session with one view per table
-(``file('DIR/TABLE/**/*.parquet', Parquet)``) and runs the Ibis expressions compiled to
-ClickHouse SQL (``ibis.to_sql(expr, dialect="clickhouse")``) — Ibis has no chDB backend, and
-its ClickHouse backend needs a server.
+Ibis expressions through Ibis's PySpark backend.
+
+ClickHouse is reached through clickhouse-connect either way: ``chdb:///DIR`` (relative) or
+``chdb:////abs/DIR`` with its chDB backend (ClickHouse's engine in this process, in memory),
+``clickhouse://HOST:8123/DATABASE?lake=DIR`` over HTTP to a server that reads DIR itself. Both
+create one view per table (``file('DIR/TABLE/**/*.parquet', Parquet)``) and run the Ibis
+expressions compiled to ClickHouse SQL (``ibis.to_sql(expr, dialect="clickhouse")``) with the
+same client calls (:class:`_ClickHouseStore`); only how the client is made and where the lake
+is found differ.
 
 The analyses built on :mod:`ciscope.queries.verdicts` (``flaky``, ``regressions``) run
 entirely as Ibis expressions; the other read commands send portable SQL through
-:meth:`Store.query`, which Spark runs with its own parameter markers and chDB with the
+:meth:`Store.query`, which Spark runs with its own parameter markers and ClickHouse with the
 parameters inlined as literals. Every read command but ``token list`` (a lake holds no API
 tokens) gives the same answers as DuckDB (``tests/store/test_engine_matrix.py``): the results
 are shaped as DuckDB's (:func:`_as_duckdb`), and the dialect hooks (``seconds_sql``,
 ``quantiles_sql``, ``percentile_sql``, ``regex_sql``) say what each engine calls differently.
-An engine's own error becomes a :class:`StoreError` naming it (``chdb: …``, ``spark: …``).
+An engine's own error becomes a :class:`StoreError` naming it (``chdb: …``, ``clickhouse: …``,
+``spark: …``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import posixpath
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pyarrow as pa
 
 from ..errors import StoreError, UsageError
 from .base import Store
-from .parquet import READ_ONLY, ReadOnlyLake, lake_path, read_manifest
+from .parquet import MANIFEST, READ_ONLY, ReadOnlyLake, lake_path, parse_manifest, read_manifest
 
-__all__ = ["ChdbStore", "SparkStore", "spark_url"]
+__all__ = ["ChdbStore", "ClickHouseStore", "ClickHouseURL", "SparkStore", "clickhouse_url", "spark_url"]
 
 
 class _LakeStore(ReadOnlyLake, Store):
@@ -137,8 +145,7 @@ class SparkStore(_LakeStore):
             frame = self.session.sql(sql, args=list(params)) if params else self.session.sql(sql)
             return _as_duckdb(frame.toArrow())
         except Exception as exc:  # PySpark's AnalysisException, ParseException, Py4JJavaError…
-            first = (str(exc).strip() or type(exc).__name__).splitlines()[0]  # not the JVM's stack
-            raise StoreError(f"spark: {first}") from None
+            raise StoreError(f"spark: {_first_line(exc)}") from None  # not the JVM's stack
 
     def regex_sql(self, column: str) -> str:
         return f"{column} RLIKE ?"
@@ -158,7 +165,7 @@ class SparkStore(_LakeStore):
         self._views.clear()
 
 
-# -- ClickHouse, embedded (chDB) ---------------------------------------------------------------
+# -- ClickHouse: embedded (chDB) or a server, both through clickhouse-connect --------------------
 
 
 def _literal(value: Any) -> str:
@@ -194,25 +201,32 @@ def _inline(sql: str, params: Sequence[Any]) -> str:
     return "".join(out)
 
 
-class ChdbStore(_LakeStore):
-    """``chdb:///DIR``: a lake read by embedded ClickHouse (chDB), in a temporary session."""
+_SETTINGS = {"session_timezone": "UTC", "join_use_nulls": 1}  # every query's, on either transport
+# clickhouse-connect logs a failed request before raising it: the StoreError says it, once
+logging.getLogger("clickhouse_connect").addHandler(logging.NullHandler())
 
-    name = "chdb"
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.path = os.path.abspath(lake_path(url))
-        self.manifest = read_manifest(self.path)
-        try:
-            from chdb import session
-        except ImportError:
-            raise StoreError("chdb:// needs chDB: pip install 'ciscope[engines]'") from None
-        self.session = session.Session()
+class _ClickHouseStore(_LakeStore):
+    """What a ClickHouse server and chDB share — everything but how the client is made and where
+    the engine finds the lake: a clickhouse-connect client (HTTP to a server, or chDB's engine in
+    this process), one view per lake table over ``file()``, the Ibis expressions compiled to
+    ClickHouse SQL, the portable SQL with its parameters inlined, and the dialect hooks."""
+
+    client: Any
+    lake: str  # the lake's folder as the engine's file() sees it
+
+    def _create_views(self) -> None:
         for table, spec in self.manifest["tables"].items():
-            files = os.path.join(self.path, table, "**" if spec["partitioned"] else "", "*.parquet")
+            files = posixpath.join(self.lake, table, "**" if spec["partitioned"] else "", "*.parquet")
             columns = ", ".join(f"`{c}`" for c in spec["columns"])
-            self.session.query(f"CREATE VIEW `{table}` AS SELECT {columns} FROM file('{_sql(files)}', Parquet)"
-                               " SETTINGS session_timezone = 'UTC'")
+            self._command(f"CREATE OR REPLACE VIEW `{table}` AS SELECT {columns} FROM file('{_sql(files)}', Parquet)"
+                          " SETTINGS session_timezone = 'UTC'")
+
+    def _command(self, sql: str) -> None:
+        try:
+            self.client.command(sql)
+        except Exception as exc:  # clickhouse-connect's DatabaseError and OperationalError
+            raise StoreError(f"{self.name}: {_first_line(exc)}") from None
 
     def ibis_table(self, name: str) -> Any:
         from ..queries.verdicts import unbound
@@ -227,9 +241,9 @@ class ChdbStore(_LakeStore):
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         sql = _inline(sql, params) if params else sql
         try:
-            result = self.session.query(f"{sql} SETTINGS session_timezone = 'UTC', join_use_nulls = 1", "ArrowTable")
-        except Exception as exc:  # chDB raises its own RuntimeError subclasses
-            raise StoreError(f"chdb: {exc}") from None
+            result = self.client.query_arrow(sql, settings=_SETTINGS)
+        except Exception as exc:  # clickhouse-connect's DatabaseError and OperationalError
+            raise StoreError(f"{self.name}: {_first_line(exc)}") from None
         return _as_duckdb(result)
 
     def regex_sql(self, column: str) -> str:
@@ -247,7 +261,115 @@ class ChdbStore(_LakeStore):
         return f"quantilesExactInclusive({', '.join(repr(float(q)) for q in quantiles)})({expr})"
 
     def close(self) -> None:
-        self.session.close()
+        self.client.close()
+
+
+class ChdbStore(_ClickHouseStore):
+    """``chdb:///DIR``: a lake read by embedded ClickHouse (chDB), through clickhouse-connect's
+    chDB backend — the same client, SQL and views as a server (:class:`ClickHouseStore`), in a
+    temporary in-memory engine of this process."""
+
+    name = "chdb"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.path = self.lake = os.path.abspath(lake_path(url))
+        self.manifest = read_manifest(self.path)
+        try:
+            import chdb  # noqa: F401  (clickhouse-connect's backend imports it lazily: say what is missing here)
+            import clickhouse_connect
+        except ImportError:
+            raise StoreError("chdb:// needs chDB and clickhouse-connect: pip install 'ciscope[engines]'") from None
+        self.client = clickhouse_connect.get_client(dsn="chdb://memory")
+        self._create_views()
+
+
+@dataclass(frozen=True)
+class ClickHouseURL:
+    """A ``clickhouse://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE?lake=DIR`` URL, taken apart."""
+
+    host: str
+    port: int  # the HTTP interface's (clickhouse-connect speaks HTTP, not the native protocol)
+    database: str  # where the lake's views are created (one database per lake)
+    lake: str  # the lake's folder as the server's file() sees it: relative to its user_files_path
+    username: str | None
+    password: str
+
+    def where(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def clickhouse_url(url: str) -> ClickHouseURL:
+    """The parts of a ``clickhouse://`` URL (a :class:`UsageError` naming the expected shape)."""
+    expected = (f"{url}: expected clickhouse://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE?lake=DIR (PORT: the server's "
+                "HTTP port, 8123 by default; DIR: a lake written by `ciscope export --parquet`, as the server's "
+                "file() sees it — relative to its user_files_path)")
+    parts = urlsplit(url)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    database = unquote(parts.path.strip("/"))
+    try:
+        port = parts.port or 8123
+    except ValueError:
+        raise UsageError(expected) from None
+    if (parts.scheme != "clickhouse" or not parts.hostname or not re.fullmatch(r"\w+", database)
+            or set(query) != {"lake"} or len(query["lake"]) != 1 or not query["lake"][0]):
+        raise UsageError(expected)
+    return ClickHouseURL(host=parts.hostname, port=port, database=database, lake=query["lake"][0].rstrip("/") or "/",
+                         username=unquote(parts.username) if parts.username else None,
+                         password=unquote(parts.password or ""))
+
+
+class ClickHouseStore(_ClickHouseStore):
+    """``clickhouse://HOST:8123/DATABASE?lake=DIR``: a lake read by a ClickHouse server, through
+    clickhouse-connect (HTTP). The server reads the lake itself — its manifest and Parquet files
+    through ``file()``, under its ``user_files_path`` — so this process needs no access to it;
+    the views are created in DATABASE (created when missing) on every connection.
+
+    ``client``: an open clickhouse-connect client to use instead of connecting to HOST:PORT —
+    the tests give the chDB engine's, so that everything but the HTTP transport runs without a
+    server."""
+
+    name = "clickhouse"
+
+    def __init__(self, url: str, client: Any = None) -> None:
+        parts = clickhouse_url(url)
+        # the store's URL, in every message and in `db info`, never shows the password
+        super().__init__(url.replace(f":{parts.password}@", ":***@", 1) if parts.password else url)
+        self.lake = parts.lake
+        self.client = client if client is not None else _http_client(parts, self.url)
+        manifest = posixpath.join(parts.lake, MANIFEST)
+        try:
+            text = self.client.query_arrow(f"SELECT * FROM file('{_sql(manifest)}', RawBLOB)").column(0)[0].as_py()
+            self.manifest = parse_manifest(text, f"{parts.where()} file('{manifest}')")
+            self._command(f"CREATE DATABASE IF NOT EXISTS `{parts.database}`")
+            self.client.database = parts.database
+            self._create_views()
+        except StoreError:
+            self.client.close()
+            raise
+        except Exception as exc:  # the manifest's file() (clickhouse-connect's DatabaseError)
+            self.client.close()
+            raise StoreError(f"{self.url}: no lake at {parts.lake} on the server ({_first_line(exc)}): the server reads "
+                             "it with file(), so DIR must be a lake written by `ciscope export --parquet` under its "
+                             "user_files_path (relative to it, or absolute inside it)") from None
+
+
+def _http_client(parts: ClickHouseURL, shown: str) -> Any:
+    """A clickhouse-connect client of the server ``parts`` name (``shown``: its URL for the errors)."""
+    try:
+        import clickhouse_connect
+    except ImportError:
+        raise StoreError("clickhouse:// needs clickhouse-connect: pip install 'ciscope[engines]'") from None
+    try:
+        return clickhouse_connect.get_client(host=parts.host, port=parts.port, username=parts.username,
+                                             password=parts.password, connect_timeout=10, autogenerate_session_id=False)
+    except Exception as exc:  # OperationalError (refused, timeout), DatabaseError (not ClickHouse, too old)
+        raise StoreError(f"{shown}: no usable ClickHouse server at {parts.where()}: {_first_line(exc)} — expected "
+                         "a ClickHouse server (23.6 or newer) answering on its HTTP port") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip() or type(exc).__name__).splitlines()[0]
 
 
 _DOUBLE_PRECISION = re.compile(r"\bDOUBLE\s+PRECISION\b", re.IGNORECASE)

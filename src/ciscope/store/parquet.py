@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from .base import Store
 
 __all__ = ["READ_ONLY", "ExportReport", "LakeTable", "ParquetStore", "ReadOnlyLake", "export_parquet", "job_segment",
-           "lake_lock", "lake_select", "read_manifest", "write_lake"]
+           "lake_lock", "lake_select", "parse_manifest", "read_manifest", "write_lake"]
 
 MANIFEST = "_ciscope_lake.json"
 LAKE_FORMAT = 1
@@ -446,12 +446,21 @@ def read_manifest(path: str) -> dict[str, Any]:
         raise StoreError(f"no lake at {path}: `ciscope export --parquet {path}` writes one"
                          + ("" if os.path.isdir(path) else " (no such folder)"))
     try:
-        manifest: dict[str, Any] = orjson.loads(Path(manifest_file).read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
+        data = Path(manifest_file).read_bytes()
+    except OSError as exc:
         raise StoreError(f"{manifest_file}: not a readable lake manifest: {exc}") from None
-    if manifest.get("format") != LAKE_FORMAT:
-        raise StoreError(f"{manifest_file}: lake format {manifest.get('format')!r}, this ciscope reads {LAKE_FORMAT}; "
-                         "export the store again")
+    return parse_manifest(data, manifest_file)
+
+
+def parse_manifest(data: bytes | str, where: str) -> dict[str, Any]:
+    """A lake manifest's text, checked (``where``: the file it came from, for the errors)."""
+    try:
+        manifest: dict[str, Any] = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise StoreError(f"{where}: not a readable lake manifest: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != LAKE_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise StoreError(f"{where}: lake format {found!r}, this ciscope reads {LAKE_FORMAT}; export the store again")
     return manifest
 
 
