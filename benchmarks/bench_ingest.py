@@ -148,6 +148,21 @@ def contender(code: str, *args: str) -> tuple[int, float, tuple[float, float], f
     return int(count), float(seconds), (int(own) / 1024, int(child) / 1024), cpu_seconds
 
 
+def ingest_data(jobs: int, runs_per_job: int, tests_per_job: int) -> Path:
+    """The Prow run folders of a generated history (``ciscope.demo.generate``, seed 7), made
+    once in benchmarks/_data and reused."""
+    from ciscope.demo import generate
+
+    out = DATA / f"ingest-{jobs}x{runs_per_job}x{tests_per_job}"
+    if not (out / "truth.json").exists():
+        shutil.rmtree(out, ignore_errors=True)
+        t = time.perf_counter()
+        generate(out, seed=7, end=datetime(2026, 11, 1, tzinfo=UTC), jobs=jobs, runs_per_job=runs_per_job,
+                 tests_per_job=tests_per_job)
+        print(f"generated {out} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=5)
@@ -161,15 +176,7 @@ def main() -> None:
                         help="worker processes of the parallel contenders (the serial ones use 1)")
     args = parser.parse_args()
 
-    from ciscope.demo import generate
-
-    out = DATA / f"ingest-{args.jobs}x{args.runs_per_job}x{args.tests_per_job}"
-    if not (out / "truth.json").exists():
-        shutil.rmtree(out, ignore_errors=True)
-        t = time.perf_counter()
-        generate(out, seed=7, end=datetime(2026, 11, 1, tzinfo=UTC), jobs=args.jobs,
-                 runs_per_job=args.runs_per_job, tests_per_job=args.tests_per_job)
-        print(f"generated {out} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    out = ingest_data(args.jobs, args.runs_per_job, args.tests_per_job)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     junit = sum(f.stat().st_size for f in out.rglob("junit*") if f.is_file())
 

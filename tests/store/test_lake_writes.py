@@ -244,3 +244,32 @@ def test_an_ingest_loads_the_runs_table_not_the_results(tmp_path: Path) -> None:
         store.discard()
     assert len(cli_json("--db", url, "runs")) == 6
     assert len(lake_rows(lake)["test_results"]) == 12
+
+
+def test_retrigger_run_on_a_lake_logs_and_bounds_as_on_a_store(tmp_path: Path) -> None:
+    """`retrigger run` reads the lake's log of earlier retriggers (a table of runs: the whole
+    lake is loaded), executes, and publishes its decisions: a second run finds the bound used."""
+    from analysis.test_retrigger import Hook, failed_run, fingerprints
+
+    url = f"parquet:///{tmp_path / 'lake'}"
+    store = connect(url, writable_lake=True)
+    try:
+        fingerprints(store, B_retry=True)
+        store.write_runs([failed_run("e2e", "1", "c1"), failed_run("e2e", "2", "c2", tests={"t9": None})])
+    finally:
+        store.close()
+    hook = Hook()
+    try:
+        config = tmp_path / "ciscope.yaml"
+        config.write_text(f"retrigger:\n  enabled: true\n  webhook: {{url: '{hook.url}'}}\n  days: 30\n")
+        first = cli_json("--db", url, "retrigger", "run", "--config", str(config))
+        assert [b["build"] for b in hook.bodies] == ["1"]
+        assert [(d["build"], d["decision"], d["response"]) for d in first["decisions"]] == [
+            ("1", "retrigger", "HTTP 201"), ("2", "skip", None)]
+        (rule,) = cli_json("--db", url, "retrigger", "stats")["rules"]
+        assert (rule["rule"], rule["retriggers"]) == ("B-retry", 1)
+        again = cli_json("--db", url, "retrigger", "run", "--config", str(config))
+        assert [b["build"] for b in hook.bodies] == ["1"], "max_per_run: the lake's log bounds the second run"
+        assert [d["decision"] for d in again["decisions"] if d["build"] == "1"] != ["retrigger"]
+    finally:
+        hook.server.shutdown()

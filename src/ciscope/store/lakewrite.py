@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from ..errors import StoreError, UsageError
 from .duckdb import DuckDBStore
-from .parquet import Partition, _check_target, lake_lock, lake_path, lake_select, write_lake
+from .parquet import Partition, _check_target, lake_lock, lake_path, lake_select, partition_files, write_lake
 from .schema import RUN_TABLES, latest_version
 
 __all__ = ["LakeWriter", "lake_folder"]
@@ -116,16 +116,21 @@ class LakeWriter(DuckDBStore):
             self._guard = True
         self._dirty = version < latest
 
-    def _load(self, table: str, where: str = "", params: Sequence[Any] = (), *, replace: bool = False) -> None:
+    def _load(self, table: str, where: str = "", params: Sequence[Any] = (), *, replace: bool = False,
+              files: Sequence[str] | None = None) -> None:
+        """Insert the lake's rows of ``table`` (``WHERE …``; from ``files`` only when given)."""
         if table not in self.tables or not super().table_exists(table):
             return
         mine = {row[0] for row in self.con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
             [table]).fetchall()}
-        columns = ", ".join(f'"{c}"' for c in self.tables[table]["columns"] if c in mine)
+        columns = [c for c in self.tables[table]["columns"] if c in mine]
+        source = (f'"lake_{table}"' if files is None else
+                  f"({lake_select(self.lake, table, self.tables[table], columns=columns, files=files)})")
+        names = ", ".join(f'"{c}"' for c in columns)
         if replace:
             self.con.execute(f'DELETE FROM "{table}"')
-        self.con.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM "lake_{table}" {where}', list(params))
+        self.con.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM {source} {where}', list(params))
 
     def _history_tables(self) -> list[str]:
         return [t for t, spec in self.tables.items() if spec["partitioned"] and t != "runs"]
@@ -155,13 +160,12 @@ class LakeWriter(DuckDBStore):
 
     def _complete(self) -> None:
         """Load the rows of the lake's runs that share a partition with a written run: the
-        partition is rewritten whole."""
+        partition is rewritten whole (the files of those partitions only, one read per table)."""
         stale, params = self._stale()
-        for day, job in sorted(self._touched, key=lambda p: (str(p[0]), p[1])):
-            day_rule = "lake_day IS NULL" if day is None else "lake_day = ?"
-            where = f"WHERE lake_job = ? AND {day_rule}" + (f" AND {stale}" if stale else "")
-            for table in self._history_tables():
-                self._load(table, where, [job, *([] if day is None else [day]), *params])
+        for table in self._history_tables():
+            files = partition_files(self.lake, table, self._touched)
+            if files:
+                self._load(table, f"WHERE {stale}" if stale else "", params, files=files)
 
     def migrate(self, upto: int | None = None) -> list[str]:
         applied, self._upgraded = [*self._upgraded, *super().migrate(upto)], []

@@ -36,7 +36,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from .base import Store
 
 __all__ = ["READ_ONLY", "ExportReport", "LakeTable", "ParquetStore", "ReadOnlyLake", "export_parquet", "job_segment",
-           "lake_lock", "lake_select", "parse_manifest", "read_manifest", "write_lake"]
+           "lake_lock", "lake_select", "parse_manifest", "partition_files", "read_manifest", "write_lake"]
 
 MANIFEST = "_ciscope_lake.json"
 LAKE_FORMAT = 1
@@ -464,16 +464,29 @@ def parse_manifest(data: bytes | str, where: str) -> dict[str, Any]:
     return manifest
 
 
-def lake_select(path: str, table: str, spec: dict[str, Any], *, partition_columns: bool = False) -> str:
-    """DuckDB's SELECT of a lake table's columns from its files (``read_parquet``, Hive
-    partitions typed); ``partition_columns``: also the partition's ``lake_day`` and ``lake_job``."""
-    columns = ", ".join(f'"{c}"' for c in spec["columns"])
-    files = os.path.join(os.path.abspath(path), table, "**" if spec["partitioned"] else "", "*.parquet")
+def lake_select(path: str, table: str, spec: dict[str, Any], *, partition_columns: bool = False,
+                columns: Sequence[str] | None = None, files: Sequence[str] | None = None) -> str:
+    """DuckDB's SELECT of a lake table's ``columns`` (default: all) from its files, or from
+    the ``files`` given (``read_parquet``, Hive partitions typed); ``partition_columns``: also
+    the partition's ``lake_day`` and ``lake_job``."""
+    names = ", ".join(f'"{c}"' for c in (spec["columns"] if columns is None else columns))
+    where = os.path.join(os.path.abspath(path), table, "**" if spec["partitioned"] else "", "*.parquet")
+    source = sql_string(where) if files is None else "[" + ", ".join(map(sql_string, files)) + "]"
     if not spec["partitioned"]:
-        return f"SELECT {columns} FROM read_parquet({sql_string(files)})"
+        return f"SELECT {names} FROM read_parquet({source})"
     extra = ', "day" AS lake_day, "job" AS lake_job' if partition_columns else ""
-    return (f"SELECT {columns}{extra} FROM read_parquet({sql_string(files)}, hive_partitioning = true, "
+    return (f"SELECT {names}{extra} FROM read_parquet({source}, hive_partitioning = true, "
             "hive_types = {'day': DATE, 'job': VARCHAR})")
+
+
+def partition_files(path: str, table: str, partitions: Iterable[Partition]) -> list[str]:
+    """The Parquet files of ``table`` in those (day, job) partitions of the lake at ``path``."""
+    files = []
+    for day, job in partitions:
+        folder = os.path.join(path, table, day_segment(None if day is None else str(day)), job_segment(job))
+        if os.path.isdir(folder):
+            files += [os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith(".parquet")]
+    return files
 
 
 class ReadOnlyLake:
