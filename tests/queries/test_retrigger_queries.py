@@ -83,3 +83,31 @@ def test_decisions_are_logged_in_one_append(store):
     q.record_outcome(store, tests.run_id, aware, decision="failed", response="HTTP 500")
     assert store.query("SELECT decision, response FROM retriggers WHERE run_id = ?", (tests.run_id,)) == [
         ("failed", "HTTP 500")]
+
+
+def test_the_bounds_of_many_commits_in_one_query(store, monkeypatch):
+    """retriggers_per_commit and newest_starts over the pairs asked only — jobs j and k with
+    commits c1 and c2 asked as (j, c1) and (k, c2): not j@c2 nor k@c1, though the job and
+    commit lists cross there — each in one query, whether 2 pairs are asked or 80."""
+    runs = [Run(job=job, build=f"{job}{sha}{i}", status=RunStatus.FAILURE, commit=sha,
+                started_at=T0 + timedelta(minutes=10 * i + len(job + sha)))
+            for job in ("j", "k") for sha in ("c1", "c2") for i in range(2)]
+    store.write_runs(runs)
+    q.log_decisions(store, [q.LoggedDecision(r.run_id, r.job, r.build, r.commit, "R", decision, "x", None)
+                            for r, decision in zip(runs, ("retrigger", "failed", "retrigger", "skip",
+                                                          "retrigger", "retrigger", "skip", "retrigger"))], T0)
+    asked = [("j", "c1"), ("k", "c2")]
+    # j@c1: retrigger + failed; k@c2: skip + retrigger (j@c2 and k@c1 have their own)
+    assert q.retriggers_per_commit(store, asked) == {("j", "c1"): 2, ("k", "c2"): 1}
+    assert q.newest_starts(store, asked) == {("j", "c1"): T0 + timedelta(minutes=13),
+                                             ("k", "c2"): T0 + timedelta(minutes=13)}
+    many = [*asked, *((f"j{i}", f"c{i}") for i in range(78))]
+    queries: list[str] = []
+    real = store.query
+    monkeypatch.setattr(store, "query", lambda sql, params=(): queries.append(sql) or real(sql, params))
+    for pairs in (asked, many):
+        queries.clear()
+        assert q.retriggers_per_commit(store, pairs) == {**{p: 0 for p in pairs}, ("j", "c1"): 2, ("k", "c2"): 1}
+        assert q.newest_starts(store, pairs) == {("j", "c1"): T0 + timedelta(minutes=13),
+                                                 ("k", "c2"): T0 + timedelta(minutes=13)}
+        assert len(queries) == 2, queries

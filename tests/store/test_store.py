@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import orjson
 import pytest
 
 from ciscope.analysis.stats import list_runs, stats_by_test
@@ -120,6 +121,61 @@ def test_jobs_keep_variants_and_time_span(store):
     assert job == "e2e-aws" and variants == '{"platform":"aws"}'
     assert first == (T0 - timedelta(hours=3)).replace(tzinfo=None)
     assert last == (T0 + timedelta(hours=5)).replace(tzinfo=None)
+
+def _job_runs(n: int, *, start: int = 0, build: str = "b") -> list[Run]:
+    """One run of each of ``n`` jobs (j0000, j0001, …): variants {"v": i, "n": "new"}, started
+    ``i`` hours after T0, except every seventh job's run, which has no start time."""
+    return [Run(job=f"j{i:04d}", build=build, status=RunStatus.SUCCESS, commit="c",
+                started_at=None if i % 7 == 0 else T0 + timedelta(hours=i), variants={"v": str(i), "n": "new"})
+            for i in range(start, start + n)]
+
+
+def test_a_batch_of_many_jobs_merges_the_known_ones_and_adds_the_new(store):
+    """The jobs of a batch touching 60 jobs, 30 of them known from an earlier run (with another
+    variant and an earlier or later start, or none): variants merged (the new ones winning), first_seen
+    the earliest start and last_seen the latest, whether the job is known or new."""
+    old = [Run(job=f"j{i:04d}", build="a", status=RunStatus.SUCCESS, commit="c", variants={"n": "old", f"k{i}": "x"},
+               started_at=None if i % 5 == 0 else T0 + timedelta(hours=i + (50 if i % 2 else -50)))
+           for i in range(0, 60, 2)]
+    store.write_runs(old)
+    store.write_runs(_job_runs(60))
+    expected = []
+    for i in range(60):
+        starts = [s for s in ([None if i % 7 == 0 else T0 + timedelta(hours=i)]
+                              + ([None if i % 5 == 0 else T0 + timedelta(hours=i + (50 if i % 2 else -50))]
+                                 if i % 2 == 0 else [])) if s is not None]
+        variants = {**({"n": "old", f"k{i}": "x"} if i % 2 == 0 else {}), "v": str(i), "n": "new"}
+        expected.append((f"j{i:04d}", orjson.dumps(variants, option=orjson.OPT_SORT_KEYS).decode(),
+                         min(starts).replace(tzinfo=None) if starts else None,
+                         max(starts).replace(tzinfo=None) if starts else None))
+    assert store.query("SELECT job, variants, first_seen, last_seen FROM jobs ORDER BY job") == expected
+
+
+def test_jobs_are_written_in_bulk(store, monkeypatch):
+    """The statements a batch makes about ``jobs`` do not grow with its jobs: a batch of 200
+    jobs (100 known) makes as many as one of 4 (2 known)."""
+    def statements(runs: list[Run]) -> int:
+        """How many statements writing ``runs`` makes that name ``jobs`` (every SQL statement
+        of the store goes through its execute or query)."""
+        seen: list[str] = []
+
+        def recorded(real):
+            def run(sql, params=()):
+                seen.append(sql)
+                return real(sql, params)
+            return run
+
+        with monkeypatch.context() as patch:
+            for name in ("execute", "query"):
+                patch.setattr(store, name, recorded(getattr(store, name)))
+            store.write_runs(runs)
+        return sum(" jobs" in sql for sql in seen)
+
+    store.write_runs(_job_runs(2) + _job_runs(100, start=1000))
+    few = statements(_job_runs(4, build="again"))
+    many = statements(_job_runs(200, start=1000, build="again"))
+    assert store.query("SELECT count(*) FROM jobs") == [(2 + 100 + 2 + 100,)]
+    assert few == many and few <= 5, (few, many)
 
 
 def test_sippy_rates(store):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -105,21 +105,36 @@ def retriggers_per_run(store: Store, run_ids: Sequence[int]) -> dict[int, int]:
 def retriggers_per_commit(store: Store, commits: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Per (job, commit_sha) of ``commits``, how many retriggers of the job on the commit were
     made (or tried)."""
-    out: dict[tuple[str, str], int] = {}
-    for job, sha in commits:
-        (n,) = store.query(f"SELECT count(*) FROM retriggers WHERE {_TRIED} AND job = ?"
-                           " AND commit_sha = ?", (job, sha))[0]
-        out[job, sha] = n
-    return out
+    counts = _per_pair(store, f"SELECT job, commit_sha, count(*) FROM retriggers WHERE {_TRIED}"
+                              " AND job IN ({jobs}) AND commit_sha IN ({shas}) GROUP BY job, commit_sha", commits)
+    return {pair: int(counts.get(pair) or 0) for pair in commits}
 
 
 def newest_starts(store: Store, commits: Sequence[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
     """Per (job, commit_sha) of ``commits`` with a start time, the start of its newest run."""
-    out: dict[tuple[str, str], datetime] = {}
-    for job, sha in commits:
-        (latest,) = store.query("SELECT max(started_at) FROM runs WHERE job = ? AND commit_sha = ?", (job, sha))[0]
-        if latest is not None:
-            out[job, sha] = latest
+    latest = _per_pair(store, "SELECT job, commit_sha, max(started_at) FROM runs WHERE job IN ({jobs})"
+                              " AND commit_sha IN ({shas}) GROUP BY job, commit_sha", commits)
+    return {pair: latest[pair] for pair in commits if latest.get(pair) is not None}
+
+
+#: (job, commit) pairs per query of :func:`_per_pair`: at most twice as many parameters
+_PAIRS = 5000
+
+
+def _per_pair(store: Store, sql: str, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The value per (job, commit_sha) of ``pairs`` of ``sql`` — rows (job, commit_sha, value)
+    grouped by the pair, ``{jobs}`` and ``{shas}`` its IN lists — in one query per 5,000
+    pairs: every engine (chDB and Spark included) filters by the two IN lists; the pairs the
+    lists cross but ``pairs`` lacks are dropped here."""
+    wanted = set(pairs)
+    out: dict[tuple[str, str], Any] = {}
+    for start in range(0, len(pairs), _PAIRS):
+        chunk = pairs[start : start + _PAIRS]
+        jobs, job_params = store.in_list(sorted({job for job, _ in chunk}))
+        shas, sha_params = store.in_list(sorted({sha for _, sha in chunk}))
+        for job, sha, value in store.query(sql.format(jobs=jobs, shas=shas), [*job_params, *sha_params]):
+            if (job, sha) in wanted:
+                out[job, sha] = value
     return out
 
 

@@ -78,7 +78,10 @@ RUN_VARIANTS_SCHEMA = pa.schema([("run_id", pa.int64()), ("key", pa.string()), (
 RUN_EVENTS_SCHEMA = pa.schema([("run_id", pa.int64()), ("event", pa.string()), ("emitted_at", pa.timestamp("us")),
                                ("received_at", pa.timestamp("us")), ("worker", pa.string()),
                                ("device_group", pa.string()), ("requestor", pa.string()), ("iteration", pa.int32())])
-SCHEMAS = {"runs": RUNS_SCHEMA, "test_results": RESULTS_SCHEMA, "test_verdicts": VERDICTS_SCHEMA,
+#: ``jobs``: one row per job (ingest merges a batch's jobs into it: Store._upsert_jobs)
+JOBS_SCHEMA = pa.schema([("job", pa.string()), ("variants", pa.string()), ("first_seen", pa.timestamp("us")),
+                         ("last_seen", pa.timestamp("us"))])
+SCHEMAS = {"jobs": JOBS_SCHEMA, "runs": RUNS_SCHEMA, "test_results": RESULTS_SCHEMA, "test_verdicts": VERDICTS_SCHEMA,
            "matches": MATCHES_SCHEMA, "explanations": EXPLANATIONS_SCHEMA, "run_variants": RUN_VARIANTS_SCHEMA,
            "run_events": RUN_EVENTS_SCHEMA}
 #: Tables holding rows of a run (deleted with it, written with it), children before ``runs``.

@@ -18,6 +18,7 @@ from ..status import FAILED_RUN_STATUSES, FAILED_VERDICTS, Verdict
 from .disruption import disruption_tables
 from .schema import (
     EXPLANATIONS_SCHEMA,
+    JOBS_SCHEMA,
     MATCHES_SCHEMA,
     RESULTS_SCHEMA,
     RUN_EVENTS_SCHEMA,
@@ -180,6 +181,12 @@ def explanations_table(runs: Iterable[tuple[int, Iterable[str], Sequence[Evidenc
                 cols["test"].append(test)
                 cols["bug"].append(bug)
     return pa.Table.from_pydict(cols, schema=EXPLANATIONS_SCHEMA)
+
+
+def jobs_table(rows: Sequence[tuple[str, str, datetime | None, datetime | None]]) -> pa.Table:
+    """``jobs`` rows — (job, variants as JSON text, first_seen, last_seen) — as an Arrow table."""
+    names = JOBS_SCHEMA.names
+    return pa.Table.from_pydict({n: [row[i] for row in rows] for i, n in enumerate(names)}, schema=JOBS_SCHEMA)
 
 
 def variants_table(runs: Iterable[tuple[int, dict[str, str]]]) -> pa.Table:
