@@ -11,7 +11,14 @@ log(results) between the smallest and the largest store.
 Peer, same run: ``SELECT count(*) … GROUP BY job, test`` over the verdicts — one scan and a
 group-by of the whole history in the same engine, through the same CLI-sized process.
 
-Usage: python benchmarks/bench_scale.py [--jobs 1,10,100] [--memory-limit 2GB] [--markdown]
+``--engine spark``: the same commands on Spark local[2] (``--db spark://local[2]?lake=DIR``,
+driver memory ``CISCOPE_SPARK_MEMORY``, 1 GB by default) over the Parquet lake that ``ciscope
+export --parquet`` writes from each store (exported once, cached beside it; export time and
+lake size reported), each command a fresh process starting its JVM, as a user runs it; the
+DuckDB figures of the same run are the peer (``--engine both``).
+
+Usage: python benchmarks/bench_scale.py [--jobs 1,10,100] [--memory-limit 2GB] [--engine duckdb|spark|both]
+       [--markdown]
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from bench_analysis import analysis_store  # noqa: E402
+from bench_lake_write import size as disk_size  # noqa: E402
 
 COMMANDS = [("flaky", ["flaky", "--json"]), ("regressions", ["regressions", "--json"]),
             ("summary", ["summary", "--json"]), ("bugs", ["bugs", "--json"]), ("clusters", ["clusters", "--json"])]
@@ -55,9 +63,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", default="1,10,100", help="store sizes, in jobs of 1M results (default 1,10,100)")
     parser.add_argument("--memory-limit", default="2GB", help="DuckDB's memory_limit for every command (default 2GB)")
+    parser.add_argument("--engine", choices=["duckdb", "spark", "both"], default="duckdb")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     sizes = [int(j) for j in args.jobs.split(",")]
+    engines = ["duckdb", "spark"] if args.engine == "both" else [args.engine]
     rows: list[tuple[int, str, float, float, int]] = []
     info: list[str] = []
     for jobs in sizes:
@@ -67,19 +77,30 @@ def main() -> None:
                         f"(peak RSS of this process so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
         size = path.stat().st_size / 2**20
         info.append(f"{jobs * 1_000_000:,} results: DuckDB file {size:,.0f} MiB")
-        url = f"duckdb:///{path}?memory_limit={args.memory_limit}"
-        for name, argv in COMMANDS:
-            seconds, rss, out = run([sys.executable, "-m", "ciscope.cli", "--db", url, *argv])
-            rows.append((jobs, name, seconds, rss, out))
-            print(f"  {jobs * 1_000_000:>11,} {name}: {seconds:.2f} s, peak RSS {rss:.0f} MiB, {out:,} bytes out "
-                  f"(load {os.getloadavg()[0]:.2f})", file=sys.stderr)
-        seconds, rss, out = run([sys.executable, "-c", PEER, str(path), args.memory_limit])
-        rows.append((jobs, "peer: one GROUP BY job, test over the verdicts", seconds, rss, out))
-        print(f"  {jobs * 1_000_000:>11,} peer: {seconds:.2f} s, peak RSS {rss:.0f} MiB", file=sys.stderr)
+        urls = {"duckdb": f"duckdb:///{path}?memory_limit={args.memory_limit}"}
+        if "spark" in engines:
+            lake = path.with_suffix(".lake")
+            if not (lake / "_ciscope_lake.json").exists():
+                seconds, rss, _ = run([sys.executable, "-m", "ciscope.cli", "--db", f"duckdb:///{path}", "export",
+                                       "--parquet", str(lake)])
+                info.append(f"{jobs * 1_000_000:,} results: lake exported in {seconds:.0f} s (peak RSS {rss:.0f} MiB)")
+            info.append(f"{jobs * 1_000_000:,} results: lake {disk_size(lake) / 2**20:,.0f} MiB")
+            urls["spark"] = f"spark://local[2]?lake={lake}"
+        for engine in engines:
+            for name, argv in COMMANDS:
+                label = name if engine == "duckdb" else f"{name} (spark)"
+                seconds, rss, out = run([sys.executable, "-m", "ciscope.cli", "--db", urls[engine], *argv])
+                rows.append((jobs, label, seconds, rss, out))
+                print(f"  {jobs * 1_000_000:>11,} {label}: {seconds:.2f} s, peak RSS {rss:.0f} MiB, {out:,} bytes out "
+                      f"(load {os.getloadavg()[0]:.2f})", file=sys.stderr)
+        if "duckdb" in engines:
+            seconds, rss, out = run([sys.executable, "-c", PEER, str(path), args.memory_limit])
+            rows.append((jobs, "peer: one GROUP BY job, test over the verdicts", seconds, rss, out))
+            print(f"  {jobs * 1_000_000:>11,} peer: {seconds:.2f} s, peak RSS {rss:.0f} MiB", file=sys.stderr)
     print("\n".join(info))
     print(f"load average at the end {os.getloadavg()[0]:.2f}; memory_limit {args.memory_limit}")
     if args.markdown:
-        names = [name for name, _ in COMMANDS] + ["peer: one GROUP BY job, test over the verdicts"]
+        names = list(dict.fromkeys(n for _, n, *_ in rows))
         head = " | ".join(f"{j * 1_000_000:,} results: s (peak RSS MiB)" for j in sizes)
         print(f"\n| command | {head} | growth exponent |")
         print("|---|" + "---:|" * len(sizes) + "---:|")
