@@ -273,3 +273,16 @@ def test_retrigger_run_on_a_lake_logs_and_bounds_as_on_a_store(tmp_path: Path) -
         assert [d["decision"] for d in again["decisions"] if d["build"] == "1"] != ["retrigger"]
     finally:
         hook.server.shutdown()
+
+
+def test_the_working_copy_takes_the_urls_duckdb_settings(tmp_path: Path) -> None:
+    """`parquet:///DIR?memory_limit=…` bounds the working copy (its sorts spill beyond it)."""
+    store = connect(f"parquet:///{tmp_path / 'lake'}?memory_limit=300MB&threads=1", writable_lake=True)
+    try:
+        assert store.con.execute("SELECT current_setting('memory_limit'), current_setting('threads')").fetchone() \
+            == ("286.1 MiB", 1)  # type: ignore[attr-defined]
+    finally:
+        store.discard()
+    with pytest.raises(UsageError, match="unknown DuckDB setting 'memory'"):
+        connect(f"parquet:///{tmp_path / 'lake'}?memory=1GB", writable_lake=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lake.lock"]

@@ -69,7 +69,9 @@ class LakeWriter(DuckDBStore):
         self.work = tempfile.mkdtemp(prefix=f".{name}.work-", dir=parent)
         self._stack.callback(shutil.rmtree, self.work, ignore_errors=True)
         try:
-            super().__init__("duckdb:///" + os.path.join(self.work, "work.duckdb"))
+            # a parquet:// URL's DuckDB settings (?memory_limit=2GB…) hold for the working copy
+            settings = url.split("?", 1)[1] if url.startswith("parquet://") and "?" in url else ""
+            super().__init__("duckdb:///" + os.path.join(self.work, "work.duckdb") + (f"?{settings}" if settings else ""))
         except BaseException:
             self._stack.close()
             raise
