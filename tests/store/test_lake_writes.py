@@ -196,7 +196,7 @@ def test_the_lake_engines_urls_write_the_same_lake(data: Path, tmp_path: Path) -
                                                                                    "--limit", "5")
 
 
-def test_tokens_and_the_server_are_refused_on_a_lake(tmp_path: Path) -> None:
+def test_tokens_and_plain_writes_are_refused_on_a_lake(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     url = f"parquet:///{lake}"
     _write(url, [_run("j", "1", datetime(2026, 11, 1, 10))])
@@ -204,8 +204,8 @@ def test_tokens_and_the_server_are_refused_on_a_lake(tmp_path: Path) -> None:
     done = cli("--db", url, "token", "create", "ci")
     assert done.returncode == 4 and "no API tokens here" in done.stderr and "Traceback" not in done.stderr
     assert sorted(str(p) for p in lake.rglob("*")) == before
-    with pytest.raises(StoreError, match="`ciscope serve` needs a DuckDB or PostgreSQL store"):
-        connect(url)  # what the server opens: a lake is not writable there
+    with pytest.raises(StoreError, match="a lake is written only by ciscope's commands"):
+        connect(url)  # a library caller's writable connect: no working copy unless asked for
 
 
 def test_a_folder_that_is_not_a_lake_is_refused(tmp_path: Path) -> None:

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 def serve(obj: Context, host: str, port: int, max_upload: int, private: bool) -> None:
     """Serve the dashboard (/) and the JSON API (/api, docs at /api/docs) over the store (--db).
 
-    The server owns the store for as long as it runs. Stop it with Ctrl-C.
+    The server owns the store for as long as it runs. Stop it with Ctrl-C. A Parquet lake
+    (--db parquet:///DIR) is served read-only: every page and report, no uploads.
     """
     try:
         import uvicorn
@@ -34,6 +35,8 @@ def serve(obj: Context, host: str, port: int, max_upload: int, private: bool) ->
         from ..web import create_app
     except ImportError as exc:
         raise UsageError(f"the web server needs {exc.name}: pip install 'ciscope[web]'") from None
+    if private and obj.db.startswith("parquet://"):
+        raise UsageError("--private needs API tokens, which a Parquet lake never holds: serve the store it came from")
     _check_port(host, port)
     directory = obj.fingerprint_dir()
     obj.close()  # the server opens the store itself, once

@@ -66,8 +66,7 @@ NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 #: tables never exported, and why
 EXCLUDED = {"api_tokens": "credentials of `ciscope serve`'s write API"}
 READ_ONLY = ("a lake is written only by ciscope's commands (ingest, demo, reclassify, disruption record, retrigger "
-             "run, db migrate with --db on the lake) and `ciscope export --parquet`; `ciscope serve` needs a DuckDB or "
-             "PostgreSQL store (see docs/store.md, Parquet lake)")
+             "run, db migrate with --db on the lake) and `ciscope export --parquet` (see docs/store.md, Parquet lake)")
 #: a (day, job) partition of the lake: the UTC day its runs started (None: no start) and the job
 Partition = tuple[date | None, str]
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
@@ -514,8 +513,8 @@ class ParquetStore(ReadOnlyLake, DuckDBStore):
             raise StoreError(f"cannot read the lake at {path}: {exc}") from None
 
     def execute(self, sql: str, params: Any = ()) -> None:
-        if sql.lstrip().split(None, 1)[0].upper() not in ("SELECT", "WITH"):
-            raise StoreError(READ_ONLY)
+        if sql.lstrip().split(None, 1)[0].upper() not in ("SELECT", "WITH") and sql.strip() != self.SNAPSHOT_SQL:
+            raise StoreError(READ_ONLY)  # (a read-only snapshot is no write: the server's readers take one)
         super().execute(sql, params)
 
     def begin(self) -> None:

@@ -320,6 +320,7 @@ def timing_runs(request: Request, window: RunScope,
 uploads = APIRouter(prefix="/api", tags=["uploads"], responses={
     **_ERRORS,
     401: {"model": ErrorBody, "description": "No token, or not a live one (`ciscope token create`)"},
+    403: {"model": ErrorBody, "description": "The server reads a Parquet lake: no uploads"},
     413: {"model": ErrorBody, "description": "Too large, or a decompression bomb: nothing was used"},
 })
 
@@ -356,6 +357,9 @@ async def upload(request: Request,
     """The body is a tar archive (gzip, bzip2 or xz compressed, or not). Each file of it gets an
     answer: stored, already stored, or refused with the reason. Needs `Authorization: Bearer TOKEN`."""
     access = _store(request)
+    if access.read_only:
+        raise HTTPException(403, "this server reads a Parquet lake and takes no uploads: upload to a server over a "
+                                 "DuckDB or PostgreSQL store, or run `ciscope --db parquet:///DIR ingest` where the lake is")
     if await run_in_threadpool(access.write, verify_token, bearer(request)) is None:
         raise HTTPException(401, "a live API token is needed: `Authorization: Bearer TOKEN` "
                                  "(`ciscope token create NAME` makes one)", headers={"WWW-Authenticate": "Bearer"})

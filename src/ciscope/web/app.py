@@ -76,6 +76,11 @@ class StoreAccess:
     def __init__(self, url: str, *, readers: int | None = None, cache: ReportCache | None = None,
                  computing: int = COMPUTING) -> None:
         self.url = url
+        #: a Parquet lake is served read-only: DuckDB reads it in place, uploads are refused
+        self.read_only = url.startswith("parquet://")
+        if url.split("://", 1)[0] in ("spark", "chdb", "clickhouse"):
+            raise StoreError(f"ciscope serve reads a lake with DuckDB: give --db parquet:///DIR for the lake of {url} "
+                             "(Spark and ClickHouse answer the command line, not the dashboard's many small queries)")
         self.readers = readers
         self.cache = cache if cache is not None else ReportCache()
         self._store: Store | None = None
@@ -89,7 +94,7 @@ class StoreAccess:
 
     def _open(self) -> ReaderPool:
         if self._pool is None:
-            store = self._store = connect(self.url)
+            store = self._store = connect(self.url, read_only=self.read_only)
             size = self.readers or (READERS_POSTGRES if store.name.startswith("postgres") else READERS_DUCKDB)
             self._pool = ReaderPool(store, size)
         return self._pool
