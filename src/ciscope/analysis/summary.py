@@ -34,7 +34,14 @@ import pyarrow.compute as pc
 
 from ..errors import InputError, UsageError
 from ..queries.facts import job_exists, job_names
-from ..queries.grid import GridRun, cell_messages, grid_verdicts, jobs_runs, published_summaries
+from ..queries.grid import (
+    GridRun,
+    cell_messages,
+    grid_verdict_lists,
+    grid_verdicts,
+    jobs_runs,
+    published_summaries,
+)
 from ..queries.window import Window
 from ..store.base import Store
 from .grid import (
@@ -95,29 +102,25 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
                window: Window | None = None, durations: bool = True) -> dict[str, GridCells]:
     """:func:`grid_cells` of each of the jobs, their verdicts read in one query and placed at
     once: one matrix whose rows are the jobs' rows one job after the other, each job's by test
-    name, and whose columns are each job's own (a job's cells are a slice of it)."""
+    name, and whose columns are each job's own (a job's cells are a slice of it). Without
+    durations, the verdicts are read grouped by test and verdict (:func:`grid_verdict_lists`)."""
     runs = jobs_runs(store, jobs, columns=columns, window=window)
     heads = {job: _heads(runs[job]) for job in jobs}
     ids = [r.run_id for job in jobs for r in runs[job]]
-    table = grid_verdicts(store, ids, durations=durations) if ids else None
-    if table is None or not table.num_rows:
+    found = _read_cells(store, ids, durations=durations) if ids else None
+    if found is None or not len(found.run_id):
         return {job: _no_verdicts(heads[job], durations) for job in jobs}
-    tests = table["test"].dictionary_encode()  # one dictionary shared by the chunks
-    dictionary = tests.chunk(0).dictionary.to_pylist() if tests.num_chunks else []
+    dictionary = found.names
     by_name = sorted(range(len(dictionary)), key=dictionary.__getitem__)
     name_rank = np.zeros(len(dictionary), dtype=np.int64)
     name_rank[by_name] = np.arange(len(dictionary))
-    # a verdict's TestGrid code by its place among VERDICT_STATUS's (any other: UNKNOWN)
-    status_of = np.array([*VERDICT_STATUS.values(), TestStatus.UNKNOWN], dtype=np.int8)
-    known = pc.index_in(table["verdict"], value_set=pa.array(list(VERDICT_STATUS), type=table["verdict"].type))
-    codes = status_of[pc.fill_null(known, len(VERDICT_STATUS)).to_numpy()]
     # each verdict's job and column: its run's place in ``ids``, the jobs' runs one after the other
     counts = [len(runs[job]) for job in jobs]
     first = np.cumsum([0, *counts])
-    place = pc.index_in(table["run_id"], value_set=pa.array(ids, type=table["run_id"].type)).to_numpy().astype(np.int64)
+    place = pc.index_in(pa.array(found.run_id), value_set=pa.array(ids, type=pa.int64())).to_numpy().astype(np.int64)
     job_of = np.repeat(np.arange(len(jobs)), counts)[place]
     # a row per (job, test) present, in the order of (job, test name)
-    key = job_of * len(dictionary) + name_rank[_indices(tests)]
+    key = job_of * len(dictionary) + name_rank[found.test]
     present = np.bincount(key, minlength=len(jobs) * len(dictionary)) > 0
     row_of_key = np.cumsum(present) - 1
     keys = np.flatnonzero(present)
@@ -127,11 +130,11 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
         return {job: grid_cells(store, job, columns=columns, window=window, durations=durations) for job in jobs}
     status = np.zeros((len(keys), max(counts)), dtype=np.int8)
     r, c = row_of_key[key], place - first[job_of]
-    status[r, c] = codes
+    status[r, c] = found.codes
     seconds = None
-    if durations:
+    if found.seconds is not None:
         seconds = np.full(status.shape, np.nan)
-        seconds[r, c] = table["duration"].to_numpy().astype(float)
+        seconds[r, c] = found.seconds
     out = {}
     for j, job in enumerate(jobs):
         if not counts[j]:
@@ -144,6 +147,57 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
                              None if seconds is None else seconds[rows, :counts[j]],
                              overall_status, overall_messages, has_overall)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Cells:
+    """Verdicts as read, one entry per cell, in no order: ``run_id``, ``test`` (an index into
+    ``names``, the distinct test names in no order), ``codes`` (TestGrid codes, int8) and
+    ``seconds`` (the durations, NaN: none; None: not read)."""
+
+    names: list[str]
+    run_id: np.ndarray
+    test: np.ndarray
+    codes: np.ndarray
+    seconds: np.ndarray | None
+
+
+def _read_cells(store: Store, ids: Sequence[int], *, durations: bool) -> _Cells:
+    """The verdicts of the runs ``ids``: as rows with their durations, else grouped by test
+    and verdict (each name and verdict coded once per group, the groups spread over their runs)."""
+    if durations:
+        table = grid_verdicts(store, ids, durations=True)
+        tests = table["test"].dictionary_encode()  # one dictionary shared by the chunks
+        return _Cells(_dictionary(tests), _int64(table["run_id"]), _indices(tests), _verdict_codes(table["verdict"]),
+                      table["duration"].to_numpy().astype(float))
+    groups = grid_verdict_lists(store, ids)
+    lists = groups["run_ids"].combine_chunks()
+    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    group = np.repeat(np.arange(len(lengths)), lengths)
+    tests = groups["test"].dictionary_encode()
+    return _Cells(_dictionary(tests), _int64(lists.flatten()), _indices(tests)[group],
+                  _verdict_codes(groups["verdict"])[group], None)
+
+
+# a verdict's TestGrid code by its place among VERDICT_STATUS's (any other: UNKNOWN)
+_STATUS_OF = np.array([*VERDICT_STATUS.values(), TestStatus.UNKNOWN], dtype=np.int8)
+
+
+def _verdict_codes(verdicts: Any) -> np.ndarray:
+    """The TestGrid codes (int8) of an Arrow array of verdicts."""
+    known = pc.index_in(verdicts, value_set=pa.array(list(VERDICT_STATUS), type=verdicts.type))
+    codes: np.ndarray = _STATUS_OF[pc.fill_null(known, len(VERDICT_STATUS)).to_numpy(zero_copy_only=False)]
+    return codes
+
+
+def _dictionary(encoded: Any) -> list[str]:
+    """The values of a dictionary-encoded chunked array."""
+    return encoded.chunk(0).dictionary.to_pylist() if encoded.num_chunks else []
+
+
+def _int64(values: Any) -> np.ndarray:
+    """An Arrow array of integers as one int64 NumPy array."""
+    return np.asarray(values.to_numpy(), dtype=np.int64) if len(values) else np.zeros(0, dtype=np.int64)
 
 
 def _indices(encoded: Any) -> np.ndarray:
