@@ -22,7 +22,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -128,13 +128,14 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
     if len(jobs) > 1 and len(keys) * max(counts) > 2 * int(np.dot(np.diff(bounds), counts)) + 1_000_000:
         # jobs of very different lengths: a matrix as wide as the longest would be mostly empty
         return {job: grid_cells(store, job, columns=columns, window=window, durations=durations) for job in jobs}
-    status = np.zeros((len(keys), max(counts)), dtype=np.int8)
-    r, c = row_of_key[key], place - first[job_of]
-    status[r, c] = found.codes
+    width = max(counts)
+    status = np.zeros((len(keys), width), dtype=np.int8)
+    cell = row_of_key[key] * width + (place - first[job_of])  # each verdict's place in the matrix, flat
+    status.ravel()[cell] = found.codes
     seconds = None
     if found.seconds is not None:
         seconds = np.full(status.shape, np.nan)
-        seconds[r, c] = found.seconds
+        seconds.ravel()[cell] = found.seconds
     out = {}
     for j, job in enumerate(jobs):
         if not counts[j]:
@@ -409,8 +410,12 @@ def grid_json(grid: Grid, summary: TabSummary | None = None) -> dict[str, Any]:
     }
 
 
-def _alert_json(alert: Any) -> dict[str, Any]:
-    return {k: v for k, v in asdict(alert).items() if v is not None}
+def _alert_json(alert: Alert) -> dict[str, Any]:
+    """An alert's fields (in their order) but those that are None."""
+    return {k: v for k in _ALERT_FIELDS if (v := getattr(alert, k)) is not None}
+
+
+_ALERT_FIELDS = tuple(f.name for f in fields(Alert))
 
 
 # ---------------------------------------------------------------- tab options per job
