@@ -110,27 +110,25 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
     found = _read_cells(store, ids, durations=durations) if ids else None
     if found is None or not len(found.run_id):
         return {job: _no_verdicts(heads[job], durations) for job in jobs}
-    dictionary = found.names
-    by_name = sorted(range(len(dictionary)), key=dictionary.__getitem__)
-    name_rank = np.zeros(len(dictionary), dtype=np.int64)
-    name_rank[by_name] = np.arange(len(dictionary))
+    names = found.names
     # each verdict's job and column: its run's place in ``ids``, the jobs' runs one after the other
     counts = [len(runs[job]) for job in jobs]
     first = np.cumsum([0, *counts])
-    place = pc.index_in(pa.array(found.run_id), value_set=pa.array(ids, type=pa.int64())).to_numpy().astype(np.int64)
-    job_of = np.repeat(np.arange(len(jobs)), counts)[place]
+    job_of_place = np.repeat(np.arange(len(jobs)), counts)
+    column_of_place = np.arange(len(ids)) - first[job_of_place]
+    place = pc.index_in(found.run_id, value_set=pa.array(ids, type=found.run_id.type)).to_numpy(zero_copy_only=False)
     # a row per (job, test) present, in the order of (job, test name)
-    key = job_of * len(dictionary) + name_rank[found.test]
-    present = np.bincount(key, minlength=len(jobs) * len(dictionary)) > 0
+    key = (job_of_place * len(names))[place] + found.test
+    present = np.bincount(key, minlength=len(jobs) * len(names)) > 0
     row_of_key = np.cumsum(present) - 1
     keys = np.flatnonzero(present)
-    bounds = np.searchsorted(keys, np.arange(len(jobs) + 1) * len(dictionary))
+    bounds = np.searchsorted(keys, np.arange(len(jobs) + 1) * len(names))
     if len(jobs) > 1 and len(keys) * max(counts) > 2 * int(np.dot(np.diff(bounds), counts)) + 1_000_000:
         # jobs of very different lengths: a matrix as wide as the longest would be mostly empty
         return {job: grid_cells(store, job, columns=columns, window=window, durations=durations) for job in jobs}
     width = max(counts)
     status = np.zeros((len(keys), width), dtype=np.int8)
-    cell = row_of_key[key] * width + (place - first[job_of])  # each verdict's place in the matrix, flat
+    cell = row_of_key[key] * width + column_of_place[place]  # each verdict's place in the matrix, flat
     status.ravel()[cell] = found.codes
     seconds = None
     if found.seconds is not None:
@@ -142,9 +140,9 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
             out[job] = _no_verdicts(heads[job], durations)
             continue
         rows = slice(bounds[j], bounds[j + 1])
-        names = [dictionary[by_name[k]] for k in (keys[rows] - j * len(dictionary)).tolist()]
         cols, run_ids, overall_status, overall_messages, has_overall = heads[job]
-        out[job] = GridCells(cols, run_ids, names, status[rows, :counts[j]],
+        out[job] = GridCells(cols, run_ids, [names[k] for k in (keys[rows] - j * len(names)).tolist()],
+                             status[rows, :counts[j]],
                              None if seconds is None else seconds[rows, :counts[j]],
                              overall_status, overall_messages, has_overall)
     return out
@@ -152,12 +150,12 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
 
 @dataclass(frozen=True, slots=True)
 class _Cells:
-    """Verdicts as read, one entry per cell, in no order: ``run_id``, ``test`` (an index into
-    ``names``, the distinct test names in no order), ``codes`` (TestGrid codes, int8) and
-    ``seconds`` (the durations, NaN: none; None: not read)."""
+    """Verdicts as read, one entry per cell, in no order: ``run_id`` (Arrow), ``test`` (an
+    index into ``names``, the distinct test names sorted), ``codes`` (TestGrid codes, int8)
+    and ``seconds`` (the durations, NaN: none; None: not read)."""
 
     names: list[str]
-    run_id: np.ndarray
+    run_id: pa.Array | pa.ChunkedArray
     test: np.ndarray
     codes: np.ndarray
     seconds: np.ndarray | None
@@ -168,16 +166,28 @@ def _read_cells(store: Store, ids: Sequence[int], *, durations: bool) -> _Cells:
     and verdict (each name and verdict coded once per group, the groups spread over their runs)."""
     if durations:
         table = grid_verdicts(store, ids, durations=True)
-        tests = table["test"].dictionary_encode()  # one dictionary shared by the chunks
-        return _Cells(_dictionary(tests), _int64(table["run_id"]), _indices(tests), _verdict_codes(table["verdict"]),
+        names, rank = _sorted_names(table["test"])
+        return _Cells(names, table["run_id"], rank, _verdict_codes(table["verdict"]),
                       table["duration"].to_numpy().astype(float))
     groups = grid_verdict_lists(store, ids)
     lists = groups["run_ids"].combine_chunks()
-    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
-    group = np.repeat(np.arange(len(lengths)), lengths)
-    tests = groups["test"].dictionary_encode()
-    return _Cells(_dictionary(tests), _int64(lists.flatten()), _indices(tests)[group],
-                  _verdict_codes(groups["verdict"])[group], None)
+    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
+    names, rank = _sorted_names(groups["test"])  # spread over each group's runs: one pass each
+    return _Cells(names, lists.flatten(), np.repeat(rank, lengths), np.repeat(_verdict_codes(groups["verdict"]), lengths),
+                  None)
+
+
+def _sorted_names(tests: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
+    """The distinct names of an Arrow column of test names, sorted, and each entry's place
+    among them (int64)."""
+    encoded = tests.dictionary_encode()  # one dictionary shared by the chunks
+    dictionary = encoded.chunk(0).dictionary.to_pylist() if encoded.num_chunks else []
+    by_name = sorted(range(len(dictionary)), key=dictionary.__getitem__)
+    rank = np.zeros(len(dictionary), dtype=np.int64)
+    rank[by_name] = np.arange(len(dictionary))
+    chunks = [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
+    indices = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+    return [dictionary[i] for i in by_name], rank[indices]
 
 
 # a verdict's TestGrid code by its place among VERDICT_STATUS's (any other: UNKNOWN)
@@ -189,22 +199,6 @@ def _verdict_codes(verdicts: Any) -> np.ndarray:
     known = pc.index_in(verdicts, value_set=pa.array(list(VERDICT_STATUS), type=verdicts.type))
     codes: np.ndarray = _STATUS_OF[pc.fill_null(known, len(VERDICT_STATUS)).to_numpy(zero_copy_only=False)]
     return codes
-
-
-def _dictionary(encoded: Any) -> list[str]:
-    """The values of a dictionary-encoded chunked array."""
-    return encoded.chunk(0).dictionary.to_pylist() if encoded.num_chunks else []
-
-
-def _int64(values: Any) -> np.ndarray:
-    """An Arrow array of integers as one int64 NumPy array."""
-    return np.asarray(values.to_numpy(), dtype=np.int64) if len(values) else np.zeros(0, dtype=np.int64)
-
-
-def _indices(encoded: Any) -> np.ndarray:
-    """The indices of a dictionary-encoded chunked array, as one int64 array."""
-    chunks = [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
-    return np.concatenate(chunks).astype(np.int64, copy=False) if chunks else np.zeros(0, dtype=np.int64)
 
 
 def _heads(runs: Sequence[GridRun]) -> tuple[list[Column], list[int], list[int], list[str], bool]:
