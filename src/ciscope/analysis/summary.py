@@ -108,7 +108,7 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
     heads = {job: _heads(runs[job]) for job in jobs}
     ids = [r.run_id for job in jobs for r in runs[job]]
     found = _read_cells(store, ids, durations=durations) if ids else None
-    if found is None or not len(found.run_id):
+    if found is None:
         return {job: _no_verdicts(heads[job], durations) for job in jobs}
     names = found.names
     # each verdict's job and column: its run's place in ``ids``, the jobs' runs one after the other
@@ -161,15 +161,20 @@ class _Cells:
     seconds: np.ndarray | None
 
 
-def _read_cells(store: Store, ids: Sequence[int], *, durations: bool) -> _Cells:
-    """The verdicts of the runs ``ids``: as rows with their durations, else grouped by test
-    and verdict (each name and verdict coded once per group, the groups spread over their runs)."""
+def _read_cells(store: Store, ids: Sequence[int], *, durations: bool) -> _Cells | None:
+    """The verdicts of the runs ``ids`` (None: none): as rows with their durations, else grouped
+    by test and verdict (each name and verdict coded once per group, the groups spread over
+    their runs)."""
     if durations:
         table = grid_verdicts(store, ids, durations=True)
+        if not table.num_rows:  # (PostgreSQL types the columns of no rows as nulls)
+            return None
         names, rank = _sorted_names(table["test"])
         return _Cells(names, table["run_id"], rank, _verdict_codes(table["verdict"]),
                       table["duration"].to_numpy().astype(float))
     groups = grid_verdict_lists(store, ids)
+    if not groups.num_rows:
+        return None
     lists = groups["run_ids"].combine_chunks()
     lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
     names, rank = _sorted_names(groups["test"])  # spread over each group's runs: one pass each
