@@ -112,16 +112,6 @@ def main() -> None:
         _, listed = timed(read(sql.format(marks), params), args.repeat)
         _, spelled = timed(read(sql.format(constants), list(ids)), args.repeat)
         in_rows.append((what, spelled, listed))
-    # the overview's cells (every job's newest 100 runs) as rows against grouped by test and
-    # verdict: lists of run ids (every engine) and bit strings over the runs (DuckDB)
-    from ciscope.queries.facts import job_names
-    from ciscope.queries.grid import grid_verdict_bits, grid_verdict_lists, grid_verdicts, jobs_runs
-
-    newest_runs = jobs_runs(store, job_names(store), columns=100)
-    overview_ids = [r.run_id for runs in newest_runs.values() for r in runs]
-    _, as_rows = timed(lambda: grid_verdicts(store, overview_ids, durations=False), args.repeat)
-    _, as_lists = timed(lambda: grid_verdict_lists(store, overview_ids), args.repeat)
-    _, as_bits = timed(lambda: grid_verdict_bits(store, overview_ids), args.repeat)
     store.close()
     print(f"\n{results:,} results, {args.jobs} jobs × {args.runs} runs × {args.tests} tests; DuckDB file "
           f"{path.stat().st_size / 2**20:.0f} MiB; load average {load:.2f} → {os.getloadavg()[0]:.2f}")
@@ -135,11 +125,6 @@ def main() -> None:
         print("|---|---:|---:|")
         for what, spelled, listed in in_rows:
             print(f"| {what} | {spelled * 1000:.1f} | {listed * 1000:.1f} |")
-        print(f"\n| the overview's cells ({len(overview_ids):,} runs), warm best ms | as rows (run_id, test, verdict) "
-              "| by test and verdict, lists of run ids (`grid_verdict_lists`) "
-              "| by test and verdict, bit strings over the runs (`grid_verdict_bits`) |")
-        print("|---|---:|---:|---:|")
-        print(f"| read as Arrow | {as_rows * 1000:.1f} | {as_lists * 1000:.1f} | {as_bits * 1000:.1f} |")
 
 
 if __name__ == "__main__":

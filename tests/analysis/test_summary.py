@@ -67,29 +67,3 @@ def test_runs_without_verdicts(store):
     [summary] = job_summaries(store)
     assert summary["job"] == "empty" and summary["alerts"] == []
     assert summary["status"] == "3 of 3 (100.0%) recent columns passed (3 of 3 or 100.0% cells)"
-
-
-def test_duckdb_bit_strings_equal_the_portable_lists(tmp_path):
-    """DuckDB reads the summary's cells as bit strings over the runs (grid_verdict_bits), every
-    other engine as lists of run ids: the same cells — here over 9 runs of two jobs (bit
-    strings padded to whole bytes), with absent, skipped, flaky and failed cells."""
-    from ciscope.analysis.summary import _read_cells
-    from ciscope.queries.grid import jobs_runs
-    from ciscope.store import connect
-
-    with connect(f"duckdb:///{tmp_path / 'cells.duckdb'}") as store:
-        store.write_runs(history_runs({"a": "PPFR.S", "b": ".FFFPP", "c": "SSSSSS"}, job="one", filler=2))
-        store.write_runs(history_runs({"a": "RFP", "d": "P.P", "e": "XPF"}, job="two", filler=0))
-        runs = jobs_runs(store, ["one", "two"], columns=None)
-        ids = [r.run_id for job in ("one", "two") for r in runs[job]]
-        assert len(ids) == 9  # not a multiple of 8: the bit strings are padded
-
-        def cells(portable: bool) -> list[tuple[int, str, int]]:
-            found = _read_cells(store, ids, durations=False, portable=portable)
-            assert found is not None and found.seconds is None
-            return sorted(zip(found.place.tolist(), [found.names[t] for t in found.test.tolist()],
-                              found.codes.tolist(), strict=True))
-
-        bits, lists = cells(False), cells(True)
-        assert len(bits) == 5 + 5 + 6 + 2 * 6 + 3 + 2 + 3  # every present cell, absent ones not
-        assert bits == lists

@@ -37,7 +37,6 @@ from ..queries.facts import job_exists, job_names
 from ..queries.grid import (
     GridRun,
     cell_messages,
-    grid_verdict_bits,
     grid_verdict_lists,
     grid_verdicts,
     jobs_runs,
@@ -117,7 +116,7 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
     first = np.cumsum([0, *counts])
     job_of_place = np.repeat(np.arange(len(jobs)), counts)
     column_of_place = np.arange(len(ids)) - first[job_of_place]
-    place = found.place
+    place = pc.index_in(found.run_id, value_set=pa.array(ids, type=found.run_id.type)).to_numpy(zero_copy_only=False)
     # a row per (job, test) present, in the order of (job, test name)
     key = (job_of_place * len(names))[place] + found.test
     present = np.bincount(key, minlength=len(jobs) * len(names)) > 0
@@ -151,57 +150,36 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
 
 @dataclass(frozen=True, slots=True)
 class _Cells:
-    """Verdicts as read, one entry per cell, in no order: ``place`` (its run's index in the run
-    ids read), ``test`` (an index into ``names``, the distinct test names sorted), ``codes``
-    (TestGrid codes, int8) and ``seconds`` (the durations, NaN: none; None: not read)."""
+    """Verdicts as read, one entry per cell, in no order: ``run_id`` (Arrow), ``test`` (an
+    index into ``names``, the distinct test names sorted), ``codes`` (TestGrid codes, int8)
+    and ``seconds`` (the durations, NaN: none; None: not read)."""
 
     names: list[str]
-    place: np.ndarray
+    run_id: pa.Array | pa.ChunkedArray
     test: np.ndarray
     codes: np.ndarray
     seconds: np.ndarray | None
 
 
-def _read_cells(store: Store, ids: Sequence[int], *, durations: bool, portable: bool = False) -> _Cells | None:
+def _read_cells(store: Store, ids: Sequence[int], *, durations: bool) -> _Cells | None:
     """The verdicts of the runs ``ids`` (None: none): as rows with their durations, else grouped
     by test and verdict (each name and verdict coded once per group, the groups spread over
-    their runs) — on DuckDB as bit strings over the runs (``portable``: as lists of run ids
-    there too, as on every other engine; a test compares the two)."""
+    their runs)."""
     if durations:
         table = grid_verdicts(store, ids, durations=True)
         if not table.num_rows:  # (PostgreSQL types the columns of no rows as nulls)
             return None
         names, rank = _sorted_names(table["test"])
-        return _Cells(names, _places(table["run_id"], ids), rank, _verdict_codes(table["verdict"]),
+        return _Cells(names, table["run_id"], rank, _verdict_codes(table["verdict"]),
                       table["duration"].to_numpy().astype(float))
-    if store.name == "duckdb" and not portable:
-        groups = grid_verdict_bits(store, ids)
-        if not groups.num_rows:
-            return None
-        # every bit string has the same length: one byte matrix, a row per group, unpacked
-        runs = groups["runs"].combine_chunks()
-        _, offsets, data = runs.buffers()
-        ends = np.frombuffer(offsets, dtype=np.int64 if pa.types.is_large_binary(runs.type) else np.int32)
-        ends = ends[runs.offset:runs.offset + len(runs) + 1]
-        raw = np.frombuffer(data, dtype=np.uint8)[ends[0]:ends[-1]].reshape(len(runs), -1)
-        padding = int(raw[0, 0])
-        group, place = np.nonzero(np.unpackbits(raw[:, 1:], axis=1)[:, padding:padding + len(ids)])
-        names, rank = _sorted_names(groups["test"])
-        return _Cells(names, place, rank[group], _verdict_codes(groups["verdict"])[group], None)
     groups = grid_verdict_lists(store, ids)
     if not groups.num_rows:
         return None
     lists = groups["run_ids"].combine_chunks()
     lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
     names, rank = _sorted_names(groups["test"])  # spread over each group's runs: one pass each
-    return _Cells(names, _places(lists.flatten(), ids), np.repeat(rank, lengths),
-                  np.repeat(_verdict_codes(groups["verdict"]), lengths), None)
-
-
-def _places(run_ids: pa.Array | pa.ChunkedArray, ids: Sequence[int]) -> np.ndarray:
-    """Each of the (Arrow) run ids' index in ``ids``."""
-    places: np.ndarray = pc.index_in(run_ids, value_set=pa.array(ids, type=run_ids.type)).to_numpy(zero_copy_only=False)
-    return places
+    return _Cells(names, lists.flatten(), np.repeat(rank, lengths), np.repeat(_verdict_codes(groups["verdict"]), lengths),
+                  None)
 
 
 def _sorted_names(tests: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:

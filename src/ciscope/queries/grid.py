@@ -20,7 +20,7 @@ from .window import Window
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["GridRun", "cell_messages", "grid_runs", "grid_verdict_bits", "grid_verdict_lists", "grid_verdicts", "jobs_runs", "published_summaries"]
+__all__ = ["GridRun", "cell_messages", "grid_runs", "grid_verdict_lists", "grid_verdicts", "jobs_runs", "published_summaries"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +84,6 @@ def grid_verdict_lists(store: Store, run_ids: Sequence[int]) -> pa.Table:
     marks, params = store.in_list(run_ids)
     return store.query_arrow("SELECT test, verdict, array_agg(run_id) AS run_ids FROM test_verdicts"
                              f" WHERE run_id IN ({marks}) GROUP BY test, verdict", params)
-
-
-def grid_verdict_bits(store: Store, run_ids: Sequence[int]) -> pa.Table:
-    """DuckDB's fast path of :func:`grid_verdict_lists` (``store.name == "duckdb"`` only):
-    (test, verdict, runs) with ``runs`` a bit string whose bit k is set when the test had that
-    verdict in ``run_ids[k]`` — DuckDB's BIT as bytes: the first byte says how many bits of the
-    next are padding, then the bits, first first. The run ids are joined with their places
-    instead of tested by IN: at 10M verdicts the overview's groups came ~20 % faster, and
-    need no matching of 1M run ids after (benchmarks/BENCHMARKS.md)."""
-    ids = list(run_ids)
-    return store.query_arrow(
-        f"SELECT v.test, v.verdict, bitstring_agg(r.k, 1, {len(ids)}) AS runs FROM test_verdicts v"
-        " JOIN (SELECT unnest(?) AS run_id, generate_subscripts(?, 1) AS k) r ON v.run_id = r.run_id"
-        " GROUP BY v.test, v.verdict", [ids, ids])
 
 
 def cell_messages(store: Store, run_ids: Sequence[int], *, tests: Sequence[str] | None = None
