@@ -112,6 +112,14 @@ def main() -> None:
         _, listed = timed(read(sql.format(marks), params), args.repeat)
         _, spelled = timed(read(sql.format(constants), list(ids)), args.repeat)
         in_rows.append((what, spelled, listed))
+    # the overview's cells (every job's newest 100 runs) as rows against grouped by test and
+    # verdict, as ciscope.queries.grid.grid_verdict_lists reads them
+    from ciscope.queries.facts import job_names
+    from ciscope.queries.grid import grid_verdict_lists, grid_verdicts, jobs_runs
+
+    overview_ids = [r.run_id for runs in jobs_runs(store, job_names(store), columns=100).values() for r in runs]
+    _, as_rows = timed(lambda: grid_verdicts(store, overview_ids, durations=False), args.repeat)
+    _, as_lists = timed(lambda: grid_verdict_lists(store, overview_ids), args.repeat)
     store.close()
     print(f"\n{results:,} results, {args.jobs} jobs × {args.runs} runs × {args.tests} tests; DuckDB file "
           f"{path.stat().st_size / 2**20:.0f} MiB; load average {load:.2f} → {os.getloadavg()[0]:.2f}")
@@ -125,6 +133,10 @@ def main() -> None:
         print("|---|---:|---:|")
         for what, spelled, listed in in_rows:
             print(f"| {what} | {spelled * 1000:.1f} | {listed * 1000:.1f} |")
+        print(f"\n| the overview's cells ({len(overview_ids):,} runs), warm best ms | as rows (run_id, test, verdict) "
+              "| by test and verdict, lists of run ids (`grid_verdict_lists`) |")
+        print("|---|---:|---:|")
+        print(f"| read as Arrow | {as_rows * 1000:.1f} | {as_lists * 1000:.1f} |")
 
 
 if __name__ == "__main__":

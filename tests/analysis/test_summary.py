@@ -55,3 +55,15 @@ def test_exports(store, tmp_path):
     write_parquet(grid, tmp_path / "g.parquet")
     table = pq.read_table(tmp_path / "g.parquet")
     assert table.num_rows == 6 and set(table.column_names) >= {"test", "build", "status", "duration"}
+
+
+def test_runs_without_verdicts(store):
+    """Runs with no test results have the Overall row only, in the grid (rows with durations)
+    and in the summary (cells grouped by test and verdict): on PostgreSQL the reads of no rows
+    come typed as nulls."""
+    store.write_runs(history_runs({"a": "..."}, job="empty", filler=0))
+    grid = job_grid(store, "empty")
+    assert grid.tests == ["Overall"] and grid.row("Overall") == [TestStatus.PASS] * 3
+    [summary] = job_summaries(store)
+    assert summary["job"] == "empty" and summary["alerts"] == []
+    assert summary["status"] == "3 of 3 (100.0%) recent columns passed (3 of 3 or 100.0% cells)"

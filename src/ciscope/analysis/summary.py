@@ -22,7 +22,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,14 @@ import pyarrow.compute as pc
 
 from ..errors import InputError, UsageError
 from ..queries.facts import job_exists, job_names
-from ..queries.grid import GridRun, cell_messages, grid_verdicts, jobs_runs, published_summaries
+from ..queries.grid import (
+    GridRun,
+    cell_messages,
+    grid_verdict_lists,
+    grid_verdicts,
+    jobs_runs,
+    published_summaries,
+)
 from ..queries.window import Window
 from ..store.base import Store
 from .grid import (
@@ -95,61 +102,108 @@ def jobs_cells(store: Store, jobs: Sequence[str], /, *, columns: int | None = DE
                window: Window | None = None, durations: bool = True) -> dict[str, GridCells]:
     """:func:`grid_cells` of each of the jobs, their verdicts read in one query and placed at
     once: one matrix whose rows are the jobs' rows one job after the other, each job's by test
-    name, and whose columns are each job's own (a job's cells are a slice of it)."""
+    name, and whose columns are each job's own (a job's cells are a slice of it). Without
+    durations, the verdicts are read grouped by test and verdict (:func:`grid_verdict_lists`)."""
     runs = jobs_runs(store, jobs, columns=columns, window=window)
     heads = {job: _heads(runs[job]) for job in jobs}
     ids = [r.run_id for job in jobs for r in runs[job]]
-    table = grid_verdicts(store, ids, durations=durations) if ids else None
-    if table is None or not table.num_rows:
+    found = _read_cells(store, ids, durations=durations) if ids else None
+    if found is None:
         return {job: _no_verdicts(heads[job], durations) for job in jobs}
-    tests = table["test"].dictionary_encode()  # one dictionary shared by the chunks
-    dictionary = tests.chunk(0).dictionary.to_pylist() if tests.num_chunks else []
-    by_name = sorted(range(len(dictionary)), key=dictionary.__getitem__)
-    name_rank = np.zeros(len(dictionary), dtype=np.int64)
-    name_rank[by_name] = np.arange(len(dictionary))
-    # a verdict's TestGrid code by its place among VERDICT_STATUS's (any other: UNKNOWN)
-    status_of = np.array([*VERDICT_STATUS.values(), TestStatus.UNKNOWN], dtype=np.int8)
-    known = pc.index_in(table["verdict"], value_set=pa.array(list(VERDICT_STATUS), type=table["verdict"].type))
-    codes = status_of[pc.fill_null(known, len(VERDICT_STATUS)).to_numpy()]
+    names = found.names
     # each verdict's job and column: its run's place in ``ids``, the jobs' runs one after the other
     counts = [len(runs[job]) for job in jobs]
     first = np.cumsum([0, *counts])
-    place = pc.index_in(table["run_id"], value_set=pa.array(ids, type=table["run_id"].type)).to_numpy().astype(np.int64)
-    job_of = np.repeat(np.arange(len(jobs)), counts)[place]
+    job_of_place = np.repeat(np.arange(len(jobs)), counts)
+    column_of_place = np.arange(len(ids)) - first[job_of_place]
+    place = pc.index_in(found.run_id, value_set=pa.array(ids, type=found.run_id.type)).to_numpy(zero_copy_only=False)
     # a row per (job, test) present, in the order of (job, test name)
-    key = job_of * len(dictionary) + name_rank[_indices(tests)]
-    present = np.bincount(key, minlength=len(jobs) * len(dictionary)) > 0
+    key = (job_of_place * len(names))[place] + found.test
+    present = np.bincount(key, minlength=len(jobs) * len(names)) > 0
     row_of_key = np.cumsum(present) - 1
     keys = np.flatnonzero(present)
-    bounds = np.searchsorted(keys, np.arange(len(jobs) + 1) * len(dictionary))
+    bounds = np.searchsorted(keys, np.arange(len(jobs) + 1) * len(names))
     if len(jobs) > 1 and len(keys) * max(counts) > 2 * int(np.dot(np.diff(bounds), counts)) + 1_000_000:
         # jobs of very different lengths: a matrix as wide as the longest would be mostly empty
         return {job: grid_cells(store, job, columns=columns, window=window, durations=durations) for job in jobs}
-    status = np.zeros((len(keys), max(counts)), dtype=np.int8)
-    r, c = row_of_key[key], place - first[job_of]
-    status[r, c] = codes
+    width = max(counts)
+    status = np.zeros((len(keys), width), dtype=np.int8)
+    cell = row_of_key[key] * width + column_of_place[place]  # each verdict's place in the matrix, flat
+    status.ravel()[cell] = found.codes
     seconds = None
-    if durations:
+    if found.seconds is not None:
         seconds = np.full(status.shape, np.nan)
-        seconds[r, c] = table["duration"].to_numpy().astype(float)
+        seconds.ravel()[cell] = found.seconds
     out = {}
     for j, job in enumerate(jobs):
         if not counts[j]:
             out[job] = _no_verdicts(heads[job], durations)
             continue
         rows = slice(bounds[j], bounds[j + 1])
-        names = [dictionary[by_name[k]] for k in (keys[rows] - j * len(dictionary)).tolist()]
         cols, run_ids, overall_status, overall_messages, has_overall = heads[job]
-        out[job] = GridCells(cols, run_ids, names, status[rows, :counts[j]],
+        out[job] = GridCells(cols, run_ids, [names[k] for k in (keys[rows] - j * len(names)).tolist()],
+                             status[rows, :counts[j]],
                              None if seconds is None else seconds[rows, :counts[j]],
                              overall_status, overall_messages, has_overall)
     return out
 
 
-def _indices(encoded: Any) -> np.ndarray:
-    """The indices of a dictionary-encoded chunked array, as one int64 array."""
+@dataclass(frozen=True, slots=True)
+class _Cells:
+    """Verdicts as read, one entry per cell, in no order: ``run_id`` (Arrow), ``test`` (an
+    index into ``names``, the distinct test names sorted), ``codes`` (TestGrid codes, int8)
+    and ``seconds`` (the durations, NaN: none; None: not read)."""
+
+    names: list[str]
+    run_id: pa.Array | pa.ChunkedArray
+    test: np.ndarray
+    codes: np.ndarray
+    seconds: np.ndarray | None
+
+
+def _read_cells(store: Store, ids: Sequence[int], *, durations: bool) -> _Cells | None:
+    """The verdicts of the runs ``ids`` (None: none): as rows with their durations, else grouped
+    by test and verdict (each name and verdict coded once per group, the groups spread over
+    their runs)."""
+    if durations:
+        table = grid_verdicts(store, ids, durations=True)
+        if not table.num_rows:  # (PostgreSQL types the columns of no rows as nulls)
+            return None
+        names, rank = _sorted_names(table["test"])
+        return _Cells(names, table["run_id"], rank, _verdict_codes(table["verdict"]),
+                      table["duration"].to_numpy().astype(float))
+    groups = grid_verdict_lists(store, ids)
+    if not groups.num_rows:
+        return None
+    lists = groups["run_ids"].combine_chunks()
+    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
+    names, rank = _sorted_names(groups["test"])  # spread over each group's runs: one pass each
+    return _Cells(names, lists.flatten(), np.repeat(rank, lengths), np.repeat(_verdict_codes(groups["verdict"]), lengths),
+                  None)
+
+
+def _sorted_names(tests: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
+    """The distinct names of an Arrow column of test names, sorted, and each entry's place
+    among them (int64)."""
+    encoded = tests.dictionary_encode()  # one dictionary shared by the chunks
+    dictionary = encoded.chunk(0).dictionary.to_pylist() if encoded.num_chunks else []
+    by_name = sorted(range(len(dictionary)), key=dictionary.__getitem__)
+    rank = np.zeros(len(dictionary), dtype=np.int64)
+    rank[by_name] = np.arange(len(dictionary))
     chunks = [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
-    return np.concatenate(chunks).astype(np.int64, copy=False) if chunks else np.zeros(0, dtype=np.int64)
+    indices = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+    return [dictionary[i] for i in by_name], rank[indices]
+
+
+# a verdict's TestGrid code by its place among VERDICT_STATUS's (any other: UNKNOWN)
+_STATUS_OF = np.array([*VERDICT_STATUS.values(), TestStatus.UNKNOWN], dtype=np.int8)
+
+
+def _verdict_codes(verdicts: Any) -> np.ndarray:
+    """The TestGrid codes (int8) of an Arrow array of verdicts."""
+    known = pc.index_in(verdicts, value_set=pa.array(list(VERDICT_STATUS), type=verdicts.type))
+    codes: np.ndarray = _STATUS_OF[pc.fill_null(known, len(VERDICT_STATUS)).to_numpy(zero_copy_only=False)]
+    return codes
 
 
 def _heads(runs: Sequence[GridRun]) -> tuple[list[Column], list[int], list[int], list[str], bool]:
@@ -355,8 +409,12 @@ def grid_json(grid: Grid, summary: TabSummary | None = None) -> dict[str, Any]:
     }
 
 
-def _alert_json(alert: Any) -> dict[str, Any]:
-    return {k: v for k, v in asdict(alert).items() if v is not None}
+def _alert_json(alert: Alert) -> dict[str, Any]:
+    """An alert's fields (in their order) but those that are None."""
+    return {k: v for k in _ALERT_FIELDS if (v := getattr(alert, k)) is not None}
+
+
+_ALERT_FIELDS = tuple(f.name for f in fields(Alert))
 
 
 # ---------------------------------------------------------------- tab options per job

@@ -20,7 +20,7 @@ from .window import Window
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["GridRun", "cell_messages", "grid_runs", "grid_verdicts", "jobs_runs", "published_summaries"]
+__all__ = ["GridRun", "cell_messages", "grid_runs", "grid_verdict_lists", "grid_verdicts", "jobs_runs", "published_summaries"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,17 @@ def grid_verdicts(store: Store, run_ids: Sequence[int], *, durations: bool = Tru
     marks, params = store.in_list(run_ids)
     columns = "run_id, test, verdict, duration" if durations else "run_id, test, verdict"
     return store.query_arrow(f"SELECT {columns} FROM test_verdicts WHERE run_id IN ({marks})", params)
+
+
+def grid_verdict_lists(store: Store, run_ids: Sequence[int]) -> pa.Table:
+    """(test, verdict, run_ids) of the verdicts of the runs: for each test and verdict, the
+    runs in which the test had that verdict (a list, in no order), the groups in no order.
+    What a grid without durations is made of: each test name and verdict crosses once per
+    group instead of once per cell — at 10M verdicts, the overview's 1M cells came 1.2–1.6×
+    faster from DuckDB grouped than as rows, and need no encoding of 1M strings after."""
+    marks, params = store.in_list(run_ids)
+    return store.query_arrow("SELECT test, verdict, array_agg(run_id) AS run_ids FROM test_verdicts"
+                             f" WHERE run_id IN ({marks}) GROUP BY test, verdict", params)
 
 
 def cell_messages(store: Store, run_ids: Sequence[int], *, tests: Sequence[str] | None = None
