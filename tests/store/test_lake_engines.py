@@ -106,6 +106,10 @@ def test_lake_engines_are_written_by_commands_only_and_say_what_they_need(lake: 
         connect(f"chdb:///{lake['lake']}")
     with pytest.raises(StoreError, match="no lake at"):
         connect(f"chdb:///{tmp_path}", read_only=True)
+    from ciscope.store.lakes import spark_url
+
+    assert spark_url("spark://local[2]?warehouse=/w") == spark_url("spark://local[2]?lake=/w") == ("local[2]", "/w")
+    assert spark_url("spark://host:7077?lake=/w") == ("spark://host:7077", "/w")
     with pytest.raises(UsageError, match="lake=DIR"):
         connect("spark://local[2]", read_only=True)
 

@@ -71,10 +71,12 @@ class _LakeStore(ReadOnlyLake, Store):
 
 
 def spark_url(url: str) -> tuple[str, str]:
-    """(master, lake folder) of ``spark://local[N]?lake=DIR`` or ``spark://HOST:PORT?lake=DIR``."""
+    """(master, lake folder) of ``spark://local[N]?lake=DIR`` or ``spark://HOST:PORT?lake=DIR``
+    (``warehouse=DIR`` is the same: the lake is the Parquet warehouse Spark reads)."""
     rest = url.split("://", 1)[1]
     where, _, query = rest.partition("?")
-    lakes = parse_qs(query).get("lake")
+    given = parse_qs(query)
+    lakes = given.get("lake") or given.get("warehouse")
     if not where or not lakes:
         raise UsageError(f"{url}: expected spark://local[2]?lake=DIR or spark://HOST:PORT?lake=DIR "
                          "(DIR: a lake written by `ciscope export --parquet`)")
