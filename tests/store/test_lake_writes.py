@@ -59,7 +59,7 @@ def partitions(lake: Path, table: str = "test_results") -> dict[str, int]:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("lakewrite")
-    done = cli("--db", f"duckdb:///{tmp / 'seed.duckdb'}", "demo", "--out", str(tmp / "data"), "--runs-per-job", "20",
+    done = cli("--db", f"duckdb:///{tmp / 'seed.duckdb'}", "demo", "--out", str(tmp / "data"), "--runs-per-job", "40",
                "--seed", "3")
     assert done.returncode == 0, done.stderr
     return tmp / "data"
@@ -80,7 +80,11 @@ def test_ingest_in_two_halves_gives_the_lake_of_a_store(data: Path, tmp_path: Pa
     first = cli_json("--db", url, "--fingerprints", str(data / "fingerprints"), "ingest", str(data / "pr-logs"))
     assert first["runs"] > 0
     before = partitions(lake)
-    second = cli_json("--db", url, "--fingerprints", str(data / "fingerprints"), "ingest", str(data / "logs"))
+    from ciscope.ingest.parallel import MIN_FOLDERS
+
+    assert len(list((data / "logs").glob("*/*/finished.json"))) >= MIN_FOLDERS  # the parallel path, below
+    second = cli_json("--db", url, "--fingerprints", str(data / "fingerprints"), "ingest", "--workers", "2",
+                      str(data / "logs"))
     assert second["runs"] > first["runs"]
     oracle = on_store_then_export(data, tmp_path, ("ingest", str(data / "pr-logs"), str(data / "logs")))
     assert_same_lake(lake, oracle)
