@@ -14,7 +14,7 @@ user types, in its own process, on a fresh copy of the history (store file or la
 - ``reclassify --full`` on the store and on the lake (a command that reads history: the lake
   is loaded whole into the working copy and published whole)
 
-Usage: python benchmarks/bench_lake_write.py [--new 35] [--repeat 3] [--markdown]
+Usage: python benchmarks/bench_lake_write.py [--new 35] [--history BUILDS] [--ingest-only] [--repeat 3] [--markdown]
 """
 
 from __future__ import annotations
@@ -56,13 +56,15 @@ def timed(steps: Callable[[], None]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def split(root: Path, new: int) -> tuple[list[str], list[str]]:
-    """(history folders, newest folders): per job, its newest ``new`` builds are the new ones."""
+def split(root: Path, new: int, keep: int | None = None) -> tuple[list[str], list[str]]:
+    """(history folders, newest folders): per job, its newest ``new`` builds are the new ones,
+    the ``keep`` builds before them (default: all) the history."""
     history: list[str] = []
     newest: list[str] = []
     for job in sorted((root / "logs").iterdir()):
         builds = sorted((b for b in job.iterdir() if b.is_dir()), key=lambda p: int(p.name))
-        history += [str(b) for b in builds[:-new]]
+        older = builds[:-new]
+        history += [str(b) for b in (older if keep is None else older[-keep:])]
         newest += [str(b) for b in builds[-new:]]
     return history, newest
 
@@ -77,10 +79,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep benchmarks/_data/lake-write (to profile)")
+    parser.add_argument("--history", type=int, help="builds per job in the history (default: all before the new)")
+    parser.add_argument("--ingest-only", action="store_true", help="only the two ingests (store, lake)")
     args = parser.parse_args()
 
     data = ingest_data(5, 700, 300)
-    history, new = split(data, args.new)
+    history, new = split(data, args.new, args.history)
     work = DATA / "lake-write"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -110,6 +114,8 @@ def main() -> None:
         ("store: reclassify --full", lambda: ciscope("--db", f"duckdb:///{db}", *fp, "reclassify", "--full")),
         ("lake: reclassify --full", lambda: ciscope("--db", f"parquet:///{lake}", *fp, "reclassify", "--full")),
     ]
+    if args.ingest_only:
+        contenders = contenders[:2]
     results = []
     for label, steps in contenders:
         walls, cpus = [], []
