@@ -10,8 +10,8 @@ after it, never a mix, and a failure or Ctrl-C leaves the lake as it was (batche
 before a Ctrl-C are published, as in a store). One process writes a lake at a time
 (:func:`~ciscope.store.parquet.lake_lock`).
 
-What the working copy loads, so that a write costs what it changes and not the size of the
-lake: the small tables and ``runs`` (one row per run: what ingest needs to skip or replace a
+What the working copy loads, so that a write reads what it changes and not the whole lake
+(publishing still links every file of the lake into the new tree: the atomic swap's price): the small tables and ``runs`` (one row per run: what ingest needs to skip or replace a
 run) when it opens; the other tables only for the (day, job) partitions that the written runs
 fall in (or fell in before a ``--replace`` moved them), just before publishing — those
 partitions are rewritten whole, every other one is carried over as it is (hard links). A
