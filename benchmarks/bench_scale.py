@@ -13,8 +13,8 @@ group-by of the whole history in the same engine, through the same CLI-sized pro
 
 ``--engine spark``: the same commands on Spark local[2] (``--db spark://local[2]?lake=DIR``,
 driver memory ``CISCOPE_SPARK_MEMORY``, 1 GB by default) over the Parquet lake that ``ciscope
-export --parquet`` writes from each store (exported once, cached beside it; export time and
-lake size reported), each command a fresh process starting its JVM, as a user runs it; the
+export --parquet`` writes from each store (exported once with the same memory limit, cached
+beside it; export time, peak RSS and lake size reported), each command a fresh process starting its JVM, as a user runs it; the
 DuckDB figures of the same run are the peer (``--engine both``).
 
 Usage: python benchmarks/bench_scale.py [--jobs 1,10,100] [--memory-limit 2GB] [--engine duckdb|spark|both]
@@ -81,7 +81,8 @@ def main() -> None:
         if "spark" in engines:
             lake = path.with_suffix(".lake")
             if not (lake / "_ciscope_lake.json").exists():
-                seconds, rss, _ = run([sys.executable, "-m", "ciscope.cli", "--db", f"duckdb:///{path}", "export",
+                seconds, rss, _ = run([sys.executable, "-m", "ciscope.cli", "--db",
+                                       f"duckdb:///{path}?memory_limit={args.memory_limit}", "export",
                                        "--parquet", str(lake)])
                 info.append(f"{jobs * 1_000_000:,} results: lake exported in {seconds:.0f} s (peak RSS {rss:.0f} MiB)")
             info.append(f"{jobs * 1_000_000:,} results: lake {disk_size(lake) / 2**20:,.0f} MiB")
