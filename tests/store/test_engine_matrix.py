@@ -274,3 +274,39 @@ def test_the_matrix_covers_every_read_command() -> None:
     names = {*commands(), "timing"}  # `ciscope timing` is a group and a command
     covered = {next(" ".join(case[:n]) for n in (2, 1) if " ".join(case[:n]) in names) for _, case in COMMANDS}
     assert names - writes == covered
+
+
+# The shared (third-party) data: TestGrid tables of OpenShift's release tabs and an stestr
+# subunit history, ingested into a DuckDB store and exported; every engine gives its JSON.
+SHARED_COMMANDS = [("runs", "--limit", "100000"), ("flaky",), ("summary",), ("tests",), ("unclassified",), ("clusters",)]
+
+
+@pytest.fixture(scope="module")
+def shared_lake(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> dict[str, Any]:
+    data = shared_data
+    tmp = tmp_path_factory.mktemp("shared-lake")
+    db = f"duckdb:///{tmp / 's.duckdb'}"
+    tables = sorted(str(p) for p in (data / "testgrid" / "sippy-testgrid-legacy" / "table").glob("*.json"))
+    _cli(db, "ingest", "testgrid", *tables, json_out=False)
+    _cli(db, "ingest", str(data / "subunit-stestr-tacker-unit" / "stestr"), "--job", "tacker-unit", json_out=False)
+    _cli(db, "export", "--parquet", str(tmp / "lake"), json_out=False)
+    answers = {case[0]: json.loads(_cli(db, *case)) for case in SHARED_COMMANDS}
+    assert all(answers[name] for name in ("runs", "flaky", "summary", "tests", "clusters")), "empty answers prove nothing"
+    return {"lake": tmp / "lake", "answers": answers}
+
+
+@pytest.mark.parametrize("engine", ["chdb", "parquet"])
+def test_lake_engines_answer_as_duckdb_on_the_shared_data(engine: str, shared_lake: dict[str, Any]) -> None:
+    for case in SHARED_COMMANDS:
+        assert json.loads(_cli(f"{engine}:///{shared_lake['lake']}", *case)) == shared_lake["answers"][case[0]], case
+
+
+@pytest.mark.slow
+def test_spark_answers_as_duckdb_on_the_shared_data(shared_lake: dict[str, Any]) -> None:
+    pytest.importorskip("pyspark", reason="spark:// needs the engines extra: pip install -e '.[engines]'")
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("CISCOPE_SPARK_MEMORY", "768m")
+    for case in SHARED_COMMANDS:
+        result = CliRunner().invoke(cli, ["--db", f"spark://local[2]?lake={shared_lake['lake']}", *case, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == shared_lake["answers"][case[0]], case
