@@ -265,13 +265,8 @@ class Store:
 
     def stored_status(self, run_ids: Iterable[int]) -> dict[int, str]:
         """Status of those runs already stored."""
-        ids = list(run_ids)
-        out: dict[int, str] = {}
-        for start in range(0, len(ids), 5000):
-            for rid, status in self.query_in("SELECT run_id, status FROM runs WHERE run_id IN ({marks})",
-                                             ids[start : start + 5000]):
-                out[rid] = status
-        return out
+        return dict(self.query_in("SELECT run_id, status FROM runs WHERE run_id IN ({marks})", list(run_ids),
+                                  chunk=5000))
 
     def write_runs(self, runs: Sequence[Run], *, replace: bool = False) -> WriteReport:
         """Store runs with their results in ONE transaction: all of them or none.
@@ -383,11 +378,8 @@ class Store:
                 first = min(first, started) if first else started
                 last = max(last, started) if last else started
             seen[run.job] = (variants, first, last)
-        jobs = list(seen)
-        existing: dict[str, tuple[Any, ...]] = {}
-        for start in range(0, len(jobs), 5000):
-            existing.update((row[0], row[1:]) for row in self.query_in(
-                "SELECT job, variants, first_seen, last_seen FROM jobs WHERE job IN ({marks})", jobs[start : start + 5000]))
+        existing = {row[0]: row[1:] for row in self.query_in(
+            "SELECT job, variants, first_seen, last_seen FROM jobs WHERE job IN ({marks})", list(seen), chunk=5000)}
         known: list[tuple[str, str, datetime | None, datetime | None]] = []
         new: list[tuple[str, str, datetime | None, datetime | None]] = []
         for job, (variants, first, last) in seen.items():
@@ -410,12 +402,19 @@ class Store:
         an engine may do better (DuckDB: one list parameter, unnested)."""
         return ",".join("?" * len(values)), list(values)
 
-    def query_in(self, sql: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run ``sql`` whose ``{marks}`` (last in it) is replaced by :meth:`in_list` of ``values``."""
+    def query_in(self, sql: str, values: Sequence[Any], params: Sequence[Any] = (), *,
+                 chunk: int | None = None) -> list[tuple[Any, ...]]:
+        """Run ``sql`` whose ``{marks}`` (last in it) is replaced by :meth:`in_list` of ``values``;
+        ``chunk``: at most that many values a statement, the rows of every statement together
+        (for a query whose rows each come from one value, never an aggregate across values)."""
         if not values:
             return []
-        marks, extra = self.in_list(values)
-        return self.query(sql.format(marks=marks), [*params, *extra])
+        step = chunk or len(values)
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), step):
+            marks, extra = self.in_list(values[start : start + step])
+            rows += self.query(sql.format(marks=marks), [*params, *extra])
+        return rows
 
     def __enter__(self) -> Store:
         return self

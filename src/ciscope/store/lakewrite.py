@@ -100,22 +100,20 @@ class LakeWriter(DuckDBStore):
             raise StoreError(f"the lake {self.lake} has schema version {version}, this ciscope knows {latest}: "
                              "write it with a newer ciscope")
         self.tables = manifest["tables"]
-        self._guard = False
         try:
-            super().migrate(upto=version)  # the lake's own schema: its rows load as they are
-            for table, spec in self.tables.items():
-                self.con.execute(f'CREATE OR REPLACE TEMP VIEW "lake_{table}" AS '
-                                 + lake_select(self.lake, table, spec, partition_columns=True))
-            for table, spec in self.tables.items():  # the lake's rows replace what migrations seeded
-                if not spec["partitioned"] or table == "runs":
-                    self._load(table, replace=True)
-            if version < latest:
-                self.load_history()
-                self._upgraded = super().migrate()  # and its backfills, over every row
+            with self._unguarded():
+                super().migrate(upto=version)  # the lake's own schema: its rows load as they are
+                for table, spec in self.tables.items():
+                    self.con.execute(f'CREATE OR REPLACE TEMP VIEW "lake_{table}" AS '
+                                     + lake_select(self.lake, table, spec, partition_columns=True))
+                for table, spec in self.tables.items():  # the lake's rows replace what migrations seeded
+                    if not spec["partitioned"] or table == "runs":
+                        self._load(table, replace=True)
+                if version < latest:
+                    self.load_history()
+                    self._upgraded = super().migrate()  # and its backfills, over every row
         except duckdb.Error as exc:
             raise StoreError(f"cannot read the lake {self.lake}: {exc}") from None
-        finally:
-            self._guard = True
         self._dirty = version < latest
 
     def _load(self, table: str, where: str = "", params: Sequence[Any] = (), *, replace: bool = False,
@@ -137,37 +135,35 @@ class LakeWriter(DuckDBStore):
     def _history_tables(self) -> list[str]:
         return [t for t, spec in self.tables.items() if spec["partitioned"] and t != "runs"]
 
-    def _stale(self) -> tuple[str, list[Any]]:
-        """The condition leaving out the lake's rows of runs this command wrote."""
+    def _fresh(self) -> tuple[str, list[Any]]:
+        """The WHERE clause leaving out the lake's rows of runs this command wrote (stale now)."""
         if not self._written:
             return "", []
         marks, params = self.in_list(sorted(self._written))
-        return f"run_id NOT IN ({marks})", params
+        return f"WHERE run_id NOT IN ({marks})", params
 
     def load_history(self) -> None:
         """Load every partition of the lake not loaded yet: the command reads history, and the
         whole lake is published."""
         if self._whole:
             return
-        guard, self._guard = self._guard, False
-        try:
-            stale, params = self._stale()
-            for table in self._history_tables():
-                self._load(table, f"WHERE {stale}" if stale else "", params)
-            self._whole = True
-        except Exception as exc:
-            raise StoreError(f"cannot read the lake {self.lake}: {exc}") from None
-        finally:
-            self._guard = guard
+        with self._unguarded():
+            try:
+                where, params = self._fresh()
+                for table in self._history_tables():
+                    self._load(table, where, params)
+            except Exception as exc:
+                raise StoreError(f"cannot read the lake {self.lake}: {exc}") from None
+        self._whole = True
 
     def _complete(self) -> None:
         """Load the rows of the lake's runs that share a partition with a written run: the
         partition is rewritten whole (the files of those partitions only, one read per table)."""
-        stale, params = self._stale()
+        where, params = self._fresh()
         for table in self._history_tables():
             files = partition_files(self.lake, table, self._touched)
             if files:
-                self._load(table, f"WHERE {stale}" if stale else "", params, files=files)
+                self._load(table, where, params, files=files)
 
     def migrate(self, upto: int | None = None) -> list[str]:
         applied, self._upgraded = [*self._upgraded, *super().migrate(upto)], []
@@ -177,6 +173,16 @@ class LakeWriter(DuckDBStore):
         return table != "api_tokens" and super().table_exists(table)  # a lake holds no credentials
 
     # -- reads of history load it first ------------------------------------------------------
+
+    @contextmanager
+    def _unguarded(self) -> Iterator[None]:
+        """Reads inside do not load history (the copy's own loading; ingest writing its runs,
+        which reads only what it writes)."""
+        guard, self._guard = self._guard, False
+        try:
+            yield
+        finally:
+            self._guard = guard
 
     _HISTORY = re.compile(r"\b(" + "|".join(t for t in RUN_TABLES if t != "runs") + r")\b")
 
@@ -219,32 +225,23 @@ class LakeWriter(DuckDBStore):
 
     # -- writing runs: what ingest does touches only their partitions -------------------------
 
-    @contextmanager
-    def _writing_runs(self) -> Iterator[None]:
-        guard, self._guard = self._guard, False
-        try:
-            yield
-        finally:
-            self._guard = guard
 
     def _write(self, runs: Sequence[Any], batch: Any, replace: bool) -> Any:
-        with self._writing_runs():
+        with self._unguarded():
             report = super()._write(runs, batch, replace)
         written = [*report.inserted, *report.replaced]
-        if written:
-            self._written.update(written)
-            for start in range(0, len(written), 5000):
-                rows = self.query_in("SELECT CAST(started_at AS DATE), job FROM runs WHERE run_id IN ({marks})",
-                                     written[start : start + 5000])
-                self._touched.update((day, job) for day, job in rows)
+        self._written.update(written)
+        self._touch(written)
         return report
 
     def _delete_runs(self, run_ids: Sequence[int]) -> None:
-        for start in range(0, len(run_ids), 5000):  # where the replaced runs were: rewritten too
-            rows = self.query_in("SELECT CAST(started_at AS DATE), job FROM runs WHERE run_id IN ({marks})",
-                                 run_ids[start : start + 5000])
-            self._touched.update((day, job) for day, job in rows)
+        self._touch(run_ids)  # where the replaced runs were: rewritten too
         super()._delete_runs(run_ids)
+
+    def _touch(self, run_ids: Sequence[int]) -> None:
+        """Mark the partitions of those stored runs to be rewritten."""
+        self._touched.update(self.query_in("SELECT CAST(started_at AS DATE), job FROM runs WHERE run_id IN ({marks})",
+                                           run_ids, chunk=5000))
 
     # -- publishing ---------------------------------------------------------------------------
 
@@ -252,13 +249,13 @@ class LakeWriter(DuckDBStore):
         """Write what the command changed to the lake (atomically), if anything."""
         if not self._dirty:
             return
-        self._guard = False
         try:
-            if self._whole:
-                write_lake(self, self.lake)
-            else:
-                self._complete()
-                write_lake(self, self.lake, partitions=self._touched)
+            with self._unguarded():
+                if self._whole:
+                    write_lake(self, self.lake)
+                else:
+                    self._complete()
+                    write_lake(self, self.lake, partitions=self._touched)
         except UsageError as exc:
             raise StoreError(str(exc)) from None
         self._dirty = False
