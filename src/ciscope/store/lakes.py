@@ -1,5 +1,6 @@
 """Engines that read a Parquet lake in place: Spark (PySpark, local or a cluster) and
-ClickHouse (embedded, chDB; or a server). All are read-only, like ``parquet://``.
+ClickHouse (embedded, chDB; or a server). None of them writes: commands that write a lake named
+by a ``spark://`` or ``chdb://`` URL do it through :mod:`ciscope.store.lakewrite`.
 
 ``spark://local[2]?lake=DIR`` (``spark://HOST:PORT?lake=DIR`` for a standalone cluster that
 sees DIR at the same path) opens a Spark session with one temporary view per table of the lake

@@ -78,9 +78,11 @@ class StoreAccess:
         self.url = url
         #: a Parquet lake is served read-only: DuckDB reads it in place, uploads are refused
         self.read_only = url.startswith("parquet://")
-        if url.split("://", 1)[0] in ("spark", "chdb", "clickhouse"):
-            raise StoreError(f"ciscope serve reads a lake with DuckDB: give --db parquet:///DIR for the lake of {url} "
-                             "(Spark and ClickHouse answer the command line, not the dashboard's many small queries)")
+        scheme = url.split("://", 1)[0]
+        if scheme in ("spark", "chdb", "clickhouse"):  # (the URL itself may hold a password: not repeated)
+            raise StoreError(f"ciscope serve reads a lake with DuckDB: give --db parquet:///DIR for the lake this "
+                             f"{scheme}:// URL names (Spark and ClickHouse answer the command line, not the "
+                             "dashboard's many small queries)")
         self.readers = readers
         self.cache = cache if cache is not None else ReportCache()
         self._store: Store | None = None
