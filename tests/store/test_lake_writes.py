@@ -7,6 +7,7 @@ must give the same lake, table by table and row by row."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from datetime import datetime, timedelta
@@ -228,6 +229,41 @@ def test_a_new_lake_is_created_by_db_migrate(tmp_path: Path) -> None:
     assert read_manifest(str(lake))["schema_version"] == cli_json("--db", f"parquet:///{lake}", "db", "info")[
         "schema_version"]
     assert cli_json("--db", f"parquet:///{lake}", "runs") == []
+
+
+def _before_run_timing(lake: Path) -> None:
+    """Make ``lake`` what an export before migration 0018 (the run timing summaries) wrote: no
+    run_event_summary, run_phases or timing_configs; schema version 16 (DuckDB has no 17)."""
+    manifest = read_manifest(str(lake))
+    for table in ("run_event_summary", "run_phases", "timing_configs"):
+        del manifest["tables"][table]
+        shutil.rmtree(lake / table)
+    manifest["schema_version"] = 16
+    (lake / MANIFEST).write_text(json.dumps(manifest))
+    [migrations] = (lake / "schema_migrations").glob("*.parquet")
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_parquet('{migrations}') WHERE version < 18) TO '{migrations}.new' (FORMAT parquet)")
+    os.replace(f"{migrations}.new", migrations)
+
+
+def test_a_lake_of_an_older_schema_is_migrated_and_backfilled_whole(data: Path, tmp_path: Path) -> None:
+    """A lake exported before the run timing summaries existed: `db migrate` loads it whole,
+    applies the new migration with its backfill over every run's events (as it does on a
+    store), and publishes the lake of the newest schema — the export of a store holding the
+    same runs. Before that, a read command says to run `db migrate`."""
+    db = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    assert cli("--db", db, "ingest", str(data / "pr-logs")).returncode == 0
+    cli_json("--db", db, "export", "--parquet", str(tmp_path / "oracle"))
+    assert lake_rows(tmp_path / "oracle")["run_phases"]  # the demo's runs have lifecycle events
+    old = tmp_path / "old"
+    shutil.copytree(tmp_path / "oracle", old)
+    _before_run_timing(old)
+    refused = cli("--db", f"parquet:///{old}", "runs")
+    assert refused.returncode != 0 and "schema version 16" in refused.stderr and "db migrate" in refused.stderr
+    done = cli("--db", f"parquet:///{old}", "db", "migrate")
+    assert done.returncode == 0, done.stderr
+    assert read_manifest(str(old))["schema_version"] == read_manifest(str(tmp_path / "oracle"))["schema_version"]
+    assert_same_lake(old, tmp_path / "oracle")
 
 
 def test_an_ingest_loads_the_runs_table_not_the_results(tmp_path: Path) -> None:
