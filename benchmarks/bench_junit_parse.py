@@ -11,6 +11,10 @@ peak RSS it reports is its own:
   case's ``name``, ``classname`` and ``time`` (as a float) and its ``failure``/``error``/
   ``skipped`` child with that child's ``message`` and text, then clearing — what any
   reader that keeps the results must do, with no dialects, limits, identity or records;
+- ``lxml-target-noop``: lxml's parser-target (SAX-style) interface with callbacks that do
+  nothing but count test cases: the floor of any reader that is called per parse event
+  instead of iterating elements (one Python call per start tag, end tag and text);
+- ``lxml-target-useful``: ``lxml-useful``'s work on that interface (no element made);
 - ``etree-bare``: the same loop as ``lxml-bare`` with the standard library's ``xml.etree.ElementTree``;
 - ``ciscope``: ``ciscope.ingest.junit.parse_junit`` producing every ``TestResult``;
 - ``ciscope-columns``: ``ciscope.ingest.junit.read_columns`` — the same reader writing columns
@@ -91,6 +95,60 @@ for _, el in etree.iterparse(path, events=("end",), tag="testcase"):
     while el.getprevious() is not None:
         del el.getparent()[0]
 done(cases, time.perf_counter() - t)
+""",
+    "lxml-target-noop": r"""
+from lxml import etree
+class Target:  # called per parse event; builds no element
+    cases = 0
+    def start(self, tag, attrib):
+        if tag == "testcase":
+            self.cases += 1
+    def end(self, tag):
+        pass
+    def data(self, text):
+        pass
+    def close(self):
+        return self.cases
+t = start()
+parser = etree.XMLParser(target=Target(), resolve_entities=False, no_network=True)
+with open(path, "rb") as f:
+    while block := f.read(1 << 16):
+        parser.feed(block)
+done(parser.close(), time.perf_counter() - t)
+""",
+    "lxml-target-useful": r"""
+from lxml import etree
+OUTCOMES = ("failure", "error", "skipped")
+class Target:  # lxml-useful's work on parser events, no element made
+    def __init__(self):
+        self.names, self.classnames, self.durations, self.outcomes = [], [], [], {}
+        self.current, self.text = None, []
+    def start(self, tag, attrib):
+        if tag == "testcase":
+            get = attrib.get
+            self.names.append(get("name"))
+            self.classnames.append(get("classname"))
+            seconds = get("time")
+            self.durations.append(float(seconds) if seconds else None)
+        elif tag in OUTCOMES and self.current is None:
+            self.current = [tag, attrib.get("message")]
+            self.outcomes[len(self.names) - 1] = self.current
+    def end(self, tag):
+        if self.current is not None and tag == self.current[0]:
+            self.current.append("".join(self.text))
+            self.text.clear()
+            self.current = None
+    def data(self, text):
+        if self.current is not None:
+            self.text.append(text)
+    def close(self):
+        return len(self.names)
+t = start()
+parser = etree.XMLParser(target=Target(), resolve_entities=False, no_network=True)
+with open(path, "rb") as f:
+    while block := f.read(1 << 16):
+        parser.feed(block)
+done(parser.close(), time.perf_counter() - t)
 """,
     "etree-bare": r"""
 import xml.etree.ElementTree as ET
