@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import UsageError
+from ..store import scheme
 from .app import Context, _add_row, _fmt_time, _out, cli, emit_json, json_option, stderr
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def serve(obj: Context, host: str, port: int, max_upload: int, private: bool) ->
         from ..web import create_app
     except ImportError as exc:
         raise UsageError(f"the web server needs {exc.name}: pip install 'ciscope[web]'") from None
-    if private and obj.db.startswith("parquet://"):
+    if private and scheme(obj.db) == "parquet":
         raise UsageError("--private needs API tokens, which a Parquet lake never holds: serve the store it came from")
     _check_port(host, port)
     directory = obj.fingerprint_dir()

@@ -12,7 +12,15 @@ if TYPE_CHECKING:
 #: the store used when none is given (``--db``, ``CISCOPE_DB``)
 DEFAULT_URL = "duckdb:///./ciscope.duckdb"
 
-__all__ = ["DEFAULT_URL", "Store", "WriteReport", "connect"]
+#: the engines that read a Parquet lake in place (``parquet://`` is DuckDB's reading of it)
+LAKE_SCHEMES = ("parquet", "spark", "chdb", "clickhouse")
+
+__all__ = ["DEFAULT_URL", "LAKE_SCHEMES", "Store", "WriteReport", "connect", "scheme"]
+
+
+def scheme(url: str) -> str:
+    """The engine a store URL names: what comes before ``://`` (``""`` when nothing does)."""
+    return url.split("://", 1)[0] if "://" in url else ""
 
 
 def __getattr__(name: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import StoreError, UnknownEngineError
-from . import DEFAULT_URL  # defined in the package, where importing it costs nothing
+from . import DEFAULT_URL, LAKE_SCHEMES, scheme  # defined in the package, where importing them costs nothing
 from .base import Store
 from .schema import latest_version
 
@@ -32,21 +32,21 @@ def connect(url: str = DEFAULT_URL, *, migrate: bool = True, read_only: bool = F
     (``on_wait(message)`` is called once when waiting starts). ``writable_lake``: a lake URL
     opened for writing gives a :class:`~ciscope.store.lakewrite.LakeWriter` (published when
     closed), else the lake is refused as read-only."""
-    scheme = url.split("://", 1)[0] if "://" in url else ""
+    engine = scheme(url)
     available = engines()
-    if scheme not in available:
+    if engine not in available:
         raise UnknownEngineError(
             f"Unknown database URL {url!r}: expected one of "
             "duckdb:///PATH, duckdb://:memory:, postgresql://USER@HOST:PORT/DB, parquet:///LAKE_DIR, "
             "spark://local[2]?lake=LAKE_DIR, chdb:///LAKE_DIR, clickhouse://HOST:8123/DATABASE?lake=LAKE_DIR"
         )
-    if scheme == "duckdb":
+    if engine == "duckdb":
         from .duckdb import duckdb_path
 
         read_only = read_only and duckdb_path(url) != ":memory:"  # a fresh in-memory store is empty
-        store = available[scheme](url, read_only=read_only, wait=wait, on_wait=on_wait)  # type: ignore[call-arg]
-    elif scheme in ("parquet", "spark", "chdb", "clickhouse") and not read_only:
-        if scheme == "clickhouse":
+        store = available[engine](url, read_only=read_only, wait=wait, on_wait=on_wait)  # type: ignore[call-arg]
+    elif engine in LAKE_SCHEMES and not read_only:
+        if engine == "clickhouse":
             raise StoreError("a clickhouse:// server only reads a lake, on its own machine; write the lake there "
                              "with --db parquet:///DIR (or ciscope export --parquet DIR)")
         if not writable_lake:
@@ -57,7 +57,7 @@ def connect(url: str = DEFAULT_URL, *, migrate: bool = True, read_only: bool = F
 
         store = LakeWriter(url, wait=wait)
     else:
-        store = available[scheme](url)
+        store = available[engine](url)
     if read_only:
         try:
             _check_readable(store)

@@ -36,6 +36,7 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import StoreError, UsageError
+from . import scheme
 from .duckdb import DuckDBStore
 from .parquet import Partition, _check_target, lake_lock, lake_path, lake_select, partition_files, write_lake
 from .schema import RUN_TABLES, latest_version
@@ -70,7 +71,7 @@ class LakeWriter(DuckDBStore):
         self._stack.callback(shutil.rmtree, self.work, ignore_errors=True)
         try:
             # a parquet:// URL's DuckDB settings (?memory_limit=2GB…) hold for the working copy
-            settings = url.split("?", 1)[1] if url.startswith("parquet://") and "?" in url else ""
+            settings = url.split("?", 1)[1] if scheme(url) == "parquet" and "?" in url else ""
             super().__init__("duckdb:///" + os.path.join(self.work, "work.duckdb") + (f"?{settings}" if settings else ""))
         except BaseException:
             self._stack.close()

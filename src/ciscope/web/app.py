@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import CiscopeError, InputError, NotFoundError, StoreError, UsageError
+from ..store import LAKE_SCHEMES, scheme
 from ..store.base import Store
 from ..store.engine import connect
 from ..store.pool import ReaderPool
@@ -77,11 +78,11 @@ class StoreAccess:
                  computing: int = COMPUTING) -> None:
         self.url = url
         #: a Parquet lake is served read-only: DuckDB reads it in place, uploads are refused
-        self.read_only = url.startswith("parquet://")
-        scheme = url.split("://", 1)[0]
-        if scheme in ("spark", "chdb", "clickhouse"):  # (the URL itself may hold a password: not repeated)
+        engine = scheme(url)
+        self.read_only = engine == "parquet"
+        if engine in LAKE_SCHEMES and engine != "parquet":  # (the URL itself may hold a password: not repeated)
             raise StoreError(f"ciscope serve reads a lake with DuckDB: give --db parquet:///DIR for the lake this "
-                             f"{scheme}:// URL names (Spark and ClickHouse answer the command line, not the "
+                             f"{engine}:// URL names (Spark and ClickHouse answer the command line, not the "
                              "dashboard's many small queries)")
         self.readers = readers
         self.cache = cache if cache is not None else ReportCache()
