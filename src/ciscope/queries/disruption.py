@@ -221,16 +221,15 @@ def run_samples(store: Store, run_ids: Sequence[int]) -> RunSamples:
     level), two queries per 5,000 runs."""
     backends: dict[int, list[DisruptionSample]] = {}
     alerts: dict[int, list[AlertSample]] = {}
-    for start in range(0, len(run_ids), _CHUNK):
-        chunk = list(run_ids[start:start + _CHUNK])
-        for rid, b, c, s in store.query_in(
-                "SELECT run_id, backend, connection_type, seconds FROM disruption_seconds WHERE run_id IN ({marks}) "
-                "ORDER BY run_id, backend, connection_type", chunk):
-            backends.setdefault(rid, []).append(DisruptionSample(b, c, int(s)))
-        for rid, n, ns, lv, s in store.query_in(
-                "SELECT run_id, alert, namespace, level, seconds FROM alert_seconds WHERE run_id IN ({marks}) "
-                "ORDER BY run_id, alert, namespace, level", chunk):
-            alerts.setdefault(rid, []).append(AlertSample(n, ns, lv, int(s)))
+    ids = list(run_ids)
+    for rid, b, c, s in store.query_in(
+            "SELECT run_id, backend, connection_type, seconds FROM disruption_seconds WHERE run_id IN ({marks}) "
+            "ORDER BY run_id, backend, connection_type", ids, chunk=_CHUNK):
+        backends.setdefault(rid, []).append(DisruptionSample(b, c, int(s)))
+    for rid, n, ns, lv, s in store.query_in(
+            "SELECT run_id, alert, namespace, level, seconds FROM alert_seconds WHERE run_id IN ({marks}) "
+            "ORDER BY run_id, alert, namespace, level", ids, chunk=_CHUNK):
+        alerts.setdefault(rid, []).append(AlertSample(n, ns, lv, int(s)))
     return RunSamples(backends, alerts)
 
 
@@ -239,12 +238,9 @@ def run_samples(store: Store, run_ids: Sequence[int]) -> RunSamples:
 def tests_outside_suite(store: Store, run_ids: Sequence[int], suite: str) -> dict[int, set[str]]:
     """Per run (of those with any): the tests it has results of outside ``suite``."""
     found: dict[int, set[str]] = {}
-    for start in range(0, len(run_ids), _CHUNK):
-        chunk = list(run_ids[start:start + _CHUNK])
-        for rid, test in store.query_in(
-                "SELECT DISTINCT run_id, test FROM test_results WHERE suite <> ? AND run_id IN ({marks})",
-                chunk, (suite,)):
-            found.setdefault(rid, set()).add(test)
+    for rid, test in store.query_in("SELECT DISTINCT run_id, test FROM test_results WHERE suite <> ? AND run_id IN "
+                                    "({marks})", list(run_ids), (suite,), chunk=_CHUNK):
+        found.setdefault(rid, set()).add(test)
     return found
 
 

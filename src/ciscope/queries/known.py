@@ -90,10 +90,8 @@ def update_fingerprint_titles(store: Store, bug: str, /, *, title: str, url: str
 
 def forget_fingerprints(store: Store, bugs: Sequence[str]) -> None:
     """Delete the stored definitions of these bugs and every match of them."""
-    for start in range(0, len(bugs), 1000):
-        marks, chunk = store.in_list(bugs[start:start + 1000])
-        store.execute(f"DELETE FROM matches WHERE bug IN ({marks})", chunk)
-        store.execute(f"DELETE FROM fingerprints WHERE bug IN ({marks})", chunk)
+    store.execute_in("DELETE FROM matches WHERE bug IN ({marks})", bugs, chunk=1000)
+    store.execute_in("DELETE FROM fingerprints WHERE bug IN ({marks})", bugs, chunk=1000)
 
 
 # ---------------------------------------------------------------------------- runs to re-scan

@@ -358,10 +358,8 @@ class Store:
             raise StoreError(f"{self.url}: could not store job {job!r}: {exc}") from exc
 
     def _delete_runs(self, run_ids: Sequence[int]) -> None:
-        for start in range(0, len(run_ids), 5000):
-            marks, params = self.in_list(run_ids[start : start + 5000])
-            for table in RUN_TABLES:
-                self.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", params)
+        for table in RUN_TABLES:
+            self.execute_in(f"DELETE FROM {table} WHERE run_id IN ({{marks}})", run_ids)
 
     def _upsert_jobs(self, runs: Sequence[Run]) -> None:
         """The jobs of ``runs`` in ``jobs``: a new job inserted, a known one updated (its
@@ -401,6 +399,13 @@ class Store:
         parameters (to come after those of the SQL before it): one placeholder per value here;
         an engine may do better (DuckDB: one list parameter, unnested)."""
         return ",".join("?" * len(values)), list(values)
+
+    def execute_in(self, sql: str, values: Sequence[Any], params: Sequence[Any] = (), *, chunk: int = 5000) -> None:
+        """Run ``sql`` whose ``{marks}`` (last in it) is replaced by :meth:`in_list` of at most
+        ``chunk`` of ``values`` at a time (a DELETE or UPDATE of many runs, say)."""
+        for start in range(0, len(values), chunk):
+            marks, extra = self.in_list(values[start : start + chunk])
+            self.execute(sql.format(marks=marks), [*params, *extra])
 
     def query_in(self, sql: str, values: Sequence[Any], params: Sequence[Any] = (), *,
                  chunk: int | None = None) -> list[tuple[Any, ...]]:

@@ -21,10 +21,8 @@ def replace_events(store: Store, events: Mapping[int, Sequence[LifecycleEvent]])
         return 0
     with store.transaction(f"store the events of {len(events)} run(s)", lock=True):
         stored = [rid for rid in store.stored_status(events) if events[rid]]
-        for start in range(0, len(stored), 5000):
-            marks, params = store.in_list(stored[start:start + 5000])
-            for name in ("run_phases", "run_event_summary", "run_events"):  # the summaries with the events
-                store.execute(f"DELETE FROM {name} WHERE run_id IN ({marks})", params)
+        for name in ("run_phases", "run_event_summary", "run_events"):  # the summaries with the events
+            store.execute_in(f"DELETE FROM {name} WHERE run_id IN ({{marks}})", stored)
         table = events_table((rid, events[rid]) for rid in stored)
         if table.num_rows:
             store.append("run_events", table)
