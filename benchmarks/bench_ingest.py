@@ -269,10 +269,8 @@ def main() -> None:
     floor, pipeline, pipeline_cpu = rows[0][2], rows[1][2], rows[1][5]
     # each ingest against the minimal pipeline into the same engine (PostgreSQL's server does
     # work DuckDB's embedded engine does not: its own CPU is not in the CPU column)
-    same_engine = {row[0]: pipeline for row in rows}
-    for peer in rows:
-        if peer[0].startswith("pipeline-floor → PostgreSQL"):
-            same_engine.update({row[0]: peer[2] for row in rows if "PostgreSQL" in row[0]})
+    postgres_floor = next((row[2] for row in rows if row[0].startswith("pipeline-floor → PostgreSQL")), None)
+    same_engine = {row[0]: postgres_floor if postgres_floor and "PostgreSQL" in row[0] else pipeline for row in rows}
     print(f"data: {out.name}: {size / 1e6:.0f} MB on disk ({junit / 1e6:.0f} MB JUnit), {rows[0][1]:,} test cases; "
           f"{os.cpu_count()} cores; median of {args.repeat} runs (best in brackets); load average "
           f"{loads[0]:.2f} before, {loads[1]:.2f} after")

@@ -400,25 +400,29 @@ class Store:
         an engine may do better (DuckDB: one list parameter, unnested)."""
         return ",".join("?" * len(values)), list(values)
 
+    def _statements_in(self, sql: str, values: Sequence[Any], params: Sequence[Any],
+                       chunk: int | None) -> Iterator[tuple[str, list[Any]]]:
+        """``sql`` with its ``{marks}`` (last in it) replaced by :meth:`in_list` of at most
+        ``chunk`` of ``values`` (all of them when None), and its parameters, statement by statement."""
+        step = chunk or len(values) or 1
+        for start in range(0, len(values), step):
+            marks, extra = self.in_list(values[start : start + step])
+            yield sql.format(marks=marks), [*params, *extra]
+
     def execute_in(self, sql: str, values: Sequence[Any], params: Sequence[Any] = (), *, chunk: int = 5000) -> None:
         """Run ``sql`` whose ``{marks}`` (last in it) is replaced by :meth:`in_list` of at most
         ``chunk`` of ``values`` at a time (a DELETE or UPDATE of many runs, say)."""
-        for start in range(0, len(values), chunk):
-            marks, extra = self.in_list(values[start : start + chunk])
-            self.execute(sql.format(marks=marks), [*params, *extra])
+        for statement, args in self._statements_in(sql, values, params, chunk):
+            self.execute(statement, args)
 
     def query_in(self, sql: str, values: Sequence[Any], params: Sequence[Any] = (), *,
                  chunk: int | None = None) -> list[tuple[Any, ...]]:
         """Run ``sql`` whose ``{marks}`` (last in it) is replaced by :meth:`in_list` of ``values``;
         ``chunk``: at most that many values a statement, the rows of every statement together
         (for a query whose rows each come from one value, never an aggregate across values)."""
-        if not values:
-            return []
-        step = chunk or len(values)
         rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(values), step):
-            marks, extra = self.in_list(values[start : start + step])
-            rows += self.query(sql.format(marks=marks), [*params, *extra])
+        for statement, args in self._statements_in(sql, values, params, chunk):
+            rows += self.query(statement, args)
         return rows
 
     def __enter__(self) -> Store:

@@ -11,8 +11,9 @@ before a Ctrl-C are published, as in a store). One process writes a lake at a ti
 (:func:`~ciscope.store.parquet.lake_lock`).
 
 What the working copy loads, so that a write reads what it changes and not the whole lake
-(publishing still links every file of the lake into the new tree: the atomic swap's price): the small tables and ``runs`` (one row per run: what ingest needs to skip or replace a
-run) when it opens; the other tables only for the (day, job) partitions that the written runs
+(publishing still links every file of the lake into the new tree: the atomic swap's price):
+the small tables and ``runs`` (one row per run: what ingest needs to skip or replace a run)
+when it opens; the other tables only for the (day, job) partitions that the written runs
 fall in (or fell in before a ``--replace`` moved them), just before publishing — those
 partitions are rewritten whole, every other one is carried over as it is (hard links). A
 command that reads history (reclassify, disruption record, retrigger run, a fingerprint
@@ -225,7 +226,6 @@ class LakeWriter(DuckDBStore):
         super().update_rows(table, data, key=key)
 
     # -- writing runs: what ingest does touches only their partitions -------------------------
-
 
     def _write(self, runs: Sequence[Any], batch: Any, replace: bool) -> Any:
         with self._unguarded():
